@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: MIT
+# connrec build. `make` builds ./connrec; `make test` runs every test CI runs.
+# Generated files (vmlinux.h, the BPF object, the skeleton, embedded schema) go to $(OUTPUT).
+
+OUTPUT ?= .output
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+WERROR ?= -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Ibpf -I.
+LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
+
+# make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
+ifeq ($(SAN),1)
+OUTPUT := .output-san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+APP_SRCS := $(wildcard src/*.c recorder/*.c query/*.c)
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/schema_sql.o
+APP_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(APP_SRCS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h)
+SCHEMA_SQL := $(sort $(wildcard schema/*.sql))
+
+.PHONY: all clean test test-unit test-e2e deps record install fuzz bench san
+all: connrec
+
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/src $(OUTPUT)/recorder $(OUTPUT)/query $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/connrec.bpf.o: $(BPF_SRCS) $(BPF_HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-I$(OUTPUT) -Ibpf -c bpf/connrec.bpf.c -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/connrec.skel.h: $(OUTPUT)/connrec.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name connrec_bpf > $@.tmp && mv $@.tmp $@
+
+# The schema files are embedded so the binary needs nothing at run time.
+$(OUTPUT)/schema_sql.c: $(SCHEMA_SQL) tools/embed.sh | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)sh tools/embed.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/schema_sql.o: $(OUTPUT)/schema_sql.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Everything that includes the skeleton must wait for it.
+$(APP_OBJS): $(OUTPUT)/connrec.skel.h
+
+$(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/src $(OUTPUT)/recorder $(OUTPUT)/query
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libconnrec.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+connrec: $(APP_OBJS) $(OUTPUT)/libconnrec.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(APP_OBJS) $(OUTPUT)/libconnrec.a $(LDLIBS) -o $(OUTPUT)/connrec
+	$(Q)[ "$(OUTPUT)" = ".output" ] && cp $(OUTPUT)/connrec $@ || true
+
+san:
+	$(MAKE) SAN=1 connrec
+
+# Unit-test and tool binaries: tests/unit/NAME.c -> $(OUTPUT)/tests/NAME, linked with the lib.
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c bench/*.c)
+TOOL_BINS := $(patsubst %.c,$(OUTPUT)/tools/%,$(notdir $(TOOL_SRCS)))
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
+$(OUTPUT)/tools/%: tests/tools/%.c $(OUTPUT)/libconnrec.a
+	$(Q)mkdir -p $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
+$(OUTPUT)/tools/%: bench/%.c
+	$(Q)mkdir -p $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+
+tools: $(TOOL_BINS)
+unit-bins: $(UNIT_BINS)
+
+# Installs the build and test dependencies on Debian 12 (needs root).
+deps:
+	sh tools/install-deps.sh
+
+# Builds and starts recording into the default store (needs root).
+record: connrec
+	./connrec record
+
+test: connrec unit-bins tools
+	$(MAKE) SAN=1 connrec unit-bins tools
+	sh tests/run.sh
+
+fuzz:
+	sh tests/fuzz/run.sh 300
+
+bench: connrec tools
+	sh bench/run.sh
+
+install: connrec
+	install -D -m 0755 connrec $(DESTDIR)$(PREFIX)/sbin/connrec
+	install -D -m 0644 examples/connrec.service $(DESTDIR)$(PREFIX)/lib/systemd/system/connrec.service
+
+clean:
+	rm -rf .output .output-san connrec
+
+-include $(wildcard $(OUTPUT)/*/*.d $(OUTPUT)/*.d)

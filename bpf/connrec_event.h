@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The event ABI between the BPF programs and the recorder.
+ *
+ * Every record on the ring buffer is one struct cr_event. It is fixed size, uses only
+ * fixed-width types and spells out its padding, so the BPF object and userspace agree on
+ * the layout whatever the compiler does. Userspace checks the size with _Static_assert.
+ */
+#ifndef CONNREC_EVENT_H
+#define CONNREC_EVENT_H
+
+#ifdef __bpf__
+/* vmlinux.h already provides the __uN types. */
+#else
+#include <linux/types.h>
+#endif
+
+#define CR_COMM_LEN 16
+
+/* What happened. */
+enum cr_event_kind {
+	CR_EV_OPEN = 1,	 /* an endpoint began: connect, accept, listen, first datagram */
+	CR_EV_CLOSE = 2, /* an endpoint ended: TCP close, listener closed */
+	CR_EV_UDP_RELEASE = 3, /* a UDP socket was released: ends every flow on its cookie */
+};
+
+/* Which way the endpoint faces. Stored as-is in conn.dir. */
+enum cr_direction {
+	CR_DIR_OUT = 0,	   /* we originated it (connect, or first datagram sent) */
+	CR_DIR_IN = 1,	   /* the peer originated it (accept, or first datagram received) */
+	CR_DIR_LISTEN = 2, /* a listening socket */
+};
+
+/*
+ * How an endpoint ended, as the host saw it. Stored as-is in the end columns; the query
+ * derives Zeek's conn_state from this and the direction.
+ */
+enum cr_end_reason {
+	CR_END_NONE = 0,	 /* no end seen */
+	CR_END_LOCAL_FIN = 1,	 /* normal close, we sent FIN first (passed FIN_WAIT1) */
+	CR_END_PEER_FIN = 2,	 /* normal close, the peer sent FIN first (passed CLOSE_WAIT) */
+	CR_END_LOCAL_RST = 3,	 /* we aborted the connection (RST sent) */
+	CR_END_PEER_RST = 4,	 /* the peer reset the connection (RST received) */
+	CR_END_REFUSED = 5,	 /* active open answered with RST */
+	CR_END_TIMEOUT = 6,	 /* active open never answered, or abandoned before an answer */
+	CR_END_RELEASED = 7,	 /* UDP socket released, or listener closed */
+	CR_END_UNKNOWN = 8,	 /* closed, reason not determinable */
+};
+
+/* Bits in cr_event.flags and conn.flags. */
+#define CR_FLAG_PREEXISTING 0x1 /* found by the start-up socket dump, start not seen */
+#define CR_FLAG_CARRIED 0x2	/* copied into a new segment because it was still open */
+#define CR_FLAG_NO_PID 0x4	/* no process context was available (e.g. never accepted) */
+
+struct cr_event {
+	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() at the event */
+	__u64 start_boot_ns; /* when the endpoint began (OPEN: same as ts or the handshake) */
+	__u64 conn_id;	   /* BPF-assigned id; 0 means "not tracked in BPF" (see cookie) */
+	__u64 cookie;	   /* socket cookie where known (UDP always; TCP when assigned) */
+	__u64 cgroup_id;
+	__u64 bytes_out; /* CLOSE: TCP bytes acked by the peer */
+	__u64 bytes_in;	 /* CLOSE: TCP bytes received */
+	__u32 pid;	 /* tgid; 0 when unknown */
+	__u32 uid;
+	__u32 netns;	 /* network namespace inode */
+	__u16 lport;	 /* host byte order */
+	__u16 rport;	 /* host byte order */
+	__u8 kind;	 /* enum cr_event_kind */
+	__u8 proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;	 /* 4 or 6 */
+	__u8 direction;	 /* enum cr_direction */
+	__u8 end_reason; /* enum cr_end_reason, CLOSE only */
+	__u8 flags;	 /* CR_FLAG_* */
+	__u8 pad[2];
+	__u8 laddr[16]; /* first 4 bytes used for IPv4, network order */
+	__u8 raddr[16];
+	char comm[CR_COMM_LEN]; /* process (thread-group leader) name */
+};
+
+/* Indexes into the per-CPU drop counter array. */
+enum cr_drop_reason {
+	CR_DROP_RINGBUF = 0, /* ring buffer full: event lost */
+	CR_DROP_MAP_FULL = 1, /* tracking map full: flow's later events cannot be matched */
+	CR_DROP_MAX = 2,
+};
+
+#endif /* CONNREC_EVENT_H */

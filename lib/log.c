@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static enum cr_log_level cur_level = CR_LOG_INFO;
+
+void cr_log_set_level(enum cr_log_level level)
+{
+	cur_level = level;
+}
+
+enum cr_log_level cr_log_get_level(void)
+{
+	return cur_level;
+}
+
+void cr_vlog(enum cr_log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	char line[1024];
+	size_t n;
+
+	if (level > cur_level)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* Callers may or may not end with a newline; print exactly one. */
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	fprintf(stderr, "connrec: %s%s\n", prefix[level], line);
+}
+
+void cr_log(enum cr_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_vlog(level, fmt, ap);
+	va_end(ap);
+}
