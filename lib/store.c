@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+// PLACEHOLDER: replaced by the store implementation.
+#include "store.h"
