@@ -40,7 +40,8 @@ LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/schema_sql.o
 APP_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(APP_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h)
-SCHEMA_SQL := $(sort $(wildcard schema/*.sql))
+SCHEMA_SQL := $(sort $(wildcard schema/[0-9]*.sql))
+SEAL_SQL := schema/seal.sql
 
 .PHONY: all clean test test-unit test-e2e deps record install fuzz bench san
 all: connrec
@@ -63,9 +64,10 @@ $(OUTPUT)/connrec.skel.h: $(OUTPUT)/connrec.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name connrec_bpf > $@.tmp && mv $@.tmp $@
 
 # The schema files are embedded so the binary needs nothing at run time.
-$(OUTPUT)/schema_sql.c: $(SCHEMA_SQL) tools/embed.sh | $(OUTPUT)
+$(OUTPUT)/schema_sql.c: $(SCHEMA_SQL) $(SEAL_SQL) tools/embed.sh | $(OUTPUT)
 	$(call msg,EMBED,$@)
-	$(Q)sh tools/embed.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
+	$(Q){ sh tools/embed.sh schema_sql $(SCHEMA_SQL) && sh tools/embed.sh seal_sql $(SEAL_SQL); } > $@.tmp
+	$(Q)mv $@.tmp $@
 
 $(OUTPUT)/schema_sql.o: $(OUTPUT)/schema_sql.c
 	$(call msg,CC,$@)

@@ -3,8 +3,12 @@
 #ifndef CONNREC_SCHEMA_H
 #define CONNREC_SCHEMA_H
 
-/* schema_sql[i] is schema/00(i+1)_*.sql; schema_sql[schema_sql_count] is NULL. */
+/* schema/NNN_*.sql in order, applied when a segment is created. NULL-terminated. */
 extern const char *const schema_sql[];
 extern const unsigned schema_sql_count;
+
+/* schema/seal.sql: the query indexes built when a segment is sealed. */
+extern const char *const seal_sql[];
+extern const unsigned seal_sql_count;
 
 #endif /* CONNREC_SCHEMA_H */
