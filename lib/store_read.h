@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The evidence reader: opens segment files of a connrec store safely and reads their rows.
+ *
+ * Used by `connrec query` and `connrec verify`. Segment files are evidence, possibly copied
+ * off a compromised host, so every open:
+ *   - never writes beside the file: no -wal, -shm or -journal may appear next to it. A plain
+ *     .db without a -wal opens with immutable=1. One with a -wal (or a hot -journal) is copied
+ *     with it into a private 0700 temp dir and opened there, unless it is the live active
+ *     segment of a data dir whose recorder holds it (SR_OPEN_LIVE, both -wal and -shm present,
+ *     directory writable by mode): that one opens read-only in place so no committed row is
+ *     missed. A .db.zst is decompressed into a private 0700 temp dir with a size cap.
+ *     Temp dirs are removed by sr_close();
+ *   - sets SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers and views off,
+ *     cell_size_check=ON, mmap_size=0, query_only=ON and tight sqlite3_limit()s;
+ *   - checks the header magic, runs PRAGMA quick_check (unless SR_OPEN_NO_CHECK), refuses
+ *     foreign databases and newer schema versions, and compares sqlite_schema with the
+ *     schema embedded in this binary (schema/NNN_*.sql, plus any of schema/seal.sql).
+ *
+ * Errors are 0 or -errno, with a one-line human message in the caller's buffer:
+ *   -ENOENT/-EACCES/...  the file could not be read
+ *   -EBADMSG             not SQLite, damaged, or failed quick_check
+ *   -EMEDIUMTYPE         an SQLite database that is not a connrec segment
+ *   -EPROTONOSUPPORT     a connrec segment of a newer (or unknown) schema version
+ *   -EPROTO              a connrec segment whose schema differs from the expected one
+ *   -EFBIG               decompressed size above the cap
+ */
+#ifndef CONNREC_STORE_READ_H
+#define CONNREC_STORE_READ_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+/* "no such time" for optional meta times and open window ends. */
+#define SR_NO_TIME INT64_MIN
+#define SR_TIME_MAX INT64_MAX
+
+/* sr_open() flags. */
+#define SR_OPEN_LIVE 0x1     /* the active segment of a live data dir (see above) */
+#define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
+
+#define SR_DEFAULT_MAX_UNPACKED (64ULL << 30)
+
+struct sr_open_opts {
+	unsigned flags;
+	uint64_t max_unpacked; /* cap for a decompressed .zst; 0 = SR_DEFAULT_MAX_UNPACKED */
+	const char *tmpdir;    /* where private temp dirs go; NULL = $TMPDIR or /tmp */
+};
+
+/* Segment metadata (the meta table). Missing keys: "" or SR_NO_TIME / -1. */
+struct sr_meta {
+	int schema_version; /* PRAGMA user_version */
+	int64_t segment_id;
+	char host[256];
+	char boot_id[64];
+	char kernel[128];
+	char recorder_version[64];
+	char prev_sha256[72];
+	int64_t clock_offset_ns;
+	int64_t created_ns, first_ns, last_ns;
+	bool sealed;
+};
+
+struct sr_segment;
+
+int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment **out,
+	    char *errbuf, size_t errlen);
+/* Closes the database and removes any private temp dir. Safe on NULL. */
+void sr_close(struct sr_segment *seg);
+
+const struct sr_meta *sr_meta(const struct sr_segment *seg);
+const char *sr_path(const struct sr_segment *seg); /* the evidence path as given */
+/* The hardened read-only handle, for callers with their own checks (verify). */
+sqlite3 *sr_db(struct sr_segment *seg);
+/* SQLite's last message for this segment, for errors from the iterators below. */
+const char *sr_errmsg(struct sr_segment *seg);
+
+/* ---- Data dirs ---- */
+
+struct sr_entry {
+	char *path;
+	uint64_t seq;	/* NNNNNNNN of seg-NNNNNNNN */
+	bool zst;	/* .db.zst */
+	bool active;	/* the highest-numbered plain .db: open with SR_OPEN_LIVE */
+};
+
+/*
+ * The segments of a data dir in sequence order. Other files (*.tmp, the lock, the manifest)
+ * are ignored; when seg-N.db and seg-N.db.zst both exist (sealing in progress), the .zst wins.
+ */
+int sr_list_dir(const char *dir, struct sr_entry **out, size_t *n, char *errbuf, size_t errlen);
+void sr_free_list(struct sr_entry *list, size_t n);
+
+/* ---- Rows ---- */
+
+/* One conn row with its end, if this segment has one (folded in, or in conn_end). */
+struct sr_conn {
+	int64_t id;
+	int64_t start_ns;
+	int64_t end_ns;	   /* valid when has_end */
+	uint64_t bytes_out, bytes_in; /* valid when has_bytes */
+	uint64_t cgroup;
+	uint32_t pid, uid, netns;
+	uint16_t lport, rport;
+	uint8_t proto, family, dir, flags, reason;
+	uint8_t laddr_len, raddr_len; /* 4 or 16; anything else means a damaged row */
+	bool has_end, has_bytes;
+	uint8_t laddr[16], raddr[16];
+	char comm[17];
+};
+
+/*
+ * What a caller wants; the reader turns it into SQL so indexes do the work. It is a
+ * prefilter: it returns every row that could match once rows are merged across segments
+ * (carried copies are always returned in the window), so callers re-check in C.
+ * Unset lists (n == 0) and the defaults below match everything.
+ */
+struct sr_conn_filter {
+	int64_t since, until; /* overlap window; SR_NO_TIME / SR_TIME_MAX for open ends */
+	const struct addr_port_range *ports, *lports, *rports;
+	size_t n_ports, n_lports, n_rports;
+	const struct addr_cidr *addrs;
+	size_t n_addrs;
+	int proto;	/* 0 = any */
+	int dir;	/* -1 = any */
+	const uint32_t *pids, *uids, *netns;
+	size_t n_pids, n_uids, n_netns;
+	const uint64_t *cgroups;
+	size_t n_cgroups;
+	const char *comm; /* a GLOB pattern (an exact name is a pattern too); NULL = any */
+};
+
+void sr_conn_filter_init(struct sr_conn_filter *f);
+
+/* Calls cb for each row, in no particular order; a non-zero return from cb stops and is
+ * returned. Errors while reading (a damaged page) return -EBADMSG; see sr_errmsg(). */
+int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
+	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
+
+struct sr_end {
+	int64_t id, end_ns;
+	uint64_t bytes_out, bytes_in;
+	bool has_bytes;
+	uint8_t reason;
+};
+
+/* conn_end rows with since <= end_ns <= until, ordered by end_ns. */
+int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
+	    int (*cb)(const struct sr_end *row, void *ctx), void *ctx);
+
+struct sr_gap {
+	int64_t id, start_ns, end_ns;
+	uint64_t count;
+	int kind; /* 1 lost, 2 down */
+	char reason[128];
+};
+
+/* Gap rows overlapping [since, until], ordered by start_ns. */
+int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
+	    int (*cb)(const struct sr_gap *row, void *ctx), void *ctx);
+
+struct sr_run {
+	int64_t id, ts_ns;
+	int kind; /* 1 start, 2 stop, 3 segment opened */
+	uint32_t pid;
+	char version[64];
+};
+
+/* All run rows, ordered by ts_ns. */
+int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx);
+
+#endif /* CONNREC_STORE_READ_H */
