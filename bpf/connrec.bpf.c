@@ -1,15 +1,624 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * connrec capture programs. Only tracepoints and cgroup-sock hooks are used, because the
+ * target kernels have neither kprobes nor fentry:
+ *
+ *   raw_tp/inet_sock_set_state   every TCP state change (attaches by name, no tracefs needed)
+ *   tp/syscalls/sys_exit_accept* who accepted a passive connection (needs tracefs)
+ *   tp/syscalls/sys_exit_connect the bound local port of a connected UDP socket
+ *   cgroup/connect4|6            makes the kernel assign a socket cookie to UDP sockets
+ *   cgroup/sendmsg4|6, recvmsg4|6 unconnected UDP datagrams, with the peer's address
+ *   cgroup/sock_release          the end of a UDP socket
+ *
+ * Every cgroup hook returns 1 ("allow"): connrec observes, it never changes traffic.
+ * Each flow gets a 64-bit id from one global counter that userspace seeds above every id
+ * already in the store; the id ties the OPEN and CLOSE events of one endpoint together.
+ */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
 #include "connrec_event.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_DGRAM 2
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define ECONNREFUSED 111
+#define ECONNRESET 104
+#define EPIPE 32
+
+/* Userspace sets both capacities before load (hidden flags --ring-size and --max-flows). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
-SEC("raw_tp/inet_sock_set_state")
-int on_state(void *ctx)
+
+/* What we remember about a TCP socket between its first state change and its close. */
+struct tcp_flow {
+	__u64 id;
+	__u64 start_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 uid;
+	char comm[CR_COMM_LEN];
+	__u8 direction;
+	__u8 opened;	    /* OPEN event already sent */
+	__u8 local_fin;	    /* passed FIN_WAIT1: we closed first */
+	__u8 peer_fin;	    /* passed CLOSE_WAIT: the peer closed first */
+	__u8 has_pid;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct sock pointer: unique while the socket lives */
+	__type(value, struct tcp_flow);
+} tcp_flows SEC(".maps");
+
+/* One UDP flow is one socket talking to one peer. */
+struct udp_key {
+	__u64 cookie;
+	__u8 raddr[16];
+	__u16 rport;
+	__u16 pad[3];
+};
+
+struct udp_flow {
+	__u64 id;
+	__u64 last_ns; /* last datagram, for the recorder's idle expiry */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct udp_key);
+	__type(value, struct udp_flow);
+} udp_flows SEC(".maps");
+
+/*
+ * Per UDP socket: how many flows it started, and the key of the first. A socket with one
+ * peer (the common client case) is ended here at release; a socket with several peers is
+ * handed to the recorder, which walks udp_flows for its cookie.
+ */
+struct udp_sock_state {
+	__u32 nflows;
+	__u32 pad;
+	struct udp_key first;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct udp_sock_state);
+} udp_socks SEC(".maps");
+
+/* Losses, per CPU so counting never contends: index enum cr_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CR_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Seeded by userspace before attach; shared with it through the mmaped .bss. */
+__u64 next_conn_id = 1;
+
+/* Wake the consumer only when this much is waiting; otherwise it polls on its own timer. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+static __always_inline void count_drop(__u32 reason)
 {
-	(void)ctx;
+	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u64 new_conn_id(void)
+{
+	return __sync_fetch_and_add(&next_conn_id, 1);
+}
+
+static __always_inline struct cr_event *event_reserve(void)
+{
+	struct cr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(CR_DROP_RINGBUF);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static __always_inline void event_submit(struct cr_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* Process identity of the current task: tgid and the thread-group leader's name. */
+static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgroup, char *comm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	*pid = bpf_get_current_pid_tgid() >> 32;
+	*uid = (__u32)bpf_get_current_uid_gid();
+	*cgroup = bpf_get_current_cgroup_id();
+	BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
+}
+
+static __always_inline __u32 current_netns(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
+/* Local/remote address, ports and namespace of a socket, into the event. */
+static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		e->family = 6;
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		e->family = 4;
+		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline void fill_from_flow(struct cr_event *e, const struct tcp_flow *f)
+{
+	e->conn_id = f->id;
+	e->start_boot_ns = f->start_ns;
+	e->pid = f->pid;
+	e->uid = f->uid;
+	e->cgroup_id = f->cgroup_id;
+	e->direction = f->direction;
+	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
+	if (!f->has_pid)
+		e->flags |= CR_FLAG_NO_PID;
+}
+
+static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
+				     __u8 end_reason, __u64 now)
+{
+	struct cr_event *e = event_reserve();
+
+	if (!e)
+		return;
+	e->kind = kind;
+	e->proto = IPPROTO_TCP;
+	e->ts_boot_ns = now;
+	e->end_reason = end_reason;
+	sock_tuple(sk, e);
+	if (f) {
+		fill_from_flow(e, f);
+		if (f->opened)
+			e->flags |= CR_FLAG_OPEN_SENT;
+	} else {
+		/* Not tracked here: opened before we attached, or the map was full. */
+		e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		e->start_boot_ns = now;
+		e->flags |= CR_FLAG_NO_PID;
+	}
+	if (kind == CR_EV_CLOSE) {
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		e->bytes_out = BPF_CORE_READ(tp, bytes_acked);
+		e->bytes_in = BPF_CORE_READ(tp, bytes_received);
+	}
+	event_submit(e);
+}
+
+static __always_inline struct tcp_flow *track_tcp(__u64 key, __u8 direction, bool in_task,
+						  __u64 now)
+{
+	struct tcp_flow f = {};
+
+	f.id = new_conn_id();
+	f.start_ns = now;
+	f.direction = direction;
+	if (in_task) {
+		current_identity(&f.pid, &f.uid, &f.cgroup_id, f.comm);
+		f.has_pid = 1;
+	}
+	if (bpf_map_update_elem(&tcp_flows, &key, &f, BPF_ANY)) {
+		count_drop(CR_DROP_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&tcp_flows, &key);
+}
+
+/* Why a TCP socket went to CLOSE, from the state it left and the error it carries. */
+static __always_inline __u8 close_reason(struct sock *sk, int oldstate, const struct tcp_flow *f)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	if (oldstate == TCP_SYN_SENT)
+		return err == ECONNREFUSED ? CR_END_REFUSED : CR_END_TIMEOUT;
+	if (err == ECONNRESET || err == EPIPE)
+		return CR_END_PEER_RST;
+	if (err)
+		return CR_END_UNKNOWN;
+	/* Straight from an open state to CLOSE without an error: we aborted (RST sent). */
+	if (oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
+	    oldstate == TCP_SYN_RECV)
+		return CR_END_LOCAL_RST;
+	if (f && f->local_fin)
+		return CR_END_LOCAL_FIN;
+	if (f && f->peer_fin)
+		return CR_END_PEER_FIN;
+	return CR_END_UNKNOWN;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tcp_flow *f;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	switch (newstate) {
+	case TCP_SYN_SENT:
+		/* connect() runs this in the caller's context: the owner is current. */
+		track_tcp(key, CR_DIR_OUT, true, now);
+		return 0;
+	case TCP_SYN_RECV:
+		/* A child socket born in softirq: no owner yet, accept() supplies it. */
+		track_tcp(key, CR_DIR_IN, false, now);
+		return 0;
+	case TCP_LISTEN:
+		f = track_tcp(key, CR_DIR_LISTEN, true, now);
+		if (f) {
+			f->opened = 1;
+			emit_tcp(sk, f, CR_EV_OPEN, 0, now);
+		}
+		return 0;
+	case TCP_ESTABLISHED:
+		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		/* Active opens are reported here, once the local port is bound. */
+		if (f && oldstate == TCP_SYN_SENT && !f->opened) {
+			f->opened = 1;
+			emit_tcp(sk, f, CR_EV_OPEN, 0, now);
+		}
+		return 0;
+	case TCP_FIN_WAIT1:
+		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		if (f && !f->peer_fin)
+			f->local_fin = 1;
+		return 0;
+	case TCP_CLOSE_WAIT:
+		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		if (f && !f->local_fin)
+			f->peer_fin = 1;
+		return 0;
+	case TCP_CLOSE:
+		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		if (oldstate == TCP_LISTEN)
+			emit_tcp(sk, f, CR_EV_CLOSE, CR_END_RELEASED, now);
+		else
+			emit_tcp(sk, f, CR_EV_CLOSE, close_reason(sk, oldstate, f), now);
+		if (f)
+			bpf_map_delete_elem(&tcp_flows, &key);
+		return 0;
+	}
 	return 0;
+}
+
+/* The struct sock behind file descriptor fd of the current task, or NULL. */
+static __always_inline struct sock *fd_to_sock(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	unsigned int max_fds;
+
+	if (fd < 0)
+		return NULL;
+	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((unsigned long)fd >= max_fds)
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int on_accept_exit(long ret)
+{
+	struct sock *sk = fd_to_sock(ret);
+	struct tcp_flow *f;
+	__u64 key = (__u64)sk;
+
+	if (!sk)
+		return 0;
+	f = bpf_map_lookup_elem(&tcp_flows, &key);
+	if (!f || f->opened || f->direction != CR_DIR_IN)
+		return 0;
+	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
+	f->has_pid = 1;
+	f->opened = 1;
+	emit_tcp(sk, f, CR_EV_OPEN, 0, bpf_ktime_get_boot_ns());
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int on_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}
+
+/* Start a UDP flow if (cookie, peer) is new; refresh its idle timer otherwise. */
+static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 family,
+				     const __u8 *laddr, __u16 lport, __u32 netns)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct udp_flow *uf = bpf_map_lookup_elem(&udp_flows, key);
+	struct udp_flow nf = {};
+	struct udp_sock_state *us, ns = {};
+	struct cr_event *e;
+
+	if (uf) {
+		uf->last_ns = now;
+		return;
+	}
+	nf.id = new_conn_id();
+	nf.last_ns = now;
+	if (bpf_map_update_elem(&udp_flows, key, &nf, BPF_NOEXIST)) {
+		count_drop(CR_DROP_MAP_FULL);
+		return;
+	}
+	us = bpf_map_lookup_elem(&udp_socks, &key->cookie);
+	if (us) {
+		__sync_fetch_and_add(&us->nflows, 1);
+	} else {
+		ns.nflows = 1;
+		ns.first = *key;
+		if (bpf_map_update_elem(&udp_socks, &key->cookie, &ns, BPF_NOEXIST))
+			count_drop(CR_DROP_MAP_FULL);
+	}
+
+	e = event_reserve();
+	if (!e)
+		return;
+	e->kind = CR_EV_OPEN;
+	e->proto = IPPROTO_UDP;
+	e->ts_boot_ns = now;
+	e->start_boot_ns = now;
+	e->conn_id = nf.id;
+	e->cookie = key->cookie;
+	e->family = family;
+	e->direction = direction;
+	e->netns = netns;
+	e->lport = lport;
+	e->rport = key->rport;
+	__builtin_memcpy(e->laddr, laddr, 16);
+	__builtin_memcpy(e->raddr, key->raddr, 16);
+	current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm);
+	event_submit(e);
+}
+
+/* v4 address into a 16-byte field: as is for AF_INET sockets, v4-mapped for AF_INET6 ones. */
+static __always_inline void put_v4(__u8 *dst, __u32 addr, bool mapped)
+{
+	if (mapped) {
+		dst[10] = 0xff;
+		dst[11] = 0xff;
+		__builtin_memcpy(dst + 12, &addr, 4);
+	} else {
+		__builtin_memcpy(dst, &addr, 4);
+	}
+}
+
+static __always_inline int udp_msg4(struct bpf_sock_addr *ctx, __u8 direction)
+{
+	struct udp_key key = {};
+	__u8 laddr[16] = {};
+	struct bpf_sock *sk = ctx->sk;
+	bool mapped;
+
+	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP || !sk)
+		return 1;
+	mapped = sk->family == AF_INET6;
+	key.cookie = bpf_get_socket_cookie(ctx);
+	put_v4(key.raddr, ctx->user_ip4, mapped);
+	key.rport = bpf_ntohs((__u16)ctx->user_port);
+	put_v4(laddr, sk->src_ip4, mapped);
+	udp_seen(&key, direction, mapped ? 6 : 4, laddr, (__u16)sk->src_port, current_netns());
+	return 1;
+}
+
+static __always_inline int udp_msg6(struct bpf_sock_addr *ctx, __u8 direction)
+{
+	struct udp_key key = {};
+	__u8 laddr[16] = {};
+	struct bpf_sock *sk = ctx->sk;
+
+	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP || !sk)
+		return 1;
+	key.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(key.raddr, ctx->user_ip6, 16);
+	key.rport = bpf_ntohs((__u16)ctx->user_port);
+	__builtin_memcpy(laddr, sk->src_ip6, 16);
+	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, current_netns());
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int on_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return udp_msg4(ctx, CR_DIR_OUT);
+}
+
+SEC("cgroup/sendmsg6")
+int on_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return udp_msg6(ctx, CR_DIR_OUT);
+}
+
+SEC("cgroup/recvmsg4")
+int on_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return udp_msg4(ctx, CR_DIR_IN);
+}
+
+SEC("cgroup/recvmsg6")
+int on_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return udp_msg6(ctx, CR_DIR_IN);
+}
+
+/*
+ * connect() on a UDP socket. The cgroup hook runs before the kernel binds the local port, so
+ * it only marks the call (and makes sure the socket has a cookie); the flow is started at
+ * syscall exit, when the socket is bound and connected. sys_enter_connect remembers the fd.
+ */
+struct connect_call {
+	long fd;
+	__u8 is_udp;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid of the calling thread */
+	__type(value, struct connect_call);
+} connect_calls SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int on_connect_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct connect_call c = { .fd = (long)ctx->args[0] };
+
+	bpf_map_update_elem(&connect_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int udp_connect(struct bpf_sock_addr *ctx)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct connect_call *c;
+
+	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
+		return 1;
+	bpf_get_socket_cookie(ctx);
+	c = bpf_map_lookup_elem(&connect_calls, &tid);
+	if (c)
+		c->is_udp = 1;
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int on_connect4(struct bpf_sock_addr *ctx)
+{
+	return udp_connect(ctx);
+}
+
+SEC("cgroup/connect6")
+int on_connect6(struct bpf_sock_addr *ctx)
+{
+	return udp_connect(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct connect_call *c = bpf_map_lookup_elem(&connect_calls, &tid);
+	struct udp_key key = {};
+	struct cr_event t = {};
+	struct sock *sk;
+	long fd;
+
+	if (!c)
+		return 0;
+	fd = c->fd;
+	if (!c->is_udp || ctx->ret != 0) {
+		bpf_map_delete_elem(&connect_calls, &tid);
+		return 0;
+	}
+	bpf_map_delete_elem(&connect_calls, &tid);
+	sk = fd_to_sock(fd);
+	/* connect(AF_UNSPEC) dissolves the association: no peer, no flow. */
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
+		return 0;
+	sock_tuple(sk, &t);
+	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__builtin_memcpy(key.raddr, t.raddr, 16);
+	key.rport = t.rport;
+	udp_seen(&key, CR_DIR_OUT, t.family, t.laddr, t.lport, t.netns);
+	return 0;
+}
+
+SEC("cgroup/sock_release")
+int on_sock_release(struct bpf_sock *ctx)
+{
+	__u64 cookie;
+	struct udp_sock_state *us;
+	struct udp_flow *uf;
+	struct cr_event *e;
+
+	if (ctx->protocol != IPPROTO_UDP)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	us = bpf_map_lookup_elem(&udp_socks, &cookie);
+	if (!us)
+		return 1;
+	e = event_reserve();
+	if (!e)
+		goto out;
+	e->proto = IPPROTO_UDP;
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cookie = cookie;
+	e->end_reason = CR_END_RELEASED;
+	if (us->nflows == 1) {
+		uf = bpf_map_lookup_elem(&udp_flows, &us->first);
+		if (!uf) { /* already expired by the recorder */
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			goto out;
+		}
+		e->kind = CR_EV_CLOSE;
+		e->conn_id = uf->id;
+		e->flags = CR_FLAG_OPEN_SENT;
+		bpf_map_delete_elem(&udp_flows, &us->first);
+	} else {
+		/* Several peers: the recorder ends every flow of this cookie. */
+		e->kind = CR_EV_UDP_RELEASE;
+	}
+	event_submit(e);
+out:
+	bpf_map_delete_elem(&udp_socks, &cookie);
+	return 1;
 }

@@ -44,13 +44,15 @@ enum cr_end_reason {
 	CR_END_REFUSED = 5,	 /* active open answered with RST */
 	CR_END_TIMEOUT = 6,	 /* active open never answered, or abandoned before an answer */
 	CR_END_RELEASED = 7,	 /* UDP socket released, or listener closed */
-	CR_END_UNKNOWN = 8,	 /* closed, reason not determinable */
+	CR_END_UNKNOWN = 8,	 /* closed, reason not determinable (e.g. a retransmit timeout) */
+	CR_END_IDLE = 9,	 /* UDP flow idle longer than the expiry time; socket still open */
 };
 
 /* Bits in cr_event.flags and conn.flags. */
 #define CR_FLAG_PREEXISTING 0x1 /* found by the start-up socket dump, start not seen */
 #define CR_FLAG_CARRIED 0x2	/* copied into a new segment because it was still open */
 #define CR_FLAG_NO_PID 0x4	/* no process context was available (e.g. never accepted) */
+#define CR_FLAG_OPEN_SENT 0x80	/* events only: the OPEN event of this flow was sent earlier */
 
 struct cr_event {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() at the event */

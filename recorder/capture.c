@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: MIT
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "connrec.skel.h"
+#include "log.h"
+
+#define TRACEFS_PATH "/sys/kernel/tracing"
+#define TRACEFS_MAGIC 0x74726163
+#define MAX_LINKS 32
+
+/* Mirrors of the BPF-side map types (bpf/connrec.bpf.c); sizes are checked at open. */
+struct udp_key {
+	uint64_t cookie;
+	uint8_t raddr[16];
+	uint16_t rport;
+	uint16_t pad[3];
+};
+
+struct udp_flow {
+	uint64_t id;
+	uint64_t last_ns;
+};
+
+struct udp_sock_state {
+	uint32_t nflows;
+	uint32_t pad;
+	struct udp_key first;
+};
+
+_Static_assert(sizeof(struct cr_event) == 128, "cr_event layout changed");
+_Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
+
+struct capture {
+	struct connrec_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	int cgroup_fd;
+	capture_event_fn fn;
+	void *ctx;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf is chatty at debug level; only show that with -v. */
+	enum cr_log_level l = level == LIBBPF_WARN ? CR_LOG_WARN : CR_LOG_DEBUG;
+
+	if (l > cr_log_get_level())
+		return 0;
+	cr_vlog(l, fmt, ap);
+	return 0;
+}
+
+static int on_ring_record(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+
+	if (size < sizeof(struct cr_event))
+		return 0;
+	c->fn(c->ctx, data);
+	return 0;
+}
+
+/* The cgroup-v2 root: hooks attached there see every socket on the host. */
+static int find_cgroup2_root(char *path, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[1024], fstype[64];
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
+			continue;
+		if (strlen(mnt) >= len)
+			continue;
+		strcpy(path, mnt);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+/* Syscall tracepoints need tracefs; a fresh machine may not have it mounted. */
+static int ensure_tracefs(void)
+{
+	struct statfs st;
+
+	if (statfs(TRACEFS_PATH, &st) == 0 && st.f_type == TRACEFS_MAGIC)
+		return 0;
+	if (mount("nodev", TRACEFS_PATH, "tracefs", 0, NULL)) {
+		int err = -errno;
+
+		cr_err("tracefs is not mounted and mounting it at %s failed: %s (the syscall "
+		       "tracepoints need it)", TRACEFS_PATH, strerror(errno));
+		return err;
+	}
+	cr_info("mounted tracefs at %s (needed for syscall tracepoints)", TRACEFS_PATH);
+	return 0;
+}
+
+static int check_environment(void)
+{
+	if (geteuid() != 0) {
+		cr_err("recording needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		cr_err("kernel BTF is missing (/sys/kernel/btf/vmlinux): connrec needs a kernel "
+		       "built with CONFIG_DEBUG_INFO_BTF");
+		return -ENOTSUP;
+	}
+	return ensure_tracefs();
+}
+
+static int attach_all(struct capture *c)
+{
+	struct bpf_program *prog;
+	char cgroot[1024];
+	int err;
+
+	err = find_cgroup2_root(cgroot, sizeof(cgroot));
+	if (err) {
+		cr_err("no cgroup v2 mount found: the UDP hooks need one");
+		return err;
+	}
+	c->cgroup_fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0) {
+		err = -errno;
+		cr_err("cannot open cgroup v2 root %s: %s", cgroot, strerror(errno));
+		return err;
+	}
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		enum bpf_prog_type type = bpf_program__type(prog);
+		struct bpf_link *link;
+
+		if (c->nlinks == MAX_LINKS)
+			return -E2BIG;
+		if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
+			link = bpf_program__attach_cgroup(prog, c->cgroup_fd);
+		else
+			link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			cr_err("cannot attach BPF program %s (%s): %s", bpf_program__name(prog),
+			       bpf_program__section_name(prog), strerror(-err));
+			return err;
+		}
+		c->links[c->nlinks++] = link;
+	}
+	return 0;
+}
+
+int capture_open(struct capture **out, const struct capture_opts *opts, capture_event_fn fn,
+		 void *ctx)
+{
+	uint32_t ring = opts->ring_size ? opts->ring_size : CAPTURE_DEFAULT_RING_SIZE;
+	uint32_t flows = opts->max_flows ? opts->max_flows : CAPTURE_DEFAULT_MAX_FLOWS;
+	struct capture *c;
+	int err;
+
+	*out = NULL;
+	err = check_environment();
+	if (err)
+		return err;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cgroup_fd = -1;
+	c->fn = fn;
+	c->ctx = ctx;
+	libbpf_set_print(libbpf_log);
+
+	c->skel = connrec_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		cr_err("cannot open the BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	bpf_map__set_max_entries(c->skel->maps.events, ring);
+	bpf_map__set_max_entries(c->skel->maps.tcp_flows, flows);
+	bpf_map__set_max_entries(c->skel->maps.udp_flows, flows);
+	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows);
+	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
+	c->skel->rodata->wakeup_bytes = ring / 4;
+
+	err = connrec_bpf__load(c->skel);
+	if (err) {
+		cr_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
+		       strerror(-err));
+		goto cleanup;
+	}
+	c->skel->data->next_conn_id = opts->first_conn_id ? opts->first_conn_id : 1;
+
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_ring_record, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		cr_err("cannot set up the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = attach_all(c);
+	if (err)
+		goto cleanup;
+	*out = c;
+	return 0;
+cleanup:
+	capture_close(c);
+	return err;
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+int capture_drain(struct capture *c)
+{
+	return ring_buffer__consume(c->rb);
+}
+
+int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < CR_DROP_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &k, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			out[k] += vals[i];
+	}
+	free(vals);
+	return 0;
+}
+
+uint64_t capture_alloc_conn_id(struct capture *c)
+{
+	/* The BPF programs bump the same word with an atomic add; do the same here. */
+	return __atomic_fetch_add(&c->skel->data->next_conn_id, 1, __ATOMIC_SEQ_CST);
+}
+
+uint64_t capture_peek_conn_id(struct capture *c)
+{
+	return __atomic_load_n(&c->skel->data->next_conn_id, __ATOMIC_SEQ_CST);
+}
+
+int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
+		      uint64_t conn_id)
+{
+	struct udp_key key = { .cookie = cookie, .rport = rport };
+	struct udp_flow flow = { .id = conn_id };
+	struct udp_sock_state us = { .nflows = 1 };
+	struct timespec ts;
+	int sfd = bpf_map__fd(c->skel->maps.udp_socks);
+
+	memcpy(key.raddr, raddr, 16);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	flow.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.udp_flows), &key, &flow, BPF_NOEXIST))
+		return -errno;
+	us.first = key;
+	if (bpf_map_update_elem(sfd, &cookie, &us, BPF_NOEXIST)) {
+		/* The socket already has flows: it now has one more. */
+		if (bpf_map_lookup_elem(sfd, &cookie, &us) == 0) {
+			us.nflows++;
+			bpf_map_update_elem(sfd, &cookie, &us, BPF_EXIST);
+		}
+	}
+	return 0;
+}
+
+/*
+ * End every udp_flows entry that match() selects. Keys are collected in a first pass and
+ * deleted in a second, because deleting while walking with get_next_key restarts the walk.
+ */
+static int end_udp_where(struct capture *c,
+			 int (*match)(const struct udp_key *, const struct udp_flow *, uint64_t),
+			 uint64_t arg, capture_udp_end_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(c->skel->maps.udp_flows);
+	uint32_t cap = bpf_map__max_entries(c->skel->maps.udp_flows);
+	struct udp_key key, *found;
+	struct udp_flow flow;
+	void *prev = NULL;
+	uint32_t nfound = 0, steps = 0;
+	int n = 0;
+
+	found = calloc(cap, sizeof(*found));
+	if (!found)
+		return -ENOMEM;
+	/* steps bounds the walk even if entries churn underneath it. */
+	while (steps++ < 2 * cap && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &flow) == 0 && match(&key, &flow, arg) &&
+		    nfound < cap)
+			found[nfound++] = key;
+	}
+	for (uint32_t i = 0; i < nfound; i++) {
+		/* Look up again: BPF may have ended or refreshed it meanwhile. */
+		if (bpf_map_lookup_elem(fd, &found[i], &flow) || !match(&found[i], &flow, arg))
+			continue;
+		if (bpf_map_delete_elem(fd, &found[i]))
+			continue;
+		fn(ctx, flow.id, flow.last_ns);
+		n++;
+	}
+	free(found);
+	return n;
+}
+
+static int match_cookie(const struct udp_key *k, const struct udp_flow *f, uint64_t cookie)
+{
+	(void)f;
+	return k->cookie == cookie;
+}
+
+static int match_idle(const struct udp_key *k, const struct udp_flow *f, uint64_t cutoff)
+{
+	(void)k;
+	return f->last_ns < cutoff;
+}
+
+int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx)
+{
+	return end_udp_where(c, match_cookie, cookie, fn, ctx);
+}
+
+int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
+			 void *ctx)
+{
+	return end_udp_where(c, match_idle, cutoff_boot_ns, fn, ctx);
+}
+
+int capture_attached(const struct capture *c)
+{
+	return c->nlinks;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->nlinks; i++)
+		bpf_link__destroy(c->links[i]);
+	ring_buffer__free(c->rb);
+	connrec_bpf__destroy(c->skel);
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	free(c);
+}

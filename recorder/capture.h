@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture: owns the BPF side. It checks the kernel, loads and attaches the programs through
+ * process-owned bpf_links (never pinned, so the kernel detaches everything when the recorder
+ * dies), and hands each ring-buffer record to a callback.
+ */
+#ifndef CONNREC_CAPTURE_H
+#define CONNREC_CAPTURE_H
+
+#include <stdint.h>
+
+#include "connrec_event.h"
+
+struct capture_opts {
+	uint32_t ring_size;	/* bytes, power of two; 0 = default */
+	uint32_t max_flows;	/* capacity of each tracking map; 0 = default */
+	uint64_t first_conn_id; /* ids below this are already used in the store */
+};
+
+#define CAPTURE_DEFAULT_RING_SIZE (16u << 20)
+#define CAPTURE_DEFAULT_MAX_FLOWS 65536u
+
+typedef void (*capture_event_fn)(void *ctx, const struct cr_event *e);
+
+struct capture;
+
+/*
+ * Check root, BTF and tracefs (mounting tracefs when it is missing), then load and attach
+ * every program. On failure logs one line naming what is missing and returns -errno.
+ */
+int capture_open(struct capture **out, const struct capture_opts *opts, capture_event_fn fn,
+		 void *ctx);
+
+/* Wait up to timeout_ms for events and deliver them all. Returns the number or -errno. */
+int capture_poll(struct capture *c, int timeout_ms);
+
+/* Deliver whatever is queued without waiting. */
+int capture_drain(struct capture *c);
+
+/* Cumulative losses counted in BPF, summed over CPUs. */
+int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX]);
+
+/* A fresh connection id from the same counter the BPF programs use. */
+uint64_t capture_alloc_conn_id(struct capture *c);
+
+/* The next id the counter would hand out (store ids are all below it). */
+uint64_t capture_peek_conn_id(struct capture *c);
+
+/* Start tracking a UDP flow found by the start-up dump, so its release ends it. */
+int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
+		      uint64_t conn_id);
+
+/* Called for each UDP flow that capture_end_udp_*() removes: (ctx, conn id, last seen). */
+typedef void (*capture_udp_end_fn)(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
+
+/* End every flow of a released multi-peer socket. Returns the number ended. */
+int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx);
+
+/* End UDP flows idle since before cutoff_boot_ns. Returns the number ended. */
+int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
+			 void *ctx);
+
+/* Number of programs attached (for the ready line). */
+int capture_attached(const struct capture *c);
+
+/* Detach and free. Safe on NULL. */
+void capture_close(struct capture *c);
+
+#endif /* CONNREC_CAPTURE_H */
