@@ -119,13 +119,19 @@ unit-bins: $(UNIT_BINS)
 deps:
 	sh tools/install-deps.sh
 
-# Builds and starts recording into the default store (needs root).
-record: connrec
+# Installs what is missing, builds, and starts recording into the default store (root).
+record:
+	sh tools/install-deps.sh
+	$(MAKE) connrec
 	./connrec record
 
-test: connrec unit-bins tools
+# Installs what is missing, builds normally and with sanitizers, runs every test against the
+# sanitizer build (ASan/UBSan abort on the first error, so a clean run means a clean build).
+test:
+	sh tools/install-deps.sh
+	$(MAKE) connrec unit-bins tools
 	$(MAKE) SAN=1 connrec unit-bins tools
-	sh tests/run.sh
+	OUTPUT=.output-san CONNREC_BIN=$(CURDIR)/.output-san/connrec sh tests/run.sh
 
 fuzz:
 	sh tests/fuzz/run.sh 300
