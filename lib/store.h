@@ -4,8 +4,14 @@
  *
  * Writer side (the recorder): rows are queued in memory with store_add_*() and written in one
  * transaction by store_flush(). A failed flush (disk full, ...) keeps the queue, so nothing is
- * lost while the caller retries later. Rotation, sealing and retention hang off store_flush()
- * and store_tick(); the caller never sees segments.
+ * lost while the caller retries later. Rotation, sealing and retention hang off store_flush();
+ * the caller never sees segments. Call store_flush() every 100-200 ms even when nothing was
+ * added: it also picks up finished seals, rotates by age and applies retention.
+ *
+ * Data dir layout (see docs/store.md): connrec.lock, seg-NNNNNNNN.db (the highest-numbered
+ * plain .db is the active segment; lower ones wait to be sealed), seg-NNNNNNNN.db.zst (sealed),
+ * plus helper files that are never segments: connrec.status, connrec.sealed (manifest),
+ * connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
  */
 #ifndef CONNREC_STORE_H
 #define CONNREC_STORE_H
@@ -15,8 +21,14 @@
 
 #define STORE_SCHEMA_VERSION 1
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
-#define STORE_ACTIVE_NAME "active.db"
 #define STORE_LOCK_NAME "connrec.lock"
+
+/* Defaults for a production server (documented in docs/store.md). */
+#define STORE_DEFAULT_ROTATE_SIZE (64ULL << 20)		 /* 64 MiB active segment */
+#define STORE_DEFAULT_ROTATE_AGE_NS (3600LL * 1000000000)	 /* or 1 hour */
+#define STORE_DEFAULT_RETAIN_SIZE (4ULL << 30)		 /* 4 GiB of sealed segments */
+#define STORE_DEFAULT_RETAIN_AGE_NS (30LL * 86400 * 1000000000) /* or 30 days */
+#define STORE_DEFAULT_MAX_QUEUED (1U << 20)		 /* rows held while the disk is full */
 
 /* Row kinds for the gap table. */
 enum store_gap_kind {
@@ -42,6 +54,7 @@ struct store_conn {
 	bool has_end;
 	int64_t end_ns;
 	uint64_t bytes_out, bytes_in;
+	bool has_bytes; /* false: bytes unknown (UDP), stored as NULL */
 	uint8_t reason; /* enum cr_end_reason */
 };
 
@@ -57,9 +70,14 @@ struct store_opts {
 	const char *dir;
 	uint64_t rotate_size;	 /* bytes; 0 = default */
 	int64_t rotate_age_ns;	 /* 0 = default */
-	uint64_t retain_size;	 /* bytes of sealed segments; 0 = default */
-	int64_t retain_age_ns;	 /* 0 = default */
+	uint64_t retain_size;	 /* bytes of sealed segments; 0 = default, UINT64_MAX = no limit */
+	int64_t retain_age_ns;	 /* 0 = default, < 0 = no limit */
 	const char *version;	 /* recorder version string for meta/run rows */
+	/*
+	 * Rows held in memory while flushes fail (disk full). Beyond it the oldest rows are
+	 * dropped and counted in a "lost" gap. 0 = default.
+	 */
+	uint64_t max_queued;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */
@@ -68,6 +86,12 @@ struct store_stats {
 	uint64_t flush_failures; /* flushes that failed and were kept for retry */
 	uint64_t queued;	 /* rows waiting in memory */
 	uint64_t segments_sealed;
+	/* Added in phase 2 (issue 4). */
+	uint64_t rows_dropped;	 /* dropped from a full queue (disk full), also in a lost gap */
+	uint64_t lost_events;	 /* sum of the counts of every lost gap added or made this run */
+	uint64_t rows_rejected;	 /* rows SQLite refused (e.g. a duplicate conn id); logged */
+	uint64_t segments_deleted; /* by retention */
+	uint32_t active_seq;	 /* number of the active segment */
 };
 
 struct store;

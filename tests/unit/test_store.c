@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The store's writer, single segment: open/add/flush/close/reopen, the directory lock,
+ * append-only triggers, the down gap after an unclean exit, and a failed flush that keeps
+ * its queue (SQLITE_FULL provoked with PRAGMA max_page_count).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "connrec_event.h"
+#include "log.h"
+#include "store.h"
+#include "store_internal.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		checks++;                                                                  \
+		if (!(cond)) {                                                             \
+			failures++;                                                        \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
+		}                                                                          \
+	} while (0)
+
+static char base[256];
+
+static int64_t q1(const char *db_path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		fprintf(stderr, "q1(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "?");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static struct store_conn mk_conn(uint64_t id, uint32_t pid, const char *comm, int family)
+{
+	struct store_conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.start_ns = 1700000000000000000LL + (int64_t)id * 1000;
+	c.proto = 6;
+	c.family = (uint8_t)family;
+	c.dir = CR_DIR_OUT;
+	c.lport = 40000;
+	c.rport = 80;
+	c.pid = pid;
+	c.uid = 1000;
+	c.netns = 4026531840U;
+	c.cgroup = 1234;
+	snprintf(c.comm, sizeof(c.comm), "%s", comm);
+	if (family == 4) {
+		memcpy(c.laddr, "\x7f\x00\x00\x01", 4);
+		memcpy(c.raddr, "\x7f\x00\x00\x02", 4);
+	} else {
+		c.laddr[15] = 1;
+		c.raddr[15] = 1;
+	}
+	return c;
+}
+
+static void test_basic(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL, *s2 = NULL;
+	struct store_conn c;
+	struct store_end e = { .id = 2, .end_ns = 1700000000000005000LL, .bytes_out = 10,
+			       .bytes_in = 20, .has_bytes = true, .reason = CR_END_PEER_FIN };
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/basic/sub", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK(store_next_conn_id(s) == 1);
+	c = mk_conn(1, 100, "curl", 4);
+	c.has_end = true;
+	c.end_ns = c.start_ns + 500;
+	c.bytes_out = 5;
+	c.bytes_in = 7;
+	c.reason = CR_END_LOCAL_FIN;
+	CHECK(store_add_conn(s, &c) == 0);
+	c = mk_conn(2, 100, "curl", 6);
+	CHECK(store_add_conn(s, &c) == 0);
+	c = mk_conn(3, 200, "python3", 4);
+	CHECK(store_add_conn(s, &c) == 0);
+	CHECK(store_add_end(s, &e) == 0);
+	CHECK(store_add_gap(s, STORE_GAP_LOST, 1, 2, 42, "ringbuf") == 0);
+	CHECK(store_get_stats(s)->queued == 0); /* updated by flush */
+	CHECK(store_flush(s) == 0);
+	CHECK(store_get_stats(s)->conns_written == 3);
+	CHECK(store_get_stats(s)->lost_events == 42);
+
+	/* Data is visible to a reader while the recorder runs. */
+	CHECK(q1(db, "SELECT count(*) FROM conn") == 3);
+	CHECK(q1(db, "SELECT count(*) FROM proc") == 2);
+	CHECK(q1(db, "SELECT length(laddr) FROM conn WHERE id = 1") == 4);
+	CHECK(q1(db, "SELECT length(raddr) FROM conn WHERE id = 2") == 16);
+	CHECK(q1(db, "SELECT dur_ns FROM conn WHERE id = 1") == 500);
+	CHECK(q1(db, "SELECT count(*) FROM conn WHERE id = 2 AND dur_ns IS NULL AND reason IS NULL") ==
+	      1);
+	CHECK(q1(db, "SELECT bytes_in FROM flows WHERE conn_id = 2") == 20);
+	CHECK(q1(db, "SELECT count FROM gap WHERE kind = 1") == 42);
+	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 1);
+	CHECK(q1(db, "SELECT count(*) FROM meta WHERE key IN ('schema_version', 'segment_id',"
+		     " 'host', 'boot_id', 'kernel', 'recorder_version', 'clock_offset_ns',"
+		     " 'created_ns')") == 8);
+	CHECK(q1(db, "PRAGMA user_version") == 1);
+	CHECK(q1(db, "PRAGMA journal_mode = wal") >= -1); /* just opens */
+
+	/* The lock: a second recorder on the same dir is refused. */
+	CHECK(store_open(&s2, &o) == -EBUSY);
+	CHECK(s2 == NULL);
+
+	/* Append-only: the triggers refuse UPDATE and DELETE, REPLACE included. */
+	{
+		sqlite3 *h = NULL;
+
+		CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+		sqlite3_exec(h, "PRAGMA recursive_triggers=ON", NULL, NULL, NULL);
+		CHECK(sqlite3_exec(h, "UPDATE conn SET lport = 1", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK(sqlite3_exec(h, "DELETE FROM conn", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK(sqlite3_exec(h, "DELETE FROM gap", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK(sqlite3_exec(h, "UPDATE proc SET pid = 1", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK(sqlite3_exec(h, "INSERT OR REPLACE INTO conn_end VALUES(2, 1, 1, 1, 1)", NULL,
+				   NULL, NULL) != SQLITE_OK);
+		sqlite3_close(h);
+	}
+	CHECK(q1(db, "SELECT count(*) FROM conn") == 3);
+	CHECK(store_close(s) == 0);
+
+	/* Reopen: ids continue, a clean stop leaves no down gap. */
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	CHECK(store_next_conn_id(s) == 4);
+	c = mk_conn(4, 100, "curl", 4);
+	CHECK(store_add_conn(s, &c) == 0);
+	CHECK(store_close(s) == 0);
+	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 0);
+	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 2);
+	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 2") == 2);
+	CHECK(q1(db, "SELECT count(*) FROM conn") == 4);
+	CHECK(q1(db, "PRAGMA integrity_check") == -1 ? 0 : 1);
+}
+
+static void test_unclean(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+	pid_t pid;
+	int status = 0;
+
+	snprintf(dir, sizeof(dir), "%s/unclean", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	pid = fork();
+	if (pid == 0) {
+		struct store_conn c = mk_conn(7, 300, "child", 4);
+
+		if (store_open(&s, &o))
+			_exit(1);
+		store_add_conn(s, &c);
+		_exit(store_flush(s) ? 1 : 0); /* no store_close: an unclean exit */
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	CHECK(store_next_conn_id(s) == 8);
+	CHECK(store_close(s) == 0);
+	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 1);
+	/* The gap runs from the child's last write to the new start. */
+	CHECK(q1(db, "SELECT count(*) FROM gap g, run r WHERE g.kind = 2 AND r.id ="
+		     " (SELECT min(id) FROM run WHERE kind = 1) AND g.start_ns >= r.ts_ns"
+		     " AND g.end_ns >= g.start_ns") == 1);
+	CHECK(q1(db, "SELECT count(*) FROM conn WHERE id = 7") == 1);
+}
+
+static void test_full(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+	int64_t pages;
+	char sql[128];
+	int err = 0, n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/full", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	pages = q1(db, "PRAGMA page_count");
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages + 2);
+	CHECK(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	/* Many distinct processes so proc rows are part of the failed transaction. */
+	for (int i = 1; i <= 5000; i++) {
+		char comm[16];
+		struct store_conn c;
+
+		snprintf(comm, sizeof(comm), "p%d", i % 700);
+		c = mk_conn((uint64_t)i, (uint32_t)(i % 700), comm, i % 2 ? 4 : 6);
+		store_add_conn(s, &c);
+	}
+	err = store_flush(s);
+	CHECK(err == -ENOSPC);
+	CHECK(store_get_stats(s)->queued == 5000);
+	CHECK(store_get_stats(s)->flush_failures == 1);
+	CHECK(store_flush(s) == -ENOSPC); /* still full: retried, still kept */
+	CHECK(q1(db, "SELECT count(*) FROM conn") == 0);
+	CHECK(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
+			   NULL, NULL) == SQLITE_OK);
+	CHECK(store_flush(s) == 0);
+	CHECK(store_get_stats(s)->queued == 0);
+	n = (int)q1(db, "SELECT count(*) FROM conn");
+	CHECK(n == 5000);
+	CHECK(q1(db, "SELECT count(*) FROM proc") == 700);
+	CHECK(q1(db, "SELECT count(*) FROM conn c LEFT JOIN proc p ON p.id = c.proc"
+		     " WHERE p.id IS NULL OR p.comm != 'p' || (c.id % 700)") == 0);
+	/* The failure stretch is recorded as a gap with nothing dropped. */
+	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 1 AND count = 0") == 1);
+	CHECK(store_close(s) == 0);
+}
+
+int main(void)
+{
+	char cmd[400];
+
+	cr_log_set_level(getenv("V") ? CR_LOG_DEBUG : CR_LOG_WARN);
+	snprintf(base, sizeof(base), "/tmp/connrec-test-store.XXXXXX");
+	if (!mkdtemp(base)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_basic();
+	test_unclean();
+	test_full();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (!failures && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", base);
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
