@@ -80,6 +80,7 @@ struct writer {
 	sqlite3 *db;
 	uint32_t seq;
 	int64_t created_ns;
+	uint64_t rows; /* written by flushes (not counting what the segment opened with) */
 	sqlite3_stmt *st[ST_COUNT];
 	struct proc_ent *procs;
 	size_t nproc, cap_proc;
@@ -158,7 +159,7 @@ struct store {
 
 	/* The sealing thread and what it shares with the writer, under mu. */
 	pthread_t sealer;
-	bool sealer_started, stopping;
+	bool sealer_started, stopping, closing;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct vec to_seal;  /* uint32_t seqs, ascending */
@@ -1088,6 +1089,7 @@ static void after_commit(struct store *s)
 	}
 	for (size_t i = 0; i < s->ends.n; i++)
 		open_del(&s->open, ((const struct store_end *)vec_at(&s->ends, i))->id);
+	s->w->rows += s->conns.n + s->ends.n + s->gaps.n;
 	s->stats.conns_written += s->conns.n;
 	s->stats.ends_written += s->ends.n;
 	s->stats.gaps_written += s->gaps.n + (s->fail_since_ns ? 1 : 0);
@@ -1138,7 +1140,8 @@ static void maybe_rotate(struct store *s)
 {
 	int64_t now = mono_ns(), size;
 
-	if (now < s->rotate_retry_ns)
+	/* A segment with nothing new (or a store being closed) is never rotated. */
+	if (now < s->rotate_retry_ns || s->closing || !s->w->rows)
 		return;
 	size = query_i64(s->w->db, stmt_sql[ST_PAGES], 0);
 	cr_debug("store: active segment %" PRId64 " bytes, age %" PRId64 " ns", size,
@@ -1590,6 +1593,7 @@ int store_close(struct store *s)
 	if (!s)
 		return 0;
 	err = store_flush(s);
+	s->closing = true;
 	/*
 	 * The sealing thread finishes what is queued (a later store_open resumes anything it
 	 * could not), so the hash of the last sealed segment can still go into the active one.

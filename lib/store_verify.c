@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `connrec verify`: checks a data dir (or a set of segment files) for integrity, the hash
+ * chain between segments and the retention records, and lists the recording gaps.
+ *
+ * The chain: segment N+1 records in meta prev_sha256 the SHA-256 of the file
+ * seg-N.db.zst, byte for byte. So a missing, modified or renamed sealed segment breaks
+ * the link to its successor, and meta segment_id catches files that swapped names. The
+ * oldest remaining segment's predecessor must be named by a retention row (name and hash).
+ * Segments are opened through the evidence reader (lib/store_read), never written.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "store_read.h"
+#include "timespec.h"
+
+struct vseg {
+	char path[PATH_MAX];
+	char name[SEG_NAME_MAX + 16];
+	uint32_t seq;	/* from the file name; 0 when the name is not a segment name */
+	bool zst, active, opened;
+	struct sr_meta meta;
+	char sha256[65]; /* of the .zst file */
+	int64_t conns;
+};
+
+struct ret {
+	char name[SEG_NAME_MAX + 16];
+	char sha256[72];
+	char in[SEG_NAME_MAX + 16]; /* segment that holds the record */
+	int64_t first_ns, last_ns;
+};
+
+struct vctx {
+	FILE *out;
+	int problems;
+	struct ret *rets;
+	size_t nrets;
+};
+
+static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(c->out, "FAIL %s: ", seg);
+	va_start(ap, fmt);
+	vfprintf(c->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->out);
+	c->problems++;
+}
+
+static void fmt_time(int64_t ns, char *buf, size_t len)
+{
+	if (ns == SR_NO_TIME || ts_format_time(ns, TS_FMT_UTC | TS_FMT_MILLI, buf, len))
+		snprintf(buf, len, "-");
+}
+
+static int print_gap(const struct sr_gap *g, void *arg)
+{
+	FILE *out = arg;
+	char a[64], b[64];
+
+	fmt_time(g->start_ns, a, sizeof(a));
+	fmt_time(g->end_ns, b, sizeof(b));
+	fprintf(out, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s\n",
+		g->kind == 1 ? "lost" : g->kind == 2 ? "down" : "?", a, b, g->count, g->reason);
+	return 0;
+}
+
+static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT name, sha256, first_ns, last_ns FROM retention", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ret *nr = realloc(c->rets, (c->nrets + 1) * sizeof(*nr));
+		const unsigned char *n = sqlite3_column_text(st, 0);
+		const unsigned char *h = sqlite3_column_text(st, 1);
+
+		if (!nr)
+			break;
+		c->rets = nr;
+		nr = &c->rets[c->nrets++];
+		snprintf(nr->name, sizeof(nr->name), "%s", n ? (const char *)n : "");
+		snprintf(nr->sha256, sizeof(nr->sha256), "%s", h ? (const char *)h : "");
+		snprintf(nr->in, sizeof(nr->in), "%s", v->name);
+		nr->first_ns = sqlite3_column_int64(st, 2);
+		nr->last_ns = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
+static void check_one(struct vctx *c, struct vseg *v)
+{
+	struct sr_open_opts o = { .flags = v->active ? SR_OPEN_LIVE : 0 };
+	struct sr_segment *seg = NULL;
+	sqlite3_stmt *st = NULL;
+	char err[512], a[64], b[64];
+	int rc;
+
+	if (v->zst) {
+		rc = seg_hash_file(v->path, v->sha256);
+		if (rc) {
+			problem(c, v->name, "cannot read: %s", strerror(-rc));
+			return;
+		}
+	}
+	rc = sr_open(v->path, &o, &seg, err, sizeof(err));
+	if (rc) {
+		problem(c, v->name, "cannot open as a segment: %s", err);
+		return;
+	}
+	v->opened = true;
+	v->meta = *sr_meta(seg);
+	rc = sqlite3_prepare_v2(sr_db(seg), "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *r = sqlite3_column_text(st, 0);
+
+		if (!r || strcmp((const char *)r, "ok"))
+			problem(c, v->name, "integrity_check: %s", r ? (const char *)r : "?");
+	} else {
+		problem(c, v->name, "integrity_check failed: %s", sr_errmsg(seg));
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(sr_db(seg), "SELECT count(*) FROM conn", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v->conns = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+
+	if (v->seq && v->meta.segment_id != (int64_t)v->seq)
+		problem(c, v->name, "its metadata says it is segment %" PRId64
+			" (renamed, swapped or replaced)", v->meta.segment_id);
+	if (v->zst && !v->meta.sealed)
+		problem(c, v->name, "compressed but not marked sealed");
+	if (load_rets(c, v, sr_db(seg)))
+		problem(c, v->name, "cannot read its retention records: %s", sr_errmsg(seg));
+
+	fmt_time(v->meta.first_ns != SR_NO_TIME ? v->meta.first_ns : v->meta.created_ns, a,
+		 sizeof(a));
+	fmt_time(v->meta.last_ns, b, sizeof(b));
+	fprintf(c->out, "%s  %s  %s .. %s  %" PRId64 " conns%s%s\n", v->name,
+		v->zst ? "sealed" : v->active ? "active" : "unsealed", a, b, v->conns,
+		v->zst ? "  sha256=" : "", v->zst ? v->sha256 : "");
+	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, print_gap, c->out);
+	sr_close(seg);
+}
+
+static int vseg_cmp(const void *a, const void *b)
+{
+	const struct vseg *x = a, *y = b;
+	int64_t sx = x->seq ? x->seq : x->meta.segment_id, sy = y->seq ? y->seq : y->meta.segment_id;
+
+	return sx < sy ? -1 : sx > sy;
+}
+
+static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vseg *cur = &v[i], *prev = i ? &v[i - 1] : NULL;
+		uint32_t cs = cur->seq ? cur->seq : (uint32_t)cur->meta.segment_id;
+		uint32_t ps = prev ? (prev->seq ? prev->seq : (uint32_t)prev->meta.segment_id) : 0;
+		char want[SEG_NAME_MAX];
+
+		if (!cur->opened)
+			continue;
+		if (prev && cs == ps + 1) {
+			bool renamed = (cur->seq && cur->meta.segment_id != cur->seq) ||
+				       (prev->seq && prev->meta.segment_id != prev->seq);
+
+			if (!prev->zst || !prev->opened || renamed)
+				continue; /* not sealed yet: no hash to compare */
+			if (!cur->meta.prev_sha256[0]) {
+				if (cur->zst)
+					problem(c, cur->name, "does not record the hash of %s",
+						prev->name);
+				else
+					fprintf(c->out, "  note: %s does not record the hash of %s yet"
+							" (sealing just finished)\n",
+						cur->name, prev->name);
+			} else if (strcmp(cur->meta.prev_sha256, prev->sha256)) {
+				problem(c, prev->name,
+					"SHA-256 differs from the one recorded in %s: modified or"
+					" replaced", cur->name);
+			}
+			continue;
+		}
+		if (prev && cs > ps + 1) {
+			seg_format_name(want, sizeof(want), ps + 1, SEG_ZST);
+			if (whole_dir)
+				problem(c, want, "missing (between %s and %s)", prev->name,
+					cur->name);
+			else
+				fprintf(c->out, "  note: %s not given\n", want);
+			continue;
+		}
+		if (prev)
+			continue; /* duplicate numbers: already reported by segment_id */
+		/* The oldest one: its predecessor must have been deleted by retention. */
+		if (cs <= 1 || !whole_dir)
+			continue;
+		seg_format_name(want, sizeof(want), cs - 1, SEG_ZST);
+		bool found = false;
+
+		for (size_t r = 0; r < c->nrets; r++) {
+			if (strcmp(c->rets[r].name, want))
+				continue;
+			found = true;
+			if (cur->meta.prev_sha256[0] &&
+			    strcmp(c->rets[r].sha256, cur->meta.prev_sha256))
+				problem(c, want, "deleted by retention (recorded in %s) but the"
+						 " recorded hash differs from the one in %s",
+					c->rets[r].in, cur->name);
+			else
+				fprintf(c->out, "  note: %s and older were deleted by retention"
+						" (recorded in %s)\n",
+					want, c->rets[r].in);
+			break;
+		}
+		if (!found)
+			problem(c, want, "missing before %s and not recorded as deleted by"
+					 " retention", cur->name);
+	}
+}
+
+int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out)
+{
+	struct vctx c = { .out = out };
+	struct vseg *v = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	if (dir) {
+		struct sr_entry *list = NULL;
+		char ebuf[512];
+
+		err = sr_list_dir(dir, &list, &n, ebuf, sizeof(ebuf));
+		if (err) {
+			fprintf(stderr, "connrec: verify: %s\n", ebuf);
+			return err;
+		}
+		v = calloc(n ? n : 1, sizeof(*v));
+		if (!v) {
+			sr_free_list(list, n);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char tmp[PATH_MAX];
+
+			snprintf(v[i].path, sizeof(v[i].path), "%s", list[i].path);
+			snprintf(tmp, sizeof(tmp), "%s", list[i].path);
+			snprintf(v[i].name, sizeof(v[i].name), "%s", basename(tmp));
+			v[i].zst = list[i].zst;
+			v[i].active = list[i].active;
+			if (!seg_parse_name(v[i].name, &v[i].seq))
+				v[i].seq = 0;
+		}
+		sr_free_list(list, n);
+	} else {
+		n = nfiles;
+		v = calloc(n ? n : 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			char tmp[PATH_MAX];
+			size_t l = strlen(files[i]);
+
+			snprintf(v[i].path, sizeof(v[i].path), "%s", files[i]);
+			snprintf(tmp, sizeof(tmp), "%s", files[i]);
+			snprintf(v[i].name, sizeof(v[i].name), "%s", basename(tmp));
+			v[i].zst = l > 4 && !strcmp(files[i] + l - 4, ".zst");
+			if (seg_parse_name(v[i].name, &v[i].seq) == SEG_TMP)
+				v[i].seq = 0;
+		}
+	}
+	if (!n)
+		fprintf(out, "no segments%s%s\n", dir ? " in " : "", dir ? dir : "");
+	for (size_t i = 0; i < n; i++)
+		check_one(&c, &v[i]);
+	qsort(v, n, sizeof(*v), vseg_cmp);
+	check_chain(&c, v, n, dir != NULL);
+	if (c.problems)
+		fprintf(out, "verify: FAILED: %d problem%s in %zu segment%s\n", c.problems,
+			c.problems == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	else
+		fprintf(out, "verify: OK: %zu segment%s consistent\n", n, n == 1 ? "" : "s");
+	free(c.rets);
+	free(v);
+	return c.problems ? 1 : 0;
+}

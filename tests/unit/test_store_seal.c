@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Rotation, sealing, the hash chain, verify, retention and crashes during sealing, driven
+ * through the store API with small segments.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "connrec_event.h"
+#include "log.h"
+#include "store.h"
+#include "store_internal.h"
+#include "store_read.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		checks++;                                                                  \
+		if (!(cond)) {                                                             \
+			failures++;                                                        \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
+		}                                                                          \
+	} while (0)
+
+static char base[256];
+
+static struct store_conn mk_conn(uint64_t id, bool ended)
+{
+	struct store_conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.start_ns = 1700000000000000000LL + (int64_t)id * 1000;
+	c.proto = id % 3 ? 6 : 17;
+	c.family = id % 2 ? 4 : 6;
+	c.dir = CR_DIR_OUT;
+	c.lport = (uint16_t)(30000 + id % 20000);
+	c.rport = 443;
+	c.pid = (uint32_t)(100 + id % 50);
+	c.uid = 0;
+	c.netns = 4026531840U;
+	c.cgroup = 1;
+	snprintf(c.comm, sizeof(c.comm), "proc%u", c.pid);
+	c.laddr[0] = 10;
+	c.raddr[0] = 192;
+	c.raddr[3] = (uint8_t)id;
+	if (ended) {
+		c.has_end = true;
+		c.end_ns = c.start_ns + 100;
+		c.bytes_out = id;
+		c.bytes_in = 2 * id;
+		c.reason = CR_END_LOCAL_FIN;
+	}
+	return c;
+}
+
+static int verify_out(const char *dir, char **text)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(text, &len);
+	int rc = store_verify(dir, NULL, 0, f);
+
+	fclose(f);
+	return rc;
+}
+
+static void sh(const char *fmt, const char *a, const char *b)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), fmt, a, b);
+	if (system(cmd) != 0)
+		fprintf(stderr, "command failed: %s\n", cmd);
+}
+
+static int count_zst(const char *dir)
+{
+	struct seg_entry *v = NULL;
+	size_t n = 0;
+	int k = 0;
+
+	if (seg_list(dir, &v, &n))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		k += v[i].has_zst && !v[i].has_raw;
+	free(v);
+	return k;
+}
+
+struct scan {
+	uint8_t *seen;	/* per id: bit 1 original row, bit 2 carried copy, bit 4 end */
+	uint64_t max_id;
+	uint32_t seg_of_orig[4096], seg_of_end[4096];
+	uint32_t cur;
+};
+
+static int scan_conn(const struct sr_conn *r, void *arg)
+{
+	struct scan *s = arg;
+
+	if (r->id <= 0 || (uint64_t)r->id > s->max_id)
+		return 0;
+	if (r->flags & CR_FLAG_CARRIED) {
+		s->seen[r->id] |= 2;
+	} else {
+		s->seen[r->id] |= 1;
+		if (r->id < 4096)
+			s->seg_of_orig[r->id] = s->cur;
+	}
+	if (r->has_end && !(r->flags & CR_FLAG_CARRIED) && r->id < 4096)
+		s->seg_of_end[r->id] = s->cur;
+	return 0;
+}
+
+/* Reads every segment of DIR through the evidence reader. Returns segments read or -1. */
+static int scan_dir(const char *dir, struct scan *s)
+{
+	struct sr_entry *list = NULL;
+	size_t n = 0;
+	char err[256];
+	struct sr_conn_filter f;
+
+	sr_conn_filter_init(&f);
+	if (sr_list_dir(dir, &list, &n, err, sizeof(err)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct sr_open_opts o = { .flags = list[i].active ? SR_OPEN_LIVE : 0 };
+		struct sr_segment *seg = NULL;
+
+		if (sr_open(list[i].path, &o, &seg, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", list[i].path, err);
+			sr_free_list(list, n);
+			return -1;
+		}
+		s->cur = (uint32_t)list[i].seq;
+		sr_conns(seg, &f, scan_conn, s);
+		sr_close(seg);
+	}
+	sr_free_list(list, n);
+	return (int)n;
+}
+
+/* Writes flows 1..until into a store with 64 KiB segments; flow 1 and LONG stay open. */
+static void test_rotation(char *dir, size_t dlen)
+{
+	struct store_opts o = { .version = "test", .rotate_size = 64 << 10,
+				.retain_size = UINT64_MAX, .retain_age_ns = -1 };
+	struct store *s = NULL;
+	struct scan sc = { 0 };
+	uint64_t id = 1, straddle = 0;
+	uint32_t seq_at_open = 0;
+	char *text = NULL;
+
+	snprintf(dir, dlen, "%s/rot", base);
+	o.dir = dir;
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	struct store_conn c = mk_conn(id++, false);
+
+	store_add_conn(s, &c);
+	while (store_get_stats(s)->active_seq < 5 && id < 3000) {
+		for (int i = 0; i < 50; i++) {
+			c = mk_conn(id++, true);
+			store_add_conn(s, &c);
+		}
+		if (!straddle) {
+			straddle = id++;
+			c = mk_conn(straddle, false);
+			store_add_conn(s, &c);
+			seq_at_open = store_get_stats(s)->active_seq;
+		} else if (seq_at_open && store_get_stats(s)->active_seq > seq_at_open) {
+			struct store_end e = { .id = straddle, .end_ns = seg_now_ns(),
+					       .has_bytes = true, .bytes_out = 1, .bytes_in = 1,
+					       .reason = CR_END_PEER_FIN };
+
+			store_add_end(s, &e);
+			seq_at_open = 0;
+		}
+		CHECK(store_flush(s) == 0);
+	}
+	struct store_end e1 = { .id = 1, .end_ns = seg_now_ns(), .reason = CR_END_RELEASED };
+
+	store_add_end(s, &e1);
+	CHECK(store_close(s) == 0);
+	CHECK(count_zst(dir) >= 3);
+
+	sc.max_id = id;
+	sc.seen = calloc(id + 1, 1);
+	CHECK(scan_dir(dir, &sc) >= 4);
+	int missing = 0;
+
+	for (uint64_t i = 1; i < id; i++)
+		missing += !(sc.seen[i] & 1);
+	CHECK(missing == 0);
+	CHECK(sc.seen[1] & 2); /* the long-lived flow was carried into later segments */
+	CHECK(straddle && (sc.seen[straddle] & 2));
+	free(sc.seen);
+
+	CHECK(verify_out(dir, &text) == 0);
+	if (failures)
+		fprintf(stderr, "%s", text);
+	free(text);
+}
+
+static void test_tamper(const char *src)
+{
+	char d[300], *text = NULL;
+
+	/* A middle segment removed. */
+	snprintf(d, sizeof(d), "%s/t-missing", base);
+	sh("cp -a '%s' '%s'", src, d);
+	sh("rm '%s/seg-00000002.db.zst'%s", d, "");
+	CHECK(verify_out(d, &text) == 1);
+	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst: missing"));
+	free(text);
+
+	/* One byte changed. */
+	snprintf(d, sizeof(d), "%s/t-flip", base);
+	sh("cp -a '%s' '%s'", src, d);
+	sh("printf 'X' | dd of='%s/seg-00000002.db.zst' bs=1 seek=200 conv=notrunc status=none%s",
+	   d, "");
+	CHECK(verify_out(d, &text) == 1);
+	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst:"));
+	free(text);
+
+	/* Two segments swapped names. */
+	snprintf(d, sizeof(d), "%s/t-swap", base);
+	sh("cp -a '%s' '%s'", src, d);
+	sh("cd '%s' && mv seg-00000002.db.zst x.tmp && mv seg-00000003.db.zst seg-00000002.db.zst"
+	   " && mv x.tmp seg-00000003.db.zst%s", d, "");
+	CHECK(verify_out(d, &text) == 1);
+	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst:"));
+	CHECK(text && strstr(text, "FAIL seg-00000003.db.zst:"));
+	free(text);
+}
+
+static void test_retention(const char *src)
+{
+	char d[300], *text = NULL;
+	struct store_opts o = { .version = "test", .rotate_size = 64 << 10, .retain_age_ns = -1 };
+	struct store *s = NULL;
+	struct seg_entry *v = NULL;
+	size_t n = 0;
+	int before;
+
+	snprintf(d, sizeof(d), "%s/t-ret", base);
+	sh("cp -a '%s' '%s'", src, d);
+	before = count_zst(d);
+	/* Keep only the newest sealed segment. */
+	CHECK(seg_list(d, &v, &n) == 0);
+	for (size_t i = n; i-- > 0;) {
+		if (v[i].has_zst) {
+			o.retain_size = v[i].zst_bytes;
+			break;
+		}
+	}
+	free(v);
+	o.dir = d;
+	CHECK(store_open(&s, &o) == 0);
+	CHECK(store_close(s) == 0);
+	CHECK(count_zst(d) == 1 && before > 1);
+	CHECK(store_get_stats == store_get_stats);
+	CHECK(verify_out(d, &text) == 0);
+	CHECK(text && strstr(text, "deleted by retention"));
+	if (failures)
+		fprintf(stderr, "%s", text);
+	free(text);
+}
+
+/* kill at a random point of sealing: a child exits right after a rotation. */
+static void test_crash(int variant)
+{
+	char d[300], *text = NULL;
+	struct store_opts o = { .version = "test", .rotate_size = 48 << 10,
+				.retain_size = UINT64_MAX, .retain_age_ns = -1 };
+	struct store *s = NULL;
+	struct scan sc = { 0 };
+	int fds[2], status = 0;
+	uint64_t committed = 0, v;
+	pid_t pid;
+
+	snprintf(d, sizeof(d), "%s/crash%d", base, variant);
+	o.dir = d;
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	if (pid == 0) {
+		uint64_t id = 1;
+		uint32_t rotations = 0, last = 0;
+
+		close(fds[0]);
+		if (store_open(&s, &o))
+			_exit(1);
+		last = store_get_stats(s)->active_seq;
+		for (;;) {
+			for (int i = 0; i < 40 + variant * 7; i++) {
+				struct store_conn c = mk_conn(id++, i % 5 != 0);
+
+				store_add_conn(s, &c);
+			}
+			if (store_flush(s))
+				_exit(1);
+			v = id - 1;
+			if (write(fds[1], &v, sizeof(v)) != sizeof(v))
+				_exit(1);
+			if (store_get_stats(s)->active_seq != last) {
+				last = store_get_stats(s)->active_seq;
+				if (++rotations == 2 + (unsigned)variant % 3)
+					_exit(0); /* while the sealer works on the old one */
+			}
+		}
+	}
+	close(fds[1]);
+	while (read(fds[0], &v, sizeof(v)) == sizeof(v))
+		committed = v;
+	close(fds[0]);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(store_open(&s, &o) == 0);
+	CHECK(store_next_conn_id(s) == committed + 1);
+	CHECK(store_close(s) == 0);
+	CHECK(verify_out(d, &text) == 0);
+	if (failures)
+		fprintf(stderr, "%s", text);
+	free(text);
+	sc.max_id = committed;
+	sc.seen = calloc(committed + 1, 1);
+	CHECK(scan_dir(d, &sc) >= 3);
+	int missing = 0;
+
+	for (uint64_t i = 1; i <= committed; i++)
+		missing += !(sc.seen[i] & 1);
+	CHECK(committed > 0 && missing == 0);
+	free(sc.seen);
+}
+
+int main(void)
+{
+	char dir[300], cmd[400];
+
+	cr_log_set_level(getenv("V") ? CR_LOG_DEBUG : CR_LOG_ERROR);
+	snprintf(base, sizeof(base), "/tmp/connrec-test-seal.XXXXXX");
+	if (!mkdtemp(base)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_rotation(dir, sizeof(dir));
+	test_tamper(dir);
+	test_retention(dir);
+	for (int i = 0; i < 6; i++)
+		test_crash(i);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (!failures && !getenv("KEEP") && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", base);
+	else if (failures || getenv("KEEP"))
+		fprintf(stderr, "kept %s\n", base);
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
