@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# A burst of short-lived TCP connections (default 10,000; CR_BURST_N to change) made by
+# tests/tools/connburst, which counts exactly how many it made and accepted. The store must
+# hold that many client (out) rows and server (in) rows, all ended and all owned by connburst's
+# pid. Any shortfall must be covered by the losses the recorder stored (gap kind 1): nothing
+# may go missing silently. Other traffic on the host can only add to the loss count, so the
+# check is shortfall <= losses.
+set -eu
+. "$(dirname "$0")/lib.sh"
+cr_init
+n=${CR_BURST_N:-10000}
+cr_tool tool connburst
+
+cr_start
+
+"$tool" -n "$n" >"$CR_TMP/burst.out" 2>&1 &
+bpid=$!
+cr_track "$bpid"
+wait "$bpid" && st=0 || st=$?
+cr_untrack "$bpid"
+cat "$CR_TMP/burst.out"
+cr_eq "connburst exit status" 0 "$st"
+# made M failed F accepted A port P pid PID usec T
+set -- $(grep '^made ' "$CR_TMP/burst.out")
+made=$2 accepted=$6 port=$8 usec=${12}
+cr_eq "connburst pid" "$bpid" "${10}"
+cr_eq "connections made" "$n" "$made"
+cr_eq "connections accepted" "$n" "$accepted"
+cr_log "$made connections in $usec us ($((made * 1000000 / (usec > 0 ? usec : 1))) per second)"
+
+out="proto = 'tcp' AND direction = 'out' AND rport = $port"
+in="proto = 'tcp' AND direction = 'in' AND lport = $port"
+lost_q="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1"
+
+# Wait until every row is there and ended, or the deadline, whichever is first; with losses the
+# counts stop short and the deadline decides.
+cr_wait_count "$made" "SELECT count(*) FROM flows WHERE $out AND end_ns IS NOT NULL" >/dev/null || true
+cr_wait_count "$made" "SELECT count(*) FROM flows WHERE $in AND end_ns IS NOT NULL" >/dev/null || true
+
+n_out=$(cr_sql_sum "SELECT count(*) FROM flows WHERE $out")
+n_in=$(cr_sql_sum "SELECT count(*) FROM flows WHERE $in")
+n_out_end=$(cr_sql_sum "SELECT count(*) FROM flows WHERE $out AND end_ns IS NOT NULL")
+n_in_end=$(cr_sql_sum "SELECT count(*) FROM flows WHERE $in AND end_ns IS NOT NULL")
+lost=$(cr_sql_sum "$lost_q")
+cr_log "recorded: $n_out out ($n_out_end ended), $n_in in ($n_in_end ended); losses stored: $lost"
+
+# Never more rows than connections (no duplicates), and every row owned by connburst.
+cr_true "out rows <= made ($n_out <= $made)" [ "$n_out" -le "$made" ]
+cr_true "in rows <= accepted ($n_in <= $accepted)" [ "$n_in" -le "$accepted" ]
+cr_eq "out rows not owned by connburst (pid, comm)" 0 \
+	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE $out AND (pid != $bpid OR comm != 'connburst')")"
+cr_eq "in rows not owned by connburst (pid, comm)" 0 \
+	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE $in AND (pid != $bpid OR comm != 'connburst')")"
+cr_eq "rows with another end reason than a normal close (1, 2)" 0 \
+	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE ($out OR $in) AND reason NOT IN (1, 2)")"
+
+# Rows missing, plus ends missing from the rows that are there: each needs its own lost event.
+missing=$((made - n_out + accepted - n_in + n_out - n_out_end + n_in - n_in_end))
+if [ "$missing" -eq 0 ]; then
+	cr_pass "every connection recorded: $made out and $accepted in rows, all ended, losses $lost"
+else
+	# Each missing row or end needs at least one lost event behind it.
+	cr_true "shortfall ($missing rows or ends) <= stored losses ($lost)" [ "$missing" -le "$lost" ]
+fi
+
+cr_stop
+cr_finish
