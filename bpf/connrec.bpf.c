@@ -52,7 +52,8 @@ struct tcp_flow {
 	__u8 local_fin;	    /* passed FIN_WAIT1: we closed first */
 	__u8 peer_fin;	    /* passed CLOSE_WAIT: the peer closed first */
 	__u8 has_pid;
-	__u8 pad[3];
+	__u8 fin_sent;	    /* passed FIN_WAIT1 or LAST_ACK: our FIN is in the sequence space */
+	__u8 pad[2];
 };
 
 struct {
@@ -150,11 +151,13 @@ static __always_inline void event_submit(struct cr_event *e)
 static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgroup, char *comm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 
 	*pid = bpf_get_current_pid_tgid() >> 32;
 	*uid = (__u32)bpf_get_current_uid_gid();
 	*cgroup = bpf_get_current_cgroup_id();
-	BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
+	/* The leader's name, not the thread's: dig's resolver thread is "isc-net-0000". */
+	bpf_probe_read_kernel_str(comm, CR_COMM_LEN, &leader->comm);
 }
 
 static __always_inline __u32 current_netns(void)
@@ -170,7 +173,13 @@ static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/*
+	 * inet_sport, not skc_num: on the way to CLOSE the kernel releases an auto-bound port
+	 * (skc_num = 0) before the tracepoint fires, but inet_sport keeps it.
+	 */
+	e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	if (!e->lport)
+		e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET6) {
 		e->family = 6;
@@ -196,6 +205,43 @@ static __always_inline void fill_from_flow(struct cr_event *e, const struct tcp_
 		e->flags |= CR_FLAG_NO_PID;
 }
 
+/* Older kernels keep sk_flags in struct sock; 6.x moved it into sock_common. */
+struct sock___old {
+	unsigned long sk_flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned long sock_flags_of(struct sock *sk)
+{
+	if (bpf_core_field_exists(sk->__sk_common.skc_flags))
+		return BPF_CORE_READ(sk, __sk_common.skc_flags);
+	return BPF_CORE_READ((struct sock___old *)sk, sk_flags);
+}
+
+/*
+ * Payload bytes each way. The kernel counters also count sequence space used by control
+ * flags: bytes_acked includes our SYN (active opens only: a passive child starts with its
+ * SYN already acked) and our FIN once acked; bytes_received includes the peer's FIN
+ * (SOCK_DONE is set when it arrives). Subtract those so both ends agree.
+ */
+static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow *f,
+					  struct cr_event *e)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	unsigned long flags = sock_flags_of(sk);
+	__u64 control = 0;
+
+	if (f && f->direction == CR_DIR_OUT && f->opened)
+		control++;
+	if (f && f->fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		control++;
+	e->bytes_out = acked > control ? acked - control : 0;
+	if ((flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received)
+		received--;
+	e->bytes_in = received;
+}
+
 static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
 				     __u8 end_reason, __u64 now)
 {
@@ -218,12 +264,8 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 		e->start_boot_ns = now;
 		e->flags |= CR_FLAG_NO_PID;
 	}
-	if (kind == CR_EV_CLOSE) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
-
-		e->bytes_out = BPF_CORE_READ(tp, bytes_acked);
-		e->bytes_in = BPF_CORE_READ(tp, bytes_received);
-	}
+	if (kind == CR_EV_CLOSE)
+		payload_bytes(sk, f, e);
 	event_submit(e);
 }
 
@@ -304,8 +346,16 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	case TCP_FIN_WAIT1:
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
-		if (f && !f->peer_fin)
-			f->local_fin = 1;
+		if (f) {
+			f->fin_sent = 1;
+			if (!f->peer_fin)
+				f->local_fin = 1;
+		}
+		return 0;
+	case TCP_LAST_ACK:
+		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		if (f)
+			f->fin_sent = 1;
 		return 0;
 	case TCP_CLOSE_WAIT:
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
@@ -467,9 +517,16 @@ static __always_inline int udp_msg6(struct bpf_sock_addr *ctx, __u8 direction)
 	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP || !sk)
 		return 1;
 	key.cookie = bpf_get_socket_cookie(ctx);
-	__builtin_memcpy(key.raddr, ctx->user_ip6, 16);
+	/* Context fields only allow plain 32-bit loads, one word at a time. */
+	((__u32 *)key.raddr)[0] = ctx->user_ip6[0];
+	((__u32 *)key.raddr)[1] = ctx->user_ip6[1];
+	((__u32 *)key.raddr)[2] = ctx->user_ip6[2];
+	((__u32 *)key.raddr)[3] = ctx->user_ip6[3];
 	key.rport = bpf_ntohs((__u16)ctx->user_port);
-	__builtin_memcpy(laddr, sk->src_ip6, 16);
+	((__u32 *)laddr)[0] = sk->src_ip6[0];
+	((__u32 *)laddr)[1] = sk->src_ip6[1];
+	((__u32 *)laddr)[2] = sk->src_ip6[2];
+	((__u32 *)laddr)[3] = sk->src_ip6[3];
 	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, current_netns());
 	return 1;
 }

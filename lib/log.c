@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static enum cr_log_level cur_level = CR_LOG_INFO;
@@ -19,17 +20,20 @@ enum cr_log_level cr_log_get_level(void)
 void cr_vlog(enum cr_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
-	char line[1024];
+	char *line = NULL;
 	size_t n;
 
 	if (level > cur_level)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/* Heap-formatted: libbpf hands over whole verifier logs in one message. */
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
 	/* Callers may or may not end with a newline; print exactly one. */
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
 	fprintf(stderr, "connrec: %s%s\n", prefix[level], line);
+	free(line);
 }
 
 void cr_log(enum cr_log_level level, const char *fmt, ...)

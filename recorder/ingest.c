@@ -16,6 +16,8 @@ struct cookie_id {
 
 struct ingest {
 	struct store *store;
+	ingest_id_fn new_id;
+	void *id_ctx;
 	int64_t offset_ns; /* wall = boot + offset */
 
 	/* OPEN rows waiting for the next commit, and an id -> slot index over them. */
@@ -58,13 +60,15 @@ int64_t ingest_wall_ns(const struct ingest *g, uint64_t boot_ns)
 	return (int64_t)boot_ns + g->offset_ns;
 }
 
-int ingest_new(struct ingest **out, struct store *store)
+int ingest_new(struct ingest **out, struct store *store, ingest_id_fn new_id, void *id_ctx)
 {
 	struct ingest *g = calloc(1, sizeof(*g));
 
 	if (!g)
 		return -ENOMEM;
 	g->store = store;
+	g->new_id = new_id;
+	g->id_ctx = id_ctx;
 	g->nslots = 1024;
 	g->slot_id = calloc(g->nslots, sizeof(*g->slot_id));
 	g->slot_idx = calloc(g->nslots, sizeof(*g->slot_idx));
@@ -233,7 +237,7 @@ static void on_close(struct ingest *g, const struct cr_event *e)
 		id = take_preexisting(g, e->cookie);
 		if (!id) {
 			g->stats.orphan_closes++;
-			c = pending_add(g, 0);
+			c = pending_add(g, g->new_id(g->id_ctx));
 			if (!c)
 				return;
 			conn_from_event(g, c, e);

@@ -18,7 +18,10 @@
 
 struct ingest;
 
-int ingest_new(struct ingest **out, struct store *store);
+/* Where fresh connection ids come from (the counter shared with BPF). */
+typedef uint64_t (*ingest_id_fn)(void *ctx);
+
+int ingest_new(struct ingest **out, struct store *store, ingest_id_fn new_id, void *id_ctx);
 void ingest_free(struct ingest *g);
 
 /* Re-measure the boot-time -> wall-clock offset (call before each batch). */

@@ -224,6 +224,11 @@ struct recorder {
 
 static void on_udp_end(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
 
+static uint64_t new_conn_id(void *cap)
+{
+	return capture_alloc_conn_id(cap);
+}
+
 static void on_event(void *ctx, const struct cr_event *e)
 {
 	struct recorder *r = ctx;
@@ -339,11 +344,11 @@ int cmd_record(int argc, char **argv)
 			cr_err("cannot open the store in %s: %s", o.store.dir, strerror(-err));
 		return EXIT_FAIL;
 	}
-	err = ingest_new(&r.ingest, r.store);
-	if (err)
-		goto cleanup;
 	o.capture.first_conn_id = store_next_conn_id(r.store);
 	err = capture_open(&r.cap, &o.capture, on_event, &r);
+	if (err)
+		goto cleanup;
+	err = ingest_new(&r.ingest, r.store, new_conn_id, r.cap);
 	if (err)
 		goto cleanup;
 	r.udp_idle_ns = o.udp_idle_ns;
