@@ -1302,6 +1302,35 @@ cleanup:
 	return err;
 }
 
+int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(seg->db,
+				"SELECT end_ns, bytes_out, bytes_in, reason FROM conn_end WHERE id = ?1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return -EBADMSG;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (struct sr_end){
+			.id = id,
+			.end_ns = sqlite3_column_int64(st, 0),
+			.has_bytes = sqlite3_column_type(st, 1) != SQLITE_NULL,
+			.bytes_out = (uint64_t)sqlite3_column_int64(st, 1),
+			.bytes_in = (uint64_t)sqlite3_column_int64(st, 2),
+			.reason = (uint8_t)sqlite3_column_int(st, 3),
+		};
+		ret = 1;
+	} else if (rc != SQLITE_DONE) {
+		ret = -EBADMSG;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_gap *row, void *ctx), void *ctx)
 {

@@ -148,6 +148,9 @@ struct sr_end {
 	uint8_t reason;
 };
 
+/* The conn_end row of one connection: 1 found (*out set), 0 none, or -EBADMSG. */
+int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out);
+
 /* conn_end rows with since <= end_ns <= until, ordered by end_ns. */
 int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_end *row, void *ctx), void *ctx);

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+#include "flows.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connrec_event.h"
+
+const char *const flow_state_names[] = { "S0", "REJ", "SF", "RSTO", "RSTR", "S1", "OTH", "UNK" };
+const unsigned flow_state_count = sizeof(flow_state_names) / sizeof(flow_state_names[0]);
+
+int flow_state_bit(const char *name)
+{
+	for (unsigned i = 0; i < flow_state_count; i++) {
+		if (!strcmp(name, flow_state_names[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * From the host's point of view. The originator is us for "out" (and for a listener, which
+ * nobody else opened), the peer for "in"; that is what turns a local/peer reset into
+ * RSTO/RSTR. "Still open" (S1) is only claimed while recording went on; a lost end is UNK.
+ */
+const char *flow_state(const struct flow *f)
+{
+	bool we_orig = f->dir != CR_DIR_IN;
+
+	if (f->end == FLOW_END_UNKNOWN)
+		return "UNK";
+	if (f->flags & CR_FLAG_PREEXISTING)
+		return "OTH"; /* its start (handshake) was never seen */
+	if (f->end == FLOW_END_OPEN)
+		return "S1";
+	if (f->proto != 6 || f->dir == CR_DIR_LISTEN)
+		return "SF"; /* UDP and listeners: released normally */
+	switch (f->reason) {
+	case CR_END_LOCAL_FIN:
+	case CR_END_PEER_FIN:
+	case CR_END_RELEASED:
+		return "SF";
+	case CR_END_LOCAL_RST:
+		return we_orig ? "RSTO" : "RSTR";
+	case CR_END_PEER_RST:
+		return we_orig ? "RSTR" : "RSTO";
+	case CR_END_REFUSED:
+		return "REJ";
+	case CR_END_TIMEOUT:
+		return "S0";
+	default:
+		return "OTH"; /* closed, reason not determinable */
+	}
+}
+
+const char *flow_direction(uint8_t dir)
+{
+	switch (dir) {
+	case CR_DIR_OUT:
+		return "out";
+	case CR_DIR_IN:
+		return "in";
+	case CR_DIR_LISTEN:
+		return "listen";
+	default:
+		return "?";
+	}
+}
+
+const char *flow_proto(uint8_t proto)
+{
+	return proto == 6 ? "tcp" : proto == 17 ? "udp" : "?";
+}
+
+const char *flow_reason(const struct flow *f)
+{
+	static const char *const names[] = {
+		[CR_END_NONE] = "none",		  [CR_END_LOCAL_FIN] = "local_fin",
+		[CR_END_PEER_FIN] = "peer_fin",	  [CR_END_LOCAL_RST] = "local_rst",
+		[CR_END_PEER_RST] = "peer_rst",	  [CR_END_REFUSED] = "refused",
+		[CR_END_TIMEOUT] = "timeout",	  [CR_END_RELEASED] = "released",
+		[CR_END_UNKNOWN] = "unknown",
+	};
+
+	if (f->end != FLOW_END_CLOSED)
+		return NULL;
+	return f->reason < sizeof(names) / sizeof(names[0]) ? names[f->reason] : "unknown";
+}
+
+static void take_end(struct flow *f, const struct sr_conn *r)
+{
+	f->end = FLOW_END_CLOSED;
+	f->end_ns = r->end_ns;
+	f->reason = r->reason;
+	f->has_bytes = r->has_bytes;
+	f->bytes_out = r->bytes_out;
+	f->bytes_in = r->bytes_in;
+}
+
+void flow_from_row(struct flow *f, const struct sr_conn *r, uint32_t host, uint32_t seg)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = r->id;
+	f->start_ns = r->start_ns;
+	f->cgroup = r->cgroup;
+	f->pid = r->pid;
+	f->uid = r->uid;
+	f->netns = r->netns;
+	f->host = host;
+	f->last_seg = seg;
+	f->lport = r->lport;
+	f->rport = r->rport;
+	f->proto = r->proto;
+	f->family = r->family;
+	f->dir = r->dir;
+	f->flags = r->flags;
+	f->laddr_len = r->laddr_len;
+	f->raddr_len = r->raddr_len;
+	memcpy(f->laddr, r->laddr, sizeof(f->laddr));
+	memcpy(f->raddr, r->raddr, sizeof(f->raddr));
+	memcpy(f->comm, r->comm, sizeof(f->comm));
+	f->end = FLOW_END_OPEN;
+	if (r->has_end)
+		take_end(f, r);
+}
+
+void flow_merge_row(struct flow *f, const struct sr_conn *r, uint32_t seg)
+{
+	if (r->start_ns < f->start_ns) {
+		/* An earlier row is the original; keep the end we may already have. */
+		struct flow keep = *f;
+
+		flow_from_row(f, r, keep.host, seg);
+		if (keep.end == FLOW_END_CLOSED && !r->has_end) {
+			f->end = keep.end;
+			f->end_ns = keep.end_ns;
+			f->reason = keep.reason;
+			f->has_bytes = keep.has_bytes;
+			f->bytes_out = keep.bytes_out;
+			f->bytes_in = keep.bytes_in;
+		}
+	} else if (r->has_end && f->end != FLOW_END_CLOSED) {
+		take_end(f, r);
+	}
+	if (seg > f->last_seg)
+		f->last_seg = seg;
+}
+
+/* ---- Pending table ---- */
+
+static uint64_t hash_key(uint32_t host, int64_t id)
+{
+	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)host << 32 | host);
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
+}
+
+void flow_table_init(struct flow_table *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	free(t->v);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+struct flow *flow_table_find(struct flow_table *t, uint32_t host, int64_t id)
+{
+	size_t i;
+
+	if (!t->nslots)
+		return NULL;
+	for (i = hash_key(host, id) & (t->nslots - 1); t->slots[i];
+	     i = (i + 1) & (t->nslots - 1)) {
+		struct flow *f = &t->v[t->slots[i] - 1];
+
+		if (f->id == id && f->host == host)
+			return f;
+	}
+	return NULL;
+}
+
+static int rehash(struct flow_table *t, size_t nslots)
+{
+	uint32_t *s = calloc(nslots, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = hash_key(t->v[k].host, t->v[k].id) & (nslots - 1);
+
+		while (s[i])
+			i = (i + 1) & (nslots - 1);
+		s[i] = (uint32_t)(k + 1);
+	}
+	free(t->slots);
+	t->slots = s;
+	t->nslots = nslots;
+	return 0;
+}
+
+int flow_table_add(struct flow_table *t, const struct flow *f)
+{
+	size_t i;
+
+	if (t->n >= UINT32_MAX - 1)
+		return -ENOMEM;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct flow *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	/* Keep the load under one half so probes stay short. */
+	if ((t->n + 1) * 2 > t->nslots) {
+		int err = rehash(t, t->nslots ? t->nslots * 2 : 512);
+
+		if (err)
+			return err;
+	}
+	t->v[t->n] = *f;
+	for (i = hash_key(f->host, f->id) & (t->nslots - 1); t->slots[i];
+	     i = (i + 1) & (t->nslots - 1))
+		;
+	t->slots[i] = (uint32_t)(++t->n);
+	return 0;
+}
+
+/* ---- Filters ---- */
+
+void flow_filter_init(struct flow_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->since = SR_NO_TIME;
+	f->until = SR_TIME_MAX;
+	f->dir = -1;
+	f->min_dur = f->max_dur = f->short_lived = -1;
+}
+
+void flow_filter_free(struct flow_filter *f)
+{
+	free(f->ports);
+	free(f->lports);
+	free(f->rports);
+	free(f->addrs);
+	free(f->pids);
+	free(f->uids);
+	free(f->netns);
+	free(f->cgroups);
+	flow_filter_init(f);
+}
+
+static bool in_u32(const uint32_t *v, size_t n, uint32_t x)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == x)
+			return true;
+	}
+	return false;
+}
+
+static bool addr_any(const struct flow_filter *q, const struct flow *f)
+{
+	for (size_t i = 0; i < q->n_addrs; i++) {
+		if (addr_cidr_match(&q->addrs[i], f->laddr, f->laddr_len) ||
+		    addr_cidr_match(&q->addrs[i], f->raddr, f->raddr_len))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The part of the lifetime known to have existed: [start, end] when closed, [start, now] when
+ * open, [start, lost] when the end is unknown (it lived at least until recording stopped).
+ */
+static int64_t known_until(const struct flow_filter *q, const struct flow *f)
+{
+	switch (f->end) {
+	case FLOW_END_CLOSED:
+		return f->end_ns;
+	case FLOW_END_UNKNOWN:
+		return f->lost_ns;
+	default:
+		return q->now > f->start_ns ? q->now : f->start_ns;
+	}
+}
+
+bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
+{
+	int64_t last = known_until(q, f);
+
+	/* Window: the lifetime overlaps [since, until]. */
+	if (f->start_ns > q->until)
+		return false;
+	if (q->since != SR_NO_TIME && f->end != FLOW_END_OPEN && last < q->since)
+		return false;
+	if (q->short_lived >= 0) {
+		/* The whole life inside DUR and inside the window: what a poller would miss. */
+		if (f->end != FLOW_END_CLOSED || f->end_ns - f->start_ns > q->short_lived)
+			return false;
+		if ((q->since != SR_NO_TIME && f->start_ns < q->since) || f->end_ns > q->until)
+			return false;
+	}
+	if (q->min_dur >= 0 && last - f->start_ns < q->min_dur)
+		return false;
+	if (q->max_dur >= 0 &&
+	    (f->end != FLOW_END_CLOSED || f->end_ns - f->start_ns > q->max_dur))
+		return false;
+	if (q->proto && f->proto != q->proto)
+		return false;
+	if (q->dir >= 0 && f->dir != q->dir)
+		return false;
+	if (q->n_ports && !addr_port_match(q->ports, q->n_ports, f->lport) &&
+	    !addr_port_match(q->ports, q->n_ports, f->rport))
+		return false;
+	if (q->n_lports && !addr_port_match(q->lports, q->n_lports, f->lport))
+		return false;
+	if (q->n_rports && !addr_port_match(q->rports, q->n_rports, f->rport))
+		return false;
+	if (q->n_addrs && !addr_any(q, f))
+		return false;
+	if (q->n_pids && !in_u32(q->pids, q->n_pids, f->pid))
+		return false;
+	if (q->n_uids && !in_u32(q->uids, q->n_uids, f->uid))
+		return false;
+	if (q->n_netns && !in_u32(q->netns, q->n_netns, f->netns))
+		return false;
+	if (q->n_cgroups) {
+		bool hit = false;
+
+		for (size_t i = 0; i < q->n_cgroups && !hit; i++)
+			hit = q->cgroups[i] == f->cgroup;
+		if (!hit)
+			return false;
+	}
+	if (q->comm && fnmatch(q->comm, f->comm, 0) != 0)
+		return false;
+	if (q->states && !(q->states & (1u << flow_state_bit(flow_state(f)))))
+		return false;
+	return true;
+}

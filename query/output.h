@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output formats of `connrec query`, as a table of printers. Every format uses the same field
+ * names (see docs/query.md); each printer gets the whole, already sorted, result.
+ */
+#ifndef CONNREC_QUERY_OUTPUT_H
+#define CONNREC_QUERY_OUTPUT_H
+
+#include <stdio.h>
+
+#include "flows.h"
+
+/* A recording gap as --gaps prints it. */
+struct out_gap {
+	uint32_t host;
+	int kind; /* 1 lost, 2 down */
+	int64_t start_ns, end_ns;
+	uint64_t count;
+	char reason[128];
+};
+
+/* A raw stored row as --events prints it. */
+struct out_event {
+	int64_t ts_ns;
+	const char *kind; /* "open" "close" "run_start" "run_stop" "segment" "gap_lost" "gap_down" */
+	uint32_t host;
+	int64_t conn_id;  /* -1 when not about a connection */
+	bool has_flow;	  /* flow fields below are set */
+	struct flow flow; /* for open/close: the row's own fields */
+	uint64_t count;	  /* gap rows */
+	int64_t end_ns;	  /* gap rows */
+	char detail[128]; /* run: version; gap: reason */
+};
+
+struct out_ctx {
+	FILE *f;
+	char **hosts;
+	size_t n_hosts;
+};
+
+struct printer {
+	const char *name;
+	void (*flows)(const struct out_ctx *o, const struct flow *v, size_t n);
+	void (*gaps)(const struct out_ctx *o, const struct out_gap *v, size_t n);
+	void (*events)(const struct out_ctx *o, const struct out_event *v, size_t n);
+};
+
+/* The printer for a format name, or NULL. A NULL member means "not in this format". */
+const struct printer *out_find(const char *name);
+
+#endif /* CONNREC_QUERY_OUTPUT_H */

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mkfixture: builds connrec stores with known content, straight from the embedded schema, for
+ * the query's golden tests and benchmarks (no recorder, no root).
+ *
+ *   mkfixture golden DIR       the golden store: host h1 in three segments (sealed .db.zst,
+ *                              sealed .db, active WAL segment left as a crashed writer leaves
+ *                              it: -wal and -shm beside it), flows of every state; plus
+ *                              DIR/h2/seg-00000001.db.zst from a second host
+ *   mkfixture big DIR FLOWS SEGMENTS END_S SPAN_S
+ *                              FLOWS flows spread evenly over SPAN_S seconds ending at END_S
+ *                              (epoch seconds), in SEGMENTS segments: all sealed and zstd-
+ *                              compressed except the last; every 10th flow is DNS (udp 53)
+ *   mkfixture newer FILE       a segment claiming schema version 99
+ *
+ * Times in the golden store count from T0 = 2026-11-21T03:00:00Z.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zstd.h>
+
+#include "connrec_event.h"
+#include "schema.h"
+
+#define S 1000000000LL
+#define T0 (1795230000LL * S)
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "mkfixture: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		die("%s: %s", sql, msg ? msg : "?");
+}
+
+/* sqlite3_vmprintf's %Q is not printf's, so no format attribute here. */
+static void execf(sqlite3 *db, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+
+	va_start(ap, fmt);
+	sql = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	exec(db, sql);
+	sqlite3_free(sql);
+}
+
+/* A new segment with the schema and its meta; WAL for an active one, DELETE when sealed. */
+static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64_t created,
+			   bool wal)
+{
+	sqlite3 *db;
+
+	unlink(path);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("open %s", path);
+	exec(db, wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE");
+	for (unsigned i = 0; i < schema_sql_count; i++)
+		exec(db, schema_sql[i]);
+	execf(db,
+	      "INSERT INTO meta(key, value) VALUES ('schema_version', '%u'), ('segment_id', '%lld'),"
+	      " ('host', %Q), ('boot_id', 'b00t-1d'), ('kernel', '6.18.0'),"
+	      " ('recorder_version', '0.1.0'), ('clock_offset_ns', '0'), ('created_ns', '%lld'),"
+	      " ('prev_sha256', '')",
+	      schema_sql_count, (long long)id, host, (long long)created);
+	return db;
+}
+
+static void seal(sqlite3 *db, int64_t first, int64_t last)
+{
+	exec(db, "BEGIN");
+	for (unsigned i = 0; i < seal_sql_count; i++)
+		exec(db, seal_sql[i]);
+	execf(db,
+	      "INSERT INTO meta(key, value) VALUES ('first_ns', '%lld'), ('last_ns', '%lld'),"
+	      " ('sealed', '1')",
+	      (long long)first, (long long)last);
+	exec(db, "COMMIT");
+}
+
+static void compress(const char *path)
+{
+	char out[4096];
+	FILE *f = fopen(path, "rb");
+	size_t n, cap;
+	void *src, *dst;
+	long len;
+
+	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		die("read %s", path);
+	src = malloc((size_t)len);
+	if (!src || fread(src, 1, (size_t)len, f) != (size_t)len)
+		die("read %s", path);
+	fclose(f);
+	cap = ZSTD_compressBound((size_t)len);
+	dst = malloc(cap);
+	if (!dst)
+		die("oom");
+	n = ZSTD_compress(dst, cap, src, (size_t)len, 3);
+	if (ZSTD_isError(n))
+		die("zstd: %s", ZSTD_getErrorName(n));
+	snprintf(out, sizeof(out), "%s.zst", path);
+	f = fopen(out, "wb");
+	if (!f || fwrite(dst, 1, n, f) != n || fclose(f))
+		die("write %s", out);
+	free(src);
+	free(dst);
+	unlink(path);
+}
+
+static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long long netns,
+		 long long cg)
+{
+	execf(db, "INSERT INTO proc VALUES (%d, %d, %Q, %d, %lld, %lld)", id, pid, comm, uid, netns,
+	      cg);
+}
+
+/*
+ * One conn row. Addresses are given as hex blobs; dur < 0 means no end folded in.
+ */
+static void conn(sqlite3 *db, int64_t id, int64_t start, int proto, int fam, int dir,
+		 const char *lhex, int lport, const char *rhex, int rport, int procid, int flags,
+		 int64_t dur, long long bout, long long bin, int reason)
+{
+	if (dur < 0)
+		execf(db,
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      " NULL, NULL, NULL, NULL)",
+		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
+		      procid, flags);
+	else if (bout < 0)
+		execf(db,
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      " %lld, NULL, NULL, %d)",
+		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
+		      procid, flags, (long long)dur, reason);
+	else
+		execf(db,
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      " %lld, %lld, %lld, %d)",
+		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
+		      procid, flags, (long long)dur, bout, bin, reason);
+}
+
+static void conn_end(sqlite3 *db, int64_t id, int64_t end, long long bout, long long bin,
+		     int reason)
+{
+	if (bout < 0)
+		execf(db, "INSERT INTO conn_end VALUES (%lld, %lld, NULL, NULL, %d)", (long long)id,
+		      (long long)end, reason);
+	else
+		execf(db, "INSERT INTO conn_end VALUES (%lld, %lld, %lld, %lld, %d)", (long long)id,
+		      (long long)end, bout, bin, reason);
+}
+
+static void gap(sqlite3 *db, int kind, int64_t start, int64_t end, long long count,
+		const char *why)
+{
+	execf(db, "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES (%d, %lld, %lld,"
+		  " %lld, %Q)",
+	      kind, (long long)start, (long long)end, count, why);
+}
+
+static void run(sqlite3 *db, int64_t ts, int kind, int pid)
+{
+	execf(db, "INSERT INTO run(ts_ns, kind, pid, version) VALUES (%lld, %d, %d, '0.1.0')",
+	      (long long)ts, kind, pid);
+}
+
+/* Addresses. */
+#define H1 "0a000001"
+#define V6A "20010db8000000000000000000000001"
+#define V6B "20010db8000000000000000000000002"
+#define M1 "00000000000000000000ffff0a000001"
+#define M30 "00000000000000000000ffff0a00001e"
+#define ANY4 "00000000"
+
+static void procs(sqlite3 *db)
+{
+	proc(db, 1, 200, "curl", 1000, 4026531840LL, 7001);
+	proc(db, 2, 300, "sshd", 0, 4026531840LL, 7002);
+	proc(db, 3, 400, "dig", 1000, 4026531840LL, 7001);
+	proc(db, 4, 500, "python3", 1000, 4026532100LL, 7003);
+	proc(db, 5, 600, "psql", 1000, 4026531840LL, 7001);
+	proc(db, 6, 0, "", 0, 4026531840LL, 0);
+	proc(db, 7, 700, "wget", 1000, 4026531840LL, 7001);
+	proc(db, 8, 800, "dnsmasq", 101, 4026531840LL, 7004);
+	proc(db, 9, 900, "isc-net-0000", 1000, 4026531840LL, 7001);
+	proc(db, 10, 1000, "evil,\"tab\there", 0, 4026531840LL, 7001);
+}
+
+static void golden(const char *dir)
+{
+	char p[4096];
+	sqlite3 *db;
+	pid_t child;
+	int st;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		die("mkdir %s", dir);
+
+	/* Segment 1: sealed and compressed. */
+	snprintf(p, sizeof(p), "%s/seg-00000001.db", dir);
+	db = seg_create(p, "h1", 1, T0, false);
+	exec(db, "BEGIN");
+	procs(db);
+	run(db, T0, 1, 100);
+	run(db, T0, 3, 100);
+	conn(db, 8, T0, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2, CR_FLAG_PREEXISTING, -1, 0,
+	     0, 0);
+	conn(db, 7, T0 + 5 * S, 6, 4, CR_DIR_LISTEN, ANY4, 8080, ANY4, 0, 4, 0, -1, 0, 0, 0);
+	conn(db, 1, T0 + 10 * S, 6, 4, CR_DIR_OUT, H1, 40001, "5db8d822", 443, 1, 0, 1500000000,
+	     500, 4000, CR_END_LOCAL_FIN);
+	conn(db, 2, T0 + 20 * S, 6, 4, CR_DIR_OUT, H1, 40002, "0a000009", 81, 1, 0, 1000000, 0, 0,
+	     CR_END_REFUSED);
+	conn(db, 3, T0 + 30 * S, 6, 4, CR_DIR_OUT, H1, 40003, "0a00000a", 22, 1, 0, 3 * S, 0, 0,
+	     CR_END_TIMEOUT);
+	conn(db, 4, T0 + 40 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000007", 50000, 2, 0, -1, 0, 0, 0);
+	conn(db, 5, T0 + 50 * S, 6, 6, CR_DIR_OUT, V6A, 40005, V6B, 443, 1, 0, -1, 0, 0, 0);
+	conn(db, 6, T0 + 60 * S, 17, 4, CR_DIR_OUT, H1, 53000, "0a000035", 53, 9, 0, 20000000, -1,
+	     -1, CR_END_RELEASED);
+	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5, 0, -1, 0, 0, 0);
+	conn(db, 10, T0 + 80 * S, 6, 6, CR_DIR_OUT, M1, 40010, M30, 80, 1, 0, 200000000, 100, 900,
+	     CR_END_LOCAL_FIN);
+	gap(db, 1, T0 + 90 * S, T0 + 91 * S, 7, "ring buffer full");
+	conn_end(db, 4, T0 + 100 * S, 1200, 3400, CR_END_PEER_RST);
+	conn_end(db, 5, T0 + 52 * S, 10, 0, CR_END_LOCAL_RST);
+	exec(db, "COMMIT");
+	seal(db, T0, T0 + 600 * S);
+	sqlite3_close(db);
+	compress(p);
+
+	/* Segment 2: sealed, not yet compressed (sealing stops between the two). */
+	snprintf(p, sizeof(p), "%s/seg-00000002.db", dir);
+	db = seg_create(p, "h1", 2, T0 + 600 * S, false);
+	exec(db, "BEGIN");
+	procs(db);
+	run(db, T0 + 600 * S, 3, 100);
+	conn(db, 8, T0, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
+	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
+	conn(db, 7, T0 + 5 * S, 6, 4, CR_DIR_LISTEN, ANY4, 8080, ANY4, 0, 4, CR_FLAG_CARRIED, -1,
+	     0, 0, 0);
+	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5,
+	     CR_FLAG_CARRIED, -1, 0, 0, 0);
+	conn(db, 11, T0 + 700 * S, 6, 4, CR_DIR_OUT, H1, 40011, "5db8d822", 80, 7, 0, 300000000,
+	     50, 600, CR_END_PEER_FIN);
+	conn(db, 12, T0 + 800 * S, 6, 4, CR_DIR_OUT, H1, 40012, "0a000015", 6379, 10, 0, -1, 0, 0,
+	     0);
+	conn_end(db, 9, T0 + 1000 * S, 70000, 123456, CR_END_PEER_FIN);
+	run(db, T0 + 1200 * S, 2, 100);
+	gap(db, 2, T0 + 1200 * S, T0 + 1500 * S, 0, "recorder not running");
+	run(db, T0 + 1500 * S, 1, 101);
+	conn(db, 13, T0 + 1500 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
+	     CR_FLAG_PREEXISTING, -1, 0, 0, 0);
+	exec(db, "COMMIT");
+	seal(db, T0, T0 + 1800 * S);
+	sqlite3_close(db);
+
+	/*
+	 * Segment 3: the active one, as a killed recorder leaves it. Its last rows are only in
+	 * the -wal: a reader that ignored the WAL (immutable=1) would miss flows 16 and 17.
+	 */
+	snprintf(p, sizeof(p), "%s/seg-00000003.db", dir);
+	db = seg_create(p, "h1", 3, T0 + 1800 * S, true);
+	exec(db, "BEGIN");
+	procs(db);
+	run(db, T0 + 1800 * S, 3, 101);
+	conn(db, 13, T0 + 1500 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
+	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
+	conn(db, 14, T0 + 1900 * S, 6, 4, CR_DIR_OUT, H1, 40014, "0a000016", 443, 1, 0, 50000000,
+	     300, 5000, CR_END_PEER_FIN);
+	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0,
+	     0);
+	exec(db, "COMMIT");
+	sqlite3_close(db);
+	child = fork();
+	if (child == 0) {
+		if (sqlite3_open(p, &db) != SQLITE_OK)
+			_exit(1);
+		exec(db, "PRAGMA wal_autocheckpoint=0");
+		exec(db, "BEGIN");
+		conn(db, 16, T0 + 1850 * S, 6, 6, CR_DIR_OUT, V6A, 40016, V6B, 22, 2, 0, -1, 0, 0,
+		     0);
+		conn(db, 17, T0 + 1990 * S, 6, 4, CR_DIR_OUT, H1, 40017, "0a000017", 8443, 1, 0,
+		     400000000, 10, 20, CR_END_PEER_RST);
+		exec(db, "COMMIT");
+		/* No close: the rows stay in the WAL, as after kill -9. */
+		_exit(0);
+	}
+	if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("writer child failed");
+
+	/* A second host whose conn ids collide with h1's: rows must not merge across hosts. */
+	snprintf(p, sizeof(p), "%s/h2", dir);
+	if (mkdir(p, 0755) && errno != EEXIST)
+		die("mkdir %s", p);
+	snprintf(p, sizeof(p), "%s/h2/seg-00000001.db", dir);
+	db = seg_create(p, "h2", 1, T0 + 100 * S, false);
+	exec(db, "BEGIN");
+	procs(db);
+	run(db, T0 + 100 * S, 1, 50);
+	conn(db, 1, T0 + 105 * S, 6, 4, CR_DIR_OUT, "c0a80002", 40100, "0a000001", 22, 1, 0,
+	     2 * S, 10, 20, CR_END_LOCAL_FIN);
+	conn(db, 9, T0 + 110 * S, 17, 4, CR_DIR_OUT, "c0a80002", 40101, "08080808", 53, 3, 0,
+	     10000000, -1, -1, CR_END_RELEASED);
+	run(db, T0 + 200 * S, 2, 50);
+	exec(db, "COMMIT");
+	seal(db, T0 + 100 * S, T0 + 200 * S);
+	sqlite3_close(db);
+	compress(p);
+}
+
+/* xorshift: reproducible pseudo-random numbers without libc's state. */
+static uint64_t rnd_state = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static void big(const char *dir, long long flows, int segs, long long end_s, long long span_s)
+{
+	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
+	long long per = flows / segs, id = 1;
+	char p[4096];
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		die("mkdir %s", dir);
+	for (int k = 0; k < segs; k++) {
+		int64_t c0 = t_start + (t_end - t_start) / segs * k;
+		int64_t c1 = t_start + (t_end - t_start) / segs * (k + 1);
+		long long n = k == segs - 1 ? flows - per * (segs - 1) : per;
+		bool active = k == segs - 1;
+		sqlite3_stmt *st;
+		sqlite3 *db;
+
+		snprintf(p, sizeof(p), "%s/seg-%08d.db", dir, k + 1);
+		db = seg_create(p, "bench", k + 1, c0, active);
+		exec(db, "PRAGMA synchronous=OFF");
+		exec(db, "BEGIN");
+		for (int i = 1; i <= 1000; i++) {
+			char comm[16];
+
+			snprintf(comm, sizeof(comm), "proc%d", i);
+			proc(db, i, 1000 + i, i % 10 == 0 ? "dnsmasq" : comm, 1000, 4026531840LL,
+			     7000 + i % 20);
+		}
+		run(db, c0, k == 0 ? 1 : 3, 100);
+		if (sqlite3_prepare_v2(db,
+				       "INSERT INTO conn VALUES (?1, ?2, ?3, 4, ?4, ?5, ?6, ?7, ?8,"
+				       " ?9, 0, ?10, ?11, ?12, ?13)",
+				       -1, &st, NULL) != SQLITE_OK)
+			die("prepare: %s", sqlite3_errmsg(db));
+		for (long long i = 0; i < n; i++, id++) {
+			int64_t start = c0 + (int64_t)((c1 - c0) * (double)i / (double)n);
+			bool dns = id % 10 == 0;
+			uint32_t l = 0x0a000001, r = (uint32_t)rnd();
+			uint8_t la[4] = { l >> 24, l >> 16 & 255, l >> 8 & 255, l & 255 };
+			uint8_t ra[4] = { r >> 24, r >> 16 & 255, r >> 8 & 255, r & 255 };
+			static const int ports[] = { 443, 80, 22, 5432, 8080, 6379, 3306, 25 };
+
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, start);
+			sqlite3_bind_int(st, 3, dns ? 17 : 6);
+			sqlite3_bind_int(st, 4, dns ? CR_DIR_OUT : (int)(rnd() % 4 == 0));
+			sqlite3_bind_blob(st, 5, la, 4, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 6, 32768 + (int)(rnd() % 28000));
+			sqlite3_bind_blob(st, 7, ra, 4, SQLITE_TRANSIENT);
+			sqlite3_bind_int(st, 8, dns ? 53 : ports[rnd() % 8]);
+			sqlite3_bind_int(st, 9, 1 + (int)(rnd() % 1000));
+			sqlite3_bind_int64(st, 10, (int64_t)(rnd() % (5 * S)));
+			if (dns) {
+				sqlite3_bind_null(st, 11);
+				sqlite3_bind_null(st, 12);
+				sqlite3_bind_int(st, 13, CR_END_RELEASED);
+			} else {
+				sqlite3_bind_int64(st, 11, (int64_t)(rnd() % 100000));
+				sqlite3_bind_int64(st, 12, (int64_t)(rnd() % 1000000));
+				sqlite3_bind_int(st, 13, CR_END_LOCAL_FIN + (int)(rnd() % 2));
+			}
+			if (sqlite3_step(st) != SQLITE_DONE)
+				die("insert: %s", sqlite3_errmsg(db));
+			sqlite3_reset(st);
+		}
+		sqlite3_finalize(st);
+		exec(db, "COMMIT");
+		if (!active) {
+			exec(db, "PRAGMA journal_mode=DELETE");
+			seal(db, c0, c1);
+		}
+		sqlite3_close(db);
+		if (!active)
+			compress(p);
+		fprintf(stderr, "mkfixture: segment %d: %lld flows\n", k + 1, n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "golden")) {
+		golden(argv[2]);
+	} else if (argc == 7 && !strcmp(argv[1], "big")) {
+		big(argv[2], atoll(argv[3]), atoi(argv[4]), atoll(argv[5]), atoll(argv[6]));
+	} else if (argc == 3 && !strcmp(argv[1], "newer")) {
+		sqlite3 *db = seg_create(argv[2], "h1", 1, T0, false);
+
+		exec(db, "PRAGMA user_version = 99");
+		exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+		sqlite3_close(db);
+	} else {
+		fprintf(stderr, "usage: mkfixture golden DIR | big DIR FLOWS SEGMENTS END_S SPAN_S |"
+				" newer FILE\n");
+		return 2;
+	}
+	return 0;
+}
