@@ -1239,6 +1239,7 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 		} else if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
 			/* Folded in: the flow had ended before its row was written. */
 			r.has_end = true;
+			r.end_folded = true;
 			r.end_ns = (int64_t)((uint64_t)r.start_ns +
 					     (uint64_t)sqlite3_column_int64(st, 10));
 			r.reason = (uint8_t)sqlite3_column_int(st, 13);

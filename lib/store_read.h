@@ -109,6 +109,7 @@ struct sr_conn {
 	uint8_t proto, family, dir, flags, reason;
 	uint8_t laddr_len, raddr_len; /* 4 or 16; anything else means a damaged row */
 	bool has_end, has_bytes;
+	bool end_folded; /* the end is in the conn row itself, not in a conn_end row */
 	uint8_t laddr[16], raddr[16];
 	char comm[17];
 };

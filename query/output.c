@@ -401,6 +401,8 @@ static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t 
 	char c[TCOLS][TCELL];
 	size_t w[TCOLS] = { 0 };
 
+	for (int k = 0; k < 7; k++)
+		w[k] = strlen(heads[k]);
 	for (int pass = 0; pass < 2; pass++) {
 		for (int k = 0; k < 7; k++)
 			snprintf(c[k], TCELL, "%s", heads[k]);
@@ -433,6 +435,8 @@ static void table_events(const struct out_ctx *o, const struct out_event *v, siz
 	char c[TCOLS][TCELL], a[ADDR_STRLEN];
 	size_t w[TCOLS] = { 0 };
 
+	for (int k = 0; k < 9; k++)
+		w[k] = strlen(heads[k]);
 	for (int pass = 0; pass < 2; pass++) {
 		for (int k = 0; k < 9; k++)
 			snprintf(c[k], TCELL, "%s", heads[k]);

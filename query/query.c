@@ -1010,7 +1010,7 @@ static int on_event_row(const struct sr_conn *r, void *ctx)
 			snprintf(e->detail, sizeof(e->detail), "carried copy");
 	}
 	/* An end folded into the row is a close event of its own. */
-	if (r->has_end && !(r->flags & CR_FLAG_CARRIED) && in_window(q, r->end_ns)) {
+	if (r->end_folded && in_window(q, r->end_ns)) {
 		e = new_event(c, r->end_ns, "close");
 		if (!e)
 			return -ENOMEM;
