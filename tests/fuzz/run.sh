@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
+# a share of SECONDS (default 30): the query's parsers, and opening store files seeded with
+# real segments from mkfixture. Exits non-zero on any crash, leak or sanitizer report; the
+# reproducer is kept in the printed directory. `make fuzz` runs it longer.
+#   sh tests/fuzz/run.sh [SECONDS]
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+secs=${1:-30}
+CLANG=${CLANG:-clang}
+OUT=${CONNREC_OUTPUT:-$PWD/.output}
+command -v "$CLANG" >/dev/null || { echo "skip: no clang"; exit 77; }
+work=$(mktemp -d /tmp/connrec-fuzzrun.XXXXXX)
+keep=0
+cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
+trap cleanup EXIT
+{ sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
+	>"$work/schema_sql.c" || exit 1
+flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib -Ibpf"
+# shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz_parsers" ||
+	exit 1
+# shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_open.c lib/store_read.c lib/addr.c "$work/schema_sql.c" \
+	-lsqlite3 -lzstd -o "$work/fuzz_open" || exit 1
+
+mkdir -p "$work/c_parsers" "$work/c_open"
+for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \
+	@1795230840.5 10.0.0.0/8,::1 '[::1]' 53,80,8000-8100 64K 1.5GiB now -2d; do
+	printf '%s' "$s" >"$work/c_parsers/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
+done
+if [ -x "$OUT/tools/mkfixture" ]; then
+	"$OUT/tools/mkfixture" golden "$work/store" >/dev/null 2>&1
+	cp "$work/store/seg-00000002.db" "$work/c_open/seg2.db"
+	cp "$work/store/seg-00000001.db.zst" "$work/c_open/seg1.zst"
+	cp "$work/store/h2/seg-00000001.db.zst" "$work/c_open/h2.zst"
+fi
+
+status=0
+half=$((secs / 2))
+[ $half -ge 1 ] || half=1
+for t in parsers open; do
+	(cd "$work" && ./fuzz_$t -max_total_time=$half -timeout=10 -rss_limit_mb=2048 \
+		-max_len=$([ $t = open ] && echo 131072 || echo 256) "c_$t" >"fuzz_$t.log" 2>&1)
+	rc=$?
+	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
+	if [ $rc -ne 0 ]; then
+		echo "fuzz_$t: FAILED (exit $rc); log and reproducer in $work"
+		tail -n 30 "$work/fuzz_$t.log"
+		status=1
+		keep=1
+	else
+		echo "fuzz_$t: ok (${runs:-no summary})"
+	fi
+done
+exit $status
