@@ -71,8 +71,15 @@ int cmd_verify(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (files)
-		rc = store_verify(NULL, argv + optind, (size_t)(argc - optind), stdout);
+	if (files) {
+		/* "-f a -f b" and "-f a b" both name the files a and b. */
+		size_t n = 0;
+
+		for (int i = optind; i < argc; i++)
+			if (strcmp(argv[i], "-f") && strcmp(argv[i], "--file"))
+				argv[optind + n++] = argv[i];
+		rc = store_verify(NULL, argv + optind, n, stdout);
+	}
 	else
 		rc = store_verify(dir ? dir : STORE_DEFAULT_DIR, NULL, 0, stdout);
 	if (rc < 0) {
