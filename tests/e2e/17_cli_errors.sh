@@ -32,13 +32,17 @@ expect "unknown short option" 2 -d "$CR_DATA" -Q
 expect "-d without its argument" 2 -d
 expect "--data-dir without its argument" 2 --data-dir
 expect "a stray argument" 2 -d "$CR_DATA" stray
-# Options that take numbers, as `record --help` lists them (NAME=N style or "<N>" style).
+# Every option that takes a value other than a path, as `record --help` lists them
+# ("--name METAVAR" or "--name=METAVAR"), must reject garbage numbers.
 "$CONNREC_BIN" record --help >"$CR_TMP/help" 2>&1 || true
-for opt in $(grep -o -- '--[a-z][a-z-]*[= ][A-Z]*\(N\|NUM\|MS\|SECS\|SIZE\|BYTES\|COUNT\)\b' \
-	"$CR_TMP/help" | sed 's/[= ].*//' | sort -u); do
+opts=$(grep -o -- '--[a-z][a-z-]*[= ][A-Z][A-Z]*' "$CR_TMP/help" | grep -v -e 'DIR$' -e 'PATH$' \
+	-e 'FILE$' | sed 's/[= ].*//' | sort -u | tr '\n' ' ')
+cr_log "options taking numbers: $opts"
+for opt in $opts; do
 	expect "$opt with a garbage number" 2 -d "$CR_DATA" "$opt" 12abc
 	expect "$opt with a negative number" 2 -d "$CR_DATA" "$opt" -5
 	expect "$opt with an overflowing number" 2 -d "$CR_DATA" "$opt" 99999999999999999999999
+	expect "$opt with an empty value" 2 -d "$CR_DATA" "$opt" ''
 done
 cr_true "no usage error created the data dir" [ ! -e "$CR_DATA" ]
 

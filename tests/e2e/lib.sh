@@ -308,8 +308,9 @@ cr_wait_count() {
 
 # cr_expect_rows WHAT MIN QUERY: cr_wait_count as a check (the store has the rows in time).
 cr_expect_rows() {
+	_t0=$(date +%s%N)
 	if _n=$(cr_wait_count "$2" "$3"); then
-		cr_pass "$1: $_n row(s) within ${CR_TIMEOUT}s"
+		cr_pass "$1: $_n row(s) after $((($(date +%s%N) - _t0) / 1000000)) ms"
 	else
 		cr_failed "$1 (within ${CR_TIMEOUT}s; query: $3)" ">= $2 row(s)" "$_n row(s)"
 		return 1
