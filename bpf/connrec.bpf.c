@@ -49,11 +49,8 @@ struct tcp_flow {
 	char comm[CR_COMM_LEN];
 	__u8 direction;
 	__u8 opened;	    /* OPEN event already sent */
-	__u8 local_fin;	    /* passed FIN_WAIT1: we closed first */
-	__u8 peer_fin;	    /* passed CLOSE_WAIT: the peer closed first */
 	__u8 has_pid;
-	__u8 fin_sent;	    /* passed FIN_WAIT1 or LAST_ACK: our FIN is in the sequence space */
-	__u8 pad[2];
+	__u8 pad[4];
 };
 
 struct {
@@ -224,7 +221,7 @@ static __always_inline unsigned long sock_flags_of(struct sock *sk)
  * (SOCK_DONE is set when it arrives). Subtract those so both ends agree.
  */
 static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow *f,
-					  struct cr_event *e)
+					  bool fin_sent, struct cr_event *e)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
@@ -232,9 +229,10 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 	unsigned long flags = sock_flags_of(sk);
 	__u64 control = 0;
 
+	/* Untracked (pre-existing) flows: the recorder knows their direction and fixes SYN. */
 	if (f && f->direction == CR_DIR_OUT && f->opened)
 		control++;
-	if (f && f->fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		control++;
 	e->bytes_out = acked > control ? acked - control : 0;
 	if ((flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received)
@@ -242,8 +240,15 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 	e->bytes_in = received;
 }
 
+/* The states from which reaching CLOSE means our FIN was sent. */
+static __always_inline bool fin_was_sent(int oldstate)
+{
+	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
+	       oldstate == TCP_LAST_ACK;
+}
+
 static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
-				     __u8 end_reason, __u64 now)
+				     __u8 end_reason, int oldstate, __u64 now)
 {
 	struct cr_event *e = event_reserve();
 
@@ -265,7 +270,7 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 		e->flags |= CR_FLAG_NO_PID;
 	}
 	if (kind == CR_EV_CLOSE)
-		payload_bytes(sk, f, e);
+		payload_bytes(sk, f, fin_was_sent(oldstate), e);
 	event_submit(e);
 }
 
@@ -288,8 +293,13 @@ static __always_inline struct tcp_flow *track_tcp(__u64 key, __u8 direction, boo
 	return bpf_map_lookup_elem(&tcp_flows, &key);
 }
 
-/* Why a TCP socket went to CLOSE, from the state it left and the error it carries. */
-static __always_inline __u8 close_reason(struct sock *sk, int oldstate, const struct tcp_flow *f)
+/*
+ * Why a TCP socket went to CLOSE, from the state it left and the error it carries. The state
+ * alone says who closed first: LAST_ACK is only reached after the peer's FIN (CLOSE_WAIT),
+ * the FIN_WAIT states and CLOSING only after ours. That also works for connections that
+ * were open before we attached.
+ */
+static __always_inline __u8 close_reason(struct sock *sk, int oldstate)
 {
 	int err = BPF_CORE_READ(sk, sk_err);
 
@@ -299,14 +309,19 @@ static __always_inline __u8 close_reason(struct sock *sk, int oldstate, const st
 		return CR_END_PEER_RST;
 	if (err)
 		return CR_END_UNKNOWN;
-	/* Straight from an open state to CLOSE without an error: we aborted (RST sent). */
-	if (oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
-	    oldstate == TCP_SYN_RECV)
+	switch (oldstate) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_SYN_RECV:
+		/* Straight from an open state to CLOSE without an error: we aborted (RST). */
 		return CR_END_LOCAL_RST;
-	if (f && f->local_fin)
-		return CR_END_LOCAL_FIN;
-	if (f && f->peer_fin)
+	case TCP_LAST_ACK:
 		return CR_END_PEER_FIN;
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSING:
+		return CR_END_LOCAL_FIN;
+	}
 	return CR_END_UNKNOWN;
 }
 
@@ -333,7 +348,7 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 		f = track_tcp(key, CR_DIR_LISTEN, true, now);
 		if (f) {
 			f->opened = 1;
-			emit_tcp(sk, f, CR_EV_OPEN, 0, now);
+			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
 		}
 		return 0;
 	case TCP_ESTABLISHED:
@@ -341,33 +356,15 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 		/* Active opens are reported here, once the local port is bound. */
 		if (f && oldstate == TCP_SYN_SENT && !f->opened) {
 			f->opened = 1;
-			emit_tcp(sk, f, CR_EV_OPEN, 0, now);
+			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
 		}
-		return 0;
-	case TCP_FIN_WAIT1:
-		f = bpf_map_lookup_elem(&tcp_flows, &key);
-		if (f) {
-			f->fin_sent = 1;
-			if (!f->peer_fin)
-				f->local_fin = 1;
-		}
-		return 0;
-	case TCP_LAST_ACK:
-		f = bpf_map_lookup_elem(&tcp_flows, &key);
-		if (f)
-			f->fin_sent = 1;
-		return 0;
-	case TCP_CLOSE_WAIT:
-		f = bpf_map_lookup_elem(&tcp_flows, &key);
-		if (f && !f->local_fin)
-			f->peer_fin = 1;
 		return 0;
 	case TCP_CLOSE:
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		if (oldstate == TCP_LISTEN)
-			emit_tcp(sk, f, CR_EV_CLOSE, CR_END_RELEASED, now);
+			emit_tcp(sk, f, CR_EV_CLOSE, CR_END_RELEASED, oldstate, now);
 		else
-			emit_tcp(sk, f, CR_EV_CLOSE, close_reason(sk, oldstate, f), now);
+			emit_tcp(sk, f, CR_EV_CLOSE, close_reason(sk, oldstate), oldstate, now);
 		if (f)
 			bpf_map_delete_elem(&tcp_flows, &key);
 		return 0;
@@ -412,7 +409,7 @@ static __always_inline int on_accept_exit(long ret)
 	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 	f->has_pid = 1;
 	f->opened = 1;
-	emit_tcp(sk, f, CR_EV_OPEN, 0, bpf_ktime_get_boot_ns());
+	emit_tcp(sk, f, CR_EV_OPEN, 0, 0, bpf_ktime_get_boot_ns());
 	return 0;
 }
 

@@ -233,7 +233,18 @@ int capture_poll(struct capture *c, int timeout_ms)
 {
 	int n = ring_buffer__poll(c->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n == -EINTR)
+		n = 0;
+	/*
+	 * BPF submits without a wakeup until a quarter of the ring is used, and poll() only
+	 * drains rings that woke it: so after every wait, drain whatever is there anyway.
+	 */
+	if (n >= 0) {
+		int m = ring_buffer__consume(c->rb);
+
+		n = m < 0 ? m : n + m;
+	}
+	return n;
 }
 
 int capture_drain(struct capture *c)

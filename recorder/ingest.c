@@ -12,6 +12,7 @@
 struct cookie_id {
 	uint64_t cookie;
 	uint64_t id;
+	uint8_t dir;
 };
 
 struct ingest {
@@ -206,7 +207,7 @@ static int cmp_cookie(const void *a, const void *b)
 }
 
 /* The id of a pre-existing connection with this cookie, removing it; 0 if none. */
-static uint64_t take_preexisting(struct ingest *g, uint64_t cookie)
+static uint64_t take_preexisting(struct ingest *g, uint64_t cookie, uint8_t *dir)
 {
 	struct cookie_id key = { .cookie = cookie }, *hit;
 	uint64_t id;
@@ -221,20 +222,26 @@ static uint64_t take_preexisting(struct ingest *g, uint64_t cookie)
 	if (!hit || !hit->id)
 		return 0;
 	id = hit->id;
+	*dir = hit->dir;
 	hit->id = 0; /* a cookie closes once */
 	return id;
 }
 
-static void on_close(struct ingest *g, const struct cr_event *e)
+static void on_close(struct ingest *g, const struct cr_event *ev)
 {
+	struct cr_event fixed = *ev, *e = &fixed;
 	int64_t end_ns = ingest_wall_ns(g, e->ts_boot_ns);
 	uint64_t id = e->conn_id;
 	struct store_conn *c;
+	uint8_t dir = 0;
 
 	g->stats.closes++;
 	if (!id) {
 		/* Untracked in BPF: a connection from before we started, or a full map. */
-		id = take_preexisting(g, e->cookie);
+		id = take_preexisting(g, e->cookie, &dir);
+		/* BPF could not know the direction: an active open's SYN is in bytes_acked. */
+		if (id && dir == CR_DIR_OUT && e->proto == 6 && e->bytes_out)
+			e->bytes_out--;
 		if (!id) {
 			g->stats.orphan_closes++;
 			c = pending_add(g, g->new_id(g->id_ctx));
@@ -349,7 +356,8 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 			g->pre = n;
 			g->cap_pre = cap;
 		}
-		g->pre[g->npre++] = (struct cookie_id){ .cookie = d->cookie, .id = conn_id };
+		g->pre[g->npre++] =
+			(struct cookie_id){ .cookie = d->cookie, .id = conn_id, .dir = d->direction };
 		g->pre_sorted = 0;
 	}
 	return 0;

@@ -336,14 +336,10 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
-	if (err) {
-		if (err == -EBUSY)
-			cr_err("another recorder is already using %s", o.store.dir);
-		else
-			cr_err("cannot open the store in %s: %s", o.store.dir, strerror(-err));
+	if (err)
 		return EXIT_FAIL;
-	}
 	o.capture.first_conn_id = store_next_conn_id(r.store);
 	err = capture_open(&r.cap, &o.capture, on_event, &r);
 	if (err)
