@@ -563,8 +563,9 @@ struct connect_call {
 	__u8 pad[7];
 };
 
+/* LRU: a thread killed inside connect() never reaches the exit hook to remove its entry. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* pid_tgid of the calling thread */
 	__type(value, struct connect_call);
