@@ -82,6 +82,14 @@ if [ "$missing" -eq 0 ]; then
 else
 	cr_true "shortfall ($missing) <= stored losses ($lost)" [ "$missing" -le "$lost" ]
 fi
+# The same through `connrec query` over the dir (it reads the .db.zst segments itself and merges
+# carried copies): the storm's flows plus its listener.
+qn=$("$CONNREC_BIN" query -d "$CR_DATA" --port "$port" --proto tcp --count 2>"$CR_TMP/query.err" || echo "error: $(cat "$CR_TMP/query.err")")
+cr_eq "connrec query --count over all segments" "$((n_out + n_in + 1))" "$qn"
+hq=$("$CONNREC_BIN" query -d "$CR_DATA" --port "$hport" --proto tcp --format csv 2>&1 |
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$col["direction"] == "out" { print $col["end_status"] }')
+cr_eq "the held connection, merged by query across segments, is closed" "closed" "$hq"
 dups=$(for f in "$CR_TMP"/plain/seg-*.db; do
 	sqlite3 -readonly -batch -noheader "$f" "SELECT id FROM conn WHERE $orig"
 done | sort | uniq -d | wc -l)
