@@ -980,6 +980,7 @@ void sr_conn_filter_init(struct sr_conn_filter *f)
 	f->since = SR_NO_TIME;
 	f->until = SR_TIME_MAX;
 	f->dir = -1;
+	f->min_dur = f->max_dur = f->short_lived = -1;
 }
 
 /* Binding values are collected while the SQL text is built, then bound in order. */
@@ -1114,38 +1115,55 @@ static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
 	return n > 255 ? 255 : (size_t)n;
 }
 
-int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
-	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx)
+/*
+ * The conditions of f as SQL. FOLDED: only the rows complete on their own (not carried, end
+ * folded in); their end is start_ns + dur_ns, so the window and duration bounds are exact
+ * there. Otherwise the rows that need the caller's merge; see sr_conn_filter.
+ */
+static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_filter *f,
+			bool folded)
 {
-	struct binds *b = calloc(1, sizeof(*b));
-	sqlite3_str *s = sqlite3_str_new(seg->db);
-	sqlite3_stmt *st = NULL;
-	char *sql = NULL;
-	int rc, err = 0;
+	static const char folded_sql[] = "(c.flags & 2) = 0 AND c.reason IS NOT NULL";
 
-	if (!b) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	sqlite3_str_appendall(
-		s, "SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"
-		   " c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"
-		   " e.end_ns, e.bytes_out, e.bytes_in, e.reason,"
-		   " p.pid, p.comm, p.uid, p.netns, p.cgroup"
-		   " FROM conn c LEFT JOIN proc p ON p.id = c.proc"
-		   " LEFT JOIN conn_end e ON e.id = c.id WHERE 1");
+	if (folded)
+		sqlite3_str_appendf(s, " AND %s", folded_sql);
+	else if (f->skip_folded)
+		sqlite3_str_appendf(s, " AND NOT (%s)", folded_sql);
 	if (f->until != SR_TIME_MAX) {
 		sqlite3_str_appendall(s, " AND c.start_ns <= ");
 		bind_int(b, s, f->until);
 	}
-	if (f->since != SR_NO_TIME) {
+	if (f->since != SR_NO_TIME && folded) {
+		sqlite3_str_appendall(s, " AND c.start_ns + c.dur_ns >= ");
+		bind_int(b, s, f->since);
+	} else if (f->since != SR_NO_TIME) {
 		/* Carried copies and rows without an end here may be completed by another segment. */
 		sqlite3_str_appendall(s, " AND (c.flags & 2 OR c.start_ns >= ");
 		bind_int(b, s, f->since);
-		sqlite3_str_appendall(s, " OR COALESCE(e.end_ns, c.start_ns + c.dur_ns) IS NULL"
-					 " OR COALESCE(e.end_ns, c.start_ns + c.dur_ns) >= ");
+		sqlite3_str_appendall(s, " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) IS NULL"
+					 " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) >= ");
 		bind_int(b, s, f->since);
 		sqlite3_str_appendall(s, ")");
+	}
+	if (folded && f->min_dur >= 0) {
+		sqlite3_str_appendall(s, " AND c.dur_ns >= ");
+		bind_int(b, s, f->min_dur);
+	}
+	if (folded && f->max_dur >= 0) {
+		sqlite3_str_appendall(s, " AND c.dur_ns <= ");
+		bind_int(b, s, f->max_dur);
+	}
+	if (folded && f->short_lived >= 0) {
+		sqlite3_str_appendall(s, " AND c.dur_ns <= ");
+		bind_int(b, s, f->short_lived);
+		if (f->since != SR_NO_TIME) {
+			sqlite3_str_appendall(s, " AND c.start_ns >= ");
+			bind_int(b, s, f->since);
+		}
+		if (f->until != SR_TIME_MAX) {
+			sqlite3_str_appendall(s, " AND c.start_ns + c.dur_ns <= ");
+			bind_int(b, s, f->until);
+		}
 	}
 	if (f->n_ports) {
 		bool first = true;
@@ -1191,29 +1209,91 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 		b->text[b->n++] = f->comm;
 		sqlite3_str_appendf(s, " AND p.comm %s ?%d", glob ? "GLOB" : "=", b->n);
 	}
+}
+
+static bool needs_proc(const struct sr_conn_filter *f)
+{
+	return f->n_pids || f->n_uids || f->n_netns || f->n_cgroups || f->comm;
+}
+
+static int prepare_bound(struct sr_segment *seg, sqlite3_str *s, struct binds *b,
+			 sqlite3_stmt **st)
+{
+	char *sql = sqlite3_str_finish(s);
+	int rc;
+
+	if (!sql)
+		return -ENOMEM;
 	if (b->overflow) {
-		err = -E2BIG;
-		goto cleanup;
+		sqlite3_free(sql);
+		return -E2BIG;
 	}
-	sql = sqlite3_str_finish(s);
-	s = NULL;
-	if (!sql) {
-		err = -ENOMEM;
-		goto cleanup;
+	rc = sqlite3_prepare_v2(seg->db, sql, -1, st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return -EBADMSG;
+	for (int i = 0; i < b->n; i++) {
+		if (b->type[i] == B_INT)
+			sqlite3_bind_int64(*st, i + 1, b->i[i]);
+		else if (b->type[i] == B_BLOB)
+			sqlite3_bind_blob(*st, i + 1, b->blob[i], b->blen[i], SQLITE_STATIC);
+		else
+			sqlite3_bind_text(*st, i + 1, b->text[i], -1, SQLITE_STATIC);
 	}
-	rc = sqlite3_prepare_v2(seg->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
+	return 0;
+}
+
+int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count)
+{
+	struct binds *b = calloc(1, sizeof(*b));
+	sqlite3_stmt *st = NULL;
+	sqlite3_str *s;
+	int rc, err;
+
+	if (!b)
+		return -ENOMEM;
+	s = sqlite3_str_new(seg->db);
+	/* Without proc conditions the count never leaves the conn b-tree (and its indexes). */
+	sqlite3_str_appendf(s, "SELECT count(*) FROM conn c%s WHERE 1",
+			    needs_proc(f) ? " JOIN proc p ON p.id = c.proc" : "");
+	build_where(b, s, f, true);
+	err = prepare_bound(seg, s, b, &st);
+	if (err)
+		goto cleanup;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
 		err = -EBADMSG;
 		goto cleanup;
 	}
-	for (int i = 0; i < b->n; i++) {
-		if (b->type[i] == B_INT)
-			sqlite3_bind_int64(st, i + 1, b->i[i]);
-		else if (b->type[i] == B_BLOB)
-			sqlite3_bind_blob(st, i + 1, b->blob[i], b->blen[i], SQLITE_STATIC);
-		else
-			sqlite3_bind_text(st, i + 1, b->text[i], -1, SQLITE_STATIC);
-	}
+	*count = (uint64_t)sqlite3_column_int64(st, 0);
+cleanup:
+	sqlite3_finalize(st);
+	free(b);
+	return err;
+}
+
+int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
+	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx)
+{
+	struct binds *b = calloc(1, sizeof(*b));
+	sqlite3_str *s;
+	sqlite3_stmt *st = NULL;
+	int rc, err = 0;
+
+	if (!b)
+		return -ENOMEM;
+	s = sqlite3_str_new(seg->db);
+	sqlite3_str_appendall(
+		s, "SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"
+		   " c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"
+		   " e.end_ns, e.bytes_out, e.bytes_in, e.reason,"
+		   " p.pid, p.comm, p.uid, p.netns, p.cgroup"
+		   " FROM conn c LEFT JOIN proc p ON p.id = c.proc"
+		   " LEFT JOIN conn_end e ON e.id = c.id WHERE 1");
+	build_where(b, s, f, false);
+	err = prepare_bound(seg, s, b, &st);
+	if (err)
+		goto cleanup;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sr_conn r = { 0 };
 		const unsigned char *comm;
@@ -1228,15 +1308,7 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 		r.raddr_len = (uint8_t)blob_copy(st, 7, r.raddr);
 		r.rport = (uint16_t)sqlite3_column_int(st, 8);
 		r.flags = (uint8_t)sqlite3_column_int(st, 9);
-		if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
-			/* A conn_end row: the end was written later, on its own. */
-			r.has_end = true;
-			r.end_ns = sqlite3_column_int64(st, 14);
-			r.reason = (uint8_t)sqlite3_column_int(st, 17);
-			r.has_bytes = sqlite3_column_type(st, 15) != SQLITE_NULL;
-			r.bytes_out = (uint64_t)sqlite3_column_int64(st, 15);
-			r.bytes_in = (uint64_t)sqlite3_column_int64(st, 16);
-		} else if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
+		if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
 			/* Folded in: the flow had ended before its row was written. */
 			r.has_end = true;
 			r.end_folded = true;
@@ -1246,6 +1318,14 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 			r.has_bytes = sqlite3_column_type(st, 11) != SQLITE_NULL;
 			r.bytes_out = (uint64_t)sqlite3_column_int64(st, 11);
 			r.bytes_in = (uint64_t)sqlite3_column_int64(st, 12);
+		} else if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
+			/* A conn_end row: the end was written later, on its own. */
+			r.has_end = true;
+			r.end_ns = sqlite3_column_int64(st, 14);
+			r.reason = (uint8_t)sqlite3_column_int(st, 17);
+			r.has_bytes = sqlite3_column_type(st, 15) != SQLITE_NULL;
+			r.bytes_out = (uint64_t)sqlite3_column_int64(st, 15);
+			r.bytes_in = (uint64_t)sqlite3_column_int64(st, 16);
 		}
 		r.pid = (uint32_t)sqlite3_column_int64(st, 18);
 		comm = sqlite3_column_text(st, 19);
@@ -1260,9 +1340,6 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	if (rc != SQLITE_DONE)
 		err = -EBADMSG;
 cleanup:
-	if (s)
-		sqlite3_free(sqlite3_str_finish(s));
-	sqlite3_free(sql);
 	sqlite3_finalize(st);
 	free(b);
 	return err;

@@ -133,6 +133,9 @@ struct sr_conn_filter {
 	const uint64_t *cgroups;
 	size_t n_cgroups;
 	const char *comm; /* a GLOB pattern (an exact name is a pattern too); NULL = any */
+	/* Only sr_count_folded() uses these (-1 = unset): exact there, where the end is known. */
+	int64_t min_dur, max_dur, short_lived;
+	bool skip_folded; /* sr_conns(): leave out what sr_count_folded() counts */
 };
 
 void sr_conn_filter_init(struct sr_conn_filter *f);
@@ -141,6 +144,14 @@ void sr_conn_filter_init(struct sr_conn_filter *f);
  * returned. Errors while reading (a damaged page) return -EBADMSG; see sr_errmsg(). */
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
+
+/*
+ * Counts the rows complete on their own (not carried, end folded into the row), which need
+ * no merge: the fast path of `query --count`. Exact for the window, durations, ports, proto,
+ * direction and process conditions; callers must not use it with address or comm-bracket
+ * filters (those are only prefiltered here). Pair it with sr_conns(skip_folded) for the rest.
+ */
+int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count);
 
 struct sr_end {
 	int64_t id, end_ns;

@@ -71,6 +71,7 @@ struct query {
 	uint32_t cur_host, cur_seg;
 	size_t n_gaps_in_window;
 	int failures;
+	bool fast_count;
 };
 
 /* ---- Command line ---- */
@@ -527,6 +528,16 @@ static void make_sql_filter(struct query *q)
 	s->cgroups = f->cgroups;
 	s->n_cgroups = f->n_cgroups;
 	s->comm = f->comm;
+	s->min_dur = f->min_dur;
+	s->max_dur = f->max_dur;
+	s->short_lived = f->short_lived;
+	/*
+	 * --count without filters that SQL only approximates: rows complete on their own are
+	 * counted by SQL (never leaving SQLite), only the rest go through the merge.
+	 */
+	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs &&
+			!(f->comm && strchr(f->comm, '['));
+	s->skip_folded = q->fast_count;
 }
 
 /* ---- Sources ---- */
@@ -830,6 +841,12 @@ static int read_flows(struct query *q)
 		q->cur_host = s->host;
 		q->cur_seg = ord;
 		err = late_ends(q, s, ord);
+		if (!err && q->fast_count) {
+			uint64_t n = 0;
+
+			err = sr_count_folded(s->seg, &q->sf, &n);
+			q->count += n;
+		}
 		if (!err)
 			err = sr_conns(s->seg, &q->sf, on_row, q);
 		if (err == -ENOMEM)
