@@ -247,6 +247,43 @@ static void test_full(void)
 	CHECK(store_close(s) == 0);
 }
 
+/* Beyond max_queued while the store cannot be written, the oldest rows go and are counted. */
+static void test_queue_cap(void)
+{
+	char dir[300], db[400], sql[128];
+	struct store_opts o = { .version = "test", .max_queued = 1000 };
+	struct store *s = NULL;
+	uint64_t dropped;
+
+	snprintf(dir, sizeof(dir), "%s/cap", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64,
+		 q1(db, "PRAGMA page_count") + 1);
+	CHECK(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	for (int i = 1; i <= 3000; i++) {
+		struct store_conn c = mk_conn((uint64_t)i, 1, "x", 4);
+
+		store_add_conn(s, &c);
+		if (i % 500 == 0)
+			CHECK(store_flush(s) == -ENOSPC);
+	}
+	dropped = store_get_stats(s)->rows_dropped;
+	CHECK(dropped > 0 && store_get_stats(s)->queued <= 1000);
+	CHECK(store_get_stats(s)->lost_events == dropped);
+	CHECK(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
+			   NULL, NULL) == SQLITE_OK);
+	CHECK(store_flush(s) == 0);
+	CHECK(store_close(s) == 0);
+	/* The newest rows are kept; the gap counts exactly the dropped ones. */
+	CHECK(q1(db, "SELECT count(*) FROM conn") == 3000 - (int64_t)dropped);
+	CHECK(q1(db, "SELECT max(id) FROM conn") == 3000);
+	CHECK(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1") == (int64_t)dropped);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -260,6 +297,7 @@ int main(void)
 	test_basic();
 	test_unclean();
 	test_full();
+	test_queue_cap();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (!failures && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", base);
