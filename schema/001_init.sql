@@ -84,8 +84,6 @@ CREATE TABLE retention (
 	sha256 TEXT NOT NULL
 ) STRICT;
 
-CREATE INDEX conn_start ON conn(start_ns);
-
 CREATE TRIGGER proc_no_update BEFORE UPDATE ON proc BEGIN SELECT RAISE(ABORT, 'proc is append-only'); END;
 CREATE TRIGGER proc_no_delete BEFORE DELETE ON proc BEGIN SELECT RAISE(ABORT, 'proc is append-only'); END;
 CREATE TRIGGER conn_no_update BEFORE UPDATE ON conn BEGIN SELECT RAISE(ABORT, 'conn is append-only'); END;
