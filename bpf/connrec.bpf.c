@@ -329,11 +329,17 @@ SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now;
 	struct tcp_flow *f;
 
+	/* Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK, ...) carry nothing we need:
+	 * leave before paying for any kernel memory read. */
+	if (newstate != TCP_SYN_SENT && newstate != TCP_SYN_RECV && newstate != TCP_LISTEN &&
+	    newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
+	now = bpf_ktime_get_boot_ns();
 
 	switch (newstate) {
 	case TCP_SYN_SENT:
@@ -554,44 +560,26 @@ int on_recvmsg6(struct bpf_sock_addr *ctx)
 
 /*
  * connect() on a UDP socket. The cgroup hook runs before the kernel binds the local port, so
- * it only marks the call (and makes sure the socket has a cookie); the flow is started at
- * syscall exit, when the socket is bound and connected. sys_enter_connect remembers the fd.
+ * it only marks the calling thread (and makes sure the socket has a cookie); the flow is
+ * started at syscall exit, once the socket is bound and connected. TCP connects only cost
+ * the exit hook a failed lookup.
  */
-struct connect_call {
-	long fd;
-	__u8 is_udp;
-	__u8 pad[7];
-};
-
-/* LRU: a thread killed inside connect() never reaches the exit hook to remove its entry. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a thread killed inside connect() never exits it */
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* pid_tgid of the calling thread */
-	__type(value, struct connect_call);
-} connect_calls SEC(".maps");
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int on_connect_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 tid = bpf_get_current_pid_tgid();
-	struct connect_call c = { .fd = (long)ctx->args[0] };
-
-	bpf_map_update_elem(&connect_calls, &tid, &c, BPF_ANY);
-	return 0;
-}
+	__type(value, __u8);
+} udp_connecting SEC(".maps");
 
 static __always_inline int udp_connect(struct bpf_sock_addr *ctx)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
-	struct connect_call *c;
+	__u8 one = 1;
 
 	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
 		return 1;
 	bpf_get_socket_cookie(ctx);
-	c = bpf_map_lookup_elem(&connect_calls, &tid);
-	if (c)
-		c->is_udp = 1;
+	bpf_map_update_elem(&udp_connecting, &tid, &one, BPF_ANY);
 	return 1;
 }
 
@@ -611,21 +599,19 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
-	struct connect_call *c = bpf_map_lookup_elem(&connect_calls, &tid);
 	struct udp_key key = {};
 	struct cr_event t = {};
+	struct pt_regs *regs;
 	struct sock *sk;
-	long fd;
 
-	if (!c)
+	if (!bpf_map_lookup_elem(&udp_connecting, &tid))
 		return 0;
-	fd = c->fd;
-	if (!c->is_udp || ctx->ret != 0) {
-		bpf_map_delete_elem(&connect_calls, &tid);
+	bpf_map_delete_elem(&udp_connecting, &tid);
+	if (ctx->ret != 0)
 		return 0;
-	}
-	bpf_map_delete_elem(&connect_calls, &tid);
-	sk = fd_to_sock(fd);
+	/* The exit tracepoint has no arguments: take the fd from the caller's saved registers. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	sk = fd_to_sock((long)PT_REGS_PARM1_CORE_SYSCALL(regs));
 	/* connect(AF_UNSPEC) dissolves the association: no peer, no flow. */
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
 		return 0;

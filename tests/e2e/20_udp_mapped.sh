@@ -49,6 +49,11 @@ cr_eq "udp client flows (one per client, released)" 3 \
 	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE proto = 'udp' AND direction = 'out'
 		AND rport = $uport AND reason = 7 AND pid = $pypid")"
 
+cr_eq "connected udp client (laddr|lport|raddr|reason)" \
+	"$CR_V4_LO|$(val udp_connected_port)|$CR_V4_LO|7" \
+	"$(cr_sql "SELECT hex(laddr), lport, hex(raddr), reason FROM flows WHERE proto = 'udp'
+		AND direction = 'out' AND rport = $uport AND lport = $(val udp_connected_port)")"
+
 # v4-mapped datagram from an AF_INET6 socket.
 cr_eq "mapped udp (family|raddr|rport|reason)" "6|$mapped_lo|9|7" \
 	"$(cr_sql "SELECT family, hex(raddr), rport, reason FROM flows WHERE proto = 'udp'

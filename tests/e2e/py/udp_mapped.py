@@ -41,7 +41,12 @@ say("udp_port", uport)
 clients = []
 for i in range(3):
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    c.sendto(b"q%d" % i, ("127.0.0.1", uport))
+    if i == 0:  # one connected client: its flow starts at connect(), once the port is bound
+        c.connect(("127.0.0.1", uport))
+        c.send(b"q%d" % i)
+        say("udp_connected_port", c.getsockname()[1])
+    else:
+        c.sendto(b"q%d" % i, ("127.0.0.1", uport))
     data, peer = u.recvfrom(16)
     u.sendto(b"a" + data, peer)
     assert c.recv(16) == b"a" + data
