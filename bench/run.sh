@@ -1,0 +1,510 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# `make bench`: what recording costs, measured side by side in one invocation.
+#
+# Every figure comes from runs of bench/storm (a connection-storm generator that prints exact
+# counts) alternated with and without a recorder, so background load and the kernel's
+# TIME_WAIT population affect both sides alike. Writes its section of bench/RESULTS.md
+# (between the "bench/run.sh" markers; other sections are kept) and prints the same table.
+#
+# Knobs (environment): BENCH_SECS (length of a storm run, default 5), BENCH_ROUNDS (off/on
+# rounds, default 3), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
+# BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 4 minutes with the defaults.
+set -eu
+cd "$(dirname "$0")/.."
+TOP=$PWD
+CONNREC=${CONNREC_BIN:-$TOP/connrec}
+STORM=${STORM_BIN:-$TOP/${OUTPUT:-.output}/tools/storm}
+SECS=${BENCH_SECS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+STEADY_SECS=${BENCH_STEADY_SECS:-10}
+RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
+NPROC=$(nproc)
+HZ=$(getconf CLK_TCK)
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+W=$(mktemp -d /tmp/connrec-bench.XXXXXX)
+REC_PID=""
+TL_PID=""
+STATS_OLD=""
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	say "error: $*"
+	exit 1
+}
+
+cleanup() {
+	rc=$?
+	set +e
+	[ -n "$REC_PID" ] && kill -INT "$REC_PID" 2>/dev/null && wait "$REC_PID"
+	[ -n "$TL_PID" ] && kill -INT "$TL_PID" 2>/dev/null && wait "$TL_PID"
+	[ -n "$STATS_OLD" ] && sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
+	if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+		say "work dir kept: $W"
+	else
+		rm -rf "$W"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" -eq 0 ] || die "needs root (BPF)"
+[ -x "$CONNREC" ] || die "no $CONNREC (run make)"
+[ -x "$STORM" ] || die "no $STORM (run make tools)"
+for c in sqlite3 zstd bpftool awk; do
+	command -v "$c" >/dev/null 2>&1 || die "needs $c (run make deps)"
+done
+if ! command -v tcplife >/dev/null 2>&1 && [ ! -x /usr/sbin/tcplife ]; then
+	say "installing libbpf-tools for tcplife"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		libbpf-tools >"$W/apt.log" 2>&1 ||
+		{ apt-get update -q >>"$W/apt.log" 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				--no-install-recommends libbpf-tools >>"$W/apt.log" 2>&1; } ||
+		say "could not install libbpf-tools; tcplife rows will be n/a"
+fi
+TCPLIFE=$(command -v tcplife 2>/dev/null || echo /usr/sbin/tcplife)
+
+# --- small helpers ---------------------------------------------------------------------------
+
+# jget FILE KEY: a value from the last JSON line of FILE (flat objects only).
+jget() {
+	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
+}
+
+# calc EXPR: floating-point arithmetic.
+calc() { awk "BEGIN { printf \"%.6g\n\", $1 }"; }
+fmt() { awk -v v="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f\n", d, v }'; }
+
+# ticks PID: user + system CPU of a process so far, in clock ticks (all its threads).
+ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# wait_gone PID SECONDS: poll until PID is gone (or a zombie); 1 at the deadline.
+wait_gone() {
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		case "$(cat "/proc/$1/stat" 2>/dev/null)" in *") Z "*) return 0 ;; esac
+		n=$((n + 1))
+		[ "$n" -lt $(($2 * 20)) ] || return 1
+		sleep 0.05
+	done
+}
+
+# rec_start DIR [ARGS...]: start the recorder, return once it printed its "ready" line.
+rec_start() {
+	dir=$1
+	shift
+	"$CONNREC" record -d "$dir" "$@" </dev/null >"$dir.out" 2>"$dir.err" &
+	REC_PID=$!
+	n=0
+	until grep -qw ready "$dir.err" 2>/dev/null; do
+		if ! kill -0 "$REC_PID" 2>/dev/null; then
+			wait "$REC_PID" || true
+			REC_PID=""
+			cat "$dir.err" >&2
+			die "the recorder exited before it was ready"
+		fi
+		n=$((n + 1))
+		[ "$n" -lt 1200 ] || die "the recorder was not ready within 60 s"
+		sleep 0.05
+	done
+}
+
+# rec_stop: SIGINT, wait for a clean exit.
+rec_stop() {
+	kill -INT "$REC_PID"
+	wait_gone "$REC_PID" 60 || die "the recorder did not exit within 60 s of SIGINT"
+	st=0
+	wait "$REC_PID" || st=$?
+	REC_PID=""
+	[ "$st" -eq 0 ] || say "warning: the recorder exited with status $st"
+}
+
+# store_sum DIR SQL: SQL (one number) summed over every segment of DIR; sealed .zst segments
+# are decompressed to a scratch file first.
+store_sum() {
+	total=0
+	for f in "$1"/seg-*.db "$1"/seg-*.db.zst; do
+		[ -f "$f" ] || continue
+		case "$f" in
+		*.zst)
+			zstd -q -d -f -o "$W/unz.db" "$f" || continue
+			db=$W/unz.db
+			;;
+		*) db=$f ;;
+		esac
+		v=$(sqlite3 -readonly -batch -noheader -cmd '.timeout 5000' "$db" "$2" 2>/dev/null) ||
+			v=0
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+# Flows of one storm in the store: TCP out to PORT plus in on PORT; UDP out to PORT. Rows
+# carried over into a newer segment (flags & 2) are the same flow again, so not counted.
+flows_sql() { # proto port
+	if [ "$1" = tcp ]; then
+		echo "SELECT count(*) FROM conn WHERE proto = 6 AND flags & 2 = 0 AND
+			((dir = 0 AND rport = $2) OR (dir = 1 AND lport = $2))"
+	else
+		echo "SELECT count(*) FROM conn WHERE proto = 17 AND flags & 2 = 0 AND
+			dir = 0 AND rport = $2"
+	fi
+}
+LOST_SQL="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1"
+
+# settle DIR PROTO PORT EXPECTED: poll until recorded + lost reaches EXPECTED; give up after
+# 60 s, or after 3 s without progress. Prints "recorded lost".
+settle() {
+	last=-1
+	still=0
+	n=0
+	while :; do
+		rec=$(store_sum "$1" "$(flows_sql "$2" "$3")")
+		lost=$(store_sum "$1" "$LOST_SQL")
+		[ $((rec + lost)) -lt "$4" ] || break
+		if [ $((rec + lost)) -eq "$last" ]; then still=$((still + 1)); else still=0; fi
+		last=$((rec + lost))
+		n=$((n + 1))
+		[ "$still" -lt 15 ] && [ "$n" -lt 300 ] || break
+		sleep 0.2
+	done
+	echo "$rec $lost"
+}
+
+# storm OUT ARGS...: run the generator, its JSON lines to OUT.
+storm() {
+	out=$1
+	shift
+	"$STORM" "$@" >"$out" || die "storm $* failed: $(cat "$out")"
+	[ "$(jget "$out" failed)" = 0 ] || say "warning: storm $*: $(jget "$out" failed) failed ($(jget "$out" error))"
+}
+
+rate_of() { calc "$(jget "$1" made) / $(jget "$1" elapsed_s)"; }
+
+# tcplife needs tracefs for its tracepoint; mount it in a private mount namespace so the
+# host (and the tests that check a fresh machine without tracefs) are left as they were.
+tcplife_start() {
+	unshare -m --propagation private sh -c \
+		'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+		exec "$0"' "$TCPLIFE" >"$1" 2>"$1.err" &
+	TL_PID=$!
+	n=0
+	# Attached once it holds a perf event or BPF link descriptor for the tracepoint.
+	until ls -l "/proc/$TL_PID/fd" 2>/dev/null | grep -q -e 'perf_event' -e 'bpf_link'; do
+		kill -0 "$TL_PID" 2>/dev/null || {
+			TL_PID=""
+			say "tcplife failed: $(cat "$1.err")"
+			return 1
+		}
+		n=$((n + 1))
+		[ "$n" -lt 600 ] || die "tcplife did not attach within 30 s"
+		sleep 0.05
+	done
+}
+
+tcplife_stop() {
+	kill -INT "$TL_PID"
+	wait_gone "$TL_PID" 30 || kill -KILL "$TL_PID"
+	wait "$TL_PID" || true
+	TL_PID=""
+}
+
+median() { # numbers on stdin
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+		else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s–%s\n", lo, hi }'; }
+
+# --- one recorded run --------------------------------------------------------------------------
+# rec_run NAME STORM-ARGS...: the storm under a fresh recorder on $W/NAME. Appends a line to
+# $W/rec.tsv: name made rate recorded lost expected cpu_s elapsed_s flows_in_store db_bytes
+# no_end (rows of the storm whose end never arrived: TCP only; UDP ends come at release).
+rec_run() {
+	name=$1
+	shift
+	dir=$W/$name
+	rec_start "$dir"
+	t0=$(ticks "$REC_PID")
+	storm "$W/$name.storm" "$@"
+	proto=$(jget "$W/$name.storm" mode)
+	port=$(jget "$W/$name.storm" port)
+	made=$(jget "$W/$name.storm" made)
+	if [ "$proto" = tcp ]; then
+		expected=$((made + $(jget "$W/$name.storm" accepted)))
+	else
+		expected=$(jget "$W/$name.storm" sent)
+	fi
+	set -- $(settle "$dir" "$proto" "$port" "$expected")
+	t1=$(ticks "$REC_PID")
+	rec_stop
+	recorded=$(store_sum "$dir" "$(flows_sql "$proto" "$port")")
+	lost=$(store_sum "$dir" "$LOST_SQL")
+	all=$(store_sum "$dir" "SELECT count(*) FROM conn WHERE flags & 2 = 0")
+	noend=$(store_sum "$dir" "$(flows_sql "$proto" "$port") AND dur_ns IS NULL AND
+		id NOT IN (SELECT id FROM conn_end)")
+	bytes=0
+	for f in "$dir"/seg-*.db "$dir"/seg-*.db-wal; do
+		[ -f "$f" ] && bytes=$((bytes + $(stat -c %s "$f")))
+	done
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$made" \
+		"$(rate_of "$W/$name.storm")" "$recorded" "$lost" "$expected" \
+		"$(calc "($t1 - $t0) / $HZ")" "$(jget "$W/$name.storm" elapsed_s)" "$all" "$bytes" \
+		"$noend" >>"$W/rec.tsv"
+	say "$name: made $made, expected flows $expected, recorded $recorded, lost $lost," \
+		"recorder cpu $(calc "($t1 - $t0) / $HZ") s"
+}
+
+off_run() { # NAME STORM-ARGS...
+	name=$1
+	shift
+	storm "$W/$name.storm" "$@"
+	say "$name: $(jget "$W/$name.storm" made) in $(jget "$W/$name.storm" elapsed_s) s"
+}
+
+tl_run() { # NAME STORM-ARGS...
+	name=$1
+	shift
+	tcplife_start "$W/$name.tcplife" || return 1
+	t0=$(ticks "$TL_PID")
+	storm "$W/$name.storm" "$@"
+	t1=$(ticks "$TL_PID")
+	tcplife_stop
+	port=$(jget "$W/$name.storm" port)
+	lines=$(awk -v p="$port" '$4 == p || $6 == p' "$W/$name.tcplife" | wc -l)
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(jget "$W/$name.storm" made)" \
+		"$(rate_of "$W/$name.storm")" "$lines" "$(calc "($t1 - $t0) / $HZ")" >>"$W/tl.tsv"
+	say "$name: $(jget "$W/$name.storm" made) made, tcplife printed $lines lines for port $port"
+}
+
+: >"$W/rec.tsv"
+: >"$W/tl.tsv"
+: >"$W/ratio.txt"
+: >"$W/tlratio.txt"
+: >"$W/rstratio.txt"
+say "work dir $W; nproc $NPROC; storm runs of $SECS s, $ROUNDS rounds"
+
+# --- 1. full-storm throughput, alternating off / connrec / off / tcplife ------------------------
+STORM_FULL="-d $SECS"
+off_run warmup $STORM_FULL # fills the TIME_WAIT table to its steady state
+have_tl=1
+[ -x "$TCPLIFE" ] || have_tl=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	off_run "off$r" $STORM_FULL
+	rec_run "on$r" $STORM_FULL
+	off_run "offb$r" $STORM_FULL
+	base=$(calc "($(rate_of "$W/off$r.storm") + $(rate_of "$W/offb$r.storm")) / 2")
+	calc "$(rate_of "$W/on$r.storm") / $base" >>"$W/ratio.txt"
+	if [ "$have_tl" = 1 ] && tl_run "tl$r" $STORM_FULL; then
+		off_run "offc$r" $STORM_FULL
+		base=$(calc "($(rate_of "$W/offb$r.storm") + $(rate_of "$W/offc$r.storm")) / 2")
+		calc "$(rate_of "$W/tl$r.storm") / $base" >>"$W/tlratio.txt"
+	else
+		have_tl=0
+	fi
+	r=$((r + 1))
+done
+
+# The same storm with RST closes: no TIME_WAIT, so several times the connection rate.
+r=1
+while [ "$r" -le 2 ]; do
+	off_run "rstoff$r" -d "$SECS" --rst
+	rec_run "rston$r" -d "$SECS" --rst
+	off_run "rstoffb$r" -d "$SECS" --rst
+	base=$(calc "($(rate_of "$W/rstoff$r.storm") + $(rate_of "$W/rstoffb$r.storm")) / 2")
+	calc "$(rate_of "$W/rston$r.storm") / $base" >>"$W/rstratio.txt"
+	r=$((r + 1))
+done
+
+# UDP DNS-like exchanges, alternated the same way (one round).
+off_run udpoff -m udp -d "$SECS"
+rec_run udpon -m udp -d "$SECS"
+off_run udpoffb -m udp -d "$SECS"
+udp_ratio=$(calc "$(rate_of "$W/udpon.storm") / (($(rate_of "$W/udpoff.storm") + $(rate_of "$W/udpoffb.storm")) / 2)")
+
+# --- 4. steady rates: the recorder's share of one core ------------------------------------------
+# A loopback TCP connection is two flows (out and in), so R connections/s = 2R flows/s.
+for fr in 1000 10000 50000; do
+	cr=$((fr / 2))
+	extra=""
+	[ "$fr" -gt 20000 ] && extra="--rst"
+	# shellcheck disable=SC2086
+	rec_run "steady$fr" -r "$cr" -d "$STEADY_SECS" $extra
+done
+
+# --- profile: BPF run time per program invocation, user-space hot spots ------------------------
+STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q -w kernel.bpf_stats_enabled=1
+dir=$W/profile
+rec_start "$dir"
+have_perf=0
+if command -v perf >/dev/null 2>&1; then
+	perf record -q -F 999 -g -p "$REC_PID" -o "$W/perf.data" >"$W/perf.log" 2>&1 &
+	PERF_PID=$!
+	have_perf=1
+fi
+storm "$W/profile.storm" -d "$SECS"
+settle "$dir" tcp "$(jget "$W/profile.storm" port)" \
+	$(($(jget "$W/profile.storm" made) * 2)) >/dev/null
+bpftool -j prog show >"$W/progs.json" 2>/dev/null || echo '[]' >"$W/progs.json"
+if [ "$have_perf" = 1 ]; then
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" || true
+fi
+python3 - "$W/progs.json" "$REC_PID" >"$W/bpfprof.md" <<'EOF'
+import json, sys
+progs = json.load(open(sys.argv[1]))
+pid = int(sys.argv[2])
+rows = []
+for p in progs:
+    if not any(x.get("pid") == pid for x in p.get("pids", [])):
+        continue
+    cnt, ns = p.get("run_cnt", 0), p.get("run_time_ns", 0)
+    rows.append((p.get("name", "?"), p.get("type", "?"), cnt, ns, ns / cnt if cnt else 0.0,
+                 p.get("bytes_xlated", 0) // 8))
+if not rows:
+    print("| (no programs of the recorder found) | | | | |")
+for name, typ, cnt, ns, per, insns in sorted(rows, key=lambda r: -r[3]):
+    print(f"| `{name}` | {typ} | {insns} | {cnt} | {per:.0f} |")
+EOF
+sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
+STATS_OLD=""
+rec_stop
+perf_top=""
+if [ "$have_perf" = 1 ] && [ -s "$W/perf.data" ]; then
+	perf report -i "$W/perf.data" --stdio --no-children -g none --sort dso,symbol \
+		2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 12 |
+		sed -e 's/^ *//' -e 's/ *$//' >"$W/perf.txt" || true
+	[ -s "$W/perf.txt" ] && perf_top=1
+fi
+
+# --- 5. bytes per flow: the largest recorded run ------------------------------------------------
+big=$(sort -t "$(printf '\t')" -k9,9n "$W/rec.tsv" | tail -n 1 | cut -f 1)
+big_flows=$(awk -v n="$big" '$1 == n { print $9 }' "$W/rec.tsv")
+big_bytes=$(awk -v n="$big" '$1 == n { print $10 }' "$W/rec.tsv")
+zst_bytes=0
+zst_how=""
+for f in "$W/$big"/seg-*.db.zst; do
+	[ -f "$f" ] && zst_bytes=$((zst_bytes + $(stat -c %s "$f"))) && zst_how="sealed .db.zst"
+done
+for f in "$W/$big"/seg-*.db; do
+	[ -f "$f" ] || continue
+	zst_bytes=$((zst_bytes + $(zstd -19 -T0 -q -c "$f" | wc -c)))
+	zst_how=${zst_how:+$zst_how + }"zstd -19 of the .db"
+done
+
+# --- results ---------------------------------------------------------------------------------
+col() { awk -v n="$1" -v c="$2" '$1 ~ "^" n { print $c }' "$W/rec.tsv"; }
+completeness=$(awk '/^on|^rston|^udpon|^steady/ { r = ($4 + $5) / $6;
+	if (!seen || r < lo) lo = r; if (!seen || r > hi) hi = r; seen = 1 }
+	END { if (lo == hi) printf "%.6f", lo; else printf "%.6f–%.6f", lo, hi }' "$W/rec.tsv")
+exact=$(awk '/^on|^rston|^udpon|^steady/ && $4 + $5 != $6 { bad = bad " " $1 }
+	END { print bad == "" ? "yes" : "no:" bad }' "$W/rec.tsv")
+recorded_ratio=$(awk '/^on|^rston|^udpon|^steady/ { r = $4 / $6; if (!seen || r < lo) lo = r; seen = 1 }
+	END { printf "%.5f", lo }' "$W/rec.tsv")
+cpu_per_flow() { # name-prefix -> µs per recorded flow (summed over the runs)
+	awk -v n="$1" '$1 ~ "^" n "[0-9]*$" { c += $7; f += $4 } END { if (f) printf "%.2f", c * 1e6 / f; else print "n/a" }' "$W/rec.tsv"
+}
+share() { # name -> recorder CPU / wall time of the storm, in % of one core
+	awk -v n="$1" '$1 == n { printf "%.1f%%", 100 * $7 / $8 }' "$W/rec.tsv"
+}
+tl_cpu=$(awk '{ c += $5; l += $4 } END { if (l) printf "%.2f", c * 1e6 / l; else print "n/a" }' "$W/tl.tsv")
+tl_complete=$(awk '{ r = $4 / (2 * $2); if (!seen || r < lo) lo = r; seen = 1 } END { if (seen) printf "%.4f", lo; else print "n/a" }' "$W/tl.tsv")
+sum_ratio() { # file -> "median (range)"
+	if [ -s "$1" ]; then
+		echo "$(fmt "$(median <"$1")") (runs: $(tr '\n' ' ' <"$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? ", " : ""), $i }'))"
+	else
+		echo "n/a"
+	fi
+}
+noend_all=$(awk '/^on|^rston|^steady/ { n += $11 } END { print n + 0 }' "$W/rec.tsv")
+tcp_rows=$(awk '/^on|^rston|^steady/ { n += $4 } END { print n + 0 }' "$W/rec.tsv")
+per() { # A B -> A / B with two decimals, or n/a
+	if [ "${2:-0}" -gt 0 ]; then fmt "$(calc "$1 / $2")"; else echo n/a; fi
+}
+on_rate=$(awk '/^on[0-9]/ { s += $3; n++ } END { printf "%.0f", s / n }' "$W/rec.tsv")
+rst_rate=$(awk '/^rston[0-9]/ { s += $3; n++ } END { printf "%.0f", s / n }' "$W/rec.tsv")
+bpf_total=$(awk -F'|' 'NF > 5 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t += $5 * $6 }
+	END { if (n) printf "%.0f", t / n; else print "n/a" }' "$W/bpfprof.md")
+
+{
+	echo "<!-- bench/run.sh: begin (generated by \`make bench\`; edits here are overwritten) -->"
+	echo "## Recorder overhead (\`make bench\`)"
+	echo
+	echo "Measured $DATE on $(uname -r), nproc $NPROC, $(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)."
+	echo "Load average before the run: $(cut -d ' ' -f 1-3 /proc/loadavg). Each storm run lasts $SECS s;"
+	echo "recorder-off and recorder-on runs alternate ($ROUNDS rounds), and each ratio divides an on-run"
+	echo "by the mean of the off-runs just before and after it. \`storm\` is \`.output/tools/storm\`,"
+	echo "\`connrec record -d DIR\` runs with default options on a fresh DIR for every on-run. A"
+	echo "TCP connection over loopback is two flows (the out and the in endpoint); \`storm -r R\`"
+	echo "makes R connections/s, i.e. 2R flows/s."
+	echo
+	echo "| # | figure | result | goal | command | nproc | date |"
+	echo "|---|---|---|---|---|---|---|"
+	echo "| 1 | workload throughput, connrec on / off (TCP, normal close; $on_rate conn/s with connrec) | $(sum_ratio "$W/ratio.txt") | ≥ 0.85 | \`storm -d $SECS\` alone, then under \`connrec record\` | $NPROC | $DATE |"
+	echo "| 1 | workload throughput, tcplife on / off (same storm) | $(sum_ratio "$W/tlratio.txt") | (tcplife ≈ 0.45) | \`storm -d $SECS\` alone, then under \`tcplife > file\` | $NPROC | $DATE |"
+	echo "| 1 | workload throughput, connrec on / off (TCP, RST close, no TIME_WAIT; $rst_rate conn/s with connrec) | $(sum_ratio "$W/rstratio.txt") | ≥ 0.85 | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
+	echo "| 1 | workload throughput, connrec on / off (UDP DNS-like exchanges) | $(fmt "$udp_ratio") | ≥ 0.85 | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
+	echo "| 2 | completeness (recorded + counted lost) / made, every on-run | $completeness (exact: $exact) | = 1 exactly | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
+	echo "| 2 | recorded / made, worst on-run | $recorded_ratio | ≥ 0.999 | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
+	echo "| 2 | TCP rows whose end never arrived and was not counted lost, all TCP on-runs | $noend_all of $tcp_rows | 0 | the TCP on-runs | $NPROC | $DATE |"
+	echo "| 2 | tcplife: lines printed / flows made, worst run | $tl_complete | — | \`tcplife > file\` | $NPROC | $DATE |"
+	echo "| 3 | recorder CPU (user + sys) per recorded flow, TCP full storm | $(cpu_per_flow on) µs | ≤ 2 µs | \`storm -d $SECS\` under \`connrec record\` | $NPROC | $DATE |"
+	echo "| 3 | recorder CPU per recorded flow, TCP RST storm | $(cpu_per_flow rston) µs | ≤ 2 µs | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
+	echo "| 3 | recorder CPU per recorded flow, UDP | $(cpu_per_flow udpon) µs | ≤ 2 µs | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
+	echo "| 3 | tcplife CPU (user + sys) per printed line | $tl_cpu µs | (tcplife ≈ 12 µs) | \`tcplife > file\` | $NPROC | $DATE |"
+	echo "| 4 | recorder share of one core at 1k flows/s | $(share steady1000) | — | \`storm -r 500 -d $STEADY_SECS\` | $NPROC | $DATE |"
+	echo "| 4 | recorder share of one core at 10k flows/s | $(share steady10000) | — | \`storm -r 5000 -d $STEADY_SECS\` | $NPROC | $DATE |"
+	echo "| 4 | recorder share of one core at 50k flows/s | $(share steady50000) | — | \`storm -r 25000 -d $STEADY_SECS --rst\` | $NPROC | $DATE |"
+	echo "| 5 | bytes per flow, active segment (.db + -wal after a clean stop) | $(per "$big_bytes" "$big_flows") B ($big_flows flows, $big_bytes B) | ≤ 64 B | run \`$big\` | $NPROC | $DATE |"
+	echo "| 5 | bytes per flow, compressed ($zst_how) | $(per "$zst_bytes" "$big_flows") B ($zst_bytes B) | ≤ 16 B | run \`$big\` | $NPROC | $DATE |"
+	echo "| P | BPF run time per invocation, weighted over the recorder's programs | $bpf_total ns | — | \`kernel.bpf_stats_enabled=1\`, \`bpftool prog show\` during \`storm -d $SECS\` | $NPROC | $DATE |"
+	echo
+	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
+	echo "recorder's user + sys time from /proc/PID/stat between ready and the last row committed):"
+	echo
+	echo "| run | made | conn/s | flows expected | recorded | lost (gap rows) | rows without end | recorder cpu s | storm s |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $11, $7, $8 }' "$W/rec.tsv"
+	if [ -s "$W/tl.tsv" ]; then
+		echo
+		echo "| tcplife run | made | conn/s | lines for the port | tcplife cpu s |"
+		echo "|---|---|---|---|---|"
+		awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s |\n", $1, $2, $3, $4, $5 }' "$W/tl.tsv"
+	fi
+	echo
+	echo "BPF programs of the recorder during \`storm -d $SECS\` (\`bpftool prog show\`, run_time_ns / run_cnt):"
+	echo
+	echo "| program | type | insns (xlated) | run_cnt | ns per run |"
+	echo "|---|---|---|---|---|"
+	cat "$W/bpfprof.md"
+	if [ -n "$perf_top" ]; then
+		echo
+		echo "Recorder process hot spots (\`perf record -F 999 -g -p PID\`, self time, top 12):"
+		echo
+		echo '```'
+		cat "$W/perf.txt"
+		echo '```'
+	fi
+	echo "<!-- bench/run.sh: end -->"
+} >"$W/section.md"
+
+# Replace our section of RESULTS.md, keep everything else (e.g. the query-latency section).
+if [ -f "$RESULTS" ] && grep -q '^<!-- bench/run.sh: begin' "$RESULTS"; then
+	awk -v f="$W/section.md" '
+		/^<!-- bench\/run.sh: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+		/^<!-- bench\/run.sh: end/ { skip = 0; next }
+		!skip' "$RESULTS" >"$W/results.new"
+elif [ -f "$RESULTS" ]; then
+	{ cat "$RESULTS"; echo; cat "$W/section.md"; } >"$W/results.new"
+else
+	{ echo "# connrec benchmark results"; echo; cat "$W/section.md"; } >"$W/results.new"
+fi
+cp "$W/results.new" "$RESULTS"
+cat "$W/section.md"
+say "wrote $RESULTS"
