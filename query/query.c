@@ -599,7 +599,7 @@ static int open_sources(struct query *q)
 		goto cleanup;
 	}
 	/*
-	 * Newest first: once a segment began at or before --since, every older one ended
+	 * Newest first: once a segment began before --since, every older one ended
 	 * before the window (lifetimes still open were carried forward), so none is opened.
 	 */
 	for (size_t i = n; i-- > 0;) {
@@ -611,7 +611,7 @@ static int open_sources(struct query *q)
 		if (err)
 			goto cleanup;
 		if (q->ff.since != SR_NO_TIME && s.meta.created_ns != SR_NO_TIME &&
-		    s.meta.created_ns <= q->ff.since) {
+		    s.meta.created_ns < q->ff.since) {
 			cr_debug("%zu older segment(s) lie before the window; not opened", i);
 			break;
 		}
@@ -669,7 +669,7 @@ static void plan(struct query *q)
 			    s->meta.last_ns < q->ff.since)
 				s->skip = true;
 			if (next && next->meta.created_ns != SR_NO_TIME &&
-			    next->meta.created_ns <= q->ff.since)
+			    next->meta.created_ns < q->ff.since)
 				s->skip = true;
 		}
 		if (q->ff.until != SR_TIME_MAX && s->meta.created_ns != SR_NO_TIME &&
