@@ -58,7 +58,53 @@ static int make_tmpdir(const struct sr_open_opts *o, char out[PATH_MAX])
 		out[0] = '\0';
 		return -errno;
 	}
+	track_tmpdir(out, true);
 	return 0;
+}
+
+/*
+ * The temp dirs in use, for sr_cleanup_on_signal(): fixed storage, because a signal handler
+ * may neither allocate nor walk a list that is being changed.
+ */
+#define SR_MAX_TMPDIRS 64
+static char live_tmpdirs[SR_MAX_TMPDIRS][PATH_MAX];
+
+static void track_tmpdir(const char *dir, bool add)
+{
+	for (int i = 0; i < SR_MAX_TMPDIRS; i++) {
+		if (add && !live_tmpdirs[i][0]) {
+			snprintf(live_tmpdirs[i], PATH_MAX, "%s", dir);
+			return;
+		}
+		if (!add && !strcmp(live_tmpdirs[i], dir)) {
+			live_tmpdirs[i][0] = '\0';
+			return;
+		}
+	}
+}
+
+void sr_cleanup_on_signal(void)
+{
+	/* Only unlink() and rmdir() here: both are async-signal-safe; the names are ours. */
+	static const char *const names[] = { "segment.db", "segment.db-wal", "segment.db-shm",
+					     "segment.db-journal" };
+	char p[PATH_MAX + 32];
+
+	for (int i = 0; i < SR_MAX_TMPDIRS; i++) {
+		size_t n = strnlen(live_tmpdirs[i], PATH_MAX);
+
+		if (!n || n >= PATH_MAX)
+			continue;
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			size_t m = strlen(names[k]);
+
+			memcpy(p, live_tmpdirs[i], n);
+			p[n] = '/';
+			memcpy(p + n + 1, names[k], m + 1);
+			unlink(p);
+		}
+		rmdir(live_tmpdirs[i]);
+	}
 }
 
 /* Removes the files SQLite or we put in a private temp dir, then the dir. */
@@ -70,6 +116,7 @@ static void remove_tmpdir(const char *dir)
 
 	if (!dir[0])
 		return;
+	track_tmpdir(dir, false);
 	d = opendir(dir);
 	if (d) {
 		while ((de = readdir(d))) {

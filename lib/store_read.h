@@ -71,6 +71,11 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	    char *errbuf, size_t errlen);
 /* Closes the database and removes any private temp dir. Safe on NULL. */
 void sr_close(struct sr_segment *seg);
+/*
+ * Removes every private temp dir still in use (decompressed evidence), from a signal handler:
+ * async-signal-safe. The handler should then re-raise the signal with its default action.
+ */
+void sr_cleanup_on_signal(void);
 
 const struct sr_meta *sr_meta(const struct sr_segment *seg);
 const char *sr_path(const struct sr_segment *seg); /* the evidence path as given */

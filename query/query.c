@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1154,6 +1155,24 @@ static void query_free(struct query *q)
 	flow_filter_free(&q->ff);
 }
 
+/* Ctrl-C during a long query must not leave decompressed evidence in the temp dir. */
+static void on_fatal_signal(int sig)
+{
+	sr_cleanup_on_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction sa = { .sa_handler = on_fatal_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 int cmd_query(int argc, char **argv)
 {
 	struct query q = { .format = "table" };
@@ -1171,6 +1190,7 @@ int cmd_query(int argc, char **argv)
 		goto cleanup;
 	}
 	make_sql_filter(&q);
+	install_signals();
 	err = open_sources(&q);
 	if (err)
 		goto cleanup;
