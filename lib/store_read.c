@@ -43,25 +43,6 @@ static void set_err(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- Files and private temp dirs ---- */
 
-static int make_tmpdir(const struct sr_open_opts *o, char out[PATH_MAX])
-{
-	const char *base = o->tmpdir;
-
-	if (!base || !*base)
-		base = getenv("TMPDIR");
-	if (!base || !*base)
-		base = "/tmp";
-	if (snprintf(out, PATH_MAX, "%s/connrec-read.XXXXXX", base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	/* mkdtemp creates the directory 0700: only we can see the decompressed evidence. */
-	if (!mkdtemp(out)) {
-		out[0] = '\0';
-		return -errno;
-	}
-	track_tmpdir(out, true);
-	return 0;
-}
-
 /*
  * The temp dirs in use, for sr_cleanup_on_signal(): fixed storage, because a signal handler
  * may neither allocate nor walk a list that is being changed.
@@ -105,6 +86,25 @@ void sr_cleanup_on_signal(void)
 		}
 		rmdir(live_tmpdirs[i]);
 	}
+}
+
+static int make_tmpdir(const struct sr_open_opts *o, char out[PATH_MAX])
+{
+	const char *base = o->tmpdir;
+
+	if (!base || !*base)
+		base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	if (snprintf(out, PATH_MAX, "%s/connrec-read.XXXXXX", base) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	/* mkdtemp creates the directory 0700: only we can see the decompressed evidence. */
+	if (!mkdtemp(out)) {
+		out[0] = '\0';
+		return -errno;
+	}
+	track_tmpdir(out, true);
+	return 0;
 }
 
 /* Removes the files SQLite or we put in a private temp dir, then the dir. */
