@@ -7,16 +7,16 @@
 # TIME_WAIT population affect both sides alike. Writes its section of bench/RESULTS.md
 # (between the "bench/run.sh" markers; other sections are kept) and prints the same table.
 #
-# Knobs (environment): BENCH_SECS (length of a storm run, default 5), BENCH_ROUNDS (off/on
-# rounds, default 3), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
+# Knobs (environment): BENCH_SECS (length of a storm run, default 3), BENCH_ROUNDS (off/on
+# rounds, default 5), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
 # BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 4 minutes with the defaults.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
 CONNREC=${CONNREC_BIN:-$TOP/connrec}
 STORM=${STORM_BIN:-$TOP/${OUTPUT:-.output}/tools/storm}
-SECS=${BENCH_SECS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 STEADY_SECS=${BENCH_STEADY_SECS:-10}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 NPROC=$(nproc)
@@ -112,6 +112,23 @@ rec_start() {
 		[ "$n" -lt 1200 ] || die "the recorder was not ready within 60 s"
 		sleep 0.05
 	done
+}
+
+# prog_ids PID: ids of the BPF programs a process holds (from its descriptors' fdinfo; bpftool
+# here cannot list owning pids).
+prog_ids() {
+	for f in /proc/"$1"/fdinfo/*; do
+		sed -n 's/^prog_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null
+	done | sort -un
+}
+
+# rec_misses PID: the kernel's recursion_misses summed over the recorder's programs: runs
+# the kernel skipped because the program was already running on that CPU (events that
+# never reached the ring buffer, and that BPF cannot count itself).
+rec_misses() {
+	prog_ids "$1" | while read -r id; do
+		bpftool prog show id "$id" 2>/dev/null | sed -n 's/.*recursion_misses \([0-9]*\).*/\1/p'
+	done | awk '{ n += $1 } END { print n + 0 }'
 }
 
 # rec_stop: SIGINT, wait for a clean exit.
@@ -223,7 +240,8 @@ range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%
 # --- one recorded run --------------------------------------------------------------------------
 # rec_run NAME STORM-ARGS...: the storm under a fresh recorder on $W/NAME. Appends a line to
 # $W/rec.tsv: name made rate recorded lost expected cpu_s elapsed_s flows_in_store db_bytes
-# no_end (rows of the storm whose end never arrived: TCP only; UDP ends come at release).
+# no_end (rows of the storm whose end never arrived: TCP only; UDP ends come at release)
+# bpf_recursion_misses.
 rec_run() {
 	name=$1
 	shift
@@ -241,6 +259,7 @@ rec_run() {
 	fi
 	set -- $(settle "$dir" "$proto" "$port" "$expected")
 	t1=$(ticks "$REC_PID")
+	misses=$(rec_misses "$REC_PID")
 	rec_stop
 	recorded=$(store_sum "$dir" "$(flows_sql "$proto" "$port")")
 	lost=$(store_sum "$dir" "$LOST_SQL")
@@ -251,10 +270,10 @@ rec_run() {
 	for f in "$dir"/seg-*.db "$dir"/seg-*.db-wal; do
 		[ -f "$f" ] && bytes=$((bytes + $(stat -c %s "$f")))
 	done
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$made" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$made" \
 		"$(rate_of "$W/$name.storm")" "$recorded" "$lost" "$expected" \
 		"$(calc "($t1 - $t0) / $HZ")" "$(jget "$W/$name.storm" elapsed_s)" "$all" "$bytes" \
-		"$noend" >>"$W/rec.tsv"
+		"$noend" "$misses" >>"$W/rec.tsv"
 	say "$name: made $made, expected flows $expected, recorded $recorded, lost $lost," \
 		"recorder cpu $(calc "($t1 - $t0) / $HZ") s"
 }
@@ -286,6 +305,7 @@ tl_run() { # NAME STORM-ARGS...
 : >"$W/ratio.txt"
 : >"$W/tlratio.txt"
 : >"$W/rstratio.txt"
+: >"$W/udpratio.txt"
 say "work dir $W; nproc $NPROC; storm runs of $SECS s, $ROUNDS rounds"
 
 # --- 1. full-storm throughput, alternating off / connrec / off / tcplife ------------------------
@@ -310,22 +330,23 @@ while [ "$r" -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
-# The same storm with RST closes: no TIME_WAIT, so several times the connection rate.
+# The same storm with RST closes: no TIME_WAIT, so several times the connection rate. Then
+# UDP DNS-like exchanges. Fewer rounds each.
+SHORT_ROUNDS=$(((ROUNDS + 1) / 2))
 r=1
-while [ "$r" -le 2 ]; do
+while [ "$r" -le "$SHORT_ROUNDS" ]; do
 	off_run "rstoff$r" -d "$SECS" --rst
 	rec_run "rston$r" -d "$SECS" --rst
 	off_run "rstoffb$r" -d "$SECS" --rst
 	base=$(calc "($(rate_of "$W/rstoff$r.storm") + $(rate_of "$W/rstoffb$r.storm")) / 2")
 	calc "$(rate_of "$W/rston$r.storm") / $base" >>"$W/rstratio.txt"
+	off_run "udpoff$r" -m udp -d "$SECS"
+	rec_run "udpon$r" -m udp -d "$SECS"
+	off_run "udpoffb$r" -m udp -d "$SECS"
+	base=$(calc "($(rate_of "$W/udpoff$r.storm") + $(rate_of "$W/udpoffb$r.storm")) / 2")
+	calc "$(rate_of "$W/udpon$r.storm") / $base" >>"$W/udpratio.txt"
 	r=$((r + 1))
 done
-
-# UDP DNS-like exchanges, alternated the same way (one round).
-off_run udpoff -m udp -d "$SECS"
-rec_run udpon -m udp -d "$SECS"
-off_run udpoffb -m udp -d "$SECS"
-udp_ratio=$(calc "$(rate_of "$W/udpon.storm") / (($(rate_of "$W/udpoff.storm") + $(rate_of "$W/udpoffb.storm")) / 2)")
 
 # --- 4. steady rates: the recorder's share of one core ------------------------------------------
 # A loopback TCP connection is two flows (out and in), so R connections/s = 2R flows/s.
@@ -351,26 +372,27 @@ fi
 storm "$W/profile.storm" -d "$SECS"
 settle "$dir" tcp "$(jget "$W/profile.storm" port)" \
 	$(($(jget "$W/profile.storm" made) * 2)) >/dev/null
-bpftool -j prog show >"$W/progs.json" 2>/dev/null || echo '[]' >"$W/progs.json"
+prog_ids "$REC_PID" | while read -r id; do
+	bpftool -j prog show id "$id" 2>/dev/null && echo
+done >"$W/progs.json"
 if [ "$have_perf" = 1 ]; then
 	kill -INT "$PERF_PID" 2>/dev/null || true
 	wait "$PERF_PID" || true
 fi
-python3 - "$W/progs.json" "$REC_PID" >"$W/bpfprof.md" <<'EOF'
+python3 - "$W/progs.json" >"$W/bpfprof.md" <<'EOF'
 import json, sys
-progs = json.load(open(sys.argv[1]))
-pid = int(sys.argv[2])
 rows = []
-for p in progs:
-    if not any(x.get("pid") == pid for x in p.get("pids", [])):
+for line in open(sys.argv[1]):
+    if not line.strip():
         continue
+    p = json.loads(line)
     cnt, ns = p.get("run_cnt", 0), p.get("run_time_ns", 0)
-    rows.append((p.get("name", "?"), p.get("type", "?"), cnt, ns, ns / cnt if cnt else 0.0,
-                 p.get("bytes_xlated", 0) // 8))
+    rows.append((p.get("name", "?"), p.get("type", "?"), p.get("bytes_xlated", 0) // 8, cnt,
+                 ns / cnt if cnt else 0.0, p.get("recursion_misses", 0)))
 if not rows:
-    print("| (no programs of the recorder found) | | | | |")
-for name, typ, cnt, ns, per, insns in sorted(rows, key=lambda r: -r[3]):
-    print(f"| `{name}` | {typ} | {insns} | {cnt} | {per:.0f} |")
+    print("| (no programs of the recorder found) | | | | | |")
+for name, typ, insns, cnt, per, miss in sorted(rows, key=lambda r: -r[3] * r[4]):
+    print(f"| `{name}` | {typ} | {insns} | {cnt} | {per:.0f} | {miss} |")
 EOF
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
 STATS_OLD=""
@@ -379,7 +401,7 @@ perf_top=""
 if [ "$have_perf" = 1 ] && [ -s "$W/perf.data" ]; then
 	perf report -i "$W/perf.data" --stdio --no-children -g none --sort dso,symbol \
 		2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 12 |
-		sed -e 's/^ *//' -e 's/ *$//' >"$W/perf.txt" || true
+		sed -e 's/^ *//' -e 's/[ -]*$//' >"$W/perf.txt" || true
 	[ -s "$W/perf.txt" ] && perf_top=1
 fi
 
@@ -423,13 +445,14 @@ sum_ratio() { # file -> "median (range)"
 	fi
 }
 noend_all=$(awk '/^on|^rston|^steady/ { n += $11 } END { print n + 0 }' "$W/rec.tsv")
+misses_all=$(awk '{ n += $12 } END { print n + 0 }' "$W/rec.tsv")
 tcp_rows=$(awk '/^on|^rston|^steady/ { n += $4 } END { print n + 0 }' "$W/rec.tsv")
 per() { # A B -> A / B with two decimals, or n/a
 	if [ "${2:-0}" -gt 0 ]; then fmt "$(calc "$1 / $2")"; else echo n/a; fi
 }
 on_rate=$(awk '/^on[0-9]/ { s += $3; n++ } END { printf "%.0f", s / n }' "$W/rec.tsv")
 rst_rate=$(awk '/^rston[0-9]/ { s += $3; n++ } END { printf "%.0f", s / n }' "$W/rec.tsv")
-bpf_total=$(awk -F'|' 'NF > 5 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t += $5 * $6 }
+bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t += $5 * $6 }
 	END { if (n) printf "%.0f", t / n; else print "n/a" }' "$W/bpfprof.md")
 
 {
@@ -449,10 +472,11 @@ bpf_total=$(awk -F'|' 'NF > 5 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 1 | workload throughput, connrec on / off (TCP, normal close; $on_rate conn/s with connrec) | $(sum_ratio "$W/ratio.txt") | ≥ 0.85 | \`storm -d $SECS\` alone, then under \`connrec record\` | $NPROC | $DATE |"
 	echo "| 1 | workload throughput, tcplife on / off (same storm) | $(sum_ratio "$W/tlratio.txt") | (tcplife ≈ 0.45) | \`storm -d $SECS\` alone, then under \`tcplife > file\` | $NPROC | $DATE |"
 	echo "| 1 | workload throughput, connrec on / off (TCP, RST close, no TIME_WAIT; $rst_rate conn/s with connrec) | $(sum_ratio "$W/rstratio.txt") | ≥ 0.85 | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
-	echo "| 1 | workload throughput, connrec on / off (UDP DNS-like exchanges) | $(fmt "$udp_ratio") | ≥ 0.85 | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
+	echo "| 1 | workload throughput, connrec on / off (UDP DNS-like exchanges) | $(sum_ratio "$W/udpratio.txt") | ≥ 0.85 | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
 	echo "| 2 | completeness (recorded + counted lost) / made, every on-run | $completeness (exact: $exact) | = 1 exactly | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
 	echo "| 2 | recorded / made, worst on-run | $recorded_ratio | ≥ 0.999 | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
 	echo "| 2 | TCP rows whose end never arrived and was not counted lost, all TCP on-runs | $noend_all of $tcp_rows | 0 | the TCP on-runs | $NPROC | $DATE |"
+	echo "| 2 | BPF program runs the kernel skipped (recursion_misses), all on-runs | $misses_all | 0 | \`bpftool prog show\` of the recorder's programs | $NPROC | $DATE |"
 	echo "| 2 | tcplife: lines printed / flows made, worst run | $tl_complete | — | \`tcplife > file\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU (user + sys) per recorded flow, TCP full storm | $(cpu_per_flow on) µs | ≤ 2 µs | \`storm -d $SECS\` under \`connrec record\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, TCP RST storm | $(cpu_per_flow rston) µs | ≤ 2 µs | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
@@ -468,9 +492,9 @@ bpf_total=$(awk -F'|' 'NF > 5 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
 	echo "recorder's user + sys time from /proc/PID/stat between ready and the last row committed):"
 	echo
-	echo "| run | made | conn/s | flows expected | recorded | lost (gap rows) | rows without end | recorder cpu s | storm s |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $11, $7, $8 }' "$W/rec.tsv"
+	echo "| run | made | conn/s | flows expected | recorded | lost (gap rows) | rows without end | BPF recursion misses | recorder cpu s | storm s |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $11, $12, $7, $8 }' "$W/rec.tsv"
 	if [ -s "$W/tl.tsv" ]; then
 		echo
 		echo "| tcplife run | made | conn/s | lines for the port | tcplife cpu s |"
@@ -480,8 +504,8 @@ bpf_total=$(awk -F'|' 'NF > 5 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo
 	echo "BPF programs of the recorder during \`storm -d $SECS\` (\`bpftool prog show\`, run_time_ns / run_cnt):"
 	echo
-	echo "| program | type | insns (xlated) | run_cnt | ns per run |"
-	echo "|---|---|---|---|---|"
+	echo "| program | type | insns (xlated) | run_cnt | ns per run | recursion_misses |"
+	echo "|---|---|---|---|---|---|"
 	cat "$W/bpfprof.md"
 	if [ -n "$perf_top" ]; then
 		echo
