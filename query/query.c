@@ -394,13 +394,12 @@ static int parse_args(struct query *q, int argc, char **argv)
 			uint64_t *v;
 			size_t n;
 
-			if (parse_uints(a, UINT64_MAX, &v, &n) || n != 1 || !v[0]) {
-				if (!parse_uints(a, UINT64_MAX, &v, &n))
-					free(v);
+			if (parse_uints(a, UINT64_MAX, &v, &n))
 				return bad("limit", a, "expected a positive number, got");
-			}
-			q->limit = v[0];
+			q->limit = n == 1 ? v[0] : 0;
 			free(v);
+			if (!q->limit)
+				return bad("limit", a, "expected a positive number, got");
 			break;
 		}
 		case OPT_ORDER:
