@@ -6,9 +6,13 @@
 # the connection then closes, the close must be tied to those rows, with the byte counts of
 # the whole connection: 1000 bytes server -> client, 500 + 700 bytes client -> server, of which
 # the 700 are sent after the recorder is ready. The client closes first.
+#
+# It runs in a network namespace of its own: the start-up dump must cover every namespace, and
+# the kernel's per-namespace counters show that no RST was sent (so the closes are FINs).
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
+cr_netns ns pre
 
 cat >"$CR_TMP/server.py" <<'EOF'
 import socket, sys
@@ -48,19 +52,19 @@ s.close()
 print("done", flush=True)
 EOF
 
-"$PY" -u "$CR_TMP/server.py" >"$CR_TMP/server.out" 2>&1 &
+ip netns exec "$ns" "$PY" -u "$CR_TMP/server.py" >"$CR_TMP/server.out" 2>&1 &
 spid=$!
 cr_track "$spid"
 cr_wait_file "$CR_TMP/server.out" '^listening '
 port=$(awk '/^listening/ { print $2 }' "$CR_TMP/server.out")
-"$PY" -u "$CR_TMP/client.py" "$port" >"$CR_TMP/client.out" 2>&1 &
+ip netns exec "$ns" "$PY" -u "$CR_TMP/client.py" "$port" >"$CR_TMP/client.out" 2>&1 &
 cpid=$!
 cr_track "$cpid"
 cr_wait_file "$CR_TMP/client.out" '^connected '
 cport=$(awk '/^connected/ { print $2 }' "$CR_TMP/client.out")
 scomm=$(cr_comm "$spid")
 ccomm=$(cr_comm "$cpid")
-host_netns=$(stat -L -c %i /proc/self/ns/net)
+ns_inode=$(cr_netns_inode "$ns")
 cr_log "before the recorder: server pid $spid ($scomm) on $port, client pid $cpid ($ccomm) from $cport"
 
 cr_start
@@ -80,6 +84,7 @@ wait "$spid" && st=0 || st=$?
 cr_untrack "$spid"
 cr_eq "server exit status" 0 "$st"
 cr_eq "server received" "received 1200" "$(grep '^received' "$CR_TMP/server.out")"
+cr_eq "RSTs the kernel sent in the namespace" 0 "$(cr_tcp_counter "$ns" OutRsts)"
 
 cr_expect_rows "client end" 1 "SELECT count(*) FROM flows WHERE $cw AND end_ns IS NOT NULL" || true
 cr_expect_rows "server end" 1 "SELECT count(*) FROM flows WHERE $sw AND end_ns IS NOT NULL" || true
@@ -87,14 +92,14 @@ cr_expect_rows "listener end" 1 "SELECT count(*) FROM flows WHERE $lw AND end_ns
 
 cr_eq "client rows" 1 "$(cr_sql_sum "SELECT count(*) FROM flows WHERE $cw")"
 cr_eq "client (direction|family|pid|comm|uid|netns|preexisting)" \
-	"out|4|$cpid|$ccomm|0|$host_netns|1" \
+	"out|4|$cpid|$ccomm|0|$ns_inode|1" \
 	"$(cr_sql "SELECT direction, family, pid, comm, uid, netns, flags & 1 FROM flows WHERE $cw")"
 cr_eq "client close (bytes_out|bytes_in|reason 1 local FIN)" "1200|1000|1" \
 	"$(cr_sql "SELECT bytes_out, bytes_in, reason FROM flows WHERE $cw")"
 
 cr_eq "server rows" 1 "$(cr_sql_sum "SELECT count(*) FROM flows WHERE $sw")"
 cr_eq "server (direction|family|pid|comm|uid|netns|preexisting)" \
-	"in|4|$spid|$scomm|0|$host_netns|1" \
+	"in|4|$spid|$scomm|0|$ns_inode|1" \
 	"$(cr_sql "SELECT direction, family, pid, comm, uid, netns, flags & 1 FROM flows WHERE $sw")"
 cr_eq "server close (bytes_out|bytes_in|reason 2 peer FIN)" "1000|1200|2" \
 	"$(cr_sql "SELECT bytes_out, bytes_in, reason FROM flows WHERE $sw")"

@@ -28,6 +28,9 @@ CR_NETNS=""
 CR_MOUNTS=""
 CR_REC_PID=""
 CR_TMP=""
+# Prefix for the commands that cr_http_server and cr_curl run: set it to "ip netns exec NS" to
+# run them in a namespace (`ip netns exec` execs, so $! stays the program's own pid).
+CR_NSEXEC=""
 # Debian's own python first: pyenv shims add a wrapper and a second of start-up.
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 
@@ -198,6 +201,7 @@ cr_init() {
 	cr_require_root
 	cr_require_cmd sqlite3 ip ss "$PY"
 	[ -x "$CONNREC_BIN" ] || cr_skip "no recorder binary at $CONNREC_BIN (run make)"
+	case "$CONNREC_BIN" in /*) ;; *) CONNREC_BIN=$PWD/$CONNREC_BIN ;; esac
 	CR_TMP=$(mktemp -d "/tmp/connrec-e2e-$CR_NAME.XXXXXX")
 	CR_DATA=$CR_TMP/data
 	trap cr_cleanup EXIT
@@ -212,8 +216,12 @@ cr_init() {
 cr_start_bg() {
 	: >>"$CR_TMP/recorder.err"
 	CR_ERR_MARK=$(wc -l <"$CR_TMP/recorder.err")
-	"$CONNREC_BIN" record -d "$CR_DATA" "$@" </dev/null >>"$CR_TMP/recorder.out" \
-		2>>"$CR_TMP/recorder.err" &
+	# Run from the temp dir with core dumps on, so a crash leaves its core there for a look.
+	(
+		cd "$CR_TMP" && ulimit -c unlimited 2>/dev/null
+		exec "$CONNREC_BIN" record -d "$CR_DATA" "$@" </dev/null >>"$CR_TMP/recorder.out" \
+			2>>"$CR_TMP/recorder.err"
+	) &
 	CR_REC_PID=$!
 }
 
@@ -258,7 +266,11 @@ cr_stop() {
 	wait "$CR_REC_PID" && _st=0 || _st=$?
 	CR_REC_PID=""
 	cr_eq "recorder exit status after SIGINT" 0 "$_st"
-	[ "$_st" -eq 0 ] || sed 's/^/    recorder: /' "$CR_TMP/recorder.err"
+	if [ "$_st" -ne 0 ]; then
+		[ "$_st" -le 128 ] || cr_log "the recorder died of signal $((_st - 128))" \
+			"$(ls "$CR_TMP"/core* 2>/dev/null | head -n 1)"
+		sed 's/^/    recorder: /' "$CR_TMP/recorder.err" | tail -n 20
+	fi
 }
 
 # --- the store -------------------------------------------------------------------------------
@@ -386,6 +398,13 @@ cr_netns() {
 # cr_netns_inode NAME: the namespace's inode, as the recorder must report it.
 cr_netns_inode() { stat -L -c %i "/run/netns/$1"; }
 
+# cr_tcp_counter NS FIELD: a field of the namespace's "Tcp:" SNMP counters (e.g. OutRsts).
+# A test that runs its TCP traffic alone in a namespace gets exact ground truth from them.
+cr_tcp_counter() {
+	ip netns exec "$1" awk -v want="$2" '/^Tcp:/ {
+		if (!h) { for (i = 1; i <= NF; i++) f[$i] = i; h = 1 } else print $f[want] }' /proc/net/snmp
+}
+
 # cr_veth NS1 ADDR1/LEN NS2 ADDR2/LEN: a veth pair joining two namespaces, both ends up.
 # The device names are short and unique per run.
 cr_veth() {
@@ -429,7 +448,7 @@ cr_tool() {
 # serving DIR. Sets CR_HTTP_PID and CR_HTTP_PORT once it listens.
 cr_http_server() {
 	_log=$CR_TMP/http-server.$(date +%s%N).log
-	"$PY" -u -m http.server 0 --bind "$1" --directory "$2" >"$_log" 2>&1 &
+	$CR_NSEXEC "$PY" -u -m http.server 0 --bind "$1" --directory "$2" >"$_log" 2>&1 &
 	CR_HTTP_PID=$!
 	cr_track "$CR_HTTP_PID"
 	cr_wait_file "$_log" 'Serving HTTP on'
@@ -445,7 +464,7 @@ cr_curl() {
 	_url=$1
 	shift
 	_out=$CR_TMP/curl.$(date +%s%N)
-	curl -g -sS -o "$_out.body" \
+	$CR_NSEXEC curl -g -sS -o "$_out.body" \
 		-w '%{local_port} %{size_request} %{size_header} %{size_download} %{http_code}\n' \
 		"$@" "$_url" >"$_out.w" 2>"$_out.err" &
 	CR_CURL_PID=$!
