@@ -18,8 +18,8 @@
 #define ADDR_STRLEN 46
 
 struct addr_cidr {
-	uint8_t family; /* 4 or 6 */
-	uint8_t prefix; /* 0..32 or 0..128 */
+	uint8_t family;	  /* 4 or 6 */
+	uint8_t prefix;	  /* 0..32 or 0..128 */
 	uint8_t addr[16]; /* host bits are zero */
 };
 

@@ -191,8 +191,7 @@ cleanup:
  * Streams a zstd file into dst. Stops with -EFBIG past cap: a small hostile .zst can claim
  * (or really hold) terabytes, and the frame header's content size is not to be trusted.
  */
-static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *errbuf,
-		       size_t errlen)
+static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *errbuf, size_t errlen)
 {
 	size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
 	void *inb = malloc(in_cap), *outb = malloc(out_cap);
@@ -247,7 +246,8 @@ static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *err
 			if (total > cap) {
 				err = -EFBIG;
 				set_err(errbuf, errlen,
-					"decompresses to more than %" PRIu64 " bytes (the cap)", cap);
+					"decompresses to more than %" PRIu64 " bytes (the cap)",
+					cap);
 				goto cleanup;
 			}
 			err = write_all(out, outb, ob.pos);
@@ -268,8 +268,8 @@ static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *err
 		total += ob.pos;
 		if (total > cap) {
 			err = -EFBIG;
-			set_err(errbuf, errlen, "decompresses to more than %" PRIu64 " bytes (the cap)",
-				cap);
+			set_err(errbuf, errlen,
+				"decompresses to more than %" PRIu64 " bytes (the cap)", cap);
 			goto cleanup;
 		}
 		err = write_all(out, outb, ob.pos);
@@ -334,7 +334,8 @@ static int harden(sqlite3 *db)
 	static const struct {
 		int id, value;
 	} limits[] = {
-		{ SQLITE_LIMIT_LENGTH, 1 << 20 },	 /* no legitimate value is anywhere near */
+		/* clang-format off */
+		{ SQLITE_LIMIT_LENGTH, 1 << 20 }, /* no legitimate value is anywhere near */
 		{ SQLITE_LIMIT_SQL_LENGTH, 1 << 20 },
 		{ SQLITE_LIMIT_COLUMN, 100 },
 		{ SQLITE_LIMIT_EXPR_DEPTH, 200 },
@@ -346,6 +347,7 @@ static int harden(sqlite3 *db)
 		{ SQLITE_LIMIT_VARIABLE_NUMBER, 2000 },
 		{ SQLITE_LIMIT_TRIGGER_DEPTH, 1 },
 		{ SQLITE_LIMIT_WORKER_THREADS, 0 },
+		/* clang-format on */
 	};
 	int rc = SQLITE_OK;
 
@@ -578,10 +580,11 @@ static int check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errl
 		for (size_t i = 0; i < have.n && o < sizeof(names) - 1; i++) {
 			if (strcmp(have.v[i].type, "table"))
 				continue;
-			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%.40s", o ? ", " : "",
-					      have.v[i].name);
+			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%.40s",
+					      o ? ", " : "", have.v[i].name);
 		}
-		set_err(errbuf, errlen, "not a connrec segment: a foreign SQLite database (tables: %s)",
+		set_err(errbuf, errlen,
+			"not a connrec segment: a foreign SQLite database (tables: %s)",
 			have.n ? names : "none");
 		err = -EMEDIUMTYPE;
 		goto cleanup;
@@ -594,7 +597,8 @@ static int check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errl
 	version = strtol(uv, NULL, 10);
 	if (version > (long)schema_sql_count) {
 		set_err(errbuf, errlen,
-			"schema version %ld is newer than this connrec reads (%u): use a newer connrec",
+			"schema version %ld is newer than this connrec reads (%u): use a newer "
+			"connrec",
 			version, schema_sql_count);
 		err = -EPROTONOSUPPORT;
 		goto cleanup;
@@ -617,15 +621,17 @@ static int check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errl
 		/* ANALYZE's statistics only steer the planner; sealing may write them. */
 		if (!strcmp(o->type, "table") && !strncmp(o->name, "sqlite_stat", 11))
 			continue;
-		set_err(errbuf, errlen, "schema differs from version %ld: unexpected or altered %.10s '%.60s'",
+		set_err(errbuf, errlen,
+			"schema differs from version %ld: unexpected or altered %.10s '%.60s'",
 			version, o->type, o->name);
 		err = -EPROTO;
 		goto cleanup;
 	}
 	for (size_t i = 0; i < base.n; i++) {
 		if (!schema_find(&have, &base.v[i])) {
-			set_err(errbuf, errlen, "schema differs from version %ld: %s '%s' is missing",
-				version, base.v[i].type, base.v[i].name);
+			set_err(errbuf, errlen,
+				"schema differs from version %ld: %s '%s' is missing", version,
+				base.v[i].type, base.v[i].name);
 			err = -EPROTO;
 			goto cleanup;
 		}
@@ -697,8 +703,8 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 			m->last_ns = iv;
 		else if (!strcmp(k, "schema_version") && iv != m->schema_version) {
 			set_err(errbuf, errlen,
-				"meta schema_version %" PRId64 " disagrees with user_version %d", iv,
-				m->schema_version);
+				"meta schema_version %" PRId64 " disagrees with user_version %d",
+				iv, m->schema_version);
 			err = -EPROTO;
 			break;
 		}
@@ -787,7 +793,8 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 			set_err(errbuf, errlen, "not a zstd-compressed segment (bad magic)");
 		}
 		if (!err && (err = make_tmpdir(o, seg->tmpdir)))
-			set_err(errbuf, errlen, "cannot make a private temp dir: %s", strerror(-err));
+			set_err(errbuf, errlen, "cannot make a private temp dir: %s",
+				strerror(-err));
 		if (err)
 			goto cleanup;
 		snprintf(work, sizeof(work), "%s/segment.db", seg->tmpdir);
@@ -1184,7 +1191,7 @@ static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_fi
 		sqlite3_str_appendall(s, " AND c.start_ns + c.dur_ns >= ");
 		bind_int(b, s, f->since);
 	} else if (f->since != SR_NO_TIME) {
-		/* Carried copies and rows without an end here may be completed by another segment. */
+		/* Carried copies, and rows without an end here, may end in another segment. */
 		sqlite3_str_appendall(s, " AND (c.flags & 2 OR c.start_ns >= ");
 		bind_int(b, s, f->since);
 		sqlite3_str_appendall(s, " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) IS NULL"
@@ -1263,8 +1270,7 @@ static bool needs_proc(const struct sr_conn_filter *f)
 	return f->n_pids || f->n_uids || f->n_netns || f->n_cgroups || f->comm;
 }
 
-static int prepare_bound(struct sr_segment *seg, sqlite3_str *s, struct binds *b,
-			 sqlite3_stmt **st)
+static int prepare_bound(struct sr_segment *seg, sqlite3_str *s, struct binds *b, sqlite3_stmt **st)
 {
 	char *sql = sqlite3_str_finish(s);
 	int rc;
@@ -1432,9 +1438,9 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 0;
 
-	rc = sqlite3_prepare_v2(seg->db,
-				"SELECT end_ns, bytes_out, bytes_in, reason FROM conn_end WHERE id = ?1",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		seg->db, "SELECT end_ns, bytes_out, bytes_in, reason FROM conn_end WHERE id = ?1",
+		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return -EBADMSG;
 	sqlite3_bind_int64(st, 1, id);
@@ -1497,8 +1503,9 @@ int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ct
 	sqlite3_stmt *st = NULL;
 	int rc, err = 0;
 
-	rc = sqlite3_prepare_v2(seg->db, "SELECT id, ts_ns, kind, pid, version FROM run"
-					 " ORDER BY ts_ns, id",
+	rc = sqlite3_prepare_v2(seg->db,
+				"SELECT id, ts_ns, kind, pid, version FROM run"
+				" ORDER BY ts_ns, id",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return -EBADMSG;

@@ -36,11 +36,11 @@
 #include "addr.h"
 
 /* "no such time" for optional meta times and open window ends. */
-#define SR_NO_TIME INT64_MIN
+#define SR_NO_TIME  INT64_MIN
 #define SR_TIME_MAX INT64_MAX
 
 /* sr_open() flags. */
-#define SR_OPEN_LIVE 0x1     /* the active segment of a live data dir (see above) */
+#define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
 
 #define SR_DEFAULT_MAX_UNPACKED (64ULL << 30)
@@ -88,9 +88,9 @@ const char *sr_errmsg(struct sr_segment *seg);
 
 struct sr_entry {
 	char *path;
-	uint64_t seq;	/* NNNNNNNN of seg-NNNNNNNN */
-	bool zst;	/* .db.zst */
-	bool active;	/* the highest-numbered plain .db: open with SR_OPEN_LIVE */
+	uint64_t seq; /* NNNNNNNN of seg-NNNNNNNN */
+	bool zst;     /* .db.zst */
+	bool active;  /* the highest-numbered plain .db: open with SR_OPEN_LIVE */
 };
 
 /*
@@ -106,7 +106,7 @@ void sr_free_list(struct sr_entry *list, size_t n);
 struct sr_conn {
 	int64_t id;
 	int64_t start_ns;
-	int64_t end_ns;	   /* valid when has_end */
+	int64_t end_ns;		      /* valid when has_end */
 	uint64_t bytes_out, bytes_in; /* valid when has_bytes */
 	uint64_t cgroup;
 	uint32_t pid, uid, netns;
@@ -131,8 +131,8 @@ struct sr_conn_filter {
 	size_t n_ports, n_lports, n_rports;
 	const struct addr_cidr *addrs;
 	size_t n_addrs;
-	int proto;	/* 0 = any */
-	int dir;	/* -1 = any */
+	int proto; /* 0 = any */
+	int dir;   /* -1 = any */
 	const uint32_t *pids, *uids, *netns;
 	size_t n_pids, n_uids, n_netns;
 	const uint64_t *cgroups;

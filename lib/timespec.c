@@ -261,8 +261,13 @@ static int parse_absolute(const char *s, int64_t *out_ns)
 	if (zone) {
 		secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - off_s;
 	} else {
-		struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-				 .tm_hour = h, .tm_min = mi, .tm_sec = sec, .tm_isdst = -1 };
+		struct tm tm = { .tm_year = Y - 1900,
+				 .tm_mon = M - 1,
+				 .tm_mday = D,
+				 .tm_hour = h,
+				 .tm_min = mi,
+				 .tm_sec = sec,
+				 .tm_isdst = -1 };
 		time_t t;
 
 		tzset();
@@ -333,8 +338,8 @@ int ts_format_time(int64_t ns, unsigned flags, char *buf, size_t len)
 		if (!localtime_r(&t, &tm))
 			return -ERANGE;
 	}
-	strftime(base, sizeof(base), (flags & TS_FMT_UTC) ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S",
-		 &tm);
+	strftime(base, sizeof(base),
+		 (flags & TS_FMT_UTC) ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
 	if (flags & TS_FMT_NANO)
 		snprintf(fr, sizeof(fr), ".%09ld", frac);
 	else if (flags & TS_FMT_MILLI)
@@ -368,7 +373,8 @@ void ts_format_duration(int64_t ns, char *buf, size_t len)
 	else if (s < 86400)
 		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
 	else
-		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s / 3600 % 24));
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400),
+			 (long long)(s / 3600 % 24));
 }
 
 int64_t ts_now_ns(void)

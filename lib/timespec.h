@@ -40,10 +40,10 @@ int ts_parse_size(const char *s, uint64_t *out_bytes);
 int ts_parse_time(const char *s, int64_t now_ns, int64_t *out_ns);
 
 /* Flags for ts_format_time(). */
-#define TS_FMT_UTC 0x1	   /* print UTC with a trailing "Z" instead of local time */
-#define TS_FMT_MILLI 0x2   /* add ".mmm" */
-#define TS_FMT_NANO 0x4	   /* add ".nnnnnnnnn" (wins over TS_FMT_MILLI) */
-#define TS_FMT_ZONE 0x8	   /* local time: add the numeric offset, e.g. "+01:00" */
+#define TS_FMT_UTC   0x1 /* print UTC with a trailing "Z" instead of local time */
+#define TS_FMT_MILLI 0x2 /* add ".mmm" */
+#define TS_FMT_NANO  0x4 /* add ".nnnnnnnnn" (wins over TS_FMT_MILLI) */
+#define TS_FMT_ZONE  0x8 /* local time: add the numeric offset, e.g. "+01:00" */
 
 /* "2026-11-21 03:14:00[.mmm][+01:00]" or "2026-11-21T03:14:00[.mmm]Z". Returns 0 or -ERANGE. */
 int ts_format_time(int64_t ns, unsigned flags, char *buf, size_t len);

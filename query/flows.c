@@ -77,10 +77,10 @@ const char *flow_proto(uint8_t proto)
 const char *flow_reason(const struct flow *f)
 {
 	static const char *const names[] = {
-		[CR_END_NONE] = "none",		  [CR_END_LOCAL_FIN] = "local_fin",
-		[CR_END_PEER_FIN] = "peer_fin",	  [CR_END_LOCAL_RST] = "local_rst",
-		[CR_END_PEER_RST] = "peer_rst",	  [CR_END_REFUSED] = "refused",
-		[CR_END_TIMEOUT] = "timeout",	  [CR_END_RELEASED] = "released",
+		[CR_END_NONE] = "none",		[CR_END_LOCAL_FIN] = "local_fin",
+		[CR_END_PEER_FIN] = "peer_fin", [CR_END_LOCAL_RST] = "local_rst",
+		[CR_END_PEER_RST] = "peer_rst", [CR_END_REFUSED] = "refused",
+		[CR_END_TIMEOUT] = "timeout",	[CR_END_RELEASED] = "released",
 		[CR_END_UNKNOWN] = "unknown",
 	};
 
@@ -177,8 +177,7 @@ struct flow *flow_table_find(struct flow_table *t, uint32_t host, int64_t id)
 
 	if (!t->nslots)
 		return NULL;
-	for (i = hash_key(host, id) & (t->nslots - 1); t->slots[i];
-	     i = (i + 1) & (t->nslots - 1)) {
+	for (i = hash_key(host, id) & (t->nslots - 1); t->slots[i]; i = (i + 1) & (t->nslots - 1)) {
 		struct flow *f = &t->v[t->slots[i] - 1];
 
 		if (f->id == id && f->host == host)
@@ -313,8 +312,7 @@ bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
 	}
 	if (q->min_dur >= 0 && last - f->start_ns < q->min_dur)
 		return false;
-	if (q->max_dur >= 0 &&
-	    (f->end != FLOW_END_CLOSED || f->end_ns - f->start_ns > q->max_dur))
+	if (q->max_dur >= 0 && (f->end != FLOW_END_CLOSED || f->end_ns - f->start_ns > q->max_dur))
 		return false;
 	if (q->proto && f->proto != q->proto)
 		return false;

@@ -36,7 +36,7 @@ struct flow {
 	uint16_t lport, rport;
 	uint8_t proto, family, dir, flags, reason;
 	uint8_t laddr_len, raddr_len;
-	uint8_t end;	   /* enum flow_end */
+	uint8_t end; /* enum flow_end */
 	bool has_bytes;
 	uint8_t laddr[16], raddr[16];
 	char comm[17];
@@ -85,8 +85,8 @@ struct flow_filter {
 	size_t n_pids, n_uids, n_netns;
 	uint64_t *cgroups;
 	size_t n_cgroups;
-	const char *comm; /* fnmatch pattern */
-	unsigned states;  /* bit mask of FLOW_ST_*; 0 = any */
+	const char *comm;	  /* fnmatch pattern */
+	unsigned states;	  /* bit mask of FLOW_ST_*; 0 = any */
 	int64_t min_dur, max_dur; /* -1 = unset */
 	int64_t short_lived;	  /* -1 = unset */
 };

@@ -164,8 +164,8 @@ static void dec_ns(char *buf, size_t len, int64_t ns, int digits)
 
 	for (int i = digits; i < 9; i++)
 		div *= 10;
-	snprintf(buf, len, "%s%" PRIu64 ".%0*" PRIu64, neg ? "-" : "", a / UINT64_C(1000000000), digits,
-		 (a % UINT64_C(1000000000)) / (uint64_t)div);
+	snprintf(buf, len, "%s%" PRIu64 ".%0*" PRIu64, neg ? "-" : "", a / UINT64_C(1000000000),
+		 digits, (a % UINT64_C(1000000000)) / (uint64_t)div);
 }
 
 static void val_text(const struct val *v, char *buf, size_t len)
@@ -317,9 +317,10 @@ static void csv_events(const struct out_ctx *o, const struct out_event *v, size_
 #define TCOLS 14
 #define TCELL 96
 
-static const char *const flow_heads[TCOLS] = { "START", "DURATION", "PROTO", "DIR",   "LOCAL",
-					       "REMOTE", "STATE", "PID",      "COMM",  "UID",
-					       "OUT",	 "IN",	  "NETNS",    "HOST" };
+static const char *const flow_heads[TCOLS] = {
+	"START", "DURATION", "PROTO", "DIR", "LOCAL", "REMOTE", "STATE",
+	"PID",	 "COMM",     "UID",   "OUT", "IN",    "NETNS",	"HOST",
+};
 
 static void endpoint(char *buf, size_t len, const char *addr, uint16_t port, bool v6)
 {
@@ -396,8 +397,8 @@ static void table_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 
 static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t n)
 {
-	static const char *const heads[] = { "KIND", "START", "END", "LENGTH", "COUNT", "HOST",
-					     "REASON" };
+	static const char *const heads[] = { "KIND",  "START", "END",	"LENGTH",
+					     "COUNT", "HOST",  "REASON" };
 	char c[TCOLS][TCELL];
 	size_t w[TCOLS] = { 0 };
 
@@ -430,8 +431,8 @@ static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t 
 
 static void table_events(const struct out_ctx *o, const struct out_event *v, size_t n)
 {
-	static const char *const heads[] = { "TIME", "EVENT", "CONN", "PROTO", "LOCAL",
-					     "REMOTE", "PID",  "COMM", "DETAIL" };
+	static const char *const heads[] = { "TIME",   "EVENT", "CONN", "PROTO", "LOCAL",
+					     "REMOTE", "PID",	"COMM", "DETAIL" };
 	char c[TCOLS][TCELL], a[ADDR_STRLEN];
 	size_t w[TCOLS] = { 0 };
 
@@ -519,18 +520,22 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 		else
 			snprintf(dur, sizeof(dur), "-");
 		if (bytes_known(x)) {
-			snprintf(ob, sizeof(ob), "%" PRIu64, remote_orig ? x->bytes_in : x->bytes_out);
-			snprintf(rb, sizeof(rb), "%" PRIu64, remote_orig ? x->bytes_out : x->bytes_in);
+			snprintf(ob, sizeof(ob), "%" PRIu64,
+				 remote_orig ? x->bytes_in : x->bytes_out);
+			snprintf(rb, sizeof(rb), "%" PRIu64,
+				 remote_orig ? x->bytes_out : x->bytes_in);
 		}
 		text_escape(x->comm, comm, sizeof(comm));
 		text_escape(hn, host, sizeof(host));
-		fprintf(f, "%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%" PRIu32 "\t%s\t%" PRIu32
-			   "\t%" PRIu32 "\t%" PRIu64 "\t%s\t%s\t%s\n",
+		fprintf(f,
+			"%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%" PRIu32
+			"\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%s\t%s\t%s\n",
 			ts, uid, remote_orig ? ra : la, remote_orig ? x->rport : x->lport,
-			remote_orig ? la : ra, remote_orig ? x->lport : x->rport, flow_proto(x->proto),
-			dur, ob, rb, flow_state(x), remote_orig ? "F" : "T", remote_orig ? "T" : "F",
-			x->pid, comm[0] ? comm : "(empty)", x->uid, x->netns, x->cgroup,
-			flow_direction(x->dir), host[0] ? host : "(empty)", end_status(x));
+			remote_orig ? la : ra, remote_orig ? x->lport : x->rport,
+			flow_proto(x->proto), dur, ob, rb, flow_state(x), remote_orig ? "F" : "T",
+			remote_orig ? "T" : "F", x->pid, comm[0] ? comm : "(empty)", x->uid,
+			x->netns, x->cgroup, flow_direction(x->dir), host[0] ? host : "(empty)",
+			end_status(x));
 	}
 }
 

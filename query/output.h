@@ -22,7 +22,8 @@ struct out_gap {
 /* A raw stored row as --events prints it. */
 struct out_event {
 	int64_t ts_ns;
-	const char *kind; /* "open" "close" "run_start" "run_stop" "segment" "gap_lost" "gap_down" */
+	const char
+		*kind; /* "open" "close" "run_start" "run_stop" "segment" "gap_lost" "gap_down" */
 	uint32_t host;
 	int64_t conn_id;  /* -1 when not about a connection */
 	bool has_flow;	  /* flow fields below are set */

@@ -33,8 +33,8 @@ struct slot {
 	struct sr_meta meta;
 	char *path;
 	uint32_t host;
-	bool skip;   /* wholly before the window */
-	bool late;   /* created after the window: only read for ends of waiting lifetimes */
+	bool skip; /* wholly before the window */
+	bool late; /* created after the window: only read for ends of waiting lifetimes */
 	bool read;
 };
 
@@ -148,29 +148,39 @@ static const struct option long_opts[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: connrec query [-d DIR | -f FILE ...] [FILTERS] [--format FMT] [--events|--gaps|--count]\n"
+		"Usage: connrec query [-d DIR | -f FILE ...] [FILTERS] [--format FMT] "
+		"[--events|--gaps|--count]\n"
 		"\n"
-		"Rebuilds each endpoint's lifetime (start, end, duration, bytes, outcome) from a live\n"
-		"store or copied segment files. Evidence is opened read-only; nothing is written beside it.\n"
+		"Rebuilds each endpoint's lifetime (start, end, duration, bytes, outcome) from a "
+		"live\n"
+		"store or copied segment files. Evidence is opened read-only; nothing is written "
+		"beside it.\n"
 		"\n"
 		"Sources:\n"
 		"  -d, --dir DIR          data dir (default " STORE_DEFAULT_DIR ")\n"
-		"  -f, --file FILE        a segment file (.db or .db.zst); repeat for several hosts\n"
-		"Time (relative 90s 10m 1h 2d, or 2026-11-21T03:14:00Z, '2026-11-21 03:14' local):\n"
+		"  -f, --file FILE        a segment file (.db or .db.zst); repeat for several "
+		"hosts\n"
+		"Time (relative 90s 10m 1h 2d, or 2026-11-21T03:14:00Z, '2026-11-21 03:14' "
+		"local):\n"
 		"      --since T --until T  flows whose lifetime overlaps the window\n"
 		"      --at T               flows open at that instant\n"
 		"Filters (all combine with AND; lists are comma-separated):\n"
 		"      --port N[,N-M]       either end     --lport / --rport  one end\n"
-		"      --addr CIDR[,...]    either end, IPv4 or IPv6 (IPv4 also matches ::ffff:a.b.c.d)\n"
-		"      --proto tcp|udp      --pid N[,...]  --uid N[,...]  --netns N[,...]  --cgroup N[,...]\n"
+		"      --addr CIDR[,...]    either end, IPv4 or IPv6 (IPv4 also matches "
+		"::ffff:a.b.c.d)\n"
+		"      --proto tcp|udp      --pid N[,...]  --uid N[,...]  --netns N[,...]  "
+		"--cgroup N[,...]\n"
 		"      --comm NAME          exact name or glob ('curl', 'isc-*')\n"
 		"      --direction in|out|listen\n"
-		"      --state S[,...]      S0 REJ SF RSTO RSTR S1 OTH UNK (Zeek conn_state; see docs)\n"
+		"      --state S[,...]      S0 REJ SF RSTO RSTR S1 OTH UNK (Zeek conn_state; see "
+		"docs)\n"
 		"      --min-duration D --max-duration D\n"
-		"      --short-lived[=D]    ended within D (default 1s), whole life inside the window\n"
+		"      --short-lived[=D]    ended within D (default 1s), whole life inside the "
+		"window\n"
 		"Output:\n"
 		"  -o, --format F         table (default), json, csv, zeek\n"
-		"      --limit N          at most N rows     --newest | --oldest (default) | --order newest|oldest\n"
+		"      --limit N          at most N rows     --newest | --oldest (default) | "
+		"--order newest|oldest\n"
 		"      --events           the raw stored events instead of lifetimes\n"
 		"      --gaps             the recording gaps in the window\n"
 		"      --count            only the number of matching lifetimes\n"
@@ -299,15 +309,19 @@ static int parse_args(struct query *q, int argc, char **argv)
 		case OPT_PORT:
 		case OPT_LPORT:
 		case OPT_RPORT: {
-			struct addr_port_range **r = c == OPT_PORT ? &q->ff.ports :
-						     c == OPT_LPORT ? &q->ff.lports : &q->ff.rports;
-			size_t *n = c == OPT_PORT ? &q->ff.n_ports :
-				    c == OPT_LPORT ? &q->ff.n_lports : &q->ff.n_rports;
+			struct addr_port_range **r = c == OPT_PORT    ? &q->ff.ports
+						     : c == OPT_LPORT ? &q->ff.lports
+								      : &q->ff.rports;
+			size_t *n = c == OPT_PORT    ? &q->ff.n_ports
+				    : c == OPT_LPORT ? &q->ff.n_lports
+						     : &q->ff.n_rports;
 
 			free(*r);
 			*r = NULL;
 			if (addr_parse_port_list(a, r, n))
-				return bad(c == OPT_PORT ? "port" : c == OPT_LPORT ? "lport" : "rport",
+				return bad(c == OPT_PORT    ? "port"
+					   : c == OPT_LPORT ? "lport"
+							    : "rport",
 					   a, "expected ports like 53,80,8000-8100, got");
 			break;
 		}
@@ -342,7 +356,8 @@ static int parse_args(struct query *q, int argc, char **argv)
 			free(q->ff.cgroups);
 			q->ff.cgroups = NULL;
 			if (parse_uints(a, UINT64_MAX, &q->ff.cgroups, &q->ff.n_cgroups))
-				return bad("cgroup", a, "expected a comma-separated list of numbers, got");
+				return bad("cgroup", a,
+					   "expected a comma-separated list of numbers, got");
 			break;
 		case OPT_COMM:
 			if (!*a || strlen(a) > 64)
@@ -367,12 +382,14 @@ static int parse_args(struct query *q, int argc, char **argv)
 				return bad("state", a, "expected states like SF,REJ, got");
 			snprintf(buf, sizeof(buf), "%s", a);
 			q->ff.states = 0;
-			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			for (tok = strtok_r(buf, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
 				int bit = flow_state_bit(tok);
 
 				if (bit < 0)
-					return bad("state", tok,
-						   "expected S0 REJ SF RSTO RSTR S1 OTH or UNK, got");
+					return bad(
+						"state", tok,
+						"expected S0 REJ SF RSTO RSTR S1 OTH or UNK, got");
 				q->ff.states |= 1u << bit;
 			}
 			break;
@@ -387,7 +404,8 @@ static int parse_args(struct query *q, int argc, char **argv)
 		case OPT_SHORT:
 			d = TS_NSEC_PER_SEC;
 			if (a && ts_parse_duration(a, &d))
-				return bad("short-lived", a, "expected a duration like 500ms, 1s, got");
+				return bad("short-lived", a,
+					   "expected a duration like 500ms, 1s, got");
 			q->ff.short_lived = d;
 			break;
 		case OPT_LIMIT: {
@@ -419,13 +437,13 @@ static int parse_args(struct query *q, int argc, char **argv)
 		case OPT_EVENTS:
 		case OPT_GAPS:
 		case OPT_COUNT: {
-			enum mode m = c == OPT_EVENTS ? MODE_EVENTS :
-				      c == OPT_GAPS   ? MODE_GAPS :
-							MODE_COUNT;
+			enum mode m = c == OPT_EVENTS ? MODE_EVENTS
+				      : c == OPT_GAPS ? MODE_GAPS
+						      : MODE_COUNT;
 
 			if (q->mode != MODE_FLOWS && q->mode != m) {
-				fprintf(stderr,
-					"connrec: query: --events, --gaps and --count exclude each other\n");
+				fprintf(stderr, "connrec: query: --events, --gaps and --count "
+						"exclude each other\n");
 				return -EINVAL;
 			}
 			q->mode = m;
@@ -436,7 +454,8 @@ static int parse_args(struct query *q, int argc, char **argv)
 			break;
 		case OPT_MAX_UNPACKED:
 			if (ts_parse_size(a, &q->max_unpacked) || !q->max_unpacked)
-				return bad("max-unpacked", a, "expected a size like 512M or 64G, got");
+				return bad("max-unpacked", a,
+					   "expected a size like 512M or 64G, got");
 			break;
 		case 'v':
 			cr_log_set_level(CR_LOG_DEBUG);
@@ -471,7 +490,8 @@ static int parse_args(struct query *q, int argc, char **argv)
 	}
 	if (at) {
 		if (ts_parse_time(at, q->ff.now, &q->ff.since))
-			return bad("at", at, "expected a time like 2026-11-21T03:14:00Z or 10m, got");
+			return bad("at", at,
+				   "expected a time like 2026-11-21T03:14:00Z or 10m, got");
 		q->ff.until = q->ff.since;
 	}
 	if (since && ts_parse_time(since, q->ff.now, &q->ff.since))
@@ -780,8 +800,8 @@ static int64_t stopped_after(const struct query *q, const struct flow *f)
 
 static void seg_warn(struct query *q, struct slot *s, int err)
 {
-	cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path,
-		strerror(-err), sr_errmsg(s->seg));
+	cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path, strerror(-err),
+		sr_errmsg(s->seg));
 	q->failures++;
 }
 
@@ -799,9 +819,12 @@ static int late_ends(struct query *q, struct slot *s, uint32_t seg)
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
-			struct sr_conn r = { .has_end = true, .end_ns = e.end_ns,
-					     .reason = e.reason, .has_bytes = e.has_bytes,
-					     .bytes_out = e.bytes_out, .bytes_in = e.bytes_in,
+			struct sr_conn r = { .has_end = true,
+					     .end_ns = e.end_ns,
+					     .reason = e.reason,
+					     .has_bytes = e.has_bytes,
+					     .bytes_out = e.bytes_out,
+					     .bytes_in = e.bytes_in,
 					     .start_ns = INT64_MAX };
 
 			flow_merge_row(f, &r, seg);
@@ -880,9 +903,9 @@ static int read_flows(struct query *q)
 				/* A later segment was read and did not carry it: the recorder lost
 				 * track of it when that segment began. */
 				f->end = FLOW_END_UNKNOWN;
-				f->lost_ns = next_created[f->last_seg + 1] != SR_NO_TIME ?
-						     next_created[f->last_seg + 1] :
-						     f->start_ns;
+				f->lost_ns = next_created[f->last_seg + 1] != SR_NO_TIME
+						     ? next_created[f->last_seg + 1]
+						     : f->start_ns;
 			}
 		}
 		f->flags &= (uint8_t)~CR_FLAG_CARRIED;
@@ -969,8 +992,11 @@ static int on_gap_row(const struct sr_gap *g, void *ctx)
 	o = grow((void **)&c->gaps, &c->cap, c->n, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	*o = (struct out_gap){ .host = c->q->cur_host, .kind = g->kind, .start_ns = g->start_ns,
-			       .end_ns = g->end_ns, .count = g->count };
+	*o = (struct out_gap){ .host = c->q->cur_host,
+			       .kind = g->kind,
+			       .start_ns = g->start_ns,
+			       .end_ns = g->end_ns,
+			       .count = g->count };
 	snprintf(o->reason, sizeof(o->reason), "%s", g->reason);
 	c->n++;
 	return 0;

@@ -32,7 +32,7 @@
 #include "connrec_event.h"
 #include "schema.h"
 
-#define S 1000000000LL
+#define S  1000000000LL
 #define T0 (1795230000LL * S)
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -83,7 +83,8 @@ static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64
 	for (unsigned i = 0; i < schema_sql_count; i++)
 		exec(db, schema_sql[i]);
 	execf(db,
-	      "INSERT INTO meta(key, value) VALUES ('schema_version', '%u'), ('segment_id', '%lld'),"
+	      "INSERT INTO meta(key, value) VALUES ('schema_version', '%u'), ('segment_id', "
+	      "'%lld'),"
 	      " ('host', %Q), ('boot_id', 'b00t-1d'), ('kernel', '6.18.0'),"
 	      " ('recorder_version', '0.1.0'), ('clock_offset_ns', '0'), ('created_ns', '%lld'),"
 	      " ('prev_sha256', '')",
@@ -149,19 +150,22 @@ static void conn(sqlite3 *db, int64_t id, int64_t start, int proto, int fam, int
 {
 	if (dur < 0)
 		execf(db,
-		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, "
+		      "%d,"
 		      " NULL, NULL, NULL, NULL)",
 		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
 		      procid, flags);
 	else if (bout < 0)
 		execf(db,
-		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, "
+		      "%d,"
 		      " %lld, NULL, NULL, %d)",
 		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
 		      procid, flags, (long long)dur, reason);
 	else
 		execf(db,
-		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, %d,"
+		      "INSERT INTO conn VALUES (%lld, %lld, %d, %d, %d, X'%s', %d, X'%s', %d, %d, "
+		      "%d,"
 		      " %lld, %lld, %lld, %d)",
 		      (long long)id, (long long)start, proto, fam, dir, lhex, lport, rhex, rport,
 		      procid, flags, (long long)dur, bout, bin, reason);
@@ -178,11 +182,11 @@ static void conn_end(sqlite3 *db, int64_t id, int64_t end, long long bout, long 
 		      (long long)end, bout, bin, reason);
 }
 
-static void gap(sqlite3 *db, int kind, int64_t start, int64_t end, long long count,
-		const char *why)
+static void gap(sqlite3 *db, int kind, int64_t start, int64_t end, long long count, const char *why)
 {
-	execf(db, "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES (%d, %lld, %lld,"
-		  " %lld, %Q)",
+	execf(db,
+	      "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES (%d, %lld, %lld,"
+	      " %lld, %Q)",
 	      kind, (long long)start, (long long)end, count, why);
 }
 
@@ -193,11 +197,11 @@ static void run(sqlite3 *db, int64_t ts, int kind, int pid)
 }
 
 /* Addresses. */
-#define H1 "0a000001"
-#define V6A "20010db8000000000000000000000001"
-#define V6B "20010db8000000000000000000000002"
-#define M1 "00000000000000000000ffff0a000001"
-#define M30 "00000000000000000000ffff0a00001e"
+#define H1   "0a000001"
+#define V6A  "20010db8000000000000000000000001"
+#define V6B  "20010db8000000000000000000000002"
+#define M1   "00000000000000000000ffff0a000001"
+#define M30  "00000000000000000000ffff0a00001e"
 #define ANY4 "00000000"
 
 static void procs(sqlite3 *db)
@@ -263,12 +267,12 @@ static void golden(const char *dir)
 	run(db, T0 + 600 * S, 3, 100);
 	conn(db, 8, T0, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
-	conn(db, 7, T0 + 5 * S, 6, 4, CR_DIR_LISTEN, ANY4, 8080, ANY4, 0, 4, CR_FLAG_CARRIED, -1,
-	     0, 0, 0);
-	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5,
-	     CR_FLAG_CARRIED, -1, 0, 0, 0);
-	conn(db, 11, T0 + 700 * S, 6, 4, CR_DIR_OUT, H1, 40011, "5db8d822", 80, 7, 0, 300000000,
-	     50, 600, CR_END_PEER_FIN);
+	conn(db, 7, T0 + 5 * S, 6, 4, CR_DIR_LISTEN, ANY4, 8080, ANY4, 0, 4, CR_FLAG_CARRIED, -1, 0,
+	     0, 0);
+	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5, CR_FLAG_CARRIED,
+	     -1, 0, 0, 0);
+	conn(db, 11, T0 + 700 * S, 6, 4, CR_DIR_OUT, H1, 40011, "5db8d822", 80, 7, 0, 300000000, 50,
+	     600, CR_END_PEER_FIN);
 	conn(db, 12, T0 + 800 * S, 6, 4, CR_DIR_OUT, H1, 40012, "0a000015", 6379, 10, 0, -1, 0, 0,
 	     0);
 	conn_end(db, 9, T0 + 1000 * S, 70000, 123456, CR_END_PEER_FIN);
@@ -294,8 +298,7 @@ static void golden(const char *dir)
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
 	conn(db, 14, T0 + 1900 * S, 6, 4, CR_DIR_OUT, H1, 40014, "0a000016", 443, 1, 0, 50000000,
 	     300, 5000, CR_END_PEER_FIN);
-	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0,
-	     0);
+	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0, 0);
 	exec(db, "COMMIT");
 	sqlite3_close(db);
 	child = fork();
@@ -324,8 +327,8 @@ static void golden(const char *dir)
 	exec(db, "BEGIN");
 	procs(db);
 	run(db, T0 + 100 * S, 1, 50);
-	conn(db, 1, T0 + 105 * S, 6, 4, CR_DIR_OUT, "c0a80002", 40100, "0a000001", 22, 1, 0,
-	     2 * S, 10, 20, CR_END_LOCAL_FIN);
+	conn(db, 1, T0 + 105 * S, 6, 4, CR_DIR_OUT, "c0a80002", 40100, "0a000001", 22, 1, 0, 2 * S,
+	     10, 20, CR_END_LOCAL_FIN);
 	conn(db, 9, T0 + 110 * S, 17, 4, CR_DIR_OUT, "c0a80002", 40101, "08080808", 53, 3, 0,
 	     10000000, -1, -1, CR_END_RELEASED);
 	run(db, T0 + 200 * S, 2, 50);
@@ -442,8 +445,9 @@ int main(int argc, char **argv)
 		exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
 		sqlite3_close(db);
 	} else {
-		fprintf(stderr, "usage: mkfixture golden DIR | big DIR FLOWS SEGMENTS END_S SPAN_S |"
-				" newer FILE\n");
+		fprintf(stderr,
+			"usage: mkfixture golden DIR | big DIR FLOWS SEGMENTS END_S SPAN_S |"
+			" newer FILE\n");
 		return 2;
 	}
 	return 0;

@@ -24,8 +24,15 @@ static int failed, passed;
 
 static struct flow mk(uint8_t proto, uint8_t dir, uint8_t flags, int end, uint8_t reason)
 {
-	struct flow f = { .id = 1, .start_ns = 1000, .proto = proto, .dir = dir, .flags = flags,
-			  .end = (uint8_t)end, .reason = reason, .end_ns = 2000, .lost_ns = 1500 };
+	struct flow f = { .id = 1,
+			  .start_ns = 1000,
+			  .proto = proto,
+			  .dir = dir,
+			  .flags = flags,
+			  .end = (uint8_t)end,
+			  .reason = reason,
+			  .end_ns = 2000,
+			  .lost_ns = 1500 };
 
 	return f;
 }
@@ -34,8 +41,9 @@ static void state_is(struct flow f, const char *want)
 {
 	const char *got = flow_state(&f);
 
-	CHECK(!strcmp(got, want), "state: got %s want %s (proto %u dir %u flags %u end %u reason %u)",
-	      got, want, f.proto, f.dir, f.flags, f.end, f.reason);
+	CHECK(!strcmp(got, want),
+	      "state: got %s want %s (proto %u dir %u flags %u end %u reason %u)", got, want,
+	      f.proto, f.dir, f.flags, f.end, f.reason);
 }
 
 int main(void)
@@ -76,7 +84,7 @@ int main(void)
 	flow_merge_row(&f, &r, 2);
 	CHECK(f.end == FLOW_END_CLOSED && f.end_ns == 9000 && f.start_ns == 5000 && f.last_seg == 2,
 	      "merge end from copy");
-	/* An earlier row seen later (files given out of order) takes over the start, keeps the end. */
+	/* An earlier row seen later (files out of order) takes the start, keeps the end. */
 	r.start_ns = 4000;
 	r.has_end = false;
 	r.flags = 0;

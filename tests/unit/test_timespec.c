@@ -36,7 +36,8 @@ static void dur_bad(const char *s)
 	int64_t v = 12345;
 	int err = ts_parse_duration(s, &v);
 
-	CHECK(err < 0 && v == 12345, "duration '%s' should fail (err %d, v %" PRId64 ")", s, err, v);
+	CHECK(err < 0 && v == 12345, "duration '%s' should fail (err %d, v %" PRId64 ")", s, err,
+	      v);
 }
 
 static void size_ok(const char *s, uint64_t want)
@@ -44,7 +45,8 @@ static void size_ok(const char *s, uint64_t want)
 	uint64_t v = 0;
 	int err = ts_parse_size(s, &v);
 
-	CHECK(!err && v == want, "size '%s': err %d got %" PRIu64 " want %" PRIu64, s, err, v, want);
+	CHECK(!err && v == want, "size '%s': err %d got %" PRIu64 " want %" PRIu64, s, err, v,
+	      want);
 }
 
 static void size_bad(const char *s)
@@ -59,7 +61,8 @@ static void time_ok(const char *s, int64_t now, int64_t want)
 	int64_t v = -1;
 	int err = ts_parse_time(s, now, &v);
 
-	CHECK(!err && v == want, "time '%s': err %d got %" PRId64 " want %" PRId64, s, err, v, want);
+	CHECK(!err && v == want, "time '%s': err %d got %" PRId64 " want %" PRId64, s, err, v,
+	      want);
 }
 
 static void time_bad(const char *s)
@@ -141,8 +144,8 @@ int main(void)
 	time_ok("2024-02-29T00:00:00Z", now, 1709164800LL * S);
 
 	setenv("TZ", "Europe/Berlin", 1);
-	time_ok("2026-11-21 04:14", now, t0); /* CET = UTC+1 in November */
-	time_ok("2026-11-21T03:14:00Z", now, t0); /* a zone wins over TZ */
+	time_ok("2026-11-21 04:14", now, t0);		    /* CET = UTC+1 in November */
+	time_ok("2026-11-21T03:14:00Z", now, t0);	    /* a zone wins over TZ */
 	time_ok("2026-07-01 02:00", now, 1782864000LL * S); /* CEST = UTC+2 */
 	CHECK(!ts_format_time(t0, 0, buf, sizeof(buf)) && !strcmp(buf, "2026-11-21 04:14:00"),
 	      "format local: %s", buf);
