@@ -225,13 +225,13 @@ cr_start_bg() {
 	CR_REC_PID=$!
 }
 
-# cr_wait_ready: poll the recorder's stderr for its "ready" line (only lines written since the
-# last cr_start_bg count). Fails, with the recorder's stderr, if it exits first or the deadline
-# passes.
+# cr_wait_ready: poll the recorder's stderr for its "ready" line: the word, so that "already"
+# does not count, and only in lines written since the last cr_start_bg. Fails, with the
+# recorder's stderr, if it exits first or the deadline passes.
 cr_wait_ready() {
 	_dl=$(($(date +%s) + CR_READY_TIMEOUT))
 	while :; do
-		if tail -n "+$((CR_ERR_MARK + 1))" "$CR_TMP/recorder.err" | grep -q ready; then
+		if tail -n "+$((CR_ERR_MARK + 1))" "$CR_TMP/recorder.err" | grep -qw ready; then
 			return 0
 		fi
 		if ! cr_alive "$CR_REC_PID"; then
