@@ -14,8 +14,9 @@
 # must resume: a second, slower storm after SIGCONT is recorded in full (or, if the tiny ring
 # drops again, still accounted for exactly).
 #
-# The exact check assumes no other TCP traffic on the host while the ring is full (other
-# traffic could only add to the lost count); CI runs tests one at a time.
+# Losses are counted for the whole host: when other traffic shows up in the store (rows for
+# other ports), some of the lost events may be its own, so the check becomes ">=" (nothing
+# lost silently) and the test says so. On a quiet machine it is exact.
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
@@ -97,8 +98,17 @@ rows=$1 ends=$2 orphans=$3 lost=$4
 cr_log "storm 1: made $made, endpoints $endpoints, events $events; stored: $rows rows," \
 	"$ends ends, $orphans orphan ends; lost $lost"
 cr_gt "events counted lost (the ring did overflow)" 0 "$lost"
-cr_eq "OPENs + CLOSEs stored + counted lost == events of the storm" "$events" \
-	$((rows + ends + orphans + lost))
+# Rows of other traffic (not the storm's port, not the start-up dump): is the host quiet?
+others=$(cr_sql_sum "SELECT count(*) FROM conn WHERE flags & 1 = 0 AND NOT
+	(proto = 6 AND ((dir = 0 AND rport = $port) OR (dir IN (1, 2) AND lport = $port)))")
+if [ "$others" -eq 0 ]; then
+	cr_eq "OPENs + CLOSEs stored + counted lost == events of the storm" "$events" \
+		$((rows + ends + orphans + lost))
+else
+	cr_log "other traffic on the host ($others rows): its losses share the count, so >="
+	cr_ge "OPENs + CLOSEs stored + counted lost >= events of the storm" "$events" \
+		$((rows + ends + orphans + lost))
+fi
 missing=$((endpoints - rows + rows - ends))
 cr_true "flows without row or end ($missing) <= lost events ($lost)" [ "$missing" -le "$lost" ]
 cr_log "flows recorded $rows of $endpoints; (recorded + lost) / made =" \
