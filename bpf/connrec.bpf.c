@@ -325,14 +325,36 @@ static __always_inline __u8 close_reason(struct sock *sk, int oldstate)
 	return CR_END_UNKNOWN;
 }
 
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
+/*
+ * The kernel never runs a program nested inside itself on one CPU: when a softirq interrupts
+ * a running program and fires the same tracepoint, that nested run is skipped and only
+ * counted in the program's recursion_misses. Softirqs interrupt task context all the time,
+ * so a second program, on_tcp_state_nested, stands by on the same tracepoint: the main one
+ * marks its CPU busy while it runs, and the second handles exactly the events that arrive
+ * while that mark is set (the ones the kernel skipped for the main one). It runs in softirq
+ * and is never interrupted by TCP work itself. It counts what it handled, so the recorder
+ * can tell handled skips from lost ones: lost = misses(main) - handled + misses(nested).
+ */
+struct nest_state {
+	__u32 busy;	/* on_tcp_state is running on this CPU */
+	__u32 pad;
+	__u64 handled;	/* events on_tcp_state_nested handled for it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nest_state);
+} nest SEC(".maps");
+
+static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
-	__u64 now;
 	struct tcp_flow *f;
+	__u64 now;
 
-	/* Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK, ...) carry nothing we need:
+	/* Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK) carry nothing we need:
 	 * leave before paying for any kernel memory read. */
 	if (newstate != TCP_SYN_SENT && newstate != TCP_SYN_RECV && newstate != TCP_LISTEN &&
 	    newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
@@ -358,9 +380,11 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 		}
 		return 0;
 	case TCP_ESTABLISHED:
+		if (oldstate != TCP_SYN_SENT)
+			return 0;
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		/* Active opens are reported here, once the local port is bound. */
-		if (f && oldstate == TCP_SYN_SENT && !f->opened) {
+		if (f && !f->opened) {
 			f->opened = 1;
 			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
 		}
@@ -376,6 +400,32 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	struct nest_state *n = bpf_map_lookup_elem(&nest, &zero);
+
+	if (!n)
+		return 0;
+	n->busy = 1;
+	handle_tcp_state(sk, oldstate, newstate);
+	n->busy = 0;
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(on_tcp_state_nested, struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	struct nest_state *n = bpf_map_lookup_elem(&nest, &zero);
+
+	if (!n || !n->busy)
+		return 0;
+	n->handled++;
+	return handle_tcp_state(sk, oldstate, newstate);
 }
 
 /* The struct sock behind file descriptor fd of the current task, or NULL. */

@@ -83,7 +83,8 @@ struct cr_event {
 enum cr_drop_reason {
 	CR_DROP_RINGBUF = 0, /* ring buffer full: event lost */
 	CR_DROP_MAP_FULL = 1, /* tracking map full: flow's later events cannot be matched */
-	CR_DROP_MAX = 2,
+	CR_DROP_RECURSION = 2, /* userspace only: runs the kernel skipped (prog recursion_misses) */
+	CR_DROP_MAX = 3,
 };
 
 #endif /* CONNREC_EVENT_H */

@@ -48,6 +48,7 @@ struct capture {
 	struct connrec_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS];
+	const struct bpf_program *progs[MAX_LINKS];
 	int nlinks;
 	int cgroup_fd;
 	capture_event_fn fn;
@@ -167,6 +168,7 @@ static int attach_all(struct capture *c)
 			       bpf_program__section_name(prog), strerror(-err));
 			return err;
 		}
+		c->progs[c->nlinks] = prog;
 		c->links[c->nlinks++] = link;
 	}
 	return 0;
@@ -252,6 +254,43 @@ int capture_drain(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
+static uint64_t prog_misses(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+/* struct nest_state of bpf/connrec.bpf.c: only the count is read here. */
+struct nest_state {
+	uint32_t busy;
+	uint32_t pad;
+	uint64_t handled;
+};
+
+static uint64_t nested_handled(struct capture *c)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct nest_state *v;
+	uint64_t sum = 0;
+	uint32_t zero = 0;
+
+	if (ncpu <= 0)
+		return 0;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.nest), &zero, v) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i].handled;
+	free(v);
+	return sum;
+}
+
 int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -264,12 +303,26 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 		return -ENOMEM;
 	for (uint32_t k = 0; k < CR_DROP_MAX; k++) {
 		out[k] = 0;
+		if (k == CR_DROP_RECURSION)
+			continue; /* not a BPF-side counter, see below */
 		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &k, vals))
 			continue;
 		for (int i = 0; i < ncpu; i++)
 			out[k] += vals[i];
 	}
 	free(vals);
+	/*
+	 * Runs the kernel skipped because the program was already running on that CPU. For the
+	 * state tracepoint most are handled by on_tcp_state_nested (see connrec.bpf.c), which
+	 * counts them; read that count first so it never exceeds the misses read after it.
+	 */
+	{
+		uint64_t handled = nested_handled(c), misses = 0;
+
+		for (int i = 0; i < c->nlinks; i++)
+			misses += prog_misses(c->progs[i]);
+		out[CR_DROP_RECURSION] = misses > handled ? misses - handled : 0;
+	}
 	return 0;
 }
 

@@ -368,6 +368,7 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 	static const char *const why[CR_DROP_MAX] = {
 		[CR_DROP_RINGBUF] = "ring buffer full: events dropped",
 		[CR_DROP_MAP_FULL] = "tracking map full: flows not tracked",
+		[CR_DROP_RECURSION] = "BPF program runs skipped by the kernel (nested in softirq)",
 	};
 	int64_t now = clock_ns(CLOCK_REALTIME);
 	int err = 0;
