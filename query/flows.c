@@ -81,7 +81,7 @@ const char *flow_reason(const struct flow *f)
 		[CR_END_PEER_FIN] = "peer_fin", [CR_END_LOCAL_RST] = "local_rst",
 		[CR_END_PEER_RST] = "peer_rst", [CR_END_REFUSED] = "refused",
 		[CR_END_TIMEOUT] = "timeout",	[CR_END_RELEASED] = "released",
-		[CR_END_UNKNOWN] = "unknown",
+		[CR_END_UNKNOWN] = "unknown",	[CR_END_IDLE] = "idle",
 	};
 
 	if (f->end != FLOW_END_CLOSED)
