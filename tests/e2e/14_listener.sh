@@ -3,6 +3,8 @@
 # A listening socket opened and closed while the recorder runs (IPv4 and IPv6): one listen row
 # each, with the owner's pid and name, the bound address and port, and an end (reason 7) that
 # is recorded while the process still lives, so the end comes from close() and not from exit.
+# Then a connection that sits unaccepted in a listener's queue when the listener closes: the
+# server side of it has no process, so it may carry no pid.
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
@@ -59,6 +61,55 @@ check() {
 
 check ipv4 127.0.0.1 4 "$CR_V4_LO"
 check ipv6 ::1 6 "$CR_V6_LO"
+
+# A connection the listener's owner never accepts: closing the listener resets it. The
+# kernel finishes the handshake and sends the reset in softirq context, where no process is
+# current, so the server side may be recorded only without a pid (pid 0, flag 4), never with
+# whatever process happened to be running.
+cat >"$CR_TMP/client.py" <<'EOF2'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("connected", s.getsockname()[1], flush=True)
+try:
+    d = s.recv(10)
+    print("eof" if not d else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+EOF2
+out=$CR_TMP/listen.unaccepted.out
+"$PY" -u "$CR_TMP/listen.py" 127.0.0.1 >"$out" 2>&1 &
+lpid=$!
+cr_track "$lpid"
+cr_wait_file "$out" '^listening '
+port=$(awk '/^listening/ { print $2 }' "$out")
+"$PY" -u "$CR_TMP/client.py" "$port" >"$CR_TMP/client.out" 2>&1 &
+cpid=$!
+cr_track "$cpid"
+cr_wait_file "$CR_TMP/client.out" '^connected '
+cport=$(awk '/^connected/ { print $2 }' "$CR_TMP/client.out")
+ccomm=$(cr_comm "$cpid")
+cr_log "unaccepted: listener pid $lpid port $port, client pid $cpid from $cport"
+kill -USR1 "$lpid"
+wait "$cpid" || true
+cr_untrack "$cpid"
+cr_eq "unaccepted: what the client saw when the listener closed" reset \
+	"$(tail -n 1 "$CR_TMP/client.out")"
+cw="proto = 'tcp' AND direction = 'out' AND pid = $cpid AND rport = $port"
+sw="proto = 'tcp' AND direction = 'in' AND lport = $port AND rport = $cport"
+cr_expect_rows "unaccepted: client row, ended" 1 \
+	"SELECT count(*) FROM flows WHERE $cw AND end_ns IS NOT NULL" || true
+cr_eq "unaccepted: client row (lport|comm|reason 4 peer RST)" "$cport|$ccomm|4" \
+	"$(cr_sql "SELECT lport, comm, reason FROM flows WHERE $cw")"
+cr_expect_rows "unaccepted: listener end" 1 "SELECT count(*) FROM flows WHERE direction = 'listen'
+	AND lport = $port AND pid = $lpid AND reason = 7" || true
+n_sw=$(cr_sql_sum "SELECT count(*) FROM flows WHERE $sw")
+cr_true "unaccepted: at most one server-side row ($n_sw)" [ "$n_sw" -le 1 ]
+cr_eq "unaccepted: server-side rows with a pid or without flag 4 (no pid)" 0 \
+	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE $sw AND (pid != 0 OR flags & 4 = 0)")"
+[ "$CR_FAILS" -eq 0 ] || cr_dump_flows "lport = $port OR rport = $port"
+kill -USR1 "$lpid"
+wait "$lpid" || true
+cr_untrack "$lpid"
 
 cr_stop
 cr_finish
