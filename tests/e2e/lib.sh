@@ -426,14 +426,19 @@ cr_mount() {
 	CR_MOUNTS="$_t $CR_MOUNTS"
 }
 
-# cr_tool VAR NAME: store in VAR the path of the test helper tests/tools/NAME.c, built by
-# `make tools` into $CONNREC_OUTPUT/tools. When that has not been built, compile it into the
-# temp dir (the helpers need only libc), so the test does not depend on the rest of the tree.
+# cr_tool VAR NAME: store in VAR the path of the helper tests/tools/NAME.c or bench/NAME.c,
+# built by `make tools` into $CONNREC_OUTPUT/tools. When that has not been built, compile it
+# into the temp dir (the helpers need only libc), so the test does not depend on the rest of
+# the tree building.
 cr_tool() {
 	_path=$CONNREC_OUTPUT/tools/$2
 	if [ ! -x "$_path" ]; then
-		_src=$(dirname "$0")/../tools/$2.c
-		[ -f "$_src" ] || cr_skip "no $_path and no $_src"
+		_top=$(dirname "$0")/../..
+		_src=""
+		for _c in "$_top/tests/tools/$2.c" "$_top/bench/$2.c"; do
+			[ -f "$_c" ] && _src=$_c && break
+		done
+		[ -n "$_src" ] || cr_skip "no $_path and no source for it"
 		command -v cc >/dev/null 2>&1 || cr_skip "no $_path (run make tools)"
 		_path=$CR_TMP/$2
 		cc -O2 -std=gnu11 -Wall -Wextra -o "$_path" "$_src" -lpthread ||
