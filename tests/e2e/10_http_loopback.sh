@@ -39,9 +39,9 @@ check_case() {
 	cr_log "server pid $spid ($scomm) port $port; curl pid $cpid local port $clport," \
 		"sent $CR_CURL_SENT, received $CR_CURL_RECV"
 
-	cw="proto = 'tcp' AND direction = 'out' AND pid = $cpid AND rport = $port"
-	sw="proto = 'tcp' AND direction = 'in' AND lport = $port AND rport = $clport"
-	lw="proto = 'tcp' AND direction = 'listen' AND lport = $port"
+	cw="netns = $ns_inode AND proto = 'tcp' AND direction = 'out' AND pid = $cpid AND rport = $port"
+	sw="netns = $ns_inode AND proto = 'tcp' AND direction = 'in' AND lport = $port AND rport = $clport"
+	lw="netns = $ns_inode AND proto = 'tcp' AND direction = 'listen' AND lport = $port"
 
 	cr_expect_rows "$name: client row, ended" 1 "SELECT count(*) FROM flows WHERE $cw AND reason IS NOT NULL" || true
 	cr_expect_rows "$name: server row, ended" 1 "SELECT count(*) FROM flows WHERE $sw AND reason IS NOT NULL" || true
@@ -99,7 +99,7 @@ check_case() {
 		"$(cr_sql "SELECT reason FROM flows WHERE $lw")"
 
 	if [ "$CR_FAILS" -gt 0 ]; then
-		cr_dump_flows "lport = $port OR rport = $port"
+		cr_dump_flows "netns = $ns_inode AND (lport = $port OR rport = $port)"
 	fi
 }
 

@@ -69,9 +69,9 @@ cr_log "before the recorder: server pid $spid ($scomm) on $port, client pid $cpi
 
 cr_start
 
-cw="proto = 'tcp' AND lport = $cport AND rport = $port"
-sw="proto = 'tcp' AND lport = $port AND rport = $cport"
-lw="proto = 'tcp' AND direction = 'listen' AND lport = $port"
+cw="netns = $ns_inode AND proto = 'tcp' AND lport = $cport AND rport = $port"
+sw="netns = $ns_inode AND proto = 'tcp' AND lport = $port AND rport = $cport"
+lw="netns = $ns_inode AND proto = 'tcp' AND direction = 'listen' AND lport = $port"
 # "ready" comes after the start-up dump is stored, so its rows must be there already.
 cr_eq "pre-existing rows in the store at 'ready' (client, server, listener)" "1 1 1" \
 	"$(cr_sql_sum "SELECT count(*) FROM flows WHERE $cw") $(cr_sql_sum "SELECT count(*) FROM flows WHERE $sw") $(cr_sql_sum "SELECT count(*) FROM flows WHERE $lw")"
@@ -109,6 +109,6 @@ cr_eq "listener (family|laddr|pid|comm|preexisting|reason 7 released)" \
 	"4|$CR_V4_LO|$spid|$scomm|1|7" \
 	"$(cr_sql "SELECT family, hex(laddr), pid, comm, flags & 1, reason FROM flows WHERE $lw")"
 
-[ "$CR_FAILS" -eq 0 ] || cr_dump_flows "lport IN ($port, $cport) OR rport IN ($port, $cport)"
+[ "$CR_FAILS" -eq 0 ] || cr_dump_flows "netns = $ns_inode"
 cr_stop
 cr_finish
