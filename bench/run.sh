@@ -23,6 +23,8 @@ NPROC=$(nproc)
 HZ=$(getconf CLK_TCK)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 W=$(mktemp -d /tmp/connrec-bench.XXXXXX)
+LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
+STATS0=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo '?')
 REC_PID=""
 TL_PID=""
 STATS_OLD=""
@@ -123,13 +125,22 @@ prog_ids() {
 	done | sort -un
 }
 
-# rec_misses PID: the kernel's recursion_misses summed over the recorder's programs: runs
-# the kernel skipped because the program was already running on that CPU (events that
-# never reached the ring buffer, and that BPF cannot count itself).
+# rec_misses PID: BPF program runs the kernel skipped and nobody handled: recursion_misses
+# summed over the recorder's programs (a program is not run nested inside itself on one CPU,
+# e.g. when a softirq interrupts it), minus what a standby program handled for them (the
+# per-CPU "handled" counters of a map named "nest", when the recorder has one).
 rec_misses() {
-	prog_ids "$1" | while read -r id; do
+	m=$(prog_ids "$1" | while read -r id; do
 		bpftool prog show id "$id" 2>/dev/null | sed -n 's/.*recursion_misses \([0-9]*\).*/\1/p'
-	done | awk '{ n += $1 } END { print n + 0 }'
+	done | awk '{ n += $1 } END { print n + 0 }')
+	h=$(for f in /proc/"$1"/fdinfo/*; do
+		sed -n 's/^map_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null
+	done | sort -un | while read -r id; do
+		if bpftool map show id "$id" 2>/dev/null | grep -q ' name nest '; then
+			bpftool map dump id "$id" 2>/dev/null | sed -n 's/.*"handled": \([0-9]*\).*/\1/p'
+		fi
+	done | awk '{ n += $1 } END { print n + 0 }')
+	echo $((m - h))
 }
 
 # rec_stop: SIGINT, wait for a clean exit.
@@ -470,7 +481,8 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "## Recorder overhead (\`make bench\`)"
 	echo
 	echo "Measured $DATE on $(uname -r), nproc $NPROC, $(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)."
-	echo "Load average before the run: $(cut -d ' ' -f 1-3 /proc/loadavg). Each storm run lasts $SECS s;"
+	echo "Load average before the run: $LOAD0; kernel.bpf_stats_enabled was $STATS0 (1 adds time"
+	echo "accounting to every BPF run). Each storm run lasts $SECS s;"
 	echo "recorder-off and recorder-on runs alternate ($ROUNDS rounds), and each ratio divides an on-run"
 	echo "by the mean of the off-runs just before and after it. \`storm\` is \`.output/tools/storm\`,"
 	echo "\`connrec record -d DIR\` runs with default options on a fresh DIR for every on-run. A"
@@ -486,7 +498,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 2 | completeness (recorded + counted lost) / made, every on-run | $completeness (exact: $exact) | = 1 exactly | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
 	echo "| 2 | recorded / made, worst on-run | $recorded_ratio | ≥ 0.999 | the on-runs of rows 1 and 4 | $NPROC | $DATE |"
 	echo "| 2 | TCP rows whose end never arrived and was not counted lost, all TCP on-runs | $noend_all of $tcp_rows | 0 | the TCP on-runs | $NPROC | $DATE |"
-	echo "| 2 | BPF program runs the kernel skipped (recursion_misses), all on-runs | $misses_all | 0 | \`bpftool prog show\` of the recorder's programs | $NPROC | $DATE |"
+	echo "| 2 | BPF program runs the kernel skipped as nested and no standby handled, all on-runs | $misses_all | 0 | recursion_misses (\`bpftool prog show\`) minus the \`nest\` map's handled | $NPROC | $DATE |"
 	echo "| 2 | tcplife: lines printed / flows made, worst run | $tl_complete | — | \`tcplife > file\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU (user + sys) per recorded flow, TCP full storm | $(cpu_per_flow on) µs | ≤ 2 µs | \`storm -d $SECS\` under \`connrec record\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, TCP RST storm | $(cpu_per_flow rston) µs | ≤ 2 µs | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
@@ -503,7 +515,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
 	echo "recorder's user + sys time from /proc/PID/stat between ready and the last row committed):"
 	echo
-	echo "| run | made | conn/s | flows expected | recorded | lost (gap rows) | rows without end | BPF recursion misses | recorder cpu s | storm s |"
+	echo "| run | made | conn/s | flows expected | recorded | lost (gap rows) | rows without end | BPF runs skipped, unhandled | recorder cpu s | storm s |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $11, $12, $7, $8 }' "$W/rec.tsv"
 	if [ -s "$W/tl.tsv" ]; then
