@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The segments of a data dir, in sequence order: only seg-NNNNNNNN.db and seg-NNNNNNNN.db.zst
+ * count, so the lock, the manifest and *.tmp files of a running recorder are never opened.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_read_internal.h"
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct sr_entry *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return (int)y->zst - (int)x->zst; /* .zst first, so the dedup keeps it */
+}
+
+/* seg-<digits>.db or seg-<digits>.db.zst; nothing else. */
+static bool parse_seg_name(const char *name, uint64_t *seq, bool *zst)
+{
+	const char *p = name + 4;
+	uint64_t v = 0;
+	int digits = 0;
+
+	if (strncmp(name, "seg-", 4))
+		return false;
+	while (*p >= '0' && *p <= '9' && digits < 19) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+		digits++;
+	}
+	if (!digits)
+		return false;
+	if (!strcmp(p, ".db"))
+		*zst = false;
+	else if (!strcmp(p, ".db.zst"))
+		*zst = true;
+	else
+		return false;
+	*seq = v;
+	return true;
+}
+
+int sr_list_dir(const char *dir, struct sr_entry **out, size_t *n, char *errbuf, size_t errlen)
+{
+	struct sr_entry *v = NULL;
+	size_t cnt = 0, w = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		err = -errno;
+		sr_set_err(errbuf, errlen, "%s: %s", dir, strerror(errno));
+		return err;
+	}
+	while ((de = readdir(d))) {
+		struct sr_entry e = { 0 }, *nv;
+		char p[PATH_MAX];
+
+		if (!parse_seg_name(de->d_name, &e.seq, &e.zst))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p))
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv || !(e.path = strdup(p))) {
+			if (nv)
+				v = nv;
+			err = -ENOMEM;
+			sr_set_err(errbuf, errlen, "out of memory");
+			goto cleanup;
+		}
+		v = nv;
+		v[cnt++] = e;
+	}
+	qsort(v, cnt, sizeof(*v), entry_cmp);
+	for (size_t i = 0; i < cnt; i++) {
+		if (w && v[w - 1].seq == v[i].seq) {
+			free(v[i].path);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	if (w && !v[w - 1].zst)
+		v[w - 1].active = true;
+	*out = v;
+	*n = w;
+	v = NULL;
+	cnt = 0;
+cleanup:
+	closedir(d);
+	sr_free_list(v, cnt);
+	return err;
+}
+
+void sr_free_list(struct sr_entry *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		free(list[i].path);
+	free(list);
+}
