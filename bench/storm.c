@@ -14,6 +14,9 @@
  *   hold  open --count TCP connections and keep both ends open until SIGINT/SIGTERM/SIGUSR1
  *         or --duration, then close them all (fills a recorder's tracking maps)
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>

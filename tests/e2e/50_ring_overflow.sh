@@ -20,8 +20,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
-storm=$CONNREC_OUTPUT/tools/storm
-[ -x "$storm" ] || cr_skip "no $storm (run make tools)"
+cr_tool storm storm
 # Whatever happens, never leave a stopped recorder behind for the cleanup to wait on.
 trap '_rc=$?; [ -n "$CR_REC_PID" ] && kill -CONT "$CR_REC_PID" 2>/dev/null; (exit $_rc); cr_cleanup' EXIT
 

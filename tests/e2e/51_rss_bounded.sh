@@ -11,8 +11,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
-storm=$CONNREC_OUTPUT/tools/storm
-[ -x "$storm" ] || cr_skip "no $storm (run make tools)"
+cr_tool storm storm
 phases=${CR_RSS_PHASES:-6}
 conns=${CR_RSS_CONNS:-40000}
 

@@ -12,8 +12,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
-storm=$CONNREC_OUTPUT/tools/storm
-[ -x "$storm" ] || cr_skip "no $storm (run make tools)"
+cr_tool storm storm
 cap=${CR_MAP_CAP:-256}
 hold=${CR_MAP_HOLD:-200}
 
