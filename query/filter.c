@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The query's conditions handed to SQL (lib/store_read), so indexes do the work. Every row is
+ * checked again in C by flow_filter_match(), so this only has to let every match through.
+ */
+#include <string.h>
+
+#include "query.h"
+
+/* The prefilter handed to SQL: the same conditions, minus what only C can judge. */
+void query_sql_filter(struct query *q)
+{
+	struct sr_conn_filter *s = &q->sf;
+	const struct flow_filter *f = &q->ff;
+
+	sr_conn_filter_init(s);
+	s->since = f->since;
+	s->until = f->until;
+	s->ports = f->ports;
+	s->n_ports = f->n_ports;
+	s->lports = f->lports;
+	s->n_lports = f->n_lports;
+	s->rports = f->rports;
+	s->n_rports = f->n_rports;
+	s->addrs = f->addrs;
+	s->n_addrs = f->n_addrs;
+	s->proto = f->proto;
+	s->dir = f->dir;
+	s->pids = f->pids;
+	s->n_pids = f->n_pids;
+	s->uids = f->uids;
+	s->n_uids = f->n_uids;
+	s->netns = f->netns;
+	s->n_netns = f->n_netns;
+	s->cgroups = f->cgroups;
+	s->n_cgroups = f->n_cgroups;
+	s->comm = f->comm;
+	s->min_dur = f->min_dur;
+	s->max_dur = f->max_dur;
+	s->short_lived = f->short_lived;
+	/*
+	 * --count without filters that SQL only approximates: rows complete on their own are
+	 * counted by SQL (never leaving SQLite), only the rest go through the merge.
+	 */
+	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs &&
+			!(f->comm && strchr(f->comm, '['));
+	s->skip_folded = q->fast_count;
+}

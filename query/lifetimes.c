@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Lifetimes: each host's segments are read in order and their rows merged by (host, conn id),
+ * see flows.h. Only lifetimes still waiting for an end stay in memory (q->pending); a row that
+ * is complete on its own is judged at once. A lifetime whose end never came is open, or
+ * unknown when recording stopped (or lost track of it) after its start.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connrec_event.h"
+#include "log.h"
+#include "query.h"
+#include "store.h"
+
+static int emit(struct query *q, const struct flow *f)
+{
+	if (!flow_filter_match(&q->ff, f))
+		return 0;
+	q->count++;
+	if (q->mode == MODE_COUNT)
+		return 0;
+	if (q->n_out == q->cap_out) {
+		size_t cap = q->cap_out ? q->cap_out * 2 : 1024;
+		struct flow *v = realloc(q->out, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		q->out = v;
+		q->cap_out = cap;
+	}
+	q->out[q->n_out++] = *f;
+	return 0;
+}
+
+static int on_row(const struct sr_conn *r, void *ctx)
+{
+	struct query *q = ctx;
+	struct flow f, *p;
+
+	/* The common case, a lifetime complete in one row, never touches the table. */
+	if (!(r->flags & CR_FLAG_CARRIED) && r->has_end) {
+		flow_from_row(&f, r, q->cur_host, q->cur_seg);
+		return emit(q, &f);
+	}
+	p = flow_table_find(&q->pending, q->cur_host, r->id);
+	if (p) {
+		flow_merge_row(p, r, q->cur_seg);
+		return 0;
+	}
+	flow_from_row(&f, r, q->cur_host, q->cur_seg);
+	return flow_table_add(&q->pending, &f);
+}
+
+static int add_stop(struct query *q, int64_t ts_ns, bool is_start)
+{
+	struct stop_mark *v = realloc(q->stops, (q->n_stops + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	q->stops = v;
+	v[q->n_stops++] = (struct stop_mark){ q->cur_host, ts_ns, is_start };
+	return 0;
+}
+
+static int on_run(const struct sr_run *r, void *ctx)
+{
+	if (r->kind != 1 && r->kind != 2)
+		return 0;
+	return add_stop(ctx, r->ts_ns, r->kind == 1);
+}
+
+static int on_gap_stop(const struct sr_gap *g, void *ctx)
+{
+	if (g->kind != STORE_GAP_DOWN)
+		return 0;
+	return add_stop(ctx, g->start_ns, false);
+}
+
+static int on_gap_count(const struct sr_gap *g, void *ctx)
+{
+	(void)g;
+	((struct query *)ctx)->n_gaps_in_window++;
+	return 0;
+}
+
+/* The first moment after the flow's start at which recording stopped, or SR_NO_TIME. */
+static int64_t stopped_after(const struct query *q, const struct flow *f)
+{
+	int64_t best = SR_NO_TIME;
+
+	for (size_t i = 0; i < q->n_stops; i++) {
+		const struct stop_mark *m = &q->stops[i];
+
+		if (m->host != f->host || m->ts_ns <= f->start_ns)
+			continue;
+		/* A pre-existing flow was found by its own run's start-up dump: that start (or
+		 * any later one) proves nothing on its own; a stop or a down gap does. */
+		if (m->is_start && (f->flags & CR_FLAG_PREEXISTING))
+			continue;
+		if (best == SR_NO_TIME || m->ts_ns < best)
+			best = m->ts_ns;
+	}
+	return best;
+}
+
+/* Ends for waiting lifetimes that a later segment stored without a carried copy. */
+static int late_ends(struct query *q, struct slot *s, uint32_t seg)
+{
+	for (size_t i = 0; i < q->pending.n; i++) {
+		struct flow *f = &q->pending.v[i];
+		struct sr_end e;
+		int rc;
+
+		if (f->host != s->host || f->end != FLOW_END_OPEN || f->last_seg >= seg)
+			continue;
+		rc = sr_end_by_id(s->seg, f->id, &e);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			struct sr_conn r = { .has_end = true,
+					     .end_ns = e.end_ns,
+					     .reason = e.reason,
+					     .has_bytes = e.has_bytes,
+					     .bytes_out = e.bytes_out,
+					     .bytes_in = e.bytes_in,
+					     .start_ns = INT64_MAX };
+
+			flow_merge_row(f, &r, seg);
+		}
+	}
+	return 0;
+}
+
+/* Are lifetimes of this host still waiting for an end that the segment after prev may hold? */
+static bool waiting(const struct query *q, uint32_t host, uint32_t prev)
+{
+	for (size_t i = 0; i < q->pending.n; i++) {
+		const struct flow *f = &q->pending.v[i];
+
+		if (f->host == host && f->end == FLOW_END_OPEN && f->last_seg == prev)
+			return true;
+	}
+	return false;
+}
+
+static int read_flows(struct query *q)
+{
+	uint32_t *last_read = calloc(q->n_hosts ? q->n_hosts : 1, sizeof(*last_read));
+	int64_t *next_created = NULL;
+	int err = 0;
+
+	if (!last_read)
+		return -ENOMEM;
+	for (size_t i = 0; i < q->n_slots; i++) {
+		struct slot *s = &q->slots[i];
+		uint32_t ord = (uint32_t)i + 1;
+
+		if (s->skip || !s->seg)
+			continue;
+		if (s->late && !waiting(q, s->host, last_read[s->host]))
+			continue;
+		q->cur_host = s->host;
+		q->cur_seg = ord;
+		err = late_ends(q, s, ord);
+		if (!err && q->fast_count) {
+			uint64_t n = 0;
+
+			err = sr_count_folded(s->seg, &q->sf, &n);
+			q->count += n;
+		}
+		if (!err)
+			err = sr_conns(s->seg, &q->sf, on_row, q);
+		if (err == -ENOMEM)
+			goto cleanup;
+		if (err)
+			query_seg_warn(q, s, err);
+		s->read = true;
+		last_read[s->host] = ord;
+		/* The evidence copy in the temp dir is not needed any longer. */
+		sr_close(s->seg);
+		s->seg = NULL;
+		err = 0;
+	}
+	next_created = malloc((q->n_slots + 2) * sizeof(*next_created));
+	if (!next_created) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < q->n_slots; i++)
+		next_created[i + 1] = q->slots[i].meta.created_ns;
+	for (size_t i = 0; i < q->pending.n; i++) {
+		struct flow *f = &q->pending.v[i];
+
+		if (f->end == FLOW_END_OPEN) {
+			int64_t stop = stopped_after(q, f);
+
+			if (stop != SR_NO_TIME) {
+				f->end = FLOW_END_UNKNOWN;
+				f->lost_ns = stop;
+			} else if (f->last_seg < last_read[f->host]) {
+				/* A later segment was read and did not carry it: the recorder lost
+				 * track of it when that segment began. */
+				f->end = FLOW_END_UNKNOWN;
+				f->lost_ns = next_created[f->last_seg + 1] != SR_NO_TIME
+						     ? next_created[f->last_seg + 1]
+						     : f->start_ns;
+			}
+		}
+		f->flags &= (uint8_t)~CR_FLAG_CARRIED;
+		err = emit(q, f);
+		if (err)
+			goto cleanup;
+	}
+cleanup:
+	free(last_read);
+	free(next_created);
+	return err;
+}
+
+/* Run rows and down gaps of every segment that will be read, before any flow is judged. */
+static int read_stops(struct query *q)
+{
+	int err;
+
+	for (size_t i = 0; i < q->n_slots; i++) {
+		struct slot *s = &q->slots[i];
+
+		if (s->skip || !s->seg)
+			continue;
+		q->cur_host = s->host;
+		err = sr_runs(s->seg, on_run, q);
+		if (!err)
+			err = sr_gaps(s->seg, SR_NO_TIME, SR_TIME_MAX, on_gap_stop, q);
+		if (!err && !s->late)
+			err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_gap_count, q);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			query_seg_warn(q, s, err);
+	}
+	return 0;
+}
+
+static int flow_cmp(const void *a, const void *b)
+{
+	const struct flow *x = a, *y = b;
+
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	if (x->host != y->host)
+		return x->host < y->host ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o)
+{
+	int err = read_stops(q);
+
+	if (!err)
+		err = read_flows(q);
+	if (err)
+		return err;
+	if (q->mode == MODE_COUNT)
+		printf("%" PRIu64 "\n", q->count);
+	else
+		p->flows(o, q->out, query_order(q, q->out, q->n_out, sizeof(*q->out), flow_cmp));
+	/* "Not recorded" must never read as "did not happen". */
+	if (q->n_gaps_in_window && !strcmp(q->format, "table"))
+		cr_warn("the window contains %zu recording gap(s) (events lost or recorder "
+			"down); see --gaps",
+			q->n_gaps_in_window);
+	return 0;
+}

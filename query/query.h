@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state of one `connrec query` run, shared by its files:
+ *   query.c      the command: the steps in order, sorting, --limit
+ *   options.c    the command line (and --help)
+ *   filter.c     the SQL prefilter made from the options
+ *   sources.c    opening the data dir or files, and which segments the window needs
+ *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
+ *   events.c     --gaps and --events
+ * flows.c (merging, states, the C filter) and output.c (the printers) have their own headers.
+ */
+#ifndef CONNREC_QUERY_QUERY_H
+#define CONNREC_QUERY_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flows.h"
+#include "output.h"
+#include "store_read.h"
+
+enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT };
+
+/* One segment file, in host and segment order once planned. */
+struct slot {
+	struct sr_segment *seg;
+	struct sr_meta meta;
+	char *path;
+	uint32_t host;
+	bool skip; /* wholly before the window */
+	bool late; /* created after the window: only read for ends of waiting lifetimes */
+	bool read;
+};
+
+/* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
+struct stop_mark {
+	uint32_t host;
+	int64_t ts_ns;
+	bool is_start;
+};
+
+struct query {
+	/* options */
+	const char *dir;
+	const char **files;
+	size_t n_files;
+	const char *format;
+	enum mode mode;
+	bool newest_first;
+	uint64_t limit; /* 0 = none */
+	unsigned open_flags;
+	uint64_t max_unpacked;
+	struct flow_filter ff;
+	struct sr_conn_filter sf;
+	/* state */
+	struct slot *slots;
+	size_t n_slots;
+	char **hosts;
+	size_t n_hosts;
+	struct stop_mark *stops;
+	size_t n_stops;
+	struct flow_table pending;
+	struct flow *out;
+	size_t n_out, cap_out;
+	uint64_t count;
+	uint32_t cur_host, cur_seg;
+	size_t n_gaps_in_window;
+	int failures;
+	bool fast_count;
+};
+
+/* options.c: 0, 1 after --help, or -EINVAL (the message is printed) / -ENOMEM. */
+int query_parse_args(struct query *q, int argc, char **argv);
+
+/* filter.c: fills q->sf from q->ff, and decides whether --count may count in SQL. */
+void query_sql_filter(struct query *q);
+
+/* sources.c */
+int query_open_sources(struct query *q);
+/* Sorts the slots by host and segment, names the hosts, and marks what the window skips. */
+void query_plan(struct query *q);
+/* A segment that failed while being read: warn, count the failure, and go on. */
+void query_seg_warn(struct query *q, struct slot *s, int err);
+
+/* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
+int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);
+
+/* events.c: reads and prints --gaps or --events. */
+int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o);
+
+/*
+ * Sorts n rows of size bytes with cmp, oldest first or (--newest) newest first, and returns
+ * how many of them --limit leaves.
+ */
+size_t query_order(const struct query *q, void *v, size_t n, size_t size,
+		   int (*cmp)(const void *a, const void *b));
+
+#endif /* CONNREC_QUERY_QUERY_H */

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The segments a query reads: every -f file, or a data dir's segments walked newest first so
+ * those wholly before the window are never opened. Then their order (per host, by segment)
+ * and which of them the window lets the query skip.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "query.h"
+
+static int open_one(struct query *q, const char *path, unsigned flags, struct slot *out)
+{
+	struct sr_open_opts o = { .flags = q->open_flags | flags, .max_unpacked = q->max_unpacked };
+	char msg[512];
+	int err = sr_open(path, &o, &out->seg, msg, sizeof(msg));
+
+	if (err) {
+		cr_warn("%s: %s; skipped", path, msg);
+		q->failures++;
+		return err;
+	}
+	out->meta = *sr_meta(out->seg);
+	out->path = strdup(path);
+	return out->path ? 0 : -ENOMEM;
+}
+
+static int add_slot(struct query *q, struct slot *s)
+{
+	struct slot *v = realloc(q->slots, (q->n_slots + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	q->slots = v;
+	v[q->n_slots++] = *s;
+	return 0;
+}
+
+int query_open_sources(struct query *q)
+{
+	struct sr_entry *list = NULL;
+	size_t n = 0;
+	char msg[512];
+	int err = 0;
+
+	if (q->n_files) {
+		for (size_t i = 0; i < q->n_files; i++) {
+			struct slot s = { 0 };
+
+			if (open_one(q, q->files[i], 0, &s))
+				continue;
+			err = add_slot(q, &s);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	err = sr_list_dir(q->dir, &list, &n, msg, sizeof(msg));
+	if (err) {
+		cr_err("%s", msg);
+		return err;
+	}
+	if (!n) {
+		cr_err("%s: no segments (seg-NNNNNNNN.db[.zst]) found", q->dir);
+		err = -ENOENT;
+		goto cleanup;
+	}
+	/*
+	 * Newest first: once a segment began before --since, every older one ended
+	 * before the window (lifetimes still open were carried forward), so none is opened.
+	 */
+	for (size_t i = n; i-- > 0;) {
+		struct slot s = { 0 };
+
+		if (open_one(q, list[i].path, list[i].active ? SR_OPEN_LIVE : 0, &s))
+			continue;
+		err = add_slot(q, &s);
+		if (err)
+			goto cleanup;
+		if (q->ff.since != SR_NO_TIME && s.meta.created_ns != SR_NO_TIME &&
+		    s.meta.created_ns < q->ff.since) {
+			cr_debug("%zu older segment(s) lie before the window; not opened", i);
+			break;
+		}
+	}
+cleanup:
+	sr_free_list(list, n);
+	return err;
+}
+
+static uint32_t intern_host(struct query *q, const char *name)
+{
+	char **v;
+
+	for (size_t i = 0; i < q->n_hosts; i++) {
+		if (!strcmp(q->hosts[i], name))
+			return (uint32_t)i;
+	}
+	v = realloc(q->hosts, (q->n_hosts + 1) * sizeof(*v));
+	if (!v)
+		return 0;
+	q->hosts = v;
+	v[q->n_hosts] = strdup(name);
+	if (!v[q->n_hosts])
+		return 0;
+	return (uint32_t)q->n_hosts++;
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	int c = strcmp(x->meta.host, y->meta.host);
+
+	if (c)
+		return c;
+	if (x->meta.segment_id != y->meta.segment_id)
+		return x->meta.segment_id < y->meta.segment_id ? -1 : 1;
+	if (x->meta.created_ns != y->meta.created_ns)
+		return x->meta.created_ns < y->meta.created_ns ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+void query_plan(struct query *q)
+{
+	qsort(q->slots, q->n_slots, sizeof(*q->slots), slot_cmp);
+	for (size_t i = 0; i < q->n_slots; i++) {
+		struct slot *s = &q->slots[i];
+		const struct slot *next = i + 1 < q->n_slots ? &q->slots[i + 1] : NULL;
+
+		s->host = intern_host(q, s->meta.host);
+		if (next && strcmp(next->meta.host, s->meta.host))
+			next = NULL;
+		if (q->ff.since != SR_NO_TIME) {
+			if (s->meta.sealed && s->meta.last_ns != SR_NO_TIME &&
+			    s->meta.last_ns < q->ff.since)
+				s->skip = true;
+			if (next && next->meta.created_ns != SR_NO_TIME &&
+			    next->meta.created_ns < q->ff.since)
+				s->skip = true;
+		}
+		if (q->ff.until != SR_TIME_MAX && s->meta.created_ns != SR_NO_TIME &&
+		    s->meta.created_ns > q->ff.until)
+			s->late = true;
+		if (s->skip)
+			cr_debug("%s: wholly before the window; skipped", s->path);
+	}
+}
+
+void query_seg_warn(struct query *q, struct slot *s, int err)
+{
+	cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path, strerror(-err),
+		sr_errmsg(s->seg));
+	q->failures++;
+}
