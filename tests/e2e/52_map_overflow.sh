@@ -75,17 +75,27 @@ cr_eq "connections made after release" 200 "$amade"
 out="proto = 6 AND dir = 0 AND rport = $aport"
 in="proto = 6 AND dir = 1 AND lport = $aport"
 ended="(dur_ns IS NOT NULL OR id IN (SELECT id FROM conn_end))"
-cr_expect_rows "out rows after release, ended" "$amade" \
-	"SELECT count(*) FROM conn WHERE $out AND $ended" || true
-cr_expect_rows "in rows after release, ended" "$amade" \
-	"SELECT count(*) FROM conn WHERE $in AND $ended" || true
-cr_eq "out rows after release" "$amade" "$(cr_sql_sum "SELECT count(*) FROM conn WHERE $out")"
-cr_eq "in rows after release" "$amade" "$(cr_sql_sum "SELECT count(*) FROM conn WHERE $in")"
-cr_eq "rows after release not owned by storm's pid $apid" 0 \
-	"$(cr_sql_sum "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc
-		WHERE (($out) OR ($in)) AND p.pid != $apid")"
-# Other traffic on the host could still be counted here; this is for the log only.
-cr_log "losses counted after the map drained: $(($(cr_sql_sum "$lost_q") - lost2))"
+cr_wait_count "$amade" "SELECT count(*) FROM conn WHERE $out AND $ended" >/dev/null || true
+cr_wait_count "$amade" "SELECT count(*) FROM conn WHERE $in AND $ended" >/dev/null || true
+lost3=$(cr_sql_sum "$lost_q")
+n_out=$(cr_sql_sum "SELECT count(*) FROM conn WHERE $out AND $ended")
+n_in=$(cr_sql_sum "SELECT count(*) FROM conn WHERE $in AND $ended")
+foreign=$(cr_sql_sum "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc
+	WHERE (($out) OR ($in)) AND p.pid != $apid")
+if [ "$lost3" -eq "$lost2" ]; then
+	# The map had room the whole time: every endpoint whole, with its owner.
+	cr_eq "out rows after release, ended" "$amade" "$n_out"
+	cr_eq "in rows after release, ended" "$amade" "$n_in"
+	cr_eq "rows after release not owned by storm's pid $apid" 0 "$foreign"
+else
+	# Other traffic on the host filled the small map again (its flows are counted too), so
+	# only require that nothing went missing without a count.
+	cr_log "the map filled again ($((lost3 - lost2)) more flows not tracked; other traffic)"
+	all=$(cr_sql_sum "$(port_q "$aport")")
+	cr_true "endpoints after release: stored ($all) + newly lost ($((lost3 - lost2))) >= $((2 * amade + 1))" \
+		[ $((all + lost3 - lost2)) -ge $((2 * amade + 1)) ]
+	cr_gt "out rows after release, ended" 0 "$n_out"
+fi
 
 cr_stop
 cr_finish
