@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Segment files of a data dir: their names, listing, hashing, the manifest of sealed
- * segments, and sealing (indexes, rollback journal, zstd, hash) done so that a crash at any
- * step leaves something the next call finishes.
+ * Segment files of a data dir: their names, listing, hashing, removal and the manifest of
+ * sealed segments. Sealing itself is in segment_seal.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,27 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <zstd.h>
 
-#include "log.h"
-#include "schema.h"
-#include "store_internal.h"
+#include "segment.h"
+#include "timespec.h"
 
 #define SEG_PREFIX "seg-"
 #define SEG_DIGITS 8
-#define SEG_ZSTD_LEVEL 3
-#define SEG_IO_CHUNK (1 << 20)
 
 int64_t seg_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_now_ns();
 }
 
 int seg_sqlite_err(int rc)
@@ -93,6 +84,14 @@ void seg_format_name(char *buf, size_t len, uint32_t seq, enum seg_kind kind)
 					   [SEG_TMP] = ".db.zst.tmp" };
 
 	snprintf(buf, len, SEG_PREFIX "%0*" PRIu32 "%s", SEG_DIGITS, seq, ext[kind]);
+}
+
+void seg_path(char *buf, size_t len, const char *dir, uint32_t seq, enum seg_kind kind)
+{
+	char name[SEG_NAME_MAX];
+
+	seg_format_name(name, sizeof(name), seq, kind);
+	snprintf(buf, len, "%s/%s", dir, name);
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -179,7 +178,20 @@ cleanup:
 	return err;
 }
 
-static void to_hex(const unsigned char *md, unsigned len, char *hex)
+void seg_unlink_raw(const char *dir, uint32_t seq)
+{
+	static const char *const sfx[] = { "-wal", "-shm", "-journal" };
+	char raw[4200], p[4200 + 16];
+
+	seg_path(raw, sizeof(raw), dir, seq, SEG_RAW);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", raw, sfx[i]);
+		unlink(p);
+	}
+	unlink(raw);
+}
+
+void seg_hex(const unsigned char *md, unsigned len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -227,7 +239,7 @@ int seg_hash_file(const char *path, char hex[65])
 		err = -EIO;
 		goto cleanup;
 	}
-	to_hex(md, mdlen, hex);
+	seg_hex(md, mdlen, hex);
 cleanup:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
@@ -269,6 +281,18 @@ int seg_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	}
 	sqlite3_finalize(st);
 	return err;
+}
+
+int64_t seg_query_i64(sqlite3 *db, const char *sql, int64_t dflt)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 int seg_manifest_append(const char *dir, const struct seg_info *info)
@@ -313,290 +337,5 @@ int seg_manifest_find(const char *dir, uint32_t seq, struct seg_info *info)
 		}
 	}
 	fclose(f);
-	return err;
-}
-
-/* first_ns/last_ns: the earliest and latest time any row of the segment mentions. */
-static const char range_sql[] =
-	"SELECT min(a), max(b) FROM ("
-	" SELECT min(start_ns) AS a, max(start_ns + coalesce(dur_ns, 0)) AS b FROM conn"
-	" UNION ALL SELECT min(end_ns), max(end_ns) FROM conn_end"
-	" UNION ALL SELECT min(start_ns), max(end_ns) FROM gap"
-	" UNION ALL SELECT min(ts_ns), max(ts_ns) FROM run"
-	" UNION ALL SELECT min(ts_ns), max(ts_ns) FROM retention)";
-
-static int put_meta(sqlite3 *db, const char *key, const char *value)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	/* Only ever inserts: a key written earlier (e.g. prev_sha256 by the writer) stays. */
-	rc = sqlite3_prepare_v2(db,
-				"INSERT INTO meta(key, value) VALUES(?1, ?2) "
-				"ON CONFLICT(key) DO NOTHING",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Step 1 of sealing: indexes and the seal metadata, all in one transaction. */
-static int seal_db(const char *path, const char *prev_sha256, struct seg_info *info)
-{
-	char val[128];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc, err = 0;
-
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc != SQLITE_OK) {
-		err = seg_sqlite_err(rc);
-		goto cleanup;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	/*
-	 * Switching to a rollback journal checkpoints and removes the WAL first. Doing it before
-	 * the index build keeps the build out of a WAL that would double its size on disk.
-	 */
-	rc = sqlite3_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;", NULL, NULL,
-			  NULL);
-	if (rc != SQLITE_OK)
-		goto sql_fail;
-	if (!seg_meta_get(db, "sealed", val, sizeof(val)) && !strcmp(val, "1")) {
-		if (seg_meta_get(db, "first_ns", val, sizeof(val)) == 0)
-			info->first_ns = strtoll(val, NULL, 10);
-		if (seg_meta_get(db, "last_ns", val, sizeof(val)) == 0)
-			info->last_ns = strtoll(val, NULL, 10);
-		goto cleanup;
-	}
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto sql_fail;
-	rc = sqlite3_prepare_v2(db, range_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto sql_fail_tx;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		goto sql_fail_tx;
-	info->first_ns = sqlite3_column_int64(st, 0);
-	info->last_ns = sqlite3_column_int64(st, 1);
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL &&
-	    seg_meta_get(db, "created_ns", val, sizeof(val)) == 0)
-		info->first_ns = info->last_ns = strtoll(val, NULL, 10);
-	sqlite3_finalize(st);
-	st = NULL;
-	for (unsigned i = 0; i < seal_sql_count; i++) {
-		rc = sqlite3_exec(db, seal_sql[i], NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			goto sql_fail_tx;
-	}
-	snprintf(val, sizeof(val), "%" PRId64, info->first_ns);
-	rc = put_meta(db, "first_ns", val);
-	if (rc == SQLITE_OK) {
-		snprintf(val, sizeof(val), "%" PRId64, info->last_ns);
-		rc = put_meta(db, "last_ns", val);
-	}
-	if (rc == SQLITE_OK && prev_sha256)
-		rc = put_meta(db, "prev_sha256", prev_sha256);
-	if (rc == SQLITE_OK) {
-		snprintf(val, sizeof(val), "%" PRId64, seg_now_ns());
-		rc = put_meta(db, "sealed_ns", val);
-	}
-	if (rc == SQLITE_OK)
-		rc = put_meta(db, "sealed", "1");
-	if (rc != SQLITE_OK)
-		goto sql_fail_tx;
-	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto sql_fail_tx;
-	goto cleanup;
-
-sql_fail_tx:
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-sql_fail:
-	err = seg_sqlite_err(rc);
-	cr_warn("seal %s: %s", path, sqlite3_errmsg(db));
-cleanup:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return err;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Steps 2-3: compress SRC into DST (created fresh), hashing the compressed bytes; fsync. */
-static int compress_file(const char *src, const char *dst, struct seg_info *info)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	size_t outcap = ZSTD_CStreamOutSize();
-	char *in = NULL, *out = NULL;
-	EVP_MD_CTX *md_ctx = NULL;
-	ZSTD_CCtx *zc = NULL;
-	int ifd = -1, ofd = -1, err = 0, last = 0;
-	uint64_t total = 0;
-
-	ifd = open(src, O_RDONLY | O_CLOEXEC);
-	if (ifd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	ofd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (ofd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	in = malloc(SEG_IO_CHUNK);
-	out = malloc(outcap);
-	zc = ZSTD_createCCtx();
-	md_ctx = EVP_MD_CTX_new();
-	if (!in || !out || !zc || !md_ctx) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, SEG_ZSTD_LEVEL);
-	/* The frame checksum lets any zstd tool detect a damaged segment on its own. */
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
-	EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL);
-	while (!last) {
-		ssize_t r = read(ifd, in, SEG_IO_CHUNK);
-		ZSTD_inBuffer ib;
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		last = r == 0;
-		ib = (ZSTD_inBuffer){ in, (size_t)r, 0 };
-		for (;;) {
-			ZSTD_outBuffer ob = { out, outcap, 0 };
-			size_t left = ZSTD_compressStream2(zc, &ob, &ib,
-							   last ? ZSTD_e_end : ZSTD_e_continue);
-
-			if (ZSTD_isError(left)) {
-				cr_warn("zstd: %s", ZSTD_getErrorName(left));
-				err = -EIO;
-				goto cleanup;
-			}
-			err = write_all(ofd, out, ob.pos);
-			if (err)
-				goto cleanup;
-			EVP_DigestUpdate(md_ctx, out, ob.pos);
-			total += ob.pos;
-			if (last ? left == 0 : ib.pos == ib.size)
-				break;
-		}
-	}
-	if (fsync(ofd)) {
-		err = -errno;
-		goto cleanup;
-	}
-	EVP_DigestFinal_ex(md_ctx, md, &mdlen);
-	to_hex(md, mdlen, info->sha256);
-	info->bytes = total;
-cleanup:
-	EVP_MD_CTX_free(md_ctx);
-	ZSTD_freeCCtx(zc);
-	free(in);
-	free(out);
-	if (ifd >= 0)
-		close(ifd);
-	if (ofd >= 0 && close(ofd) && !err)
-		err = -errno;
-	if (err)
-		unlink(dst);
-	return err;
-}
-
-static void unlink_raw(const char *raw)
-{
-	static const char *const sfx[] = { "-wal", "-shm", "-journal" };
-	char p[4200];
-
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", raw, sfx[i]);
-		unlink(p);
-	}
-	unlink(raw);
-}
-
-int seg_seal(const char *dir, uint32_t seq, const char *prev_sha256, struct seg_info *info)
-{
-	char name[SEG_NAME_MAX], raw[4200], zst[4200], tmp[4200];
-	struct stat st;
-	int err;
-
-	memset(info, 0, sizeof(*info));
-	info->seq = seq;
-	seg_format_name(name, sizeof(name), seq, SEG_RAW);
-	snprintf(raw, sizeof(raw), "%s/%s", dir, name);
-	seg_format_name(name, sizeof(name), seq, SEG_ZST);
-	snprintf(zst, sizeof(zst), "%s/%s", dir, name);
-	seg_format_name(name, sizeof(name), seq, SEG_TMP);
-	snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
-
-	if (stat(zst, &st) == 0) {
-		/* Compressed, fsynced and renamed before: only the raw file may be left. */
-		if (seg_manifest_find(dir, seq, info)) {
-			err = seg_hash_file(zst, info->sha256);
-			if (err)
-				return err;
-			info->seq = seq;
-			info->bytes = (uint64_t)st.st_size;
-			err = seg_manifest_append(dir, info);
-			if (err)
-				return err;
-		}
-		if (access(raw, F_OK) == 0) {
-			unlink_raw(raw);
-			return seg_fsync_dir(dir);
-		}
-		return 0;
-	}
-	unlink(tmp); /* an unfinished compression: redo it */
-	err = seal_db(raw, prev_sha256, info);
-	if (err)
-		return err;
-	err = compress_file(raw, tmp, info);
-	if (err)
-		return err;
-	/* The manifest line goes first: once the .zst exists, its line does too. */
-	err = seg_manifest_append(dir, info);
-	if (err)
-		goto fail_tmp;
-	if (rename(tmp, zst)) {
-		err = -errno;
-		goto fail_tmp;
-	}
-	err = seg_fsync_dir(dir);
-	if (err)
-		return err;
-	unlink_raw(raw);
-	return seg_fsync_dir(dir);
-fail_tmp:
-	unlink(tmp);
 	return err;
 }

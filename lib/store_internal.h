@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared between the store's writer (store.c), its sealing code (segment.c) and the commands
- * that inspect a data dir (status, verify). Not part of the public store API.
+ * Shared between the store's writer (store.c) and the commands that inspect a data dir
+ * (status, verify). The segment files themselves are segment.h's. Not part of the public
+ * store API.
  */
 #ifndef CONNREC_STORE_INTERNAL_H
 #define CONNREC_STORE_INTERNAL_H
@@ -11,66 +12,10 @@
 
 #include <sqlite3.h>
 
-/* seg-NNNNNNNN.db, seg-NNNNNNNN.db.zst, seg-NNNNNNNN.db.zst.tmp */
-#define SEG_NAME_MAX 64
+#include "segment.h"
+
 #define SEG_STATUS_NAME "connrec.status"
-#define SEG_MANIFEST_NAME "connrec.sealed"
 #define SEG_RESERVE_NAME "connrec.reserve"
-
-enum seg_kind {
-	SEG_RAW = 1, /* seg-N.db: active, or waiting to be sealed */
-	SEG_ZST = 2, /* seg-N.db.zst: sealed and compressed */
-	SEG_TMP = 3, /* seg-N.db.zst.tmp: an unfinished compression */
-};
-
-struct seg_entry {
-	uint32_t seq;
-	unsigned has_raw : 1, has_zst : 1, has_tmp : 1;
-	uint64_t raw_bytes; /* .db plus its -wal, when present */
-	uint64_t zst_bytes;
-};
-
-/* What sealing learns about a segment; also the line format of the manifest. */
-struct seg_info {
-	uint32_t seq;
-	int64_t first_ns, last_ns;
-	uint64_t bytes;	  /* size of the .db.zst */
-	char sha256[65];  /* lowercase hex of the .db.zst file's bytes */
-};
-
-/* Returns the kind (SEG_*) and fills *seq, or 0 when the name is not a segment file. */
-int seg_parse_name(const char *name, uint32_t *seq);
-void seg_format_name(char *buf, size_t len, uint32_t seq, enum seg_kind kind);
-
-/* Segments of DIR sorted by seq. *out is malloc'ed (may be NULL when *n is 0). */
-int seg_list(const char *dir, struct seg_entry **out, size_t *n);
-
-/* SHA-256 of a whole file as lowercase hex. */
-int seg_hash_file(const char *path, char hex[65]);
-
-/*
- * Seal segment SEQ of DIR, idempotently, resuming whatever step a crash interrupted:
- * indexes + meta (first_ns, last_ns, prev_sha256 when given and not yet recorded, sealed=1)
- * in one transaction, journal_mode=DELETE, zstd to .db.zst.tmp, fsync, rename, fsync dir,
- * unlink the raw file. prev_sha256 may be NULL (first segment, or unknown). Fills *info.
- */
-int seg_seal(const char *dir, uint32_t seq, const char *prev_sha256, struct seg_info *info);
-
-/* The manifest: one "seq sha256 first_ns last_ns bytes" line per sealed segment. */
-int seg_manifest_append(const char *dir, const struct seg_info *info);
-/* Looks SEQ up (last line wins). Returns 0, -ENOENT, or -errno. */
-int seg_manifest_find(const char *dir, uint32_t seq, struct seg_info *info);
-
-/* sqlite result code -> -errno (SQLITE_FULL -> -ENOSPC, else -EIO mostly). */
-int seg_sqlite_err(int rc);
-
-/* Read one meta value into buf; -ENOENT when absent. */
-int seg_meta_get(sqlite3 *db, const char *key, char *buf, size_t len);
-
-int64_t seg_now_ns(void);
-
-/* fsync a directory (after rename/unlink in it). */
-int seg_fsync_dir(const char *dir);
 
 /*
  * `connrec verify` over a data dir (dir != NULL) or a list of segment files. Writes a report
