@@ -1,32 +1,298 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared between the store's writer (store.c) and the commands that inspect a data dir
- * (status, verify). The segment files themselves are segment.h's. Not part of the public
- * store API.
+ * The store's writer state, shared by the files that make up the writer, one concern each:
+ *
+ *   store.c          store_open/store_close: options, the lock, starting and stopping the rest
+ *   store_recover.c  what store_open finds in the dir: the active segment, unsealed ones, the
+ *                    next conn id, an unclean previous run
+ *   store_writer.c   the active segment file: creation, statements, writing one row
+ *   store_proc.c     the proc rows a segment already holds (deduplication)
+ *   store_flush.c    the in-memory queue and the flush transaction (store_add_*, store_flush)
+ *   store_rotate.c   rotation, and the open connections a new segment starts with
+ *   store_seal.c     the sealing thread
+ *   store_retain.c   retention
+ *   store_reserve.c  the space kept back for a full disk
+ *   store_status.c   the status file
+ *   store_util.c     growable arrays and hash chains
+ *
+ * The segment files themselves are segment.h's. This header also serves the commands that
+ * inspect a data dir (status, verify) and the unit tests. Not part of the public store API.
  */
 #ifndef CONNREC_STORE_INTERNAL_H
 #define CONNREC_STORE_INTERNAL_H
 
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
 #include "segment.h"
+#include "store.h"
 
 #define SEG_STATUS_NAME "connrec.status"
 #define SEG_RESERVE_NAME "connrec.reserve"
+
+#define NS_PER_SEC ((int64_t)1000000000)
+
+/* ---- store_util.c ---- */
+
+/* A growable array of fixed-size elements. */
+struct vec {
+	void *v;
+	size_t n, cap, esz;
+};
+
+void *vec_push(struct vec *q); /* NULL when out of memory */
+void *vec_at(const struct vec *q, size_t i);
+void vec_drop_front(struct vec *q, size_t k);
+void vec_free(struct vec *q);
+
+/*
+ * Hash buckets over an array whose entries chain to each other by index (-1 ends a chain).
+ * The proc cache and the open set keep their entries in plain arrays and find them with this.
+ */
+struct chains {
+	int32_t *head; /* nb bucket heads */
+	size_t nb;     /* power of two */
+};
+
+/*
+ * Rebuilds CH with NB buckets over the N entries at ENTS, ESZ bytes each, each with an int32_t
+ * link at NEXT_OFF, bucketed by HASH(entry). Returns 0, or -ENOMEM with CH unchanged.
+ */
+int chains_rebuild(struct chains *ch, size_t nb, void *ents, size_t n, size_t esz,
+		   size_t next_off, uint64_t (*hash)(const void *ent));
+
+static inline int32_t *chains_head(const struct chains *ch, uint64_t hash)
+{
+	return &ch->head[hash & (ch->nb - 1)];
+}
+
+/* The first line of a small text file, without its newline; "" when unreadable. */
+void read_first_line(const char *path, char *buf, size_t len);
+
+static inline int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* ---- store_proc.c ---- */
+
+struct proc_ent;
+
+/* The proc rows one segment holds, so each process context is written once per segment. */
+struct proc_cache {
+	struct proc_ent *ents;
+	size_t n, cap;
+	size_t committed; /* ents[0..committed) are on disk */
+	int64_t next_id, committed_next_id;
+	struct chains idx;
+};
+
+int proc_cache_init(struct proc_cache *pc);
+void proc_cache_free(struct proc_cache *pc);
+/* Ids continue after the proc rows a reopened segment already holds. */
+void proc_cache_start_at(struct proc_cache *pc, int64_t next_id);
+/* Returns a sqlite result code; *id is the proc row for C, inserted with INSERT if new. */
+int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct store_conn *c,
+		   int64_t *id);
+void proc_cache_commit(struct proc_cache *pc);
+void proc_cache_rollback(struct proc_cache *pc);
+
+/* ---- store_writer.c ---- */
+
+enum { RUN_START = 1, RUN_STOP = 2, RUN_SEGMENT = 3 };
+
+enum {
+	ST_PROC,
+	ST_CONN,
+	ST_END,
+	ST_GAP,
+	ST_RUN,
+	ST_RET,
+	ST_META,
+	ST_PAGES,
+	ST_COUNT,
+};
+
+/* One open segment file with its statements and the proc rows it already holds. */
+struct writer {
+	sqlite3 *db;
+	uint32_t seq;
+	int64_t created_ns;
+	uint64_t rows; /* written by flushes (not counting what the segment opened with) */
+	sqlite3_stmt *st[ST_COUNT];
+	struct proc_cache procs;
+};
+
+struct gap_row {
+	int kind;
+	int64_t start_ns, end_ns;
+	uint64_t count;
+	char reason[96];
+};
+
+struct run_row {
+	int64_t ts_ns;
+	int kind;
+};
+
+struct meta_row {
+	char key[32];
+	char value[80];
+};
+
+struct ret_row {
+	int64_t ts_ns;
+	char name[SEG_NAME_MAX];
+	int64_t first_ns, last_ns;
+	char sha256[65];
+};
+
+struct store;
+
+/* Opens segment SEQ's file (creating it when CREATE) in WAL mode; no tables, no statements. */
+int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out);
+/* A brand-new segment file SEQ, initialised; on failure nothing is left behind. */
+int writer_create(struct store *s, uint32_t seq, bool carry, struct writer **out);
+/* Schema, meta, run row and (when CARRY) the open connections, in one transaction. */
+int writer_init(struct store *s, struct writer *w, bool carry);
+int writer_prepare(struct writer *w);
+bool writer_has_tables(struct writer *w);
+/* Bytes of the segment file, WAL included. */
+int64_t writer_size(struct writer *w);
+/* CHECKPOINT: fold the WAL into the file on close (only the final close does). */
+void writer_free(struct writer *w, bool checkpoint);
+/* Rolls back an open transaction and forgets the proc rows it added. */
+void writer_rollback(struct writer *w);
+
+/* One row each, inside the caller's transaction; they return a sqlite result code. */
+int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags);
+int writer_put_end(struct writer *w, const struct store_end *e);
+int writer_put_gap(struct writer *w, const struct gap_row *g);
+int writer_put_run(struct writer *w, const struct run_row *r, const char *version);
+int writer_put_meta(struct writer *w, const char *key, const char *value);
+int writer_put_ret(struct writer *w, const struct ret_row *r);
+
+/* ---- store_rotate.c ---- */
+
+struct open_ent {
+	struct store_conn c;
+	int32_t next;
+};
+
+/* Connections written without an end: copied into the next segment when it opens. */
+struct open_set {
+	struct open_ent *v;
+	size_t n, cap;
+	struct chains idx;
+};
+
+void open_set_add(struct open_set *o, const struct store_conn *c);
+void open_set_del(struct open_set *o, uint64_t id);
+void open_set_free(struct open_set *o);
+
+/* Starts the next segment when the active one is big or old enough. */
+void rotate_maybe(struct store *s);
+
+/* ---- the store itself ---- */
+
+struct store {
+	char dir[PATH_MAX];
+	char version[64];
+	int lock_fd;
+	uint64_t rotate_size, retain_size, max_queued;
+	int64_t rotate_age_ns, retain_age_ns;
+	struct writer *w;
+
+	struct vec conns, ends, gaps, runs, metas;
+	struct open_set open;
+
+	/* A failing stretch of flushes (disk full): reported as one gap when it ends. */
+	int64_t fail_since_ns;
+	int fail_err;
+	uint64_t dropped_in_fail;
+
+	uint64_t next_conn_id;
+	int64_t start_ns, status_ns, rate_t0_ns, rotate_retry_ns, retention_ns;
+	uint64_t rate_ev0;
+	double rate;
+	uint64_t reserve_bytes;
+	bool reserve_held;
+	struct store_stats stats;
+
+	/* The sealing thread and what it shares with the writer, under mu. */
+	pthread_t sealer;
+	bool sealer_started, stopping, closing;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct vec to_seal;  /* uint32_t seqs, ascending */
+	struct vec sealed;   /* struct seg_info, finished since the last flush */
+};
+
+static inline void path_in(const struct store *s, char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", s->dir, name);
+}
+
+/* ---- store_recover.c ---- */
+
+/*
+ * Picks (or creates) the active segment, sets the next conn id, records a down gap when the
+ * previous run did not stop cleanly, queues older unsealed segments for sealing.
+ */
+int recover_segments(struct store *s);
+
+/* ---- store_flush.c ---- */
+
+int queue_run(struct store *s, int kind);
+int queue_meta(struct store *s, const char *key, const char *value);
+uint64_t queue_rows(const struct store *s);
+
+/* ---- store_seal.c ---- */
+
+int sealer_start(struct store *s);
+/* Lets the thread finish what is queued, then joins it. A no-op when it is not running. */
+void sealer_stop(struct store *s);
+void sealer_enqueue(struct store *s, uint32_t seq);
+/* Seals finished since the last call: counted, and the hash queued for the next segment. */
+void sealer_collect(struct store *s);
+
+/* ---- store_retain.c ---- */
+
+void retention_apply(struct store *s);
+
+/* ---- store_reserve.c ---- */
+
+void reserve_make(struct store *s);
+void reserve_release(struct store *s);
+
+/* ---- store_status.c ---- */
+
+void status_write(struct store *s, const char *state);
+/* A numeric value of DIR's status file; 0 when absent. */
+int64_t status_value(const char *dir, const char *key);
+/* Whether the status file says its recorder was running: it did not stop cleanly. */
+bool status_left_running(const char *dir);
+
+/* ---- for the commands and the tests ---- */
 
 /*
  * `connrec verify` over a data dir (dir != NULL) or a list of segment files. Writes a report
  * to OUT with one "FAIL NAME: ..." line per problem. Returns 0 when consistent, 1 when a
  * problem was found, -errno when it could not run at all.
  */
-#include <stdio.h>
 int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out);
 
 /* The active segment's connection, for unit tests that need to provoke SQLITE_FULL. */
-struct store;
 sqlite3 *store_test_active_db(struct store *s);
 
 #endif /* CONNREC_STORE_INTERNAL_H */

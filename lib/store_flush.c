@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The in-memory queue and the flush transaction. store_add_*() only queue; store_flush()
+ * writes everything queued in one transaction. A failed flush rolls back and keeps the whole
+ * queue, so the next one retries (nothing lost, nothing written twice); while flushes fail
+ * (disk full) the queue is capped and the failing stretch becomes one "lost" gap when a flush
+ * succeeds again. Rotation, sealing results, retention and the status file hang off the flush.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_internal.h"
+
+#define STATUS_EVERY_NS NS_PER_SEC
+#define RETENTION_EVERY_NS (10 * NS_PER_SEC)
+
+/* ---- queueing ---- */
+
+uint64_t queue_rows(const struct store *s)
+{
+	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n;
+}
+
+/*
+ * The queue only grows while flushes fail. Past the cap, drop the oldest eighth of the
+ * biggest queue at once (cheaper than one row at a time) and count it as lost.
+ */
+static void enforce_cap(struct store *s)
+{
+	struct vec *q;
+	size_t k;
+
+	if (s->conns.n + s->ends.n < s->max_queued)
+		return;
+	q = s->conns.n >= s->ends.n ? &s->conns : &s->ends;
+	k = q->n / 8 + 1;
+	vec_drop_front(q, k);
+	s->stats.rows_dropped += k;
+	s->stats.lost_events += k;
+	s->dropped_in_fail += k;
+	if (!s->fail_since_ns)
+		s->fail_since_ns = seg_now_ns();
+	cr_warn("store: queue full while the store cannot be written, dropped %zu rows", k);
+}
+
+/* A conn or end row: the rows that a full queue drops (the others are few). */
+static int queue_capped(struct store *s, struct vec *q, const void *row)
+{
+	void *slot;
+
+	enforce_cap(s);
+	slot = vec_push(q);
+	if (!slot)
+		return -ENOMEM;
+	memcpy(slot, row, q->esz);
+	return 0;
+}
+
+int store_add_conn(struct store *s, const struct store_conn *c)
+{
+	return queue_capped(s, &s->conns, c);
+}
+
+int store_add_end(struct store *s, const struct store_end *e)
+{
+	return queue_capped(s, &s->ends, e);
+}
+
+int store_add_gap(struct store *s, enum store_gap_kind kind, int64_t start_ns, int64_t end_ns,
+		  uint64_t count, const char *reason)
+{
+	struct gap_row *g = vec_push(&s->gaps);
+
+	if (!g)
+		return -ENOMEM;
+	g->kind = kind;
+	g->start_ns = start_ns;
+	g->end_ns = end_ns;
+	g->count = count;
+	snprintf(g->reason, sizeof(g->reason), "%s", reason ? reason : "");
+	if (kind == STORE_GAP_LOST)
+		s->stats.lost_events += count;
+	return 0;
+}
+
+int queue_run(struct store *s, int kind)
+{
+	struct run_row *r = vec_push(&s->runs);
+
+	if (!r)
+		return -ENOMEM;
+	r->ts_ns = seg_now_ns();
+	r->kind = kind;
+	return 0;
+}
+
+int queue_meta(struct store *s, const char *key, const char *value)
+{
+	struct meta_row *m = vec_push(&s->metas);
+
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->key, sizeof(m->key), "%s", key);
+	snprintf(m->value, sizeof(m->value), "%s", value);
+	return 0;
+}
+
+/* ---- the transaction ---- */
+
+/* A row SQLite refuses on its own (constraint) must not block every later flush. */
+static int row_rc(struct store *s, int rc, const char *what, uint64_t id)
+{
+	if ((rc & 0xff) != SQLITE_CONSTRAINT)
+		return rc;
+	if (s->stats.rows_rejected++ < 10)
+		cr_warn("store: %s row for conn id %" PRIu64 " rejected: %s", what, id,
+			sqlite3_errmsg(s->w->db));
+	return SQLITE_OK;
+}
+
+/* Everything queued, in one transaction. Returns a sqlite result code. */
+static int write_queue(struct store *s)
+{
+	struct writer *w = s->w;
+	int rc;
+
+	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->conns.n; i++) {
+		const struct store_conn *c = vec_at(&s->conns, i);
+
+		rc = row_rc(s, writer_put_conn(w, c, 0), "conn", c->id);
+	}
+	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {
+		const struct store_end *e = vec_at(&s->ends, i);
+
+		rc = row_rc(s, writer_put_end(w, e), "conn_end", e->id);
+	}
+	for (size_t i = 0; rc == SQLITE_OK && i < s->gaps.n; i++)
+		rc = writer_put_gap(w, vec_at(&s->gaps, i));
+	for (size_t i = 0; rc == SQLITE_OK && i < s->runs.n; i++)
+		rc = writer_put_run(w, vec_at(&s->runs, i), s->version);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->metas.n; i++) {
+		const struct meta_row *m = vec_at(&s->metas, i);
+
+		rc = writer_put_meta(w, m->key, m->value);
+	}
+	if (rc == SQLITE_OK && s->fail_since_ns) {
+		struct gap_row g = { .kind = STORE_GAP_LOST,
+				     .start_ns = s->fail_since_ns,
+				     .end_ns = seg_now_ns(),
+				     .count = s->dropped_in_fail };
+
+		snprintf(g.reason, sizeof(g.reason),
+			 "store not writable (%s): %" PRIu64 " rows dropped, the rest delayed",
+			 s->fail_err ? strerror(-s->fail_err) : "queue full", s->dropped_in_fail);
+		rc = writer_put_gap(w, &g);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		writer_rollback(w);
+	return rc;
+}
+
+static void after_commit(struct store *s)
+{
+	proc_cache_commit(&s->w->procs);
+	for (size_t i = 0; i < s->conns.n; i++) {
+		const struct store_conn *c = vec_at(&s->conns, i);
+
+		if (c->id >= s->next_conn_id)
+			s->next_conn_id = c->id + 1;
+		if (!c->has_end)
+			open_set_add(&s->open, c);
+	}
+	for (size_t i = 0; i < s->ends.n; i++)
+		open_set_del(&s->open, ((const struct store_end *)vec_at(&s->ends, i))->id);
+	s->w->rows += s->conns.n + s->ends.n + s->gaps.n;
+	s->stats.conns_written += s->conns.n;
+	s->stats.ends_written += s->ends.n;
+	s->stats.gaps_written += s->gaps.n + (s->fail_since_ns ? 1 : 0);
+	s->conns.n = s->ends.n = s->gaps.n = s->runs.n = s->metas.n = 0;
+	if (s->fail_since_ns)
+		cr_info("store: writable again, recording resumed");
+	s->fail_since_ns = 0;
+	s->fail_err = 0;
+	s->dropped_in_fail = 0;
+}
+
+/* Starts or continues a failing stretch; the queue stays for the next try. */
+static int after_failure(struct store *s, int rc)
+{
+	int err = seg_sqlite_err(rc);
+
+	if (err != -ENOSPC)
+		err = -EIO;
+	if (!s->fail_since_ns) {
+		s->fail_since_ns = seg_now_ns();
+		cr_warn("store: flush failed (%s): %s; keeping %" PRIu64 " rows for the next try",
+			strerror(-err), sqlite3_errmsg(s->w->db), queue_rows(s));
+	}
+	s->fail_err = err;
+	s->stats.flush_failures++;
+	if (err == -ENOSPC) {
+		reserve_release(s);
+		s->retention_ns = 0;
+	}
+	return err;
+}
+
+int store_flush(struct store *s)
+{
+	int64_t now;
+	int rc, err = 0;
+
+	sealer_collect(s);
+	if (queue_rows(s) || s->fail_since_ns) {
+		rc = write_queue(s);
+		if (rc != SQLITE_OK)
+			err = after_failure(s, rc);
+		else
+			after_commit(s);
+	}
+	now = mono_ns();
+	if (!err) {
+		rotate_maybe(s);
+		reserve_make(s);
+	}
+	if (now >= s->retention_ns) {
+		retention_apply(s);
+		s->retention_ns = now + RETENTION_EVERY_NS;
+	}
+	s->stats.queued = queue_rows(s);
+	if (now - s->status_ns >= STATUS_EVERY_NS)
+		status_write(s, "running");
+	return err;
+}

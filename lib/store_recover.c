@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What store_open finds in a data dir, after a clean stop or a crash at any point: the active
+ * segment (reopened, initialised again when its creation never committed, or replaced when
+ * sealing had begun), older raw segments to seal, leftover .tmp compressions, the next conn id,
+ * and whether the previous run stopped cleanly.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_internal.h"
+
+/* The latest time the previous run is known to have written anything. */
+static int64_t last_write_ns(struct store *s)
+{
+	int64_t t = status_value(s->dir, "updated_ns");
+	int64_t d = seg_query_i64(s->w->db,
+				  "SELECT max(coalesce((SELECT max(start_ns) FROM conn), 0),"
+				  " coalesce((SELECT max(end_ns) FROM (SELECT end_ns FROM conn_end"
+				  "  ORDER BY id DESC LIMIT 4096)), 0),"
+				  " coalesce((SELECT max(end_ns) FROM gap), 0),"
+				  " coalesce((SELECT max(ts_ns) FROM run), 0))",
+				  0);
+
+	return t > d ? t : d;
+}
+
+/* Whether the previous run on this dir stopped cleanly; checked before our start row. */
+static void check_previous_run(struct store *s, bool fresh_active)
+{
+	bool unclean;
+
+	if (fresh_active) {
+		/* No rows of the previous run here: its status file says whether it stopped. */
+		unclean = status_left_running(s->dir);
+	} else {
+		int64_t k = seg_query_i64(s->w->db, "SELECT kind FROM run ORDER BY id DESC LIMIT 1",
+					  0);
+
+		unclean = k != 0 && k != RUN_STOP;
+	}
+	if (!unclean)
+		return;
+	int64_t from = last_write_ns(s), to = seg_now_ns();
+
+	store_add_gap(s, STORE_GAP_DOWN, from ? from : to, to, 0,
+		      "recorder not running (previous run did not stop cleanly)");
+	cr_warn("store: previous recorder run ended without a clean stop; recorded a down gap");
+}
+
+/* NEXT raised past the largest conn id in DB and its conn_id_floor. */
+static uint64_t next_id_past(sqlite3 *db, uint64_t next)
+{
+	char val[64];
+	int64_t x = seg_query_i64(db, "SELECT max(id) FROM conn", 0);
+
+	if ((uint64_t)x + 1 > next)
+		next = (uint64_t)x + 1;
+	if (seg_meta_get(db, "conn_id_floor", val, sizeof(val)) == 0 &&
+	    strtoull(val, NULL, 10) > next)
+		next = strtoull(val, NULL, 10);
+	return next;
+}
+
+/* One past the largest conn id in any segment not yet compressed, or the active's floor. */
+static void init_next_conn_id(struct store *s, const struct seg_entry *v, size_t n)
+{
+	char path[PATH_MAX + SEG_NAME_MAX];
+	uint64_t next = 1;
+
+	if (s->w)
+		next = next_id_past(s->w->db, next);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3 *db = NULL;
+
+		if (!v[i].has_raw || (s->w && v[i].seq == s->w->seq))
+			continue;
+		seg_path(path, sizeof(path), s->dir, v[i].seq, SEG_RAW);
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+			next = next_id_past(db, next);
+		sqlite3_close(db);
+	}
+	s->next_conn_id = next;
+}
+
+/*
+ * Reopens the highest raw segment as the active one; sets *active to 0 when there is none to
+ * reopen, *fresh when it holds no rows of an earlier run.
+ */
+static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
+{
+	char val[64] = "";
+	int err;
+
+	err = writer_open(s, *active, false, &s->w);
+	if (err)
+		return err;
+	if (!writer_has_tables(s->w)) {
+		/* A crash while it was being created: initialise it now. */
+		s->w->created_ns = seg_now_ns();
+		*fresh = true;
+		return writer_init(s, s->w, false);
+	}
+	if (seg_meta_get(s->w->db, "sealed", val, sizeof(val)) == 0 && !strcmp(val, "1")) {
+		/* Sealing had started: it is not ours to write any more. */
+		writer_free(s->w, false);
+		s->w = NULL;
+		*active = 0;
+		return 0;
+	}
+	err = writer_prepare(s->w);
+	if (!err && seg_meta_get(s->w->db, "created_ns", val, sizeof(val)) == 0)
+		s->w->created_ns = strtoll(val, NULL, 10);
+	proc_cache_start_at(&s->w->procs,
+			    seg_query_i64(s->w->db, "SELECT max(id) FROM proc", 0) + 1);
+	return err;
+}
+
+int recover_segments(struct store *s)
+{
+	struct seg_entry *v = NULL;
+	size_t n = 0;
+	uint32_t active = 0, max_seq = 0;
+	bool fresh = false;
+	int err;
+
+	err = seg_list(s->dir, &v, &n);
+	if (err)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++)
+		max_seq = v[i].seq > max_seq ? v[i].seq : max_seq;
+	if (n && v[n - 1].has_raw && !v[n - 1].has_zst)
+		active = v[n - 1].seq;
+	if (active) {
+		err = reopen_active(s, &active, &fresh);
+		if (err)
+			goto cleanup;
+	}
+	init_next_conn_id(s, v, n);
+	if (!active) {
+		err = writer_create(s, max_seq + 1, false, &s->w);
+		if (err)
+			goto cleanup;
+		fresh = true;
+	}
+	s->stats.active_seq = s->w->seq;
+	check_previous_run(s, fresh);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].seq == s->w->seq)
+			continue;
+		if (v[i].has_raw) {
+			sealer_enqueue(s, v[i].seq);
+		} else if (v[i].has_tmp) {
+			char path[PATH_MAX + SEG_NAME_MAX];
+
+			seg_path(path, sizeof(path), s->dir, v[i].seq, SEG_TMP);
+			unlink(path);
+		}
+	}
+cleanup:
+	free(v);
+	return err;
+}

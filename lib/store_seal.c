@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sealing thread: seals rotated segments in order with its own SQLite connection, so
+ * recording never waits for index builds, zstd or fsync. It hands each result back to the
+ * writer, which records the hash in the next segment while that one is still active
+ * (docs/store.md, "Hash chain").
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_internal.h"
+
+#define SEAL_RETRY_S 2
+
+void sealer_enqueue(struct store *s, uint32_t seq)
+{
+	pthread_mutex_lock(&s->mu);
+	uint32_t *slot = vec_push(&s->to_seal);
+
+	if (slot)
+		*slot = seq;
+	else
+		cr_warn("store: out of memory queueing segment %" PRIu32 " for sealing", seq);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The hash the next segment must record: from the manifest, else from the file itself. */
+static int prev_hash(struct store *s, uint32_t seq, char hex[65])
+{
+	struct seg_info info;
+	char path[PATH_MAX + SEG_NAME_MAX];
+
+	if (seq <= 1)
+		return -ENOENT;
+	if (seg_manifest_find(s->dir, seq - 1, &info) == 0) {
+		memcpy(hex, info.sha256, 65);
+		return 0;
+	}
+	seg_path(path, sizeof(path), s->dir, seq - 1, SEG_ZST);
+	return seg_hash_file(path, hex);
+}
+
+static int seal_one(struct store *s, uint32_t seq, struct seg_info *info)
+{
+	char prev[65];
+
+	return seg_seal(s->dir, seq, prev_hash(s, seq, prev) ? NULL : prev, info);
+}
+
+static void *sealer_main(void *arg)
+{
+	struct store *s = arg;
+	sigset_t all;
+
+	/* Signals belong to the recorder's main loop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct seg_info info;
+		uint32_t seq;
+		int err;
+
+		while (!s->to_seal.n && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->to_seal.n)
+			break;
+		seq = *(uint32_t *)vec_at(&s->to_seal, 0);
+		pthread_mutex_unlock(&s->mu);
+
+		int64_t t0 = mono_ns();
+
+		err = seal_one(s, seq, &info);
+		if (err == -ENOSPC) {
+			/* Sealing frees space once the raw file is gone: worth the reserve. */
+			reserve_release(s);
+			err = seal_one(s, seq, &info);
+		}
+		pthread_mutex_lock(&s->mu);
+		if (!err) {
+			struct seg_info *d;
+
+			cr_debug("store: sealed segment %" PRIu32 " (%" PRIu64 " bytes, %.3f s)",
+				 seq, info.bytes, (double)(mono_ns() - t0) / 1e9);
+			vec_drop_front(&s->to_seal, 1);
+			d = vec_push(&s->sealed);
+			if (d)
+				*d = info;
+			continue;
+		}
+		cr_warn("store: sealing segment %" PRIu32 " failed (%s), will retry", seq,
+			strerror(-err));
+		if (s->stopping)
+			break; /* store_open resumes it next time */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SEAL_RETRY_S;
+		pthread_cond_timedwait(&s->cv, &s->mu, &until);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int sealer_start(struct store *s)
+{
+	int err = -pthread_create(&s->sealer, NULL, sealer_main, s);
+
+	if (!err)
+		s->sealer_started = true;
+	return err;
+}
+
+void sealer_stop(struct store *s)
+{
+	if (!s->sealer_started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->sealer, NULL);
+	s->sealer_started = false;
+}
+
+void sealer_collect(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->sealed.n; i++) {
+		const struct seg_info *d = vec_at(&s->sealed, i);
+
+		s->stats.segments_sealed++;
+		if (d->seq + 1 == s->w->seq)
+			queue_meta(s, "prev_sha256", d->sha256);
+		s->retention_ns = 0; /* check retention now */
+	}
+	s->sealed.n = 0;
+	pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The active segment file: opening or creating it (schema, meta, carried copies of the open
+ * connections), its prepared statements, and writing one row of each kind. Transactions
+ * belong to the callers; a failed one is undone with writer_rollback().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "connrec_event.h"
+#include "log.h"
+#include "schema.h"
+#include "store_internal.h"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES(?1,?2,?3,?4,?5,?6)",
+	[ST_CONN] = "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport,"
+		    " proc, flags, dur_ns, bytes_out, bytes_in, reason)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	[ST_END] = "INSERT INTO conn_end(id, end_ns, bytes_out, bytes_in, reason)"
+		   " VALUES(?1,?2,?3,?4,?5)",
+	[ST_GAP] = "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES(?1,?2,?3,?4,?5)",
+	[ST_RUN] = "INSERT INTO run(ts_ns, kind, pid, version) VALUES(?1,?2,?3,?4)",
+	[ST_RET] = "INSERT INTO retention(ts_ns, name, first_ns, last_ns, sha256)"
+		   " VALUES(?1,?2,?3,?4,?5)",
+	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
+	[ST_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+};
+
+/* ---- one row ---- */
+
+/* Runs a bound INSERT and readies it for the next row. */
+static int step_insert(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_addr(sqlite3_stmt *st, int col, uint8_t family, const uint8_t *a)
+{
+	sqlite3_bind_blob(st, col, a, family == 4 ? 4 : 16, SQLITE_STATIC);
+}
+
+int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
+{
+	sqlite3_stmt *st = w->st[ST_CONN];
+	int64_t proc = 0;
+	int rc;
+
+	rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, &proc);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, (int64_t)c->id);
+	sqlite3_bind_int64(st, 2, c->start_ns);
+	sqlite3_bind_int(st, 3, c->proto);
+	sqlite3_bind_int(st, 4, c->family);
+	sqlite3_bind_int(st, 5, c->dir);
+	bind_addr(st, 6, c->family, c->laddr);
+	sqlite3_bind_int(st, 7, c->lport);
+	bind_addr(st, 8, c->family, c->raddr);
+	sqlite3_bind_int(st, 9, c->rport);
+	sqlite3_bind_int64(st, 10, proc);
+	sqlite3_bind_int(st, 11, c->flags | extra_flags);
+	if (c->has_end && !extra_flags) {
+		sqlite3_bind_int64(st, 12, c->end_ns - c->start_ns);
+		sqlite3_bind_int64(st, 13, (int64_t)c->bytes_out);
+		sqlite3_bind_int64(st, 14, (int64_t)c->bytes_in);
+		sqlite3_bind_int(st, 15, c->reason);
+	} else {
+		for (int i = 12; i <= 15; i++)
+			sqlite3_bind_null(st, i);
+	}
+	return step_insert(st);
+}
+
+int writer_put_end(struct writer *w, const struct store_end *e)
+{
+	sqlite3_stmt *st = w->st[ST_END];
+
+	sqlite3_bind_int64(st, 1, (int64_t)e->id);
+	sqlite3_bind_int64(st, 2, e->end_ns);
+	if (e->has_bytes) {
+		sqlite3_bind_int64(st, 3, (int64_t)e->bytes_out);
+		sqlite3_bind_int64(st, 4, (int64_t)e->bytes_in);
+	} else {
+		sqlite3_bind_null(st, 3);
+		sqlite3_bind_null(st, 4);
+	}
+	sqlite3_bind_int(st, 5, e->reason);
+	return step_insert(st);
+}
+
+int writer_put_gap(struct writer *w, const struct gap_row *g)
+{
+	sqlite3_stmt *st = w->st[ST_GAP];
+
+	sqlite3_bind_int(st, 1, g->kind);
+	sqlite3_bind_int64(st, 2, g->start_ns);
+	sqlite3_bind_int64(st, 3, g->end_ns);
+	sqlite3_bind_int64(st, 4, (int64_t)g->count);
+	sqlite3_bind_text(st, 5, g->reason, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
+int writer_put_run(struct writer *w, const struct run_row *r, const char *version)
+{
+	sqlite3_stmt *st = w->st[ST_RUN];
+
+	sqlite3_bind_int64(st, 1, r->ts_ns);
+	sqlite3_bind_int(st, 2, r->kind);
+	sqlite3_bind_int64(st, 3, getpid());
+	sqlite3_bind_text(st, 4, version, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
+int writer_put_meta(struct writer *w, const char *key, const char *value)
+{
+	sqlite3_stmt *st = w->st[ST_META];
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
+int writer_put_ret(struct writer *w, const struct ret_row *r)
+{
+	sqlite3_stmt *st = w->st[ST_RET];
+
+	sqlite3_bind_int64(st, 1, r->ts_ns);
+	sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, r->first_ns);
+	sqlite3_bind_int64(st, 4, r->last_ns);
+	sqlite3_bind_text(st, 5, r->sha256, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
+void writer_rollback(struct writer *w)
+{
+	if (!sqlite3_get_autocommit(w->db))
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	proc_cache_rollback(&w->procs);
+}
+
+/* ---- the file ---- */
+
+void writer_free(struct writer *w, bool checkpoint)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(w->st[i]);
+	if (w->db) {
+		sqlite3_db_config(w->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, checkpoint ? 0 : 1,
+				  NULL);
+		sqlite3_close(w->db);
+	}
+	proc_cache_free(&w->procs);
+	free(w);
+}
+
+int writer_prepare(struct writer *w)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		int rc = sqlite3_prepare_v3(w->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &w->st[i], NULL);
+
+		if (rc != SQLITE_OK) {
+			cr_err("store: prepare: %s", sqlite3_errmsg(w->db));
+			return seg_sqlite_err(rc);
+		}
+	}
+	return 0;
+}
+
+bool writer_has_tables(struct writer *w)
+{
+	static const char sql[] = "SELECT count(*) FROM sqlite_schema WHERE name = 'meta'";
+
+	return seg_query_i64(w->db, sql, 0) > 0;
+}
+
+int64_t writer_size(struct writer *w)
+{
+	return seg_query_i64(w->db, stmt_sql[ST_PAGES], 0);
+}
+
+int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
+{
+	char path[PATH_MAX + SEG_NAME_MAX];
+	struct writer *w;
+	int rc, err = 0;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->seq = seq;
+	err = proc_cache_init(&w->procs);
+	if (err)
+		goto cleanup;
+	seg_path(path, sizeof(path), s->dir, seq, SEG_RAW);
+	rc = sqlite3_open_v2(path, &w->db,
+			     SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		cr_err("store: open %s: %s", path, w->db ? sqlite3_errmsg(w->db) : "out of memory");
+		err = seg_sqlite_err(rc);
+		goto cleanup;
+	}
+	/*
+	 * The sealing thread checkpoints the file later; closing without one keeps a rotation
+	 * off the capture path.
+	 */
+	sqlite3_db_config(w->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_busy_timeout(w->db, 2000);
+	rc = sqlite3_exec(w->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			  " PRAGMA recursive_triggers=ON; PRAGMA foreign_keys=OFF;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		cr_err("store: %s: %s", path, sqlite3_errmsg(w->db));
+		err = seg_sqlite_err(rc);
+		goto cleanup;
+	}
+	*out = w;
+	w = NULL;
+cleanup:
+	writer_free(w, false);
+	return err;
+}
+
+static void measure_clock_offset(char *buf, size_t len)
+{
+	struct timespec rt, bt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	snprintf(buf, len, "%" PRId64,
+		 ((int64_t)rt.tv_sec - bt.tv_sec) * NS_PER_SEC + (rt.tv_nsec - bt.tv_nsec));
+}
+
+/* The meta rows every segment starts with (docs/store.md, "Segments stand alone"). */
+static int put_initial_meta(struct store *s, struct writer *w)
+{
+	char host[256], boot[64], schema[16], seq[16], offset[32], created[32], floor[32];
+	char prev[SEG_NAME_MAX];
+	struct utsname un;
+	int rc = SQLITE_OK;
+
+	if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	read_first_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	if (uname(&un))
+		snprintf(un.release, sizeof(un.release), "unknown");
+	snprintf(schema, sizeof(schema), "%d", STORE_SCHEMA_VERSION);
+	snprintf(seq, sizeof(seq), "%" PRIu32, w->seq);
+	measure_clock_offset(offset, sizeof(offset));
+	snprintf(created, sizeof(created), "%" PRId64, w->created_ns);
+	/* Lets store_next_conn_id() work without opening older, compressed segments. */
+	snprintf(floor, sizeof(floor), "%" PRIu64, s->next_conn_id);
+	seg_format_name(prev, sizeof(prev), w->seq - 1, SEG_ZST);
+
+	const char *const meta[][2] = {
+		{ "schema_version", schema },
+		{ "segment_id", seq },
+		{ "host", host },
+		{ "boot_id", boot },
+		{ "kernel", un.release },
+		{ "recorder_version", s->version },
+		{ "clock_offset_ns", offset },
+		{ "created_ns", created },
+		{ "conn_id_floor", floor },
+		{ "prev_name", prev }, /* last: the first segment has none */
+	};
+	size_t n = sizeof(meta) / sizeof(meta[0]) - (w->seq > 1 ? 0 : 1);
+
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = writer_put_meta(w, meta[i][0], meta[i][1]);
+	return rc;
+}
+
+/*
+ * All in one transaction: a crash leaves either a complete segment or one with no tables,
+ * which store_open initialises again.
+ */
+int writer_init(struct store *s, struct writer *w, bool carry)
+{
+	struct run_row r = { .ts_ns = w->created_ns, .kind = RUN_SEGMENT };
+	int rc = SQLITE_OK, err = 0;
+
+	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (unsigned i = 0; rc == SQLITE_OK && i < schema_sql_count; i++)
+		rc = sqlite3_exec(w->db, schema_sql[i], NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	err = writer_prepare(w);
+	if (err)
+		goto fail_err;
+	rc = put_initial_meta(s, w);
+	if (rc == SQLITE_OK)
+		rc = writer_put_run(w, &r, s->version);
+	for (size_t i = 0; carry && rc == SQLITE_OK && i < s->open.n; i++)
+		rc = writer_put_conn(w, &s->open.v[i].c, CR_FLAG_CARRIED);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	proc_cache_commit(&w->procs);
+	return 0;
+fail:
+	err = seg_sqlite_err(rc);
+	cr_warn("store: create segment %" PRIu32 ": %s", w->seq, sqlite3_errmsg(w->db));
+fail_err:
+	writer_rollback(w);
+	return err;
+}
+
+int writer_create(struct store *s, uint32_t seq, bool carry, struct writer **out)
+{
+	struct writer *w = NULL;
+	int err;
+
+	seg_unlink_raw(s->dir, seq);
+	err = writer_open(s, seq, true, &w);
+	if (!err) {
+		w->created_ns = seg_now_ns();
+		err = writer_init(s, w, carry);
+	}
+	if (err) {
+		writer_free(w, false);
+		seg_unlink_raw(s->dir, seq);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
