@@ -66,6 +66,18 @@ static void fmt_time(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+static const char *gap_kind_name(int kind)
+{
+	switch (kind) {
+	case STORE_GAP_LOST:
+		return "lost";
+	case STORE_GAP_DOWN:
+		return "down";
+	default:
+		return "?";
+	}
+}
+
 static int print_gap(const struct sr_gap *g, void *arg)
 {
 	FILE *out = arg;
@@ -74,7 +86,7 @@ static int print_gap(const struct sr_gap *g, void *arg)
 	fmt_time(g->start_ns, a, sizeof(a));
 	fmt_time(g->end_ns, b, sizeof(b));
 	fprintf(out, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s\n",
-		g->kind == 1 ? "lost" : g->kind == 2 ? "down" : "?", a, b, g->count, g->reason);
+		gap_kind_name(g->kind), a, b, g->count, g->reason);
 	return 0;
 }
 
@@ -83,8 +95,8 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, "SELECT name, sha256, first_ns, last_ns FROM retention", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(db, "SELECT name, sha256, first_ns, last_ns FROM retention", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -164,10 +176,15 @@ static void check_one(struct vctx *c, struct vseg *v)
 	sr_close(seg);
 }
 
+/* Its number: from the file name, else (a file given under another name) from its meta. */
+static int64_t vseg_num(const struct vseg *v)
+{
+	return v->seq ? v->seq : v->meta.segment_id;
+}
+
 static int vseg_cmp(const void *a, const void *b)
 {
-	const struct vseg *x = a, *y = b;
-	int64_t sx = x->seq ? x->seq : x->meta.segment_id, sy = y->seq ? y->seq : y->meta.segment_id;
+	int64_t sx = vseg_num(a), sy = vseg_num(b);
 
 	return sx < sy ? -1 : sx > sy;
 }
@@ -176,8 +193,8 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 {
 	for (size_t i = 0; i < n; i++) {
 		struct vseg *cur = &v[i], *prev = i ? &v[i - 1] : NULL;
-		uint32_t cs = cur->seq ? cur->seq : (uint32_t)cur->meta.segment_id;
-		uint32_t ps = prev ? (prev->seq ? prev->seq : (uint32_t)prev->meta.segment_id) : 0;
+		uint32_t cs = (uint32_t)vseg_num(cur);
+		uint32_t ps = prev ? (uint32_t)vseg_num(prev) : 0;
 		char want[SEG_NAME_MAX];
 
 		if (!cur->opened)
@@ -193,8 +210,9 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 					problem(c, cur->name, "does not record the hash of %s",
 						prev->name);
 				else
-					fprintf(c->out, "  note: %s does not record the hash of %s yet"
-							" (sealing just finished)\n",
+					fprintf(c->out,
+						"  note: %s does not record the hash of %s"
+						" yet (sealing just finished)\n",
 						cur->name, prev->name);
 			} else if (strcmp(cur->meta.prev_sha256, prev->sha256)) {
 				problem(c, prev->name,
@@ -241,56 +259,76 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 	}
 }
 
+/* The path and the file name the report uses. */
+static void vseg_set_path(struct vseg *v, const char *path)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(v->name, sizeof(v->name), "%s", basename(tmp));
+}
+
+/* The segments of a data dir, as the evidence reader lists them. */
+static int vsegs_of_dir(const char *dir, struct vseg **out, size_t *n)
+{
+	struct sr_entry *list = NULL;
+	struct vseg *v;
+	char ebuf[512];
+	int err;
+
+	err = sr_list_dir(dir, &list, n, ebuf, sizeof(ebuf));
+	if (err) {
+		fprintf(stderr, "connrec: verify: %s\n", ebuf);
+		return err;
+	}
+	v = calloc(*n ? *n : 1, sizeof(*v));
+	if (!v) {
+		sr_free_list(list, *n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		vseg_set_path(&v[i], list[i].path);
+		v[i].zst = list[i].zst;
+		v[i].active = list[i].active;
+		if (!seg_parse_name(v[i].name, &v[i].seq))
+			v[i].seq = 0;
+	}
+	sr_free_list(list, *n);
+	*out = v;
+	return 0;
+}
+
+/* Segment files named on the command line, in any directory and under any name. */
+static int vsegs_of_files(char *const *files, size_t nfiles, struct vseg **out, size_t *n)
+{
+	struct vseg *v = calloc(nfiles ? nfiles : 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nfiles; i++) {
+		size_t l = strlen(files[i]);
+
+		vseg_set_path(&v[i], files[i]);
+		v[i].zst = l > 4 && !strcmp(files[i] + l - 4, ".zst");
+		if (seg_parse_name(v[i].name, &v[i].seq) == SEG_TMP)
+			v[i].seq = 0;
+	}
+	*out = v;
+	*n = nfiles;
+	return 0;
+}
+
 int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out)
 {
 	struct vctx c = { .out = out };
 	struct vseg *v = NULL;
 	size_t n = 0;
-	int err = 0;
+	int err;
 
-	if (dir) {
-		struct sr_entry *list = NULL;
-		char ebuf[512];
-
-		err = sr_list_dir(dir, &list, &n, ebuf, sizeof(ebuf));
-		if (err) {
-			fprintf(stderr, "connrec: verify: %s\n", ebuf);
-			return err;
-		}
-		v = calloc(n ? n : 1, sizeof(*v));
-		if (!v) {
-			sr_free_list(list, n);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < n; i++) {
-			char tmp[PATH_MAX];
-
-			snprintf(v[i].path, sizeof(v[i].path), "%s", list[i].path);
-			snprintf(tmp, sizeof(tmp), "%s", list[i].path);
-			snprintf(v[i].name, sizeof(v[i].name), "%s", basename(tmp));
-			v[i].zst = list[i].zst;
-			v[i].active = list[i].active;
-			if (!seg_parse_name(v[i].name, &v[i].seq))
-				v[i].seq = 0;
-		}
-		sr_free_list(list, n);
-	} else {
-		n = nfiles;
-		v = calloc(n ? n : 1, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			char tmp[PATH_MAX];
-			size_t l = strlen(files[i]);
-
-			snprintf(v[i].path, sizeof(v[i].path), "%s", files[i]);
-			snprintf(tmp, sizeof(tmp), "%s", files[i]);
-			snprintf(v[i].name, sizeof(v[i].name), "%s", basename(tmp));
-			v[i].zst = l > 4 && !strcmp(files[i] + l - 4, ".zst");
-			if (seg_parse_name(v[i].name, &v[i].seq) == SEG_TMP)
-				v[i].seq = 0;
-		}
-	}
+	err = dir ? vsegs_of_dir(dir, &v, &n) : vsegs_of_files(files, nfiles, &v, &n);
+	if (err)
+		return err;
 	if (!n)
 		fprintf(out, "no segments%s%s\n", dir ? " in " : "", dir ? dir : "");
 	for (size_t i = 0; i < n; i++)
