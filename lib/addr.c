@@ -125,32 +125,60 @@ static void *grow_one(struct growable *g)
 	return (char *)g->items + g->n++ * g->size;
 }
 
-static int add_cidr(const char *item, void *ctx)
+/* A list being parsed: parse fills one entry of g.size bytes from one item. */
+struct list {
+	struct growable g;
+	int (*parse)(const char *item, void *out);
+};
+
+static int add_item(const char *item, void *ctx)
 {
-	struct addr_cidr c, *slot;
-	int err = addr_parse_cidr(item, &c);
+	struct list *l = ctx;
+	union {
+		struct addr_cidr cidr;
+		struct addr_port_range ports;
+	} v;
+	void *slot;
+	int err = l->parse(item, &v);
 
 	if (err)
 		return err;
-	slot = grow_one(ctx);
+	slot = grow_one(&l->g);
 	if (!slot)
 		return -ENOMEM;
-	*slot = c;
+	memcpy(slot, &v, l->g.size);
 	return 0;
+}
+
+/* A comma list into a malloc()ed array; *out and *n are left alone on error. */
+static int parse_list(const char *s, size_t size, int (*parse)(const char *item, void *out),
+		      void **out, size_t *n)
+{
+	struct list l = { .g = { .size = size }, .parse = parse };
+	int err = for_each_item(s, add_item, &l);
+
+	if (err) {
+		free(l.g.items);
+		return err;
+	}
+	*out = l.g.items;
+	*n = l.g.n;
+	return 0;
+}
+
+static int parse_cidr_item(const char *item, void *out)
+{
+	return addr_parse_cidr(item, out);
 }
 
 int addr_parse_cidr_list(const char *s, struct addr_cidr **out, size_t *n)
 {
-	struct growable g = { .size = sizeof(struct addr_cidr) };
-	int err = for_each_item(s, add_cidr, &g);
+	void *v;
+	int err = parse_list(s, sizeof(**out), parse_cidr_item, &v, n);
 
-	if (err) {
-		free(g.items);
-		return err;
-	}
-	*out = g.items;
-	*n = g.n;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 static int parse_port(const char *s, size_t len, uint16_t *out)
@@ -170,9 +198,10 @@ static int parse_port(const char *s, size_t len, uint16_t *out)
 	return 0;
 }
 
-static int add_port(const char *item, void *ctx)
+/* "53" or "8000-8100". */
+static int parse_port_item(const char *item, void *out)
 {
-	struct addr_port_range r = { 0, 0 }, *slot;
+	struct addr_port_range r = { 0, 0 };
 	const char *dash = strchr(item, '-');
 	int err;
 
@@ -188,25 +217,18 @@ static int add_port(const char *item, void *ctx)
 	}
 	if (err)
 		return err;
-	slot = grow_one(ctx);
-	if (!slot)
-		return -ENOMEM;
-	*slot = r;
+	memcpy(out, &r, sizeof(r));
 	return 0;
 }
 
 int addr_parse_port_list(const char *s, struct addr_port_range **out, size_t *n)
 {
-	struct growable g = { .size = sizeof(struct addr_port_range) };
-	int err = for_each_item(s, add_port, &g);
+	void *v;
+	int err = parse_list(s, sizeof(**out), parse_port_item, &v, n);
 
-	if (err) {
-		free(g.items);
-		return err;
-	}
-	*out = g.items;
-	*n = g.n;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)

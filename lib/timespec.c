@@ -9,6 +9,27 @@
 #include <time.h>
 
 /*
+ * The digits after a decimal point, scaled to 1e9 (past the ninth they add nothing). Advances
+ * *p past them; false when there are none.
+ */
+static bool parse_fraction(const char **p, uint64_t *frac_e9)
+{
+	const char *s = *p;
+	uint64_t f = 0, scale = 100000000ULL;
+
+	while (*s >= '0' && *s <= '9') {
+		f += (uint64_t)(*s - '0') * scale;
+		scale /= 10;
+		s++;
+	}
+	*frac_e9 = f;
+	if (s == *p)
+		return false;
+	*p = s;
+	return true;
+}
+
+/*
  * A decimal number "123" or "1.25": the integer part and the fraction scaled to 1e9, so the
  * caller can multiply both by a unit without floating point (durations must be exact).
  * Advances *p past the digits. At most 9 fractional digits are kept; more are ignored.
@@ -16,7 +37,7 @@
 static int parse_decimal(const char **p, uint64_t *ipart, uint64_t *frac_e9)
 {
 	const char *s = *p;
-	uint64_t v = 0, f = 0, scale = 100000000ULL;
+	uint64_t v = 0, f = 0;
 	bool digits = false;
 
 	while (*s >= '0' && *s <= '9') {
@@ -27,12 +48,8 @@ static int parse_decimal(const char **p, uint64_t *ipart, uint64_t *frac_e9)
 	}
 	if (*s == '.') {
 		s++;
-		while (*s >= '0' && *s <= '9') {
-			f += (uint64_t)(*s - '0') * scale;
-			scale /= 10;
-			s++;
+		if (parse_fraction(&s, &f))
 			digits = true;
-		}
 	}
 	if (!digits)
 		return -EINVAL;
@@ -215,17 +232,8 @@ static int parse_absolute(const char *s, int64_t *out_ns)
 			if (fixed_digits(&p, 2, &sec))
 				return -EINVAL;
 			if (*p == '.' || *p == ',') {
-				uint64_t scale = 100000000ULL;
-				bool any = false;
-
 				p++;
-				while (*p >= '0' && *p <= '9') {
-					frac += (uint64_t)(*p - '0') * scale;
-					scale /= 10;
-					p++;
-					any = true;
-				}
-				if (!any)
+				if (!parse_fraction(&p, &frac))
 					return -EINVAL;
 			}
 		}
