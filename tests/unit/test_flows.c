@@ -8,19 +8,7 @@
 
 #include <stdio.h>
 
-static int failed, passed;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static struct flow mk(uint8_t proto, uint8_t dir, uint8_t flags, int end, uint8_t reason)
 {
@@ -170,6 +158,5 @@ int main(void)
 	CHECK(!flow_filter_match(&q, &f), "v4 CIDR, other address");
 	flow_filter_free(&q);
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -6,21 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "timespec.h"
-
-static int failed, passed;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
 
 static void dur_ok(const char *s, int64_t want)
 {
@@ -181,6 +168,5 @@ int main(void)
 	ts_format_duration((2 * 86400 + 3 * 3600) * S, buf, sizeof(buf));
 	CHECK(!strcmp(buf, "2d03h"), "fmt dur %s", buf);
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }
