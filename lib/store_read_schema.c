@@ -106,6 +106,16 @@ static const struct schema_obj *schema_find(const struct schema_set *s, const st
 	return NULL;
 }
 
+/* The embedded schema files, in order, into a scratch database. */
+static int exec_all(sqlite3 *db, const char *const *sql, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (sqlite3_exec(db, sql[i], NULL, NULL, NULL) != SQLITE_OK)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The objects a version-V segment must have (schema/001..V applied) and those sealing may
  * add (schema/seal.sql), built from the embedded SQL in a private in-memory database. Built
@@ -131,22 +141,14 @@ static int expected_schema(int version, struct schema_set *base, struct schema_s
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (int i = 0; i < version; i++) {
-		if (sqlite3_exec(mem, schema_sql[i], NULL, NULL, NULL) != SQLITE_OK) {
-			err = -EINVAL;
-			goto cleanup;
-		}
-	}
-	err = schema_read(mem, &cache_base);
+	err = exec_all(mem, schema_sql, (unsigned)version);
+	if (!err)
+		err = schema_read(mem, &cache_base);
 	if (err)
 		goto cleanup;
-	for (unsigned i = 0; i < seal_sql_count; i++) {
-		if (sqlite3_exec(mem, seal_sql[i], NULL, NULL, NULL) != SQLITE_OK) {
-			err = -EINVAL;
-			goto cleanup;
-		}
-	}
-	err = schema_read(mem, &all);
+	err = exec_all(mem, seal_sql, seal_sql_count);
+	if (!err)
+		err = schema_read(mem, &all);
 	if (err)
 		goto cleanup;
 	for (size_t i = 0; i < all.n; i++) {

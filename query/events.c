@@ -82,6 +82,20 @@ static struct out_event *new_event(struct collect *c, int64_t ts, const char *ki
 	return e;
 }
 
+/* An open or close event: it carries the connection's row as a flow. */
+static struct out_event *new_conn_event(struct collect *c, int64_t ts, const char *kind,
+					const struct flow *f)
+{
+	struct out_event *e = new_event(c, ts, kind);
+
+	if (e) {
+		e->conn_id = f->id;
+		e->has_flow = true;
+		e->flow = *f;
+	}
+	return e;
+}
+
 static bool in_window(const struct query *q, int64_t t)
 {
 	return (q->ff.since == SR_NO_TIME || t >= q->ff.since) && t <= q->ff.until;
@@ -98,24 +112,18 @@ static int on_event_row(const struct sr_conn *r, void *ctx)
 	if (!flow_table_find(&c->seen, f.host, f.id) && flow_table_add(&c->seen, &f))
 		return -ENOMEM;
 	if (in_window(q, r->start_ns)) {
-		e = new_event(c, r->start_ns, "open");
+		e = new_conn_event(c, r->start_ns, "open", &f);
 		if (!e)
 			return -ENOMEM;
-		e->conn_id = r->id;
-		e->has_flow = true;
-		e->flow = f;
 		e->flow.end = FLOW_END_OPEN;
 		if (r->flags & CR_FLAG_CARRIED)
 			snprintf(e->detail, sizeof(e->detail), "carried copy");
 	}
 	/* An end folded into the row is a close event of its own. */
 	if (r->end_folded && in_window(q, r->end_ns)) {
-		e = new_event(c, r->end_ns, "close");
+		e = new_conn_event(c, r->end_ns, "close", &f);
 		if (!e)
 			return -ENOMEM;
-		e->conn_id = r->id;
-		e->has_flow = true;
-		e->flow = f;
 	}
 	return 0;
 }
@@ -128,12 +136,9 @@ static int on_event_end(const struct sr_end *x, void *ctx)
 
 	if (!f)
 		return 0; /* its conn row did not match the filters */
-	e = new_event(c, x->end_ns, "close");
+	e = new_conn_event(c, x->end_ns, "close", f);
 	if (!e)
 		return -ENOMEM;
-	e->conn_id = x->id;
-	e->has_flow = true;
-	e->flow = *f;
 	e->flow.end = FLOW_END_CLOSED;
 	e->flow.end_ns = x->end_ns;
 	e->flow.reason = x->reason;
