@@ -311,6 +311,8 @@ static int stage_zst(const char *path, const struct sr_open_opts *o, uint64_t ca
 	bool ok;
 	int err = sr_check_magic(path, "\x28\xb5\x2f\xfd", 4, &ok);
 
+	if (err)
+		sr_set_err(errbuf, errlen, "cannot read: %s", strerror(-err));
 	if (!err && !ok) {
 		err = -EBADMSG;
 		sr_set_err(errbuf, errlen, "not a zstd-compressed segment (bad magic)");

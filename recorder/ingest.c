@@ -134,6 +134,21 @@ static int grow_slots(struct ingest *g)
 	return 0;
 }
 
+/* Rebuild the id -> slot index after the pending array moved. */
+static void reindex(struct ingest *g)
+{
+	memset(g->slot_id, 0, g->nslots * sizeof(*g->slot_id));
+	for (size_t i = 0; i < g->npending; i++) {
+		size_t s;
+
+		if (!g->pending[i].id)
+			continue;
+		s = slot_of(g, g->pending[i].id);
+		g->slot_id[s] = g->pending[i].id;
+		g->slot_idx[s] = (uint32_t)i;
+	}
+}
+
 static struct store_conn *pending_find(struct ingest *g, uint64_t id)
 {
 	size_t s = slot_of(g, id);
@@ -391,14 +406,26 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 
 int ingest_commit(struct ingest *g)
 {
-	for (size_t i = 0; i < g->npending; i++) {
-		int err = store_add_conn(g->store, &g->pending[i]);
+	size_t done = 0;
+	int err = 0;
 
+	for (; done < g->npending; done++) {
+		err = store_add_conn(g->store, &g->pending[done]);
 		if (err)
-			return err; /* keep the rest; the next commit retries from here */
+			break;
+	}
+	/* Forget what the store took; clear only the slots in use, not the whole table. */
+	for (size_t i = 0; i < done; i++)
+		if (g->pending[i].id)
+			g->slot_id[slot_of(g, g->pending[i].id)] = 0;
+	if (err) {
+		/* Out of memory: keep the rest, re-indexed, for the next commit. */
+		memmove(g->pending, g->pending + done, (g->npending - done) * sizeof(*g->pending));
+		g->npending -= done;
+		reindex(g);
+		return err;
 	}
 	g->npending = 0;
-	memset(g->slot_id, 0, g->nslots * sizeof(*g->slot_id));
 	return store_flush(g->store);
 }
 
