@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "schema.h"
 #include "segment.h"
@@ -134,24 +135,6 @@ cleanup:
 	return err;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Steps 2-3: compress SRC into DST (created fresh), hashing the compressed bytes; fsync. */
 static int compress_file(const char *src, const char *dst, struct seg_info *info)
 {
@@ -208,7 +191,7 @@ static int compress_file(const char *src, const char *dst, struct seg_info *info
 				err = -EIO;
 				goto cleanup;
 			}
-			err = write_all(ofd, out, ob.pos);
+			err = cr_write_all(ofd, out, ob.pos);
 			if (err)
 				goto cleanup;
 			EVP_DigestUpdate(md_ctx, out, ob.pos);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "fileio.h"
 #include "store_read_internal.h"
 
 /* ---- Private temp dirs ---- */
@@ -107,24 +108,6 @@ void sr_remove_tmpdir(const char *dir)
 
 /* ---- Copies ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copies src to dst (created 0600, must not exist), refusing more than cap bytes. */
 static int copy_file(const char *src, const char *dst, uint64_t cap)
 {
@@ -153,7 +136,7 @@ static int copy_file(const char *src, const char *dst, uint64_t cap)
 			err = -EFBIG;
 			goto cleanup;
 		}
-		err = write_all(out, buf, (size_t)r);
+		err = cr_write_all(out, buf, (size_t)r);
 		if (err)
 			goto cleanup;
 	}
@@ -227,7 +210,7 @@ static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *err
 					   cap);
 				goto cleanup;
 			}
-			err = write_all(out, outb, ob.pos);
+			err = cr_write_all(out, outb, ob.pos);
 			if (err) {
 				sr_set_err(errbuf, errlen, "writing temp file: %s", strerror(-err));
 				goto cleanup;
@@ -249,7 +232,7 @@ static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *err
 				   "decompresses to more than %" PRIu64 " bytes (the cap)", cap);
 			goto cleanup;
 		}
-		err = write_all(out, outb, ob.pos);
+		err = cr_write_all(out, outb, ob.pos);
 		if (err)
 			goto cleanup;
 	}
