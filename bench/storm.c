@@ -58,6 +58,7 @@ static struct {
 	double rate;	 /* connections (or exchanges) per second in total; 0: full speed */
 	double timeout;	 /* hard stop, seconds */
 	int rst;	 /* close client sockets with an RST (SO_LINGER 0), leaving no TIME_WAIT */
+	unsigned spread; /* IPv4: clients bind to this many source addresses 127.0.0.2... */
 	int udp_connect; /* UDP clients call connect() then send(), as glibc's resolver does */
 } cfg = {
 	.mode = MODE_TCP,
@@ -132,14 +133,38 @@ static unsigned get_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/*
+ * Binds a client socket to source address 127.0.0.(2 + k % spread), leaving the port to
+ * connect(): each source address has its own ephemeral ports, so TIME_WAIT from earlier
+ * connections does not make the kernel search ever longer for a free one.
+ */
+static int bind_spread(int fd, uint64_t k)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int one = 1;
+
+	src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(k % cfg.spread));
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* One TCP connection: 0 when it connected, -errno otherwise. *fdp keeps it open (hold). */
-static int tcp_flow(int *fdp)
+static int tcp_flow(uint64_t k, int *fdp)
 {
 	int fd, err = 0;
 
 	fd = socket(cfg.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (cfg.spread) {
+		err = bind_spread(fd, k);
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
 	if (cfg.rst) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
@@ -230,16 +255,18 @@ static int next_flow(struct client *c, uint64_t *k)
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
-	uint64_t k = 0;
+	uint64_t k = 0, n = c->idx;
 	int err, sent;
 
 	while (next_flow(c, &k)) {
+		/* Without tickets (full speed for a duration) spread by a per-thread counter. */
+		n += cfg.threads;
 		switch (cfg.mode) {
 		case MODE_TCP:
-			err = tcp_flow(NULL);
+			err = tcp_flow(cfg.count || cfg.rate > 0 ? k : n, NULL);
 			break;
 		case MODE_HOLD:
-			err = tcp_flow(&hold_client_fds[k]);
+			err = tcp_flow(k, &hold_client_fds[k]);
 			break;
 		default:
 			err = udp_flow(&sent);
@@ -416,6 +443,7 @@ static void usage(FILE *f)
 		"  -d, --duration SECS     run for SECS seconds (hold: how long to hold at most)\n"
 		"  -r, --rate R            steady rate of R flows per second in total (needs -n or -d)\n"
 		"      --rst               close TCP clients with a reset (no TIME_WAIT)\n"
+		"      --spread N          IPv4 TCP clients use N source addresses 127.0.0.2... (1-250)\n"
 		"      --udp-connect       UDP clients connect() before send()\n"
 		"      --server-only       only run the server until SIGINT/SIGTERM or -d\n"
 		"      --client-only       only run clients, against ADDR and PORT\n"
@@ -423,9 +451,10 @@ static void usage(FILE *f)
 		"  -h, --help              this help\n\n"
 		"Output: a line {\"event\":\"listening\",...} once the server is up, then one\n"
 		"{\"event\":\"done\",...} line with made (flows that succeeded), failed (attempts that\n"
-		"got an error), sent (UDP datagrams sent), accepted/served (by the server), elapsed_s\n"
-		"and flows_per_s. A TCP connection on loopback is seen by a recorder as two flows\n"
-		"(out and in). In hold mode a {\"event\":\"holding\",...} line says all are open.\n\n"
+		"got an error), sent (UDP datagrams sent), accepted/served (by the server), elapsed_s,\n"
+		"flows_per_s and cpu_s (user + system time of the whole process). A recorder sees\n"
+		"a TCP connection on loopback as two flows (out and in). In hold mode a line\n"
+		"{\"event\":\"holding\",...} says all connections are open.\n\n"
 		"Examples:\n"
 		"  storm -n 100000                   # 100k TCP connections at full speed\n"
 		"  storm -m udp -d 5 -a ::1          # DNS-like UDP exchanges over IPv6 for 5 s\n"
@@ -435,6 +464,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_RST = 256,
+	OPT_SPREAD,
 	OPT_UDP_CONNECT,
 	OPT_SERVER_ONLY,
 	OPT_CLIENT_ONLY,
@@ -453,6 +483,7 @@ static int parse_args(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "rst", no_argument, NULL, OPT_RST },
+		{ "spread", required_argument, NULL, OPT_SPREAD },
 		{ "udp-connect", no_argument, NULL, OPT_UDP_CONNECT },
 		{ "server-only", no_argument, NULL, OPT_SERVER_ONLY },
 		{ "client-only", no_argument, NULL, OPT_CLIENT_ONLY },
@@ -509,6 +540,11 @@ static int parse_args(int argc, char **argv)
 		case OPT_RST:
 			cfg.rst = 1;
 			break;
+		case OPT_SPREAD:
+			if (parse_u64(optarg, 250, &v) || !v)
+				goto bad;
+			cfg.spread = (unsigned)v;
+			break;
 		case OPT_UDP_CONNECT:
 			cfg.udp_connect = 1;
 			break;
@@ -547,6 +583,11 @@ static int parse_args(int argc, char **argv)
 	}
 	if (cfg.mode == MODE_HOLD && !cfg.count) {
 		fprintf(stderr, "storm: hold mode needs --count\n");
+		goto bad;
+	}
+	if (cfg.spread && (cfg.family != AF_INET || cfg.mode == MODE_UDP ||
+			   (ntohl(((struct sockaddr_in *)&cfg.addr)->sin_addr.s_addr) >> 24) != 127)) {
+		fprintf(stderr, "storm: --spread needs TCP to an IPv4 loopback address\n");
 		goto bad;
 	}
 	if (cfg.mode == MODE_HOLD && cfg.rate > 0) {
@@ -612,7 +653,8 @@ int main(int argc, char **argv)
 	pthread_t stids[MAX_THREADS];
 	struct client *clients = NULL;
 	uint64_t made = 0, failed = 0, sent = 0, late = 0;
-	double elapsed = 0, srv_stop_at;
+	double elapsed = 0, srv_stop_at, cpu = 0;
+	struct rusage ru;
 	int lfd = -1, err = 0, sig = 0;
 	unsigned i, nstarted = 0;
 	sigset_t set;
@@ -756,16 +798,19 @@ cleanup:
 	}
 	if (cfg.role == ROLE_SERVER)
 		elapsed = now_s();
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	printf("{\"event\":\"done\",\"mode\":\"%s\",\"role\":\"%s\",\"addr\":\"%s\",\"port\":%u,"
 	       "\"pid\":%d,\"threads\":%u,\"count\":%llu,\"duration_s\":%g,\"rate\":%g,"
 	       "\"made\":%llu,\"failed\":%llu,\"sent\":%llu,\"accepted\":%llu,\"served\":%llu,"
-	       "\"late\":%llu,\"elapsed_s\":%.6f,\"flows_per_s\":%.1f,\"signal\":%d,"
-	       "\"error\":\"%s\"}\n",
+	       "\"late\":%llu,\"elapsed_s\":%.6f,\"flows_per_s\":%.1f,\"cpu_s\":%.3f,"
+	       "\"signal\":%d,\"error\":\"%s\"}\n",
 	       mode_names[cfg.mode], role_names[cfg.role], cfg.addr_str, cfg.port, (int)getpid(),
 	       cfg.threads, (unsigned long long)cfg.count, cfg.duration, cfg.rate,
 	       (unsigned long long)made, (unsigned long long)failed, (unsigned long long)sent,
 	       (unsigned long long)atomic_load(&accepted), (unsigned long long)atomic_load(&served),
-	       (unsigned long long)late, elapsed, elapsed > 0 ? (double)made / elapsed : 0.0, sig,
+	       (unsigned long long)late, elapsed, elapsed > 0 ? (double)made / elapsed : 0.0, cpu, sig,
 	       atomic_load(&first_errno) ? strerror(atomic_load(&first_errno)) : "");
 	fflush(stdout);
 	free(clients);
