@@ -533,7 +533,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 5 | bytes per flow, active segment (.db + -wal after a clean stop) | $(per "$big_bytes" "$big_flows") B ($big_flows flows, $big_bytes B) | ≤ 64 B | run \`$big\` | $NPROC | $DATE |"
 	echo "| 5 | bytes per flow, compressed (\`zstd -19\` of that .db) | $(per "$zst_bytes" "$big_flows") B ($zst_bytes B) | ≤ 16 B | run \`$big\` | $NPROC | $DATE |"
 	echo "| 5 | bytes per flow, sealed by the store (.db.zst with the seal indexes) | $(per "$sealed_bytes" "$sealed_flows") B ($sealed_flows flows, $sealed_bytes B) | ≤ 16 B | \`connrec record --rotate-size 8M\`, \`storm -r 25000 -d $STEADY_SECS --rst\` | $NPROC | $DATE |"
-	echo "| P | BPF run time per invocation, weighted over the recorder's programs | $bpf_total ns | — | \`kernel.bpf_stats_enabled=1\`, \`bpftool prog show\` during \`storm -d $SECS\` | $NPROC | $DATE |"
+	echo "| P | BPF run time per invocation, weighted over the recorder's programs | $bpf_total ns | — | \`kernel.bpf_stats_enabled=1\`, \`bpftool prog show\` during \`storm -d $SECS --spread 16\` | $NPROC | $DATE |"
 	echo
 	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
 	echo "recorder's user + sys time from /proc/PID/stat between ready and the last row committed):"
@@ -548,7 +548,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 		awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s |\n", $1, $2, $3, $4, $5 }' "$W/tl.tsv"
 	fi
 	echo
-	echo "BPF programs of the recorder during \`storm -d $SECS\` (\`bpftool prog show\`, run_time_ns / run_cnt):"
+	echo "BPF programs of the recorder during \`storm -d $SECS --spread 16\` (\`bpftool prog show\`, run_time_ns / run_cnt):"
 	echo
 	echo "| program | type | insns (xlated) | run_cnt | ns per run | recursion_misses |"
 	echo "|---|---|---|---|---|---|"
