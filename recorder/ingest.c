@@ -23,6 +23,7 @@ struct ingest {
 
 	/* OPEN rows waiting for the next commit, and an id -> slot index over them. */
 	struct store_conn *pending;
+	size_t *pending_slot; /* where pending[i] sits in slot_id, to clear it without probing */
 	size_t npending, cap_pending;
 	uint64_t *slot_id; /* open addressing; 0 = empty (ids start at 1) */
 	uint32_t *slot_idx;
@@ -88,6 +89,7 @@ void ingest_free(struct ingest *g)
 	if (!g)
 		return;
 	free(g->pending);
+	free(g->pending_slot);
 	free(g->slot_id);
 	free(g->slot_idx);
 	free(g->pre);
@@ -127,6 +129,7 @@ static int grow_slots(struct ingest *g)
 
 			g->slot_id[s] = old_ids[i];
 			g->slot_idx[s] = old_idx[i];
+			g->pending_slot[old_idx[i]] = s;
 		}
 	}
 	free(old_ids);
@@ -146,6 +149,7 @@ static void reindex(struct ingest *g)
 		s = slot_of(g, g->pending[i].id);
 		g->slot_id[s] = g->pending[i].id;
 		g->slot_idx[s] = (uint32_t)i;
+		g->pending_slot[i] = s;
 	}
 }
 
@@ -164,10 +168,15 @@ static struct store_conn *pending_add(struct ingest *g, uint64_t id)
 	if (g->npending == g->cap_pending) {
 		size_t cap = g->cap_pending ? 2 * g->cap_pending : 1024;
 		struct store_conn *n = realloc(g->pending, cap * sizeof(*n));
+		size_t *ns;
 
 		if (!n)
 			return NULL;
 		g->pending = n;
+		ns = realloc(g->pending_slot, cap * sizeof(*ns));
+		if (!ns)
+			return NULL;
+		g->pending_slot = ns;
 		g->cap_pending = cap;
 	}
 	if (2 * (g->npending + 1) > g->nslots && grow_slots(g))
@@ -179,6 +188,7 @@ static struct store_conn *pending_add(struct ingest *g, uint64_t id)
 		s = slot_of(g, id);
 		g->slot_id[s] = id;
 		g->slot_idx[s] = (uint32_t)g->npending;
+		g->pending_slot[g->npending] = s;
 	}
 	g->npending++;
 	return c;
@@ -414,10 +424,13 @@ int ingest_commit(struct ingest *g)
 		if (err)
 			break;
 	}
-	/* Forget what the store took; clear only the slots in use, not the whole table. */
+	/*
+	 * Forget what the store took: clear just the slots in use, by their recorded position
+	 * (looking them up by probing would stop at slots already cleared).
+	 */
 	for (size_t i = 0; i < done; i++)
 		if (g->pending[i].id)
-			g->slot_id[slot_of(g, g->pending[i].id)] = 0;
+			g->slot_id[g->pending_slot[i]] = 0;
 	if (err) {
 		/* Out of memory: keep the rest, re-indexed, for the next commit. */
 		memmove(g->pending, g->pending + done, (g->npending - done) * sizeof(*g->pending));

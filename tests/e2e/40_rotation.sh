@@ -40,7 +40,7 @@ cr_wait_file "$CR_TMP/hold.out" '"event":"holding"' || cr_fatal "storm hold did 
 hport=$(sed -n 's/.*"event":"holding","port":\([0-9]*\).*/\1/p' "$CR_TMP/hold.out")
 cr_log "holding one connection to port $hport"
 
-"$storm" -n 40000 -r 8000 >"$CR_TMP/storm.out"
+"$storm" -n 100000 -r 10000 >"$CR_TMP/storm.out"
 cat "$CR_TMP/storm.out"
 port=$(sed -n 's/.*"event":"done".*"port":\([0-9]*\),.*/\1/p' "$CR_TMP/storm.out")
 made=$(sed -n 's/.*"made":\([0-9]*\).*/\1/p' "$CR_TMP/storm.out")

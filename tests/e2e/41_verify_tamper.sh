@@ -10,7 +10,7 @@ cr_init
 cr_tool storm storm
 
 cr_start --rotate-size 512K
-"$storm" -n 15000 -r 8000 >"$CR_TMP/storm.out"
+"$storm" -n 30000 -r 10000 >"$CR_TMP/storm.out"
 dl=$(($(date +%s) + CR_TIMEOUT))
 while [ "$(ls "$CR_DATA"/seg-*.db.zst 2>/dev/null | wc -l)" -lt 4 ] && [ "$(date +%s)" -lt "$dl" ]; do
 	sleep 0.1

@@ -36,7 +36,8 @@ cp "$H/good.db" "$H/extra-view.db"
 sqlite3 "$H/extra-view.db" "CREATE VIEW x AS SELECT * FROM conn;"
 head -c 4096 /dev/urandom >"$H/random.db.zst"
 printf '\050\265\057\375garbage' >"$H/badframe.db.zst"
-head -c 3000 "$S/seg-00000001.db.zst" >"$H/truncated.db.zst"
+sz=$(stat -c %s "$S/seg-00000001.db.zst")
+head -c $((sz / 2)) "$S/seg-00000001.db.zst" >"$H/truncated.db.zst"
 # A bomb: 200 MiB of zeros compresses to a few KiB; the cap below is 16 MiB.
 head -c 209715200 /dev/zero | zstd -q -19 -o "$H/bomb.db.zst"
 # Bit flips at many offsets through the b-tree pages.
