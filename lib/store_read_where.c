@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * A struct sr_conn_filter as SQL, so the seal indexes (conn_lport, conn_rport, conn_raddr) and
- * the start-time index do the work. The SQL side is a prefilter: callers re-check in C, so it
+ * A struct sr_conn_filter as SQL, so SQLite discards rows before they reach C (and uses an
+ * index, should a segment have one). The SQL side is a prefilter: callers re-check in C, so it
  * may return more rows than match, never fewer.
  */
 #include <errno.h>
