@@ -543,7 +543,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 4 | recorder share of one core at 50k flows/s | $(share steady50000) | — | \`storm -r 25000 -d $STEADY_SECS --rst\` | $NPROC | $DATE |"
 	echo "| 5 | bytes per flow, active segment (.db + -wal after a clean stop) | $(per "$big_bytes" "$big_flows") B ($big_flows flows, $big_bytes B) | ≤ 64 B | run \`$big\` | $NPROC | $DATE |"
 	echo "| 5 | bytes per flow, compressed (\`zstd -19\` of that .db) | $(per "$zst_bytes" "$big_flows") B ($zst_bytes B) | ≤ 16 B | run \`$big\` | $NPROC | $DATE |"
-	echo "| 5 | bytes per flow, sealed by the store (.db.zst with the seal indexes) | $(per "$sealed_bytes" "$sealed_flows") B ($sealed_flows flows, $sealed_bytes B) | ≤ 16 B | \`connrec record --rotate-size 8M\`, \`storm -r 25000 -d $STEADY_SECS --rst\` | $NPROC | $DATE |"
+	echo "| 5 | bytes per flow, sealed by the store (its .db.zst as sealed) | $(per "$sealed_bytes" "$sealed_flows") B ($sealed_flows flows, $sealed_bytes B) | ≤ 16 B | \`connrec record --rotate-size 8M\`, \`storm -r 25000 -d $STEADY_SECS --rst\` | $NPROC | $DATE |"
 	echo "| P | BPF run time per invocation, weighted over the recorder's programs | $bpf_total ns | — | \`kernel.bpf_stats_enabled=1\`, \`bpftool prog show\` during \`storm -d $SECS --spread 16\` | $NPROC | $DATE |"
 	echo
 	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
