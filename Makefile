@@ -107,6 +107,13 @@ $(OUTPUT)/tools/%: tests/tools/%.c $(OUTPUT)/libconnrec.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
+# The ingest micro-benchmark drives the recorder's ingest code directly.
+$(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/libconnrec.a
+	$(Q)mkdir -p $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
+		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
 $(OUTPUT)/tools/%: bench/%.c
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)

@@ -106,6 +106,12 @@ int store_open(struct store **out, const struct store_opts *opts)
 	int err;
 
 	*out = NULL;
+	/*
+	 * SQLite's allocation statistics take a process-wide mutex on every malloc; the writer
+	 * does not need them. This only works before SQLite initialises (the recorder's first
+	 * SQLite call is here); otherwise it is refused and harmless.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
