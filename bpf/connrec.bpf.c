@@ -47,11 +47,24 @@ struct tcp_flow {
 	__u32 pid;
 	__u32 uid;
 	char comm[CR_COMM_LEN];
+	/*
+	 * FLOW_NEW until one of OPEN or a CLOSE that carries the whole flow claims it, with a
+	 * compare-and-swap: accept() runs without the socket lock, so its OPEN can race a reset
+	 * that closes the socket on another CPU, and exactly one of them must speak first.
+	 */
+	__u32 opened;
 	__u8 direction;
-	__u8 opened;	    /* OPEN event already sent */
 	__u8 has_pid;
-	__u8 pad[4];
+	__u8 pad[2];
 };
+
+enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2 };
+
+/* Claim the right to send this flow's OPEN. */
+static __always_inline bool claim_open(struct tcp_flow *f)
+{
+	return __sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_OPEN_SENT) == FLOW_NEW;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -165,11 +178,59 @@ static __always_inline __u32 current_netns(void)
 }
 
 /* Local/remote address, ports and namespace of a socket, into the event. */
+/*
+ * Every probe read is a helper call, and a socket's addresses, ports, family and namespace all
+ * sit in the first ~90 bytes of struct sock_common: copy that once and pick the fields out at
+ * their CO-RE offsets. A kernel whose layout does not fit falls back to one read per field
+ * (the size checks are constants after relocation, so the verifier keeps one branch).
+ */
+#define SKC_COPY_LEN 96
+#define SKC_FITS(field)                                                                          \
+	(bpf_core_field_offset(struct sock_common, field) +                                      \
+		 bpf_core_field_size(struct sock_common, field) <=                               \
+	 SKC_COPY_LEN)
+#define SKC_AT(buf, type, field)                                                                 \
+	(*(type *)((buf) + bpf_core_field_offset(struct sock_common, field)))
+
+static __always_inline bool skc_copy_fits(void)
+{
+	return SKC_FITS(skc_daddr) && SKC_FITS(skc_rcv_saddr) && SKC_FITS(skc_dport) &&
+	       SKC_FITS(skc_family) && SKC_FITS(skc_net) && SKC_FITS(skc_v6_daddr) &&
+	       SKC_FITS(skc_v6_rcv_saddr);
+}
+
 static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 buf[SKC_COPY_LEN];
+	struct net *net;
+	__u16 family;
 
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (skc_copy_fits() && !bpf_probe_read_kernel(buf, sizeof(buf), &sk->__sk_common)) {
+		family = SKC_AT(buf, __u16, skc_family);
+		net = SKC_AT(buf, struct net *, skc_net);
+		e->rport = bpf_ntohs(SKC_AT(buf, __u16, skc_dport));
+		if (family == AF_INET6) {
+			__builtin_memcpy(e->laddr, &SKC_AT(buf, __u8, skc_v6_rcv_saddr), 16);
+			__builtin_memcpy(e->raddr, &SKC_AT(buf, __u8, skc_v6_daddr), 16);
+		} else {
+			__builtin_memcpy(e->laddr, &SKC_AT(buf, __u32, skc_rcv_saddr), 4);
+			__builtin_memcpy(e->raddr, &SKC_AT(buf, __u32, skc_daddr), 4);
+		}
+	} else {
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+		e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (family == AF_INET6) {
+			BPF_CORE_READ_INTO(&e->laddr, sk,
+					   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+			BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		} else {
+			BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+		}
+	}
+	e->family = family == AF_INET6 ? 6 : 4;
+	e->netns = BPF_CORE_READ(net, ns.inum);
 	/*
 	 * inet_sport, not skc_num: on the way to CLOSE the kernel releases an auto-bound port
 	 * (skc_num = 0) before the tracepoint fires, but inet_sport keeps it.
@@ -177,16 +238,6 @@ static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
 	e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	if (!e->lport)
 		e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET6) {
-		e->family = 6;
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		e->family = 4;
-		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
-	}
 }
 
 static __always_inline void fill_from_flow(struct cr_event *e, const struct tcp_flow *f)
@@ -230,7 +281,7 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 	__u64 control = 0;
 
 	/* Untracked (pre-existing) flows: the recorder knows their direction and fixes SYN. */
-	if (f && f->direction == CR_DIR_OUT && f->opened)
+	if (f && f->direction == CR_DIR_OUT && f->opened == FLOW_OPEN_SENT)
 		control++;
 	if (fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		control++;
@@ -261,13 +312,15 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	sock_tuple(sk, e);
 	if (f) {
 		fill_from_flow(e, f);
-		if (f->opened)
+		if (f->opened == FLOW_OPEN_SENT)
 			e->flags |= CR_FLAG_OPEN_SENT;
 	} else {
 		/* Not tracked here: opened before we attached, or the map was full. */
 		e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 		e->start_boot_ns = now;
 		e->flags |= CR_FLAG_NO_PID;
+		/* A listener says so; in or out is for the recorder to infer from its listeners. */
+		e->direction = oldstate == TCP_LISTEN ? CR_DIR_LISTEN : CR_DIR_OUT;
 	}
 	if (kind == CR_EV_CLOSE)
 		payload_bytes(sk, f, fin_was_sent(oldstate), e);
@@ -374,23 +427,22 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 		return 0;
 	case TCP_LISTEN:
 		f = track_tcp(key, CR_DIR_LISTEN, true, now);
-		if (f) {
-			f->opened = 1;
+		if (f && claim_open(f))
 			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
-		}
 		return 0;
 	case TCP_ESTABLISHED:
 		if (oldstate != TCP_SYN_SENT)
 			return 0;
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		/* Active opens are reported here, once the local port is bound. */
-		if (f && !f->opened) {
-			f->opened = 1;
+		if (f && claim_open(f))
 			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
-		}
 		return 0;
 	case TCP_CLOSE:
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
+		/* Never opened (failed connect, not accepted yet): this CLOSE carries the flow. */
+		if (f)
+			__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST);
 		if (oldstate == TCP_LISTEN)
 			emit_tcp(sk, f, CR_EV_CLOSE, CR_END_RELEASED, oldstate, now);
 		else
@@ -460,11 +512,10 @@ static __always_inline int on_accept_exit(long ret)
 	if (!sk)
 		return 0;
 	f = bpf_map_lookup_elem(&tcp_flows, &key);
-	if (!f || f->opened || f->direction != CR_DIR_IN)
+	if (!f || f->direction != CR_DIR_IN || !claim_open(f))
 		return 0;
 	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 	f->has_pid = 1;
-	f->opened = 1;
 	emit_tcp(sk, f, CR_EV_OPEN, 0, 0, bpf_ktime_get_boot_ns());
 	return 0;
 }

@@ -15,6 +15,12 @@ struct cookie_id {
 	uint8_t dir;
 };
 
+struct listener {
+	uint32_t netns;
+	uint16_t port;
+	uint32_t count; /* sockets listening on it (SO_REUSEPORT allows several) */
+};
+
 struct ingest {
 	struct store *store;
 	ingest_id_fn new_id;
@@ -32,6 +38,10 @@ struct ingest {
 	struct cookie_id *pre; /* sorted by cookie once the start-up dump is done */
 	size_t npre, cap_pre;
 	int pre_sorted;
+
+	/* Listening (netns, port) pairs, to tell an untracked close of an accepted socket. */
+	struct listener *listeners;
+	size_t nlisteners, cap_listeners;
 
 	uint64_t last_drops[CR_DROP_MAX];
 	int64_t last_loss_check_ns;
@@ -93,6 +103,7 @@ void ingest_free(struct ingest *g)
 	free(g->slot_id);
 	free(g->slot_idx);
 	free(g->pre);
+	free(g->listeners);
 	free(g);
 }
 
@@ -224,6 +235,40 @@ static void set_end(struct store_conn *c, int64_t end_ns, const struct cr_event 
 	c->bytes_in = e->bytes_in;
 }
 
+static struct listener *listener_find(struct ingest *g, uint32_t netns, uint16_t port)
+{
+	for (size_t i = 0; i < g->nlisteners; i++)
+		if (g->listeners[i].netns == netns && g->listeners[i].port == port)
+			return &g->listeners[i];
+	return NULL;
+}
+
+/* Listeners are few (tens, not thousands), so a plain array serves. */
+static void listener_track(struct ingest *g, uint32_t netns, uint16_t port, int delta)
+{
+	struct listener *l = listener_find(g, netns, port);
+
+	if (l) {
+		if (delta < 0 && l->count <= 1)
+			*l = g->listeners[--g->nlisteners];
+		else
+			l->count += (uint32_t)delta;
+		return;
+	}
+	if (delta < 0)
+		return;
+	if (g->nlisteners == g->cap_listeners) {
+		size_t cap = g->cap_listeners ? 2 * g->cap_listeners : 16;
+		struct listener *n = realloc(g->listeners, cap * sizeof(*n));
+
+		if (!n)
+			return; /* only a direction guess is lost */
+		g->listeners = n;
+		g->cap_listeners = cap;
+	}
+	g->listeners[g->nlisteners++] = (struct listener){ netns, port, 1 };
+}
+
 static int cmp_cookie(const void *a, const void *b)
 {
 	const struct cookie_id *x = a, *y = b;
@@ -261,6 +306,8 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 	uint8_t dir = 0;
 
 	g->stats.closes++;
+	if (e->proto == 6 && e->direction == CR_DIR_LISTEN)
+		listener_track(g, e->netns, e->lport, -1);
 	if (!id) {
 		/* Untracked in BPF: a connection from before we started, or a full map. */
 		id = take_preexisting(g, e->cookie, &dir);
@@ -272,6 +319,9 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 			c = pending_add(g, g->new_id(g->id_ctx));
 			if (!c)
 				return;
+			/* BPF cannot tell accepted from connected here; a listened-on port can. */
+			if (e->direction == CR_DIR_OUT && listener_find(g, e->netns, e->lport))
+				e->direction = CR_DIR_IN;
 			conn_from_event(g, c, e);
 			/* Its start was not seen: say so rather than invent one. */
 			c->flags |= CR_FLAG_PREEXISTING;
@@ -316,6 +366,22 @@ void ingest_event(void *ctx, const struct cr_event *e)
 	switch (e->kind) {
 	case CR_EV_OPEN:
 		g->stats.opens++;
+		if (e->proto == 6 && e->direction == CR_DIR_LISTEN)
+			listener_track(g, e->netns, e->lport, +1);
+		c = pending_find(g, e->conn_id);
+		if (c) {
+			/* Its CLOSE came first (BPF orders them, but be safe): keep one row. */
+			struct store_conn ended = *c;
+
+			conn_from_event(g, c, e);
+			c->has_end = ended.has_end;
+			c->end_ns = ended.end_ns;
+			c->reason = ended.reason;
+			c->has_bytes = ended.has_bytes;
+			c->bytes_out = ended.bytes_out;
+			c->bytes_in = ended.bytes_in;
+			break;
+		}
 		c = pending_add(g, e->conn_id);
 		if (c)
 			conn_from_event(g, c, e);
@@ -370,6 +436,8 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 	memcpy(c->comm, d->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	g->stats.preexisting++;
+	if (d->proto == 6 && d->direction == CR_DIR_LISTEN)
+		listener_track(g, d->netns, d->lport, +1);
 
 	if (d->proto == 6 && d->cookie) {
 		if (g->npre == g->cap_pre) {
