@@ -327,23 +327,23 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	event_submit(e);
 }
 
-static __always_inline struct tcp_flow *track_tcp(__u64 key, __u8 direction, bool in_task,
-						  __u64 now)
+/* Start tracking a socket; f is filled in for the caller. False if the map is full. */
+static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direction,
+				      bool in_task, __u32 opened, __u64 now)
 {
-	struct tcp_flow f = {};
-
-	f.id = new_conn_id();
-	f.start_ns = now;
-	f.direction = direction;
+	f->id = new_conn_id();
+	f->start_ns = now;
+	f->direction = direction;
+	f->opened = opened;
 	if (in_task) {
-		current_identity(&f.pid, &f.uid, &f.cgroup_id, f.comm);
-		f.has_pid = 1;
+		current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
+		f->has_pid = 1;
 	}
-	if (bpf_map_update_elem(&tcp_flows, &key, &f, BPF_ANY)) {
+	if (bpf_map_update_elem(&tcp_flows, &key, f, BPF_ANY)) {
 		count_drop(CR_DROP_MAP_FULL);
-		return NULL;
+		return false;
 	}
-	return bpf_map_lookup_elem(&tcp_flows, &key);
+	return true;
 }
 
 /*
@@ -403,14 +403,19 @@ struct {
 
 static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int newstate)
 {
+	struct tcp_flow *f, nf = {};
 	__u64 key = (__u64)sk;
-	struct tcp_flow *f;
 	__u64 now;
 
-	/* Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK) carry nothing we need:
-	 * leave before paying for any kernel memory read. */
+	/*
+	 * Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK) carry nothing we need:
+	 * leave before paying for any kernel memory read.
+	 */
 	if (newstate != TCP_SYN_SENT && newstate != TCP_SYN_RECV && newstate != TCP_LISTEN &&
 	    newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
+	/* Only an active open's ESTABLISHED matters; a child's is already tracked. */
+	if (newstate == TCP_ESTABLISHED && oldstate != TCP_SYN_SENT)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -419,20 +424,18 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 	switch (newstate) {
 	case TCP_SYN_SENT:
 		/* connect() runs this in the caller's context: the owner is current. */
-		track_tcp(key, CR_DIR_OUT, true, now);
+		track_tcp(key, &nf, CR_DIR_OUT, true, FLOW_NEW, now);
 		return 0;
 	case TCP_SYN_RECV:
 		/* A child socket born in softirq: no owner yet, accept() supplies it. */
-		track_tcp(key, CR_DIR_IN, false, now);
+		track_tcp(key, &nf, CR_DIR_IN, false, FLOW_NEW, now);
 		return 0;
 	case TCP_LISTEN:
-		f = track_tcp(key, CR_DIR_LISTEN, true, now);
-		if (f && claim_open(f))
-			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
+		/* listen() holds the socket lock: nothing races this OPEN. */
+		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_OPEN_SENT, now))
+			emit_tcp(sk, &nf, CR_EV_OPEN, 0, 0, now);
 		return 0;
 	case TCP_ESTABLISHED:
-		if (oldstate != TCP_SYN_SENT)
-			return 0;
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		/* Active opens are reported here, once the local port is bound. */
 		if (f && claim_open(f))
