@@ -23,6 +23,9 @@ static int check_failed, check_passed;
 		}                                                                                  \
 	} while (0)
 
+/* CHECK with the condition's own text as the message. */
+#define CHECK_THAT(cond) CHECK(cond, "%s", #cond)
+
 static inline int check_done(void)
 {
 	printf("%d passed, %d failed\n", check_passed, check_failed);

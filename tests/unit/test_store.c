@@ -19,17 +19,8 @@
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
+#include "check.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		checks++;                                                                  \
-		if (!(cond)) {                                                             \
-			failures++;                                                        \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
-		}                                                                          \
-	} while (0)
 
 static char base[256];
 
@@ -89,80 +80,80 @@ static void test_basic(void)
 	snprintf(dir, sizeof(dir), "%s/basic/sub", base);
 	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
 	o.dir = dir;
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
-	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
-	CHECK(store_next_conn_id(s) == 1);
+	CHECK_THAT(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK_THAT(store_next_conn_id(s) == 1);
 	c = mk_conn(1, 100, "curl", 4);
 	c.has_end = true;
 	c.end_ns = c.start_ns + 500;
 	c.bytes_out = 5;
 	c.bytes_in = 7;
 	c.reason = CR_END_LOCAL_FIN;
-	CHECK(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
 	c = mk_conn(2, 100, "curl", 6);
-	CHECK(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
 	c = mk_conn(3, 200, "python3", 4);
-	CHECK(store_add_conn(s, &c) == 0);
-	CHECK(store_add_end(s, &e) == 0);
-	CHECK(store_add_gap(s, STORE_GAP_LOST, 1, 2, 42, "ringbuf") == 0);
-	CHECK(store_get_stats(s)->queued == 0); /* updated by flush */
-	CHECK(store_flush(s) == 0);
-	CHECK(store_get_stats(s)->conns_written == 3);
-	CHECK(store_get_stats(s)->lost_events == 42);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_add_end(s, &e) == 0);
+	CHECK_THAT(store_add_gap(s, STORE_GAP_LOST, 1, 2, 42, "ringbuf") == 0);
+	CHECK_THAT(store_get_stats(s)->queued == 0); /* updated by flush */
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_get_stats(s)->conns_written == 3);
+	CHECK_THAT(store_get_stats(s)->lost_events == 42);
 
 	/* Data is visible to a reader while the recorder runs. */
-	CHECK(q1(db, "SELECT count(*) FROM conn") == 3);
-	CHECK(q1(db, "SELECT count(*) FROM proc") == 2);
-	CHECK(q1(db, "SELECT length(laddr) FROM conn WHERE id = 1") == 4);
-	CHECK(q1(db, "SELECT length(raddr) FROM conn WHERE id = 2") == 16);
-	CHECK(q1(db, "SELECT dur_ns FROM conn WHERE id = 1") == 500);
-	CHECK(q1(db, "SELECT count(*) FROM conn WHERE id = 2 AND dur_ns IS NULL AND reason IS NULL") ==
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 3);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM proc") == 2);
+	CHECK_THAT(q1(db, "SELECT length(laddr) FROM conn WHERE id = 1") == 4);
+	CHECK_THAT(q1(db, "SELECT length(raddr) FROM conn WHERE id = 2") == 16);
+	CHECK_THAT(q1(db, "SELECT dur_ns FROM conn WHERE id = 1") == 500);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE id = 2 AND dur_ns IS NULL AND reason IS NULL") ==
 	      1);
-	CHECK(q1(db, "SELECT bytes_in FROM flows WHERE conn_id = 2") == 20);
-	CHECK(q1(db, "SELECT count FROM gap WHERE kind = 1") == 42);
-	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 1);
-	CHECK(q1(db, "SELECT count(*) FROM meta WHERE key IN ('schema_version', 'segment_id',"
+	CHECK_THAT(q1(db, "SELECT bytes_in FROM flows WHERE conn_id = 2") == 20);
+	CHECK_THAT(q1(db, "SELECT count FROM gap WHERE kind = 1") == 42);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM meta WHERE key IN ('schema_version', 'segment_id',"
 		     " 'host', 'boot_id', 'kernel', 'recorder_version', 'clock_offset_ns',"
 		     " 'created_ns')") == 8);
-	CHECK(q1(db, "PRAGMA user_version") == 1);
-	CHECK(q1(db, "PRAGMA journal_mode = wal") >= -1); /* just opens */
+	CHECK_THAT(q1(db, "PRAGMA user_version") == 1);
+	CHECK_THAT(q1(db, "PRAGMA journal_mode = wal") >= -1); /* just opens */
 
 	/* The lock: a second recorder on the same dir is refused. */
-	CHECK(store_open(&s2, &o) == -EBUSY);
-	CHECK(s2 == NULL);
+	CHECK_THAT(store_open(&s2, &o) == -EBUSY);
+	CHECK_THAT(s2 == NULL);
 
 	/* Append-only: the triggers refuse UPDATE and DELETE, REPLACE included. */
 	{
 		sqlite3 *h = NULL;
 
-		CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+		CHECK_THAT(sqlite3_open(db, &h) == SQLITE_OK);
 		sqlite3_exec(h, "PRAGMA recursive_triggers=ON", NULL, NULL, NULL);
-		CHECK(sqlite3_exec(h, "UPDATE conn SET lport = 1", NULL, NULL, NULL) != SQLITE_OK);
-		CHECK(sqlite3_exec(h, "DELETE FROM conn", NULL, NULL, NULL) != SQLITE_OK);
-		CHECK(sqlite3_exec(h, "DELETE FROM gap", NULL, NULL, NULL) != SQLITE_OK);
-		CHECK(sqlite3_exec(h, "UPDATE proc SET pid = 1", NULL, NULL, NULL) != SQLITE_OK);
-		CHECK(sqlite3_exec(h, "INSERT OR REPLACE INTO conn_end VALUES(2, 1, 1, 1, 1)", NULL,
+		CHECK_THAT(sqlite3_exec(h, "UPDATE conn SET lport = 1", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK_THAT(sqlite3_exec(h, "DELETE FROM conn", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK_THAT(sqlite3_exec(h, "DELETE FROM gap", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK_THAT(sqlite3_exec(h, "UPDATE proc SET pid = 1", NULL, NULL, NULL) != SQLITE_OK);
+		CHECK_THAT(sqlite3_exec(h, "INSERT OR REPLACE INTO conn_end VALUES(2, 1, 1, 1, 1)", NULL,
 				   NULL, NULL) != SQLITE_OK);
 		sqlite3_close(h);
 	}
-	CHECK(q1(db, "SELECT count(*) FROM conn") == 3);
-	CHECK(store_close(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 3);
+	CHECK_THAT(store_close(s) == 0);
 
 	/* Reopen: ids continue, a clean stop leaves no down gap. */
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
-	CHECK(store_next_conn_id(s) == 4);
+	CHECK_THAT(store_next_conn_id(s) == 4);
 	c = mk_conn(4, 100, "curl", 4);
-	CHECK(store_add_conn(s, &c) == 0);
-	CHECK(store_close(s) == 0);
-	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 0);
-	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 2);
-	CHECK(q1(db, "SELECT count(*) FROM run WHERE kind = 2") == 2);
-	CHECK(q1(db, "SELECT count(*) FROM conn") == 4);
-	CHECK(q1(db, "PRAGMA integrity_check") == -1 ? 0 : 1);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM run WHERE kind = 1") == 2);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM run WHERE kind = 2") == 2);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 4);
+	CHECK_THAT(q1(db, "PRAGMA integrity_check") == -1 ? 0 : 1);
 }
 
 static void test_unclean(void)
@@ -185,19 +176,19 @@ static void test_unclean(void)
 		store_add_conn(s, &c);
 		_exit(store_flush(s) ? 1 : 0); /* no store_close: an unclean exit */
 	}
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	CHECK_THAT(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	      WEXITSTATUS(status) == 0);
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
-	CHECK(store_next_conn_id(s) == 8);
-	CHECK(store_close(s) == 0);
-	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 1);
+	CHECK_THAT(store_next_conn_id(s) == 8);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap WHERE kind = 2") == 1);
 	/* The gap runs from the child's last write to the new start. */
-	CHECK(q1(db, "SELECT count(*) FROM gap g, run r WHERE g.kind = 2 AND r.id ="
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap g, run r WHERE g.kind = 2 AND r.id ="
 		     " (SELECT min(id) FROM run WHERE kind = 1) AND g.start_ns >= r.ts_ns"
 		     " AND g.end_ns >= g.start_ns") == 1);
-	CHECK(q1(db, "SELECT count(*) FROM conn WHERE id = 7") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE id = 7") == 1);
 }
 
 static void test_full(void)
@@ -212,12 +203,12 @@ static void test_full(void)
 	snprintf(dir, sizeof(dir), "%s/full", base);
 	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
 	o.dir = dir;
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
 	pages = q1(db, "PRAGMA page_count");
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages + 2);
-	CHECK(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
 	/* Many distinct processes so proc rows are part of the failed transaction. */
 	for (int i = 1; i <= 5000; i++) {
 		char comm[16];
@@ -228,23 +219,23 @@ static void test_full(void)
 		store_add_conn(s, &c);
 	}
 	err = store_flush(s);
-	CHECK(err == -ENOSPC);
-	CHECK(store_get_stats(s)->queued == 5000);
-	CHECK(store_get_stats(s)->flush_failures == 1);
-	CHECK(store_flush(s) == -ENOSPC); /* still full: retried, still kept */
-	CHECK(q1(db, "SELECT count(*) FROM conn") == 0);
-	CHECK(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
+	CHECK_THAT(err == -ENOSPC);
+	CHECK_THAT(store_get_stats(s)->queued == 5000);
+	CHECK_THAT(store_get_stats(s)->flush_failures == 1);
+	CHECK_THAT(store_flush(s) == -ENOSPC); /* still full: retried, still kept */
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 0);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
 			   NULL, NULL) == SQLITE_OK);
-	CHECK(store_flush(s) == 0);
-	CHECK(store_get_stats(s)->queued == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_get_stats(s)->queued == 0);
 	n = (int)q1(db, "SELECT count(*) FROM conn");
-	CHECK(n == 5000);
-	CHECK(q1(db, "SELECT count(*) FROM proc") == 700);
-	CHECK(q1(db, "SELECT count(*) FROM conn c LEFT JOIN proc p ON p.id = c.proc"
+	CHECK_THAT(n == 5000);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM proc") == 700);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn c LEFT JOIN proc p ON p.id = c.proc"
 		     " WHERE p.id IS NULL OR p.comm != 'p' || (c.id % 700)") == 0);
 	/* The failure stretch is recorded as a gap with nothing dropped. */
-	CHECK(q1(db, "SELECT count(*) FROM gap WHERE kind = 1 AND count = 0") == 1);
-	CHECK(store_close(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap WHERE kind = 1 AND count = 0") == 1);
+	CHECK_THAT(store_close(s) == 0);
 }
 
 /* Beyond max_queued while the store cannot be written, the oldest rows go and are counted. */
@@ -258,30 +249,30 @@ static void test_queue_cap(void)
 	snprintf(dir, sizeof(dir), "%s/cap", base);
 	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
 	o.dir = dir;
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64,
 		 q1(db, "PRAGMA page_count") + 1);
-	CHECK(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
 	for (int i = 1; i <= 3000; i++) {
 		struct store_conn c = mk_conn((uint64_t)i, 1, "x", 4);
 
 		store_add_conn(s, &c);
 		if (i % 500 == 0)
-			CHECK(store_flush(s) == -ENOSPC);
+			CHECK_THAT(store_flush(s) == -ENOSPC);
 	}
 	dropped = store_get_stats(s)->rows_dropped;
-	CHECK(dropped > 0 && store_get_stats(s)->queued <= 1000);
-	CHECK(store_get_stats(s)->lost_events == dropped);
-	CHECK(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
+	CHECK_THAT(dropped > 0 && store_get_stats(s)->queued <= 1000);
+	CHECK_THAT(store_get_stats(s)->lost_events == dropped);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), "PRAGMA max_page_count = 1073741823", NULL,
 			   NULL, NULL) == SQLITE_OK);
-	CHECK(store_flush(s) == 0);
-	CHECK(store_close(s) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_close(s) == 0);
 	/* The newest rows are kept; the gap counts exactly the dropped ones. */
-	CHECK(q1(db, "SELECT count(*) FROM conn") == 3000 - (int64_t)dropped);
-	CHECK(q1(db, "SELECT max(id) FROM conn") == 3000);
-	CHECK(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1") == (int64_t)dropped);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 3000 - (int64_t)dropped);
+	CHECK_THAT(q1(db, "SELECT max(id) FROM conn") == 3000);
+	CHECK_THAT(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1") == (int64_t)dropped);
 }
 
 int main(void)
@@ -299,8 +290,7 @@ int main(void)
 	test_full();
 	test_queue_cap();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (!failures && system(cmd) != 0)
+	if (!check_failed && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", base);
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

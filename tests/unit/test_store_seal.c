@@ -16,18 +16,9 @@
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
+#include "check.h"
 #include "store_read.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		checks++;                                                                  \
-		if (!(cond)) {                                                             \
-			failures++;                                                        \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
-		}                                                                          \
-	} while (0)
 
 static char base[256];
 
@@ -160,7 +151,7 @@ static void test_rotation(char *dir, size_t dlen)
 
 	snprintf(dir, dlen, "%s/rot", base);
 	o.dir = dir;
-	CHECK(store_open(&s, &o) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
 		return;
 	struct store_conn c = mk_conn(id++, false);
@@ -184,28 +175,28 @@ static void test_rotation(char *dir, size_t dlen)
 			store_add_end(s, &e);
 			seq_at_open = 0;
 		}
-		CHECK(store_flush(s) == 0);
+		CHECK_THAT(store_flush(s) == 0);
 	}
 	struct store_end e1 = { .id = 1, .end_ns = seg_now_ns(), .reason = CR_END_RELEASED };
 
 	store_add_end(s, &e1);
-	CHECK(store_close(s) == 0);
-	CHECK(count_zst(dir) >= 3);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(count_zst(dir) >= 3);
 
 	sc.max_id = id;
 	sc.seen = calloc(id + 1, 1);
-	CHECK(scan_dir(dir, &sc) >= 4);
+	CHECK_THAT(scan_dir(dir, &sc) >= 4);
 	int missing = 0;
 
 	for (uint64_t i = 1; i < id; i++)
 		missing += !(sc.seen[i] & 1);
-	CHECK(missing == 0);
-	CHECK(sc.seen[1] & 2); /* the long-lived flow was carried into later segments */
-	CHECK(straddle && (sc.seen[straddle] & 2));
+	CHECK_THAT(missing == 0);
+	CHECK_THAT(sc.seen[1] & 2); /* the long-lived flow was carried into later segments */
+	CHECK_THAT(straddle && (sc.seen[straddle] & 2));
 	free(sc.seen);
 
-	CHECK(verify_out(dir, &text) == 0);
-	if (failures)
+	CHECK_THAT(verify_out(dir, &text) == 0);
+	if (check_failed)
 		fprintf(stderr, "%s", text);
 	free(text);
 }
@@ -218,8 +209,8 @@ static void test_tamper(const char *src)
 	snprintf(d, sizeof(d), "%s/t-missing", base);
 	sh("cp -a '%s' '%s'", src, d);
 	sh("rm '%s/seg-00000002.db.zst'%s", d, "");
-	CHECK(verify_out(d, &text) == 1);
-	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst: missing"));
+	CHECK_THAT(verify_out(d, &text) == 1);
+	CHECK_THAT(text && strstr(text, "FAIL seg-00000002.db.zst: missing"));
 	free(text);
 
 	/* One byte changed. */
@@ -227,8 +218,8 @@ static void test_tamper(const char *src)
 	sh("cp -a '%s' '%s'", src, d);
 	sh("printf 'X' | dd of='%s/seg-00000002.db.zst' bs=1 seek=200 conv=notrunc status=none%s",
 	   d, "");
-	CHECK(verify_out(d, &text) == 1);
-	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst:"));
+	CHECK_THAT(verify_out(d, &text) == 1);
+	CHECK_THAT(text && strstr(text, "FAIL seg-00000002.db.zst:"));
 	free(text);
 
 	/* Two segments swapped names. */
@@ -236,9 +227,9 @@ static void test_tamper(const char *src)
 	sh("cp -a '%s' '%s'", src, d);
 	sh("cd '%s' && mv seg-00000002.db.zst x.tmp && mv seg-00000003.db.zst seg-00000002.db.zst"
 	   " && mv x.tmp seg-00000003.db.zst%s", d, "");
-	CHECK(verify_out(d, &text) == 1);
-	CHECK(text && strstr(text, "FAIL seg-00000002.db.zst:"));
-	CHECK(text && strstr(text, "FAIL seg-00000003.db.zst:"));
+	CHECK_THAT(verify_out(d, &text) == 1);
+	CHECK_THAT(text && strstr(text, "FAIL seg-00000002.db.zst:"));
+	CHECK_THAT(text && strstr(text, "FAIL seg-00000003.db.zst:"));
 	free(text);
 }
 
@@ -255,7 +246,7 @@ static void test_retention(const char *src)
 	sh("cp -a '%s' '%s'", src, d);
 	before = count_zst(d);
 	/* Keep only the newest sealed segment. */
-	CHECK(seg_list(d, &v, &n) == 0);
+	CHECK_THAT(seg_list(d, &v, &n) == 0);
 	for (size_t i = n; i-- > 0;) {
 		if (v[i].has_zst) {
 			o.retain_size = v[i].zst_bytes;
@@ -264,13 +255,13 @@ static void test_retention(const char *src)
 	}
 	free(v);
 	o.dir = d;
-	CHECK(store_open(&s, &o) == 0);
-	CHECK(store_close(s) == 0);
-	CHECK(count_zst(d) == 1 && before > 1);
-	CHECK(store_get_stats == store_get_stats);
-	CHECK(verify_out(d, &text) == 0);
-	CHECK(text && strstr(text, "deleted by retention"));
-	if (failures)
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(count_zst(d) == 1 && before > 1);
+	CHECK_THAT(store_get_stats == store_get_stats);
+	CHECK_THAT(verify_out(d, &text) == 0);
+	CHECK_THAT(text && strstr(text, "deleted by retention"));
+	if (check_failed)
 		fprintf(stderr, "%s", text);
 	free(text);
 }
@@ -289,7 +280,7 @@ static void test_crash(int variant)
 
 	snprintf(d, sizeof(d), "%s/crash%d", base, variant);
 	o.dir = d;
-	CHECK(pipe(fds) == 0);
+	CHECK_THAT(pipe(fds) == 0);
 	pid = fork();
 	if (pid == 0) {
 		uint64_t id = 1;
@@ -321,22 +312,22 @@ static void test_crash(int variant)
 	while (read(fds[0], &v, sizeof(v)) == sizeof(v))
 		committed = v;
 	close(fds[0]);
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(store_open(&s, &o) == 0);
-	CHECK(store_next_conn_id(s) == committed + 1);
-	CHECK(store_close(s) == 0);
-	CHECK(verify_out(d, &text) == 0);
-	if (failures)
+	CHECK_THAT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_next_conn_id(s) == committed + 1);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(verify_out(d, &text) == 0);
+	if (check_failed)
 		fprintf(stderr, "%s", text);
 	free(text);
 	sc.max_id = committed;
 	sc.seen = calloc(committed + 1, 1);
-	CHECK(scan_dir(d, &sc) >= 3);
+	CHECK_THAT(scan_dir(d, &sc) >= 3);
 	int missing = 0;
 
 	for (uint64_t i = 1; i <= committed; i++)
 		missing += !(sc.seen[i] & 1);
-	CHECK(committed > 0 && missing == 0);
+	CHECK_THAT(committed > 0 && missing == 0);
 	free(sc.seen);
 }
 
@@ -356,10 +347,9 @@ int main(void)
 	for (int i = 0; i < 6; i++)
 		test_crash(i);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (!failures && !getenv("KEEP") && system(cmd) != 0)
+	if (!check_failed && !getenv("KEEP") && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", base);
-	else if (failures || getenv("KEEP"))
+	else if (check_failed || getenv("KEEP"))
 		fprintf(stderr, "kept %s\n", base);
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_done();
 }
