@@ -98,6 +98,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BINS := $(patsubst %.c,$(OUTPUT)/tools/%,$(notdir $(TOOL_SRCS)))
 
+# The ingest test drives the recorder's ingest code directly.
+$(OUTPUT)/tests/test_ingest: tests/unit/test_ingest.c recorder/ingest.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) tests/unit/test_ingest.c recorder/ingest.c \
+		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
