@@ -217,7 +217,6 @@ struct recorder {
 	struct store *store;
 	struct capture *cap;
 	struct ingest *ingest;
-	int64_t udp_idle_ns;
 	uint8_t end_reason; /* for the UDP end callback */
 	int64_t end_ns;
 };
@@ -347,7 +346,6 @@ int cmd_record(int argc, char **argv)
 	err = ingest_new(&r.ingest, r.store, new_conn_id, r.cap);
 	if (err)
 		goto cleanup;
-	r.udp_idle_ns = o.udp_idle_ns;
 
 	/* Attach first, then dump: a connection is then seen twice rather than not at all. */
 	npre = sockdump_all(on_preexisting, &r);
