@@ -14,6 +14,7 @@
 #include "connrec_event.h"
 #include "log.h"
 #include "query.h"
+#include "timespec.h"
 #include "store.h"
 
 static int emit(struct query *q, const struct flow *f)
@@ -256,6 +257,30 @@ static int flow_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/*
+ * A window that begins before the oldest segment of a host reaches into time these files do
+ * not cover (the store began later, or older segments were deleted or not copied): say so,
+ * like a gap. Slots are sorted by host and segment, so each host's first slot is its oldest.
+ */
+static void warn_uncovered_start(const struct query *q)
+{
+	for (size_t i = 0; i < q->n_slots; i++) {
+		const struct slot *s = &q->slots[i];
+		char when[64];
+
+		if (i && q->slots[i - 1].host == s->host)
+			continue;
+		if (q->ff.since == SR_NO_TIME || !s->meta.created_ns ||
+		    q->ff.since >= s->meta.created_ns)
+			continue;
+		if (ts_format_time(s->meta.created_ns, 0, when, sizeof(when)))
+			snprintf(when, sizeof(when), "%" PRId64 " ns", s->meta.created_ns);
+		cr_warn("the window starts before the oldest segment of host %s (%s): nothing "
+			"earlier is in these files",
+			s->host < q->n_hosts ? q->hosts[s->host] : "?", when);
+	}
+}
+
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o)
 {
 	int err = read_stops(q);
@@ -273,5 +298,7 @@ int query_lifetimes(struct query *q, const struct printer *p, const struct out_c
 		cr_warn("the window contains %zu recording gap(s) (events lost or recorder "
 			"down); see --gaps",
 			q->n_gaps_in_window);
+	if (!strcmp(q->format, "table"))
+		warn_uncovered_start(q);
 	return 0;
 }

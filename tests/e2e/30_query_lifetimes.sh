@@ -121,5 +121,15 @@ cr_eq "accepted flows on the server port" 21 \
 	"$("$CONNREC_BIN" query -d "$CR_DATA" --since "@$since" --lport "$port" --direction in --count)"
 
 [ "$CR_FAILS" -eq 0 ] || cat "$CR_TMP/all.csv" "$CR_TMP/q.err"
+# A window reaching back before the store began must say so ("not recorded" is not "nothing").
+"$CONNREC_BIN" query -d "$CR_DATA" --since 1d --port "$port" >/dev/null 2>"$CR_TMP/q.err" || true
+cr_true "a window older than the store is flagged" \
+	grep -q "window starts before the oldest segment" "$CR_TMP/q.err"
+created=$(cr_sql "SELECT value FROM meta WHERE key = 'created_ns'" | head -n 1)
+"$CONNREC_BIN" query -d "$CR_DATA" --since "@$((created / 1000000000 + 1))" --port "$port" \
+	>/dev/null 2>"$CR_TMP/q2.err" || true
+cr_true "a window inside the store is not flagged" \
+	sh -c "! grep -q 'window starts before' '$CR_TMP/q2.err'"
+
 cr_stop
 cr_finish
