@@ -127,10 +127,27 @@ static int write_queue(struct store *s)
 	int rc;
 
 	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < s->conns.n; i++) {
+	for (size_t i = 0; rc == SQLITE_OK && i < s->conns.n;) {
 		const struct store_conn *c = vec_at(&s->conns, i);
 
-		rc = row_rc(s, writer_put_conn(w, c, 0), "conn", c->id);
+		/*
+		 * Batches first; the tail, and a batch with a row SQLite refused (constraint),
+		 * go row by row. Any other error may have ended the transaction: stop there.
+		 */
+		if (i + CONN_BATCH <= s->conns.n) {
+			rc = writer_put_conn_batch(w, c);
+			if (rc == SQLITE_OK) {
+				i += CONN_BATCH;
+				continue;
+			}
+			if ((rc & 0xff) != SQLITE_CONSTRAINT)
+				break;
+			rc = SQLITE_OK;
+		}
+		for (size_t end = i + CONN_BATCH; rc == SQLITE_OK && i < end && i < s->conns.n; i++) {
+			c = vec_at(&s->conns, i);
+			rc = row_rc(s, writer_put_conn(w, c, 0), "conn", c->id);
+		}
 	}
 	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {
 		const struct store_end *e = vec_at(&s->ends, i);

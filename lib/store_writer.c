@@ -16,11 +16,14 @@
 #include "schema.h"
 #include "store_internal.h"
 
+#define CONN_COLUMNS 15
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES(?1,?2,?3,?4,?5,?6)",
 	[ST_CONN] = "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport,"
 		    " proc, flags, dur_ns, bytes_out, bytes_in, reason)"
 		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	[ST_CONN_BATCH] = NULL, /* built by batch_sql() */
 	[ST_END] = "INSERT INTO conn_end(id, end_ns, bytes_out, bytes_in, reason)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_GAP] = "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES(?1,?2,?3,?4,?5)",
@@ -47,34 +50,55 @@ static void bind_addr(sqlite3_stmt *st, int col, uint8_t family, const uint8_t *
 	sqlite3_bind_blob(st, col, a, family == 4 ? 4 : 16, SQLITE_STATIC);
 }
 
-int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
+/* Binds one conn row at parameters base+1 .. base+CONN_COLUMNS. */
+static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct store_conn *c,
+		     uint8_t extra_flags)
 {
-	sqlite3_stmt *st = w->st[ST_CONN];
 	int64_t proc = 0;
 	int rc;
 
 	rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, &proc);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, (int64_t)c->id);
-	sqlite3_bind_int64(st, 2, c->start_ns);
-	sqlite3_bind_int(st, 3, c->proto);
-	sqlite3_bind_int(st, 4, c->family);
-	sqlite3_bind_int(st, 5, c->dir);
-	bind_addr(st, 6, c->family, c->laddr);
-	sqlite3_bind_int(st, 7, c->lport);
-	bind_addr(st, 8, c->family, c->raddr);
-	sqlite3_bind_int(st, 9, c->rport);
-	sqlite3_bind_int64(st, 10, proc);
-	sqlite3_bind_int(st, 11, c->flags | extra_flags);
+	sqlite3_bind_int64(st, base + 1, (int64_t)c->id);
+	sqlite3_bind_int64(st, base + 2, c->start_ns);
+	sqlite3_bind_int(st, base + 3, c->proto);
+	sqlite3_bind_int(st, base + 4, c->family);
+	sqlite3_bind_int(st, base + 5, c->dir);
+	bind_addr(st, base + 6, c->family, c->laddr);
+	sqlite3_bind_int(st, base + 7, c->lport);
+	bind_addr(st, base + 8, c->family, c->raddr);
+	sqlite3_bind_int(st, base + 9, c->rport);
+	sqlite3_bind_int64(st, base + 10, proc);
+	sqlite3_bind_int(st, base + 11, c->flags | extra_flags);
 	if (c->has_end && !extra_flags) {
-		sqlite3_bind_int64(st, 12, c->end_ns - c->start_ns);
-		sqlite3_bind_int64(st, 13, (int64_t)c->bytes_out);
-		sqlite3_bind_int64(st, 14, (int64_t)c->bytes_in);
-		sqlite3_bind_int(st, 15, c->reason);
+		sqlite3_bind_int64(st, base + 12, c->end_ns - c->start_ns);
+		sqlite3_bind_int64(st, base + 13, (int64_t)c->bytes_out);
+		sqlite3_bind_int64(st, base + 14, (int64_t)c->bytes_in);
+		sqlite3_bind_int(st, base + 15, c->reason);
 	} else {
-		for (int i = 12; i <= 15; i++)
-			sqlite3_bind_null(st, i);
+		for (int i = 12; i <= CONN_COLUMNS; i++)
+			sqlite3_bind_null(st, base + i);
+	}
+	return SQLITE_OK;
+}
+
+int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
+{
+	int rc = bind_conn(w, w->st[ST_CONN], 0, c, extra_flags);
+
+	return rc == SQLITE_OK ? step_insert(w->st[ST_CONN]) : rc;
+}
+
+int writer_put_conn_batch(struct writer *w, const struct store_conn *c)
+{
+	sqlite3_stmt *st = w->st[ST_CONN_BATCH];
+
+	for (int i = 0; i < CONN_BATCH; i++) {
+		int rc = bind_conn(w, st, i * CONN_COLUMNS, &c[i], 0);
+
+		if (rc != SQLITE_OK)
+			return rc;
 	}
 	return step_insert(st);
 }
@@ -164,11 +188,30 @@ void writer_free(struct writer *w, bool checkpoint)
 	free(w);
 }
 
+/* ST_CONN with CONN_BATCH row tuples: "... VALUES(?,...),(?,...),...". */
+static void batch_sql(char *sql, size_t size)
+{
+	const char *one = strstr(stmt_sql[ST_CONN], "VALUES(");
+	size_t len = (size_t)(one - stmt_sql[ST_CONN]) + strlen("VALUES");
+
+	memcpy(sql, stmt_sql[ST_CONN], len);
+	for (int r = 0; r < CONN_BATCH; r++) {
+		len += (size_t)snprintf(sql + len, size - len, "%s(", r ? "," : "");
+		for (int i = 0; i < CONN_COLUMNS; i++)
+			len += (size_t)snprintf(sql + len, size - len, "%s?", i ? "," : "");
+		len += (size_t)snprintf(sql + len, size - len, ")");
+	}
+}
+
 int writer_prepare(struct writer *w)
 {
+	char batch[256 + CONN_BATCH * (2 * CONN_COLUMNS + 3)];
+
+	batch_sql(batch, sizeof(batch));
 	for (int i = 0; i < ST_COUNT; i++) {
-		int rc = sqlite3_prepare_v3(w->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					    &w->st[i], NULL);
+		const char *sql = i == ST_CONN_BATCH ? batch : stmt_sql[i];
+		int rc = sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+					    NULL);
 
 		if (rc != SQLITE_OK) {
 			cr_err("store: prepare: %s", sqlite3_errmsg(w->db));
