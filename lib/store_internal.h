@@ -95,6 +95,7 @@ struct proc_cache {
 	size_t committed; /* ents[0..committed) are on disk */
 	int64_t next_id, committed_next_id;
 	struct chains idx;
+	int32_t last; /* entry of the previous lookup, -1 if none: flows come in runs */
 };
 
 int proc_cache_init(struct proc_cache *pc);

@@ -24,22 +24,26 @@ struct proc_ent {
 	int32_t next;
 };
 
-/* FNV-1a */
-static uint64_t hash_bytes(const void *p, size_t n)
+/* A multiply-xorshift step per 8-byte word (the key is whole words, padding zeroed). */
+static uint64_t hash_words(const void *p, size_t n)
 {
 	const unsigned char *c = p;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= c[i];
-		h *= 1099511628211ULL;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, c + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
 	return h;
 }
 
 static uint64_t hash_key(const struct proc_key *k)
 {
-	return hash_bytes(k, sizeof(*k));
+	_Static_assert(sizeof(struct proc_key) % 8 == 0, "the hash reads whole words");
+	return hash_words(k, sizeof(*k));
 }
 
 static uint64_t hash_ent(const void *ent)
@@ -67,6 +71,7 @@ static void proc_key_of(struct proc_key *k, const struct store_conn *c)
 int proc_cache_init(struct proc_cache *pc)
 {
 	pc->next_id = pc->committed_next_id = 1;
+	pc->last = -1;
 	return proc_rehash(pc, 1024);
 }
 
@@ -87,6 +92,7 @@ void proc_cache_start_at(struct proc_cache *pc, int64_t next_id)
  */
 void proc_cache_rollback(struct proc_cache *pc)
 {
+	pc->last = -1;
 	while (pc->n > pc->committed) {
 		struct proc_ent *e = &pc->ents[--pc->n];
 
@@ -111,9 +117,14 @@ int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct sto
 	int rc;
 
 	proc_key_of(&k, c);
+	if (pc->last >= 0 && !memcmp(&pc->ents[pc->last].k, &k, sizeof(k))) {
+		*id = pc->ents[pc->last].id;
+		return SQLITE_OK;
+	}
 	h = chains_head(&pc->idx, hash_key(&k));
 	for (int32_t i = *h; i >= 0; i = pc->ents[i].next) {
 		if (!memcmp(&pc->ents[i].k, &k, sizeof(k))) {
+			pc->last = i;
 			*id = pc->ents[i].id;
 			return SQLITE_OK;
 		}
@@ -138,6 +149,7 @@ int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct sto
 	if (rc != SQLITE_DONE)
 		return rc;
 	pc->ents[pc->n] = (struct proc_ent){ .k = k, .id = pc->next_id, .next = *h };
+	pc->last = (int32_t)pc->n;
 	*h = (int32_t)pc->n++;
 	*id = pc->next_id++;
 	return SQLITE_OK;
