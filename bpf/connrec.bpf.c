@@ -13,6 +13,10 @@
  * Every cgroup hook returns 1 ("allow"): connrec observes, it never changes traffic.
  * Each flow gets a 64-bit id from one global counter that userspace seeds above every id
  * already in the store; the id ties the OPEN and CLOSE events of one endpoint together.
+ *
+ * A TCP connection's OPEN is not sent when it opens: most connections are short, and their
+ * CLOSE carries the whole flow in one record. The recorder asks for the OPEN of the ones that
+ * live longer (report_open, run on demand), so long connections still show while open.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -48,9 +52,9 @@ struct tcp_flow {
 	__u32 uid;
 	char comm[CR_COMM_LEN];
 	/*
-	 * FLOW_NEW until one of OPEN or a CLOSE that carries the whole flow claims it, with a
-	 * compare-and-swap: accept() runs without the socket lock, so its OPEN can race a reset
-	 * that closes the socket on another CPU, and exactly one of them must speak first.
+	 * FLOW_NEW until either the OPEN the recorder asks for or a CLOSE that carries the whole
+	 * flow claims it, with a compare-and-swap: the two run on different CPUs, and exactly
+	 * one of them must speak first.
 	 */
 	__u32 opened;
 	__u8 direction;
@@ -265,6 +269,13 @@ static __always_inline unsigned long sock_flags_of(struct sock *sk)
 	return BPF_CORE_READ((struct sock___old *)sk, sk_flags);
 }
 
+/* The states from which reaching CLOSE means our FIN was sent. */
+static __always_inline bool fin_was_sent(int oldstate)
+{
+	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
+	       oldstate == TCP_LAST_ACK;
+}
+
 /*
  * Payload bytes each way. The kernel counters also count sequence space used by control
  * flags: bytes_acked includes our SYN (active opens only: a passive child starts with its
@@ -272,7 +283,7 @@ static __always_inline unsigned long sock_flags_of(struct sock *sk)
  * (SOCK_DONE is set when it arrives). Subtract those so both ends agree.
  */
 static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow *f,
-					  bool fin_sent, struct cr_event *e)
+					  int oldstate, struct cr_event *e)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
@@ -280,22 +291,18 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 	unsigned long flags = sock_flags_of(sk);
 	__u64 control = 0;
 
-	/* Untracked (pre-existing) flows: the recorder knows their direction and fixes SYN. */
-	if (f && f->direction == CR_DIR_OUT && f->opened == FLOW_OPEN_SENT)
+	/*
+	 * An active open that got past SYN_SENT had its SYN acked. Untracked (pre-existing)
+	 * flows: the recorder knows their direction and fixes it.
+	 */
+	if (f && f->direction == CR_DIR_OUT && oldstate != TCP_SYN_SENT)
 		control++;
-	if (fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (fin_was_sent(oldstate) && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		control++;
 	e->bytes_out = acked > control ? acked - control : 0;
 	if ((flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received)
 		received--;
 	e->bytes_in = received;
-}
-
-/* The states from which reaching CLOSE means our FIN was sent. */
-static __always_inline bool fin_was_sent(int oldstate)
-{
-	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
-	       oldstate == TCP_LAST_ACK;
 }
 
 static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
@@ -323,7 +330,7 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 		e->direction = oldstate == TCP_LISTEN ? CR_DIR_LISTEN : CR_DIR_OUT;
 	}
 	if (kind == CR_EV_CLOSE)
-		payload_bytes(sk, f, fin_was_sent(oldstate), e);
+		payload_bytes(sk, f, oldstate, e);
 	event_submit(e);
 }
 
@@ -408,14 +415,11 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 	__u64 now;
 
 	/*
-	 * Half of all transitions (FIN_WAIT*, CLOSE_WAIT, LAST_ACK) carry nothing we need:
+	 * Most transitions (ESTABLISHED, FIN_WAIT*, CLOSE_WAIT, LAST_ACK) carry nothing we need:
 	 * leave before paying for any kernel memory read.
 	 */
 	if (newstate != TCP_SYN_SENT && newstate != TCP_SYN_RECV && newstate != TCP_LISTEN &&
-	    newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return 0;
-	/* Only an active open's ESTABLISHED matters; a child's is already tracked. */
-	if (newstate == TCP_ESTABLISHED && oldstate != TCP_SYN_SENT)
+	    newstate != TCP_CLOSE)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -434,12 +438,6 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 		/* listen() holds the socket lock: nothing races this OPEN. */
 		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_OPEN_SENT, now))
 			emit_tcp(sk, &nf, CR_EV_OPEN, 0, 0, now);
-		return 0;
-	case TCP_ESTABLISHED:
-		f = bpf_map_lookup_elem(&tcp_flows, &key);
-		/* Active opens are reported here, once the local port is bound. */
-		if (f && claim_open(f))
-			emit_tcp(sk, f, CR_EV_OPEN, 0, 0, now);
 		return 0;
 	case TCP_CLOSE:
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
@@ -506,6 +504,7 @@ static __always_inline struct sock *fd_to_sock(long fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* accept() names the owner of a passive connection; its CLOSE (or OPEN) will carry it. */
 static __always_inline int on_accept_exit(long ret)
 {
 	struct sock *sk = fd_to_sock(ret);
@@ -515,11 +514,10 @@ static __always_inline int on_accept_exit(long ret)
 	if (!sk)
 		return 0;
 	f = bpf_map_lookup_elem(&tcp_flows, &key);
-	if (!f || f->direction != CR_DIR_IN || !claim_open(f))
+	if (!f || f->direction != CR_DIR_IN || f->has_pid || f->opened != FLOW_NEW)
 		return 0;
 	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 	f->has_pid = 1;
-	emit_tcp(sk, f, CR_EV_OPEN, 0, 0, bpf_ktime_get_boot_ns());
 	return 0;
 }
 
@@ -533,6 +531,31 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_accept_exit(ctx->ret);
+}
+
+/*
+ * Not attached: the recorder runs this (BPF_PROG_TEST_RUN) for a connection that has been
+ * open for a while, with the map key (the socket) and the flow id it read from tcp_flows.
+ * The id check guards against the socket having closed and its memory serving a new one
+ * since. Returns 1 if the OPEN was sent, 0 if the flow is gone, closing, not ready yet (a
+ * connect still in SYN_SENT, a connection nobody accepted) or already reported.
+ */
+SEC("raw_tp")
+int BPF_PROG(report_open, struct sock *sk, __u64 id)
+{
+	__u64 key = (__u64)sk;
+	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
+	int state;
+
+	if (!f || f->id != id || (f->direction == CR_DIR_IN && !f->has_pid))
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE)
+		return 0;
+	if (!claim_open(f))
+		return 0;
+	emit_tcp(sk, f, CR_EV_OPEN, 0, 0, f->start_ns);
+	return 1;
 }
 
 /* Start a UDP flow if (cookie, peer) is new; refresh its idle timer otherwise. */

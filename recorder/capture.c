@@ -15,45 +15,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "connrec.skel.h"
 #include "log.h"
 
 #define TRACEFS_PATH "/sys/kernel/tracing"
 #define TRACEFS_MAGIC 0x74726163
-#define MAX_LINKS 32
 
-/* Mirrors of the BPF-side map types (bpf/connrec.bpf.c); sizes are checked at open. */
-struct udp_key {
-	uint64_t cookie;
-	uint8_t raddr[16];
-	uint16_t rport;
-	uint16_t pad[3];
-};
-
-struct udp_flow {
-	uint64_t id;
-	uint64_t last_ns;
-};
-
-struct udp_sock_state {
-	uint32_t nflows;
-	uint32_t pad;
-	struct udp_key first;
-};
-
-_Static_assert(sizeof(struct cr_event) == 128, "cr_event layout changed");
-_Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
-
-struct capture {
-	struct connrec_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *links[MAX_LINKS];
-	const struct bpf_program *progs[MAX_LINKS];
-	int nlinks;
-	int cgroup_fd;
-	capture_event_fn fn;
-	void *ctx;
-};
+#include "capture_internal.h"
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -156,6 +123,8 @@ static int attach_all(struct capture *c)
 		enum bpf_prog_type type = bpf_program__type(prog);
 		struct bpf_link *link;
 
+		if (prog == c->skel->progs.report_open)
+			continue; /* run on demand, never attached */
 		if (c->nlinks == MAX_LINKS)
 			return -E2BIG;
 		if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
@@ -341,93 +310,6 @@ uint64_t capture_alloc_conn_id(struct capture *c)
 uint64_t capture_peek_conn_id(struct capture *c)
 {
 	return __atomic_load_n(&c->skel->data->next_conn_id, __ATOMIC_SEQ_CST);
-}
-
-int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
-		      uint64_t conn_id)
-{
-	struct udp_key key = { .cookie = cookie, .rport = rport };
-	struct udp_flow flow = { .id = conn_id };
-	struct udp_sock_state us = { .nflows = 1 };
-	struct timespec ts;
-	int sfd = bpf_map__fd(c->skel->maps.udp_socks);
-
-	memcpy(key.raddr, raddr, 16);
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	flow.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.udp_flows), &key, &flow, BPF_NOEXIST))
-		return -errno;
-	us.first = key;
-	if (bpf_map_update_elem(sfd, &cookie, &us, BPF_NOEXIST)) {
-		/* The socket already has flows: it now has one more. */
-		if (bpf_map_lookup_elem(sfd, &cookie, &us) == 0) {
-			us.nflows++;
-			bpf_map_update_elem(sfd, &cookie, &us, BPF_EXIST);
-		}
-	}
-	return 0;
-}
-
-/*
- * End every udp_flows entry that match() selects. Keys are collected in a first pass and
- * deleted in a second, because deleting while walking with get_next_key restarts the walk.
- */
-static int end_udp_where(struct capture *c,
-			 int (*match)(const struct udp_key *, const struct udp_flow *, uint64_t),
-			 uint64_t arg, capture_udp_end_fn fn, void *ctx)
-{
-	int fd = bpf_map__fd(c->skel->maps.udp_flows);
-	uint32_t cap = bpf_map__max_entries(c->skel->maps.udp_flows);
-	struct udp_key key, *found;
-	struct udp_flow flow;
-	void *prev = NULL;
-	uint32_t nfound = 0, steps = 0;
-	int n = 0;
-
-	found = calloc(cap, sizeof(*found));
-	if (!found)
-		return -ENOMEM;
-	/* steps bounds the walk even if entries churn underneath it. */
-	while (steps++ < 2 * cap && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &flow) == 0 && match(&key, &flow, arg) &&
-		    nfound < cap)
-			found[nfound++] = key;
-	}
-	for (uint32_t i = 0; i < nfound; i++) {
-		/* Look up again: BPF may have ended or refreshed it meanwhile. */
-		if (bpf_map_lookup_elem(fd, &found[i], &flow) || !match(&found[i], &flow, arg))
-			continue;
-		if (bpf_map_delete_elem(fd, &found[i]))
-			continue;
-		fn(ctx, flow.id, flow.last_ns);
-		n++;
-	}
-	free(found);
-	return n;
-}
-
-static int match_cookie(const struct udp_key *k, const struct udp_flow *f, uint64_t cookie)
-{
-	(void)f;
-	return k->cookie == cookie;
-}
-
-static int match_idle(const struct udp_key *k, const struct udp_flow *f, uint64_t cutoff)
-{
-	(void)k;
-	return f->last_ns < cutoff;
-}
-
-int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx)
-{
-	return end_udp_where(c, match_cookie, cookie, fn, ctx);
-}
-
-int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
-			 void *ctx)
-{
-	return end_udp_where(c, match_idle, cutoff_boot_ns, fn, ctx);
 }
 
 int capture_attached(const struct capture *c)

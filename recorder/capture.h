@@ -60,6 +60,13 @@ int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_f
 int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
 			 void *ctx);
 
+/*
+ * Put the OPEN of every TCP connection that started before started_before_boot_ns and is
+ * still open into the ring (BPF sends none for connections that close quickly: their CLOSE
+ * carries the whole flow). Returns how many were sent, or -errno.
+ */
+int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
+
 /* Number of programs attached (for the ready line). */
 int capture_attached(const struct capture *c);
 

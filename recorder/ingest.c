@@ -164,6 +164,9 @@ static void reindex(struct ingest *g)
 	}
 }
 
+/* pending_slot of a row that is not in the id index. */
+#define NO_SLOT SIZE_MAX
+
 static struct store_conn *pending_find(struct ingest *g, uint64_t id)
 {
 	size_t s = slot_of(g, id);
@@ -195,6 +198,7 @@ static struct store_conn *pending_add(struct ingest *g, uint64_t id)
 	c = &g->pending[g->npending];
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	g->pending_slot[g->npending] = NO_SLOT;
 	if (id) {
 		s = slot_of(g, id);
 		g->slot_id[s] = id;
@@ -329,13 +333,27 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 			return;
 		}
 	}
+	if (!(e->flags & CR_FLAG_OPEN_SENT) && e->conn_id) {
+		/*
+		 * Never opened (short-lived, refused, timed out, never accepted): the CLOSE
+		 * carries everything, and BPF guarantees no OPEN follows, so nothing will look
+		 * this id up: skip the index.
+		 */
+		c = pending_add(g, 0); /* 0: not indexed */
+		if (!c)
+			return;
+		conn_from_event(g, c, e);
+		c->id = id;
+		set_end(c, end_ns, e);
+		return;
+	}
 	c = pending_find(g, id);
 	if (c) {
 		set_end(c, end_ns, e);
 		g->stats.merged++;
 		return;
 	}
-	if ((e->flags & CR_FLAG_OPEN_SENT) || !e->conn_id) {
+	{
 		struct store_end end = {
 			.id = id,
 			.end_ns = end_ns,
@@ -347,14 +365,7 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 
 		if (store_add_end(g->store, &end))
 			cr_warn("out of memory queueing a close");
-		return;
 	}
-	/* Never opened (refused, timed out, never accepted): the CLOSE carries everything. */
-	c = pending_add(g, id);
-	if (!c)
-		return;
-	conn_from_event(g, c, e);
-	set_end(c, end_ns, e);
 }
 
 void ingest_event(void *ctx, const struct cr_event *e)
@@ -497,7 +508,7 @@ int ingest_commit(struct ingest *g)
 	 * (looking them up by probing would stop at slots already cleared).
 	 */
 	for (size_t i = 0; i < done; i++)
-		if (g->pending[i].id)
+		if (g->pending_slot[i] != NO_SLOT)
 			g->slot_id[g->pending_slot[i]] = 0;
 	if (err) {
 		/* Out of memory: keep the rest, re-indexed, for the next commit. */

@@ -22,6 +22,12 @@
 #define COMMIT_PERIOD_NS (200 * 1000000LL)  /* rows reach the store within ~this */
 #define POLL_MS 50			     /* consumer timer when BPF does not wake us */
 #define UDP_SCAN_PERIOD_NS (5 * TS_NSEC_PER_SEC)
+/*
+ * TCP connections still open after OPEN_AGE_NS get their OPEN stored (checked every
+ * OPEN_SCAN_PERIOD_NS); shorter ones are stored once, from their CLOSE.
+ */
+#define OPEN_AGE_NS TS_NSEC_PER_SEC
+#define OPEN_SCAN_PERIOD_NS (TS_NSEC_PER_SEC / 2)
 #define DEFAULT_UDP_IDLE_NS (60 * TS_NSEC_PER_SEC)
 
 static volatile sig_atomic_t stop_requested;
@@ -283,6 +289,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 {
 	int64_t next_commit = now_mono() + COMMIT_PERIOD_NS;
 	int64_t next_udp_scan = now_mono() + UDP_SCAN_PERIOD_NS;
+	int64_t next_open_scan = now_mono() + OPEN_SCAN_PERIOD_NS;
 	int last_err = 0;
 
 	while (!stop_requested) {
@@ -298,6 +305,10 @@ static int run(struct recorder *r, const struct record_opts *o)
 			capture_end_udp_idle(r->cap, (uint64_t)(now_boot() - o->udp_idle_ns),
 					     on_udp_end, r);
 			next_udp_scan = now + UDP_SCAN_PERIOD_NS;
+		}
+		if (now >= next_open_scan) {
+			capture_report_opens(r->cap, (uint64_t)(now_boot() - OPEN_AGE_NS));
+			next_open_scan = now + OPEN_SCAN_PERIOD_NS;
 		}
 		if (now >= next_commit) {
 			int err = commit(r);
@@ -364,6 +375,8 @@ int cmd_record(int argc, char **argv)
 
 	err = run(&r, &o);
 	notify_systemd("STOPPING=1");
+	/* Connections open at the stop are stored as open, however young. */
+	capture_report_opens(r.cap, UINT64_MAX);
 	capture_drain(r.cap);
 	if (commit(&r))
 		cr_err("could not write the last events before stopping");
