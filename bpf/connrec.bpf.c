@@ -4,6 +4,7 @@
  * target kernels have neither kprobes nor fentry:
  *
  *   raw_tp/inet_sock_set_state   every TCP state change (attaches by name, no tracefs needed)
+ *   raw_tp/tcp_destroy_sock      a second chance for a CLOSE the kernel skipped (on_tcp_destroy)
  *   tp/syscalls/sys_exit_accept* who accepted a passive connection (needs tracefs)
  *   tp/syscalls/sys_exit_connect the bound local port of a connected UDP socket
  *   cgroup/connect4|6            makes the kernel assign a socket cookie to UDP sockets
@@ -36,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ECONNREFUSED 111
 #define ECONNRESET 104
 #define EPIPE 32
+#define SEND_SHUTDOWN 2
 
 /* Userspace sets both capacities before load (hidden flags --ring-size and --max-flows). */
 struct {
@@ -129,6 +131,17 @@ __u64 next_conn_id = 1;
 /* Wake the consumer only when this much is waiting; otherwise it polls on its own timer. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
+/* Fault injection for tests (recorder flag --skip-close-port); 0 leaves the check out. */
+const volatile __u16 skip_close_port = 0;
+
+static __always_inline bool close_skipped_for_test(struct sock *sk)
+{
+	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+
+	return lport == skip_close_port || rport == skip_close_port;
+}
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
@@ -142,15 +155,13 @@ static __always_inline __u64 new_conn_id(void)
 	return __sync_fetch_and_add(&next_conn_id, 1);
 }
 
+/* A zeroed record, or NULL when the ring is full (the caller knows what that loses). */
 static __always_inline struct cr_event *event_reserve(void)
 {
 	struct cr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e) {
-		count_drop(CR_DROP_RINGBUF);
-		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
+	if (e)
+		__builtin_memset(e, 0, sizeof(*e));
 	return e;
 }
 
@@ -164,14 +175,14 @@ static __always_inline void event_submit(struct cr_event *e)
 /* Process identity of the current task: tgid and the thread-group leader's name. */
 static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgroup, char *comm)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	/* A BTF task pointer: plain loads instead of a probe-read helper call per field. */
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
 
 	*pid = bpf_get_current_pid_tgid() >> 32;
 	*uid = (__u32)bpf_get_current_uid_gid();
 	*cgroup = bpf_get_current_cgroup_id();
 	/* The leader's name, not the thread's: dig's resolver thread is "isc-net-0000". */
-	bpf_probe_read_kernel_str(comm, CR_COMM_LEN, &leader->comm);
+	__builtin_memcpy(comm, leader->comm, CR_COMM_LEN);
 }
 
 static __always_inline __u32 current_netns(void)
@@ -305,13 +316,21 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 	e->bytes_in = received;
 }
 
-static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
+/*
+ * Sends one TCP record; false if the ring was full. A lost CLOSE is counted here: it loses
+ * the whole flow unless its OPEN was sent. A lost OPEN is the caller's to undo.
+ */
+static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
 				     __u8 end_reason, int oldstate, __u64 now)
 {
 	struct cr_event *e = event_reserve();
 
-	if (!e)
-		return;
+	if (!e) {
+		if (kind == CR_EV_CLOSE)
+			count_drop(f && f->opened == FLOW_OPEN_SENT ? CR_DROP_RING_END
+								   : CR_DROP_RINGBUF);
+		return false;
+	}
 	e->kind = kind;
 	e->proto = IPPROTO_TCP;
 	e->ts_boot_ns = now;
@@ -332,6 +351,21 @@ static __always_inline void emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	if (kind == CR_EV_CLOSE)
 		payload_bytes(sk, f, oldstate, e);
 	event_submit(e);
+	return true;
+}
+
+/*
+ * Sends the OPEN of a tracked flow if nothing has spoken for it yet. If the ring is full the
+ * claim is given back: the recorder asks again later, or the CLOSE carries the flow.
+ */
+static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64 ts)
+{
+	if (!claim_open(f))
+		return false;
+	if (emit_tcp(sk, f, CR_EV_OPEN, 0, 0, ts))
+		return true;
+	__sync_val_compare_and_swap(&f->opened, FLOW_OPEN_SENT, FLOW_NEW);
+	return false;
 }
 
 /* Start tracking a socket; f is filled in for the caller. False if the map is full. */
@@ -385,29 +419,6 @@ static __always_inline __u8 close_reason(struct sock *sk, int oldstate)
 	return CR_END_UNKNOWN;
 }
 
-/*
- * The kernel never runs a program nested inside itself on one CPU: when a softirq interrupts
- * a running program and fires the same tracepoint, that nested run is skipped and only
- * counted in the program's recursion_misses. Softirqs interrupt task context all the time,
- * so a second program, on_tcp_state_nested, stands by on the same tracepoint: the main one
- * marks its CPU busy while it runs, and the second handles exactly the events that arrive
- * while that mark is set (the ones the kernel skipped for the main one). It runs in softirq
- * and is never interrupted by TCP work itself. It counts what it handled, so the recorder
- * can tell handled skips from lost ones: lost = misses(main) - handled + misses(nested).
- */
-struct nest_state {
-	__u32 busy;	/* on_tcp_state is running on this CPU */
-	__u32 pad;
-	__u64 handled;	/* events on_tcp_state_nested handled for it */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct nest_state);
-} nest SEC(".maps");
-
 static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int newstate)
 {
 	struct tcp_flow *f, nf = {};
@@ -435,11 +446,16 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 		track_tcp(key, &nf, CR_DIR_IN, false, FLOW_NEW, now);
 		return 0;
 	case TCP_LISTEN:
-		/* listen() holds the socket lock: nothing races this OPEN. */
-		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_OPEN_SENT, now))
-			emit_tcp(sk, &nf, CR_EV_OPEN, 0, 0, now);
+		/* Listeners are few and long-lived: say so at once. */
+		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_NEW, now)) {
+			f = bpf_map_lookup_elem(&tcp_flows, &key);
+			if (f)
+				send_open(sk, f, now);
+		}
 		return 0;
 	case TCP_CLOSE:
+		if (skip_close_port && close_skipped_for_test(sk))
+			return 0;
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		/* Never opened (failed connect, not accepted yet): this CLOSE carries the flow. */
 		if (f)
@@ -458,44 +474,66 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 {
-	__u32 zero = 0;
-	struct nest_state *n = bpf_map_lookup_elem(&nest, &zero);
-
-	if (!n)
-		return 0;
-	n->busy = 1;
-	handle_tcp_state(sk, oldstate, newstate);
-	n->busy = 0;
-	return 0;
+	return handle_tcp_state(sk, oldstate, newstate);
 }
 
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(on_tcp_state_nested, struct sock *sk, int oldstate, int newstate)
+/*
+ * A second chance for closes. The kernel never runs a program nested inside itself on one
+ * CPU: when a softirq interrupts on_tcp_state and changes another socket's state, that run
+ * is skipped and only counted (recursion_misses). A second program on the same tracepoint
+ * would catch those, but two programs cost every state change an indirect call each instead
+ * of one direct call. Instead: every TCP socket reaches tcp_destroy_sock after its last state
+ * change, and on_tcp_state deletes a flow at its CLOSE, so a socket still tracked here lost
+ * its CLOSE. Send it now; the time is the destroy's, and the reason only what sk_err says.
+ * (A skipped SYN_RECV leaves the connection untracked: its CLOSE stores it without owner.
+ * The other skippable transitions carry nothing connrec needs.)
+ */
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(on_tcp_destroy, struct sock *sk)
 {
-	__u32 zero = 0;
-	struct nest_state *n = bpf_map_lookup_elem(&nest, &zero);
+	__u64 key = (__u64)sk;
+	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
+	int err;
+	__u8 reason = CR_END_UNKNOWN;
 
-	if (!n || !n->busy)
+	int oldstate = TCP_ESTABLISHED;
+	unsigned long flags;
+
+	if (!f)
 		return 0;
-	n->handled++;
-	return handle_tcp_state(sk, oldstate, newstate);
+	__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST);
+	err = BPF_CORE_READ(sk, sk_err);
+	if (err == ECONNREFUSED)
+		reason = CR_END_REFUSED;
+	else if (err == ECONNRESET || err == EPIPE)
+		reason = CR_END_PEER_RST;
+	/*
+	 * The state it left is unknown: stand in one that gives payload_bytes the right control
+	 * flags. Both FINs exchanged (our side shut, the peer's FIN seen) reads like FIN_WAIT2;
+	 * anything else like an open state (an active open's SYN counts as acked).
+	 */
+	flags = sock_flags_of(sk);
+	if (!err && (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & SEND_SHUTDOWN) &&
+	    (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		oldstate = TCP_FIN_WAIT2;
+	emit_tcp(sk, f, CR_EV_CLOSE, reason, oldstate, bpf_ktime_get_boot_ns());
+	bpf_map_delete_elem(&tcp_flows, &key);
+	count_drop(CR_DROP_LATE_CLOSE);
+	return 0;
 }
 
 /* The struct sock behind file descriptor fd of the current task, or NULL. */
 static __always_inline struct sock *fd_to_sock(long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds;
+	/* Plain loads down to the fd array; the rest are untyped, so probe reads. */
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	struct file *file = NULL;
+	struct file **fds;
 	struct socket *sock;
-	unsigned int max_fds;
 
-	if (fd < 0)
+	if (fd < 0 || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
-	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((unsigned long)fd >= max_fds)
-		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
@@ -552,10 +590,7 @@ int BPF_PROG(report_open, struct sock *sk, __u64 id)
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE)
 		return 0;
-	if (!claim_open(f))
-		return 0;
-	emit_tcp(sk, f, CR_EV_OPEN, 0, 0, f->start_ns);
-	return 1;
+	return send_open(sk, f, f->start_ns);
 }
 
 /* Start a UDP flow if (cookie, peer) is new; refresh its idle timer otherwise. */
@@ -589,8 +624,14 @@ static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 f
 	}
 
 	e = event_reserve();
-	if (!e)
+	if (!e) {
+		/* The flow is lost; id 0 keeps later datagrams, its release and expiry quiet. */
+		count_drop(CR_DROP_RINGBUF);
+		uf = bpf_map_lookup_elem(&udp_flows, key);
+		if (uf)
+			uf->id = 0;
 		return;
+	}
 	e->kind = CR_EV_OPEN;
 	e->proto = IPPROTO_UDP;
 	e->ts_boot_ns = now;
@@ -764,6 +805,7 @@ int on_sock_release(struct bpf_sock *ctx)
 	us = bpf_map_lookup_elem(&udp_socks, &cookie);
 	if (!us)
 		return 1;
+	/* Ring full: the flows stay in udp_flows and the recorder ends them as idle later. */
 	e = event_reserve();
 	if (!e)
 		goto out;
@@ -773,8 +815,10 @@ int on_sock_release(struct bpf_sock *ctx)
 	e->end_reason = CR_END_RELEASED;
 	if (us->nflows == 1) {
 		uf = bpf_map_lookup_elem(&udp_flows, &us->first);
-		if (!uf) { /* already expired by the recorder */
+		if (!uf || !uf->id) { /* expired by the recorder, or its OPEN was lost */
 			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			if (uf)
+				bpf_map_delete_elem(&udp_flows, &us->first);
 			goto out;
 		}
 		e->kind = CR_EV_CLOSE;

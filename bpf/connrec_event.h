@@ -79,12 +79,22 @@ struct cr_event {
 	char comm[CR_COMM_LEN]; /* process (thread-group leader) name */
 };
 
-/* Indexes into the per-CPU drop counter array. */
+/*
+ * Indexes into the per-CPU counter array. The first ones are losses (stored as gap rows);
+ * the last two only say how often a second path had to step in.
+ */
 enum cr_drop_reason {
-	CR_DROP_RINGBUF = 0, /* ring buffer full: event lost */
-	CR_DROP_MAP_FULL = 1, /* tracking map full: flow's later events cannot be matched */
-	CR_DROP_RECURSION = 2, /* userspace only: runs the kernel skipped (prog recursion_misses) */
-	CR_DROP_MAX = 3,
+	CR_DROP_RINGBUF = 0,	/* ring buffer full: a flow's only record, so the flow is lost */
+	CR_DROP_MAP_FULL = 1,	/* tracking map full: TCP flow stored from its close without
+				   owner or start; UDP flow not stored */
+	CR_DROP_RING_END = 2,	/* ring buffer full: the end of a flow already stored as open */
+	CR_DROP_RECURSION = 3,	/* userspace only: state changes the kernel skipped because
+				   on_tcp_state was already running on that CPU */
+	CR_DROP_LATE_CLOSE = 4, /* closes sent from tcp_destroy_sock after such a skip */
+	CR_DROP_MAX = 5,
 };
+
+/* The counters above that are losses. */
+#define CR_DROP_IS_LOSS(k) ((k) <= CR_DROP_RING_END)
 
 #endif /* CONNREC_EVENT_H */

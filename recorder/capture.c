@@ -175,6 +175,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows);
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
+	c->skel->rodata->skip_close_port = opts->skip_close_port;
 
 	err = connrec_bpf__load(c->skel);
 	if (err) {
@@ -234,32 +235,6 @@ static uint64_t prog_misses(const struct bpf_program *prog)
 	return info.recursion_misses;
 }
 
-/* struct nest_state of bpf/connrec.bpf.c: only the count is read here. */
-struct nest_state {
-	uint32_t busy;
-	uint32_t pad;
-	uint64_t handled;
-};
-
-static uint64_t nested_handled(struct capture *c)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct nest_state *v;
-	uint64_t sum = 0;
-	uint32_t zero = 0;
-
-	if (ncpu <= 0)
-		return 0;
-	v = calloc((size_t)ncpu, sizeof(*v));
-	if (!v)
-		return 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.nest), &zero, v) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += v[i].handled;
-	free(v);
-	return sum;
-}
-
 int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -280,24 +255,9 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 			out[k] += vals[i];
 	}
 	free(vals);
-	/*
-	 * Runs the kernel skipped because the program was already running on that CPU. For the
-	 * state tracepoint most are handled by on_tcp_state_nested (see connrec.bpf.c), which
-	 * counts them; read that count first so it never exceeds the misses read after it.
-	 */
-	{
-		uint64_t handled = nested_handled(c), misses = 0;
-
-		/*
-		 * The standby's own misses are left out: it is only ever skipped while it runs
-		 * its short no-op in task context, and then on_tcp_state is free and takes the
-		 * event (the standby never runs with work to do outside a softirq).
-		 */
-		for (int i = 0; i < c->nlinks; i++)
-			if (c->progs[i] != c->skel->progs.on_tcp_state_nested)
-				misses += prog_misses(c->progs[i]);
-		out[CR_DROP_RECURSION] = misses > handled ? misses - handled : 0;
-	}
+	/* Runs the kernel skipped because the program was already running on that CPU. */
+	out[CR_DROP_RECURSION] = prog_misses(c->skel->progs.on_tcp_state) +
+				 prog_misses(c->skel->progs.on_tcp_destroy);
 	return 0;
 }
 

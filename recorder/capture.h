@@ -15,6 +15,12 @@ struct capture_opts {
 	uint32_t ring_size;	/* bytes, power of two; 0 = default */
 	uint32_t max_flows;	/* capacity of each tracking map; 0 = default */
 	uint64_t first_conn_id; /* ids below this are already used in the store */
+	/*
+	 * Fault injection for tests (hidden flag --skip-close-port): the state program ignores
+	 * CLOSE transitions of connections with this local or remote port, as if the kernel had
+	 * skipped them, so the second path (tcp_destroy_sock) must record those closes. 0 = off.
+	 */
+	uint16_t skip_close_port;
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)

@@ -70,8 +70,8 @@ static int end_udp_where(struct capture *c,
 		/* Look up again: BPF may have ended or refreshed it meanwhile. */
 		if (bpf_map_lookup_elem(fd, &found[i], &flow) || !match(&found[i], &flow, arg))
 			continue;
-		if (bpf_map_delete_elem(fd, &found[i]))
-			continue;
+		if (bpf_map_delete_elem(fd, &found[i]) || !flow.id)
+			continue; /* id 0: its OPEN was lost (counted), so there is nothing to end */
 		fn(ctx, flow.id, flow.last_ns);
 		n++;
 	}
@@ -124,11 +124,14 @@ static bool report_one(struct capture *c, uint64_t sk, uint64_t id)
 	return opts.retval == 1;
 }
 
-/* Worth asking for: not reported, not closing, not a listener, started before the cutoff. */
+/*
+ * Worth asking for: not reported or closing, started before the cutoff, and with an owner if
+ * accepted (an unaccepted one waits). Listeners are here only if their OPEN met a full ring.
+ */
 static bool wants_report(const struct tcp_flow *f, uint64_t started_before)
 {
-	return f->opened == FLOW_NEW && f->direction != CR_DIR_LISTEN &&
-	       f->start_ns < started_before && (f->direction == CR_DIR_OUT || f->has_pid);
+	return f->opened == FLOW_NEW && f->start_ns < started_before &&
+	       (f->direction != CR_DIR_IN || f->has_pid);
 }
 
 int capture_report_opens(struct capture *c, uint64_t started_before)

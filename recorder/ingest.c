@@ -470,9 +470,10 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 {
 	static const char *const why[CR_DROP_MAX] = {
-		[CR_DROP_RINGBUF] = "ring buffer full: events dropped",
-		[CR_DROP_MAP_FULL] = "tracking map full: flows not tracked",
-		[CR_DROP_RECURSION] = "BPF program runs skipped by the kernel (nested in softirq)",
+		[CR_DROP_RINGBUF] = "ring buffer full: flows lost",
+		[CR_DROP_MAP_FULL] = "tracking map full: TCP flows stored without owner or start,"
+				     " UDP flows lost",
+		[CR_DROP_RING_END] = "ring buffer full: ends of flows stored as open lost",
 	};
 	int64_t now = clock_ns(CLOCK_REALTIME);
 	int err = 0;
@@ -482,6 +483,11 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 
 		if (!delta)
 			continue;
+		if (!CR_DROP_IS_LOSS(k)) { /* second chances, not losses: only counted */
+			g->last_drops[k] = drops[k];
+			g->stats.skipped[k] += delta;
+			continue;
+		}
 		err = store_add_gap(g->store, STORE_GAP_LOST, g->last_loss_check_ns, now, delta,
 				    why[k]);
 		if (err)

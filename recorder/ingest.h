@@ -47,6 +47,8 @@ int ingest_commit(struct ingest *g);
 /* Counters for the status line. */
 struct ingest_stats {
 	uint64_t events, opens, closes, merged, orphan_closes, preexisting, lost;
+	/* The counters that are not losses (CR_DROP_RECURSION, CR_DROP_LATE_CLOSE). */
+	uint64_t skipped[CR_DROP_MAX];
 };
 const struct ingest_stats *ingest_get_stats(const struct ingest *g);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* connrec record: wire capture -> ingest -> store and run until SIGINT/SIGTERM. */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ enum {
 	OPT_UDP_IDLE,
 	OPT_RING_SIZE,
 	OPT_MAX_FLOWS,
+	OPT_SKIP_CLOSE_PORT,
 };
 
 static int bad_value(const char *flag, const char *value, const char *what)
@@ -110,6 +112,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		/* Hidden: for fault tests and tuning. */
 		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "skip-close-port", required_argument, NULL, OPT_SKIP_CLOSE_PORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -158,6 +161,14 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			if (parse_u32(optarg, 16, 1u << 24, &o->capture.max_flows))
 				return bad_value("--max-flows", optarg, "expected 16..16777216");
 			break;
+		case OPT_SKIP_CLOSE_PORT: {
+			uint32_t port;
+
+			if (parse_u32(optarg, 1, 65535, &port))
+				return bad_value("--skip-close-port", optarg, "expected 1..65535");
+			o->capture.skip_close_port = (uint16_t)port;
+			break;
+		}
 		case 'v':
 			cr_log_set_level(CR_LOG_DEBUG);
 			break;
@@ -285,6 +296,16 @@ static int commit(struct recorder *r)
 	return err;
 }
 
+/* Not losses, but worth knowing when judging a store made under heavy load. */
+static void say_second_chances(const struct ingest_stats *st)
+{
+	if (st->skipped[CR_DROP_RECURSION] || st->skipped[CR_DROP_LATE_CLOSE])
+		cr_info("the kernel skipped %" PRIu64 " TCP state changes (a program cannot run "
+			"nested in itself); %" PRIu64 " closes among them were taken from the "
+			"socket's destruction instead",
+			st->skipped[CR_DROP_RECURSION], st->skipped[CR_DROP_LATE_CLOSE]);
+}
+
 static int run(struct recorder *r, const struct record_opts *o)
 {
 	int64_t next_commit = now_mono() + COMMIT_PERIOD_NS;
@@ -382,6 +403,7 @@ int cmd_record(int argc, char **argv)
 		cr_err("could not write the last events before stopping");
 	else if (!err)
 		status = EXIT_OK;
+	say_second_chances(ingest_get_stats(r.ingest)); /* counted by that last commit */
 cleanup:
 	/* Detach before closing the store so no event arrives after the stop row. */
 	capture_close(r.cap);
