@@ -188,7 +188,7 @@ flows_sql() { # proto port
 # writable. (A flow whose end alone was lost, or that a full map left without owner, is
 # stored, so it is not counted here: that would count it twice.)
 LOST_SQL="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1 AND
-	(reason LIKE 'ring buffer full: flows lost%' OR reason LIKE 'store not writable%')"
+	(reason LIKE '%: flows lost%' OR reason LIKE 'store not writable%')"
 # Ends lost: rows stored as open whose close record was dropped.
 LOST_END_SQL="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1 AND
 	reason LIKE 'ring buffer full: ends%'"

@@ -37,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ECONNREFUSED 111
 #define ECONNRESET 104
 #define EPIPE 32
+#define EEXIST 17
 #define SEND_SHUTDOWN 2
 
 /* Userspace sets both capacities before load (hidden flags --ring-size and --max-flows). */
@@ -370,7 +371,7 @@ static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64
 
 /* Start tracking a socket; f is filled in for the caller. False if the map is full. */
 static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direction,
-				      bool in_task, __u32 opened, __u64 now)
+				      bool in_task, __u32 opened, __u64 now, bool count_full)
 {
 	f->id = new_conn_id();
 	f->start_ns = now;
@@ -380,10 +381,25 @@ static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direct
 		current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 		f->has_pid = 1;
 	}
-	if (bpf_map_update_elem(&tcp_flows, &key, f, BPF_ANY)) {
-		count_drop(CR_DROP_MAP_FULL);
+	long err = bpf_map_update_elem(&tcp_flows, &key, f, BPF_NOEXIST);
+
+	/*
+	 * An entry is already there: the socket that had this address before was freed, yet
+	 * neither its CLOSE nor its destruction reached a program (rare, under core-saturating
+	 * storms; the kernel counts no recursion miss for it). Its flow is lost: count it, and
+	 * take the entry over.
+	 */
+	if (err == -EEXIST) {
+		count_drop(CR_DROP_UNSEEN);
+		err = bpf_map_update_elem(&tcp_flows, &key, f, BPF_ANY);
+	}
+	if (err) {
+		/* Once per flow: accept's second try for the same socket does not count. */
+		if (count_full)
+			count_drop(CR_DROP_MAP_FULL);
 		return false;
 	}
+	return true;
 	return true;
 }
 
@@ -439,15 +455,15 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 	switch (newstate) {
 	case TCP_SYN_SENT:
 		/* connect() runs this in the caller's context: the owner is current. */
-		track_tcp(key, &nf, CR_DIR_OUT, true, FLOW_NEW, now);
+		track_tcp(key, &nf, CR_DIR_OUT, true, FLOW_NEW, now, true);
 		return 0;
 	case TCP_SYN_RECV:
 		/* A child socket born in softirq: no owner yet, accept() supplies it. */
-		track_tcp(key, &nf, CR_DIR_IN, false, FLOW_NEW, now);
+		track_tcp(key, &nf, CR_DIR_IN, false, FLOW_NEW, now, true);
 		return 0;
 	case TCP_LISTEN:
 		/* Listeners are few and long-lived: say so at once. */
-		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_NEW, now)) {
+		if (track_tcp(key, &nf, CR_DIR_LISTEN, true, FLOW_NEW, now, true)) {
 			f = bpf_map_lookup_elem(&tcp_flows, &key);
 			if (f)
 				send_open(sk, f, now);
@@ -478,29 +494,16 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 }
 
 /*
- * A second chance for closes. The kernel never runs a program nested inside itself on one
- * CPU: when a softirq interrupts on_tcp_state and changes another socket's state, that run
- * is skipped and only counted (recursion_misses). A second program on the same tracepoint
- * would catch those, but two programs cost every state change an indirect call each instead
- * of one direct call. Instead: every TCP socket reaches tcp_destroy_sock after its last state
- * change, and on_tcp_state deletes a flow at its CLOSE, so a socket still tracked here lost
- * its CLOSE. Send it now; the time is the destroy's, and the reason only what sk_err says.
- * (A skipped SYN_RECV leaves the connection untracked: its CLOSE stores it without owner.
- * The other skippable transitions carry nothing connrec needs.)
+ * Sends the CLOSE that on_tcp_state never saw, for a tracked socket already in TCP_CLOSE, and
+ * stops tracking it. The time is now, and the reason only what sk_err says.
  */
-SEC("raw_tp/tcp_destroy_sock")
-int BPF_PROG(on_tcp_destroy, struct sock *sk)
+static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u64 key)
 {
-	__u64 key = (__u64)sk;
-	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
-	int err;
 	__u8 reason = CR_END_UNKNOWN;
-
 	int oldstate = TCP_ESTABLISHED;
 	unsigned long flags;
+	int err;
 
-	if (!f)
-		return 0;
 	__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST);
 	err = BPF_CORE_READ(sk, sk_err);
 	if (err == ECONNREFUSED)
@@ -519,6 +522,27 @@ int BPF_PROG(on_tcp_destroy, struct sock *sk)
 	emit_tcp(sk, f, CR_EV_CLOSE, reason, oldstate, bpf_ktime_get_boot_ns());
 	bpf_map_delete_elem(&tcp_flows, &key);
 	count_drop(CR_DROP_LATE_CLOSE);
+}
+
+/*
+ * A second chance for closes. The kernel never runs a program nested inside itself on one
+ * CPU: when a softirq interrupts on_tcp_state and changes another socket's state, that run
+ * is skipped and only counted (recursion_misses). A second program on the same tracepoint
+ * would catch those, but two programs cost every state change an indirect call each instead
+ * of one direct call. Instead: every TCP socket reaches tcp_destroy_sock after its last state
+ * change, and on_tcp_state deletes a flow at its CLOSE, so a socket still tracked here lost
+ * its CLOSE. Send it now; the time is the destroy's, and the reason only what sk_err says.
+ * (A skipped SYN_RECV leaves the connection untracked: its CLOSE stores it without owner.
+ * The other skippable transitions carry nothing connrec needs.)
+ */
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(on_tcp_destroy, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
+
+	if (f)
+		late_close(sk, f, key);
 	return 0;
 }
 
@@ -552,7 +576,20 @@ static __always_inline int on_accept_exit(long ret)
 	if (!sk)
 		return 0;
 	f = bpf_map_lookup_elem(&tcp_flows, &key);
-	if (!f || f->direction != CR_DIR_IN || f->has_pid || f->opened != FLOW_NEW)
+	if (!f) {
+		/*
+		 * Untracked: its SYN_RECV was skipped (see on_tcp_destroy) or the map was full,
+		 * or it was established before we attached. The start-up dump gave the last kind
+		 * a socket cookie; track the others from here (start = accept time).
+		 */
+		struct tcp_flow nf = {};
+
+		if (!BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
+			track_tcp(key, &nf, CR_DIR_IN, true, FLOW_NEW, bpf_ktime_get_boot_ns(),
+				  false);
+		return 0;
+	}
+	if (f->direction != CR_DIR_IN || f->has_pid || f->opened != FLOW_NEW)
 		return 0;
 	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 	f->has_pid = 1;
@@ -576,7 +613,9 @@ int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
  * open for a while, with the map key (the socket) and the flow id it read from tcp_flows.
  * The id check guards against the socket having closed and its memory serving a new one
  * since. Returns 1 if the OPEN was sent, 0 if the flow is gone, closing, not ready yet (a
- * connect still in SYN_SENT, a connection nobody accepted) or already reported.
+ * connect still in SYN_SENT, a connection nobody accepted) or already reported. A socket
+ * already in TCP_CLOSE lost its CLOSE to a skipped state change and is not destroyed yet
+ * (its owner still holds it): its CLOSE is sent instead.
  */
 SEC("raw_tp")
 int BPF_PROG(report_open, struct sock *sk, __u64 id)
@@ -588,7 +627,20 @@ int BPF_PROG(report_open, struct sock *sk, __u64 id)
 	if (!f || f->id != id || (f->direction == CR_DIR_IN && !f->has_pid))
 		return 0;
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE)
+	if (state == TCP_CLOSE) {
+		/*
+		 * No peer port: this memory is now a new, unconnected socket, and the tracked one
+		 * was freed unseen (see track_tcp). Count that flow lost rather than report it.
+		 */
+		if (!BPF_CORE_READ(sk, __sk_common.skc_dport)) {
+			count_drop(CR_DROP_UNSEEN);
+			bpf_map_delete_elem(&tcp_flows, &key);
+			return 0;
+		}
+		late_close(sk, f, key);
+		return 0;
+	}
+	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV)
 		return 0;
 	return send_open(sk, f, f->start_ns);
 }

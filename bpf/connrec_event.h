@@ -88,13 +88,15 @@ enum cr_drop_reason {
 	CR_DROP_MAP_FULL = 1,	/* tracking map full: TCP flow stored from its close without
 				   owner or start; UDP flow not stored */
 	CR_DROP_RING_END = 2,	/* ring buffer full: the end of a flow already stored as open */
-	CR_DROP_RECURSION = 3,	/* userspace only: state changes the kernel skipped because
+	CR_DROP_UNSEEN = 3,	/* a new socket took the address of a tracked one whose close
+				   and destruction no program saw: that flow is lost */
+	CR_DROP_RECURSION = 4,	/* userspace only: state changes the kernel skipped because
 				   on_tcp_state was already running on that CPU */
-	CR_DROP_LATE_CLOSE = 4, /* closes sent from tcp_destroy_sock after such a skip */
-	CR_DROP_MAX = 5,
+	CR_DROP_LATE_CLOSE = 5, /* closes sent from tcp_destroy_sock after such a skip */
+	CR_DROP_MAX = 6,
 };
 
 /* The counters above that are losses. */
-#define CR_DROP_IS_LOSS(k) ((k) <= CR_DROP_RING_END)
+#define CR_DROP_IS_LOSS(k) ((k) <= CR_DROP_UNSEEN)
 
 #endif /* CONNREC_EVENT_H */

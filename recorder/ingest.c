@@ -474,6 +474,7 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 		[CR_DROP_MAP_FULL] = "tracking map full: TCP flows stored without owner or start,"
 				     " UDP flows lost",
 		[CR_DROP_RING_END] = "ring buffer full: ends of flows stored as open lost",
+		[CR_DROP_UNSEEN] = "close and destruction seen by no hook (socket reused): flows lost",
 	};
 	int64_t now = clock_ns(CLOCK_REALTIME);
 	int err = 0;
