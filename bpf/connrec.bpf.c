@@ -579,12 +579,14 @@ static __always_inline int on_accept_exit(long ret)
 	if (!f) {
 		/*
 		 * Untracked: its SYN_RECV was skipped (see on_tcp_destroy) or the map was full,
-		 * or it was established before we attached. The start-up dump gave the last kind
-		 * a socket cookie; track the others from here (start = accept time).
+		 * or it was established before we attached, or it already closed (a peer that
+		 * resets at once) and its CLOSE was sent. The start-up dump gave the third kind a
+		 * socket cookie; track the first two from here (start = accept time).
 		 */
 		struct tcp_flow nf = {};
 
-		if (!BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+		    !BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
 			track_tcp(key, &nf, CR_DIR_IN, true, FLOW_NEW, bpf_ktime_get_boot_ns(),
 				  false);
 		return 0;
