@@ -80,7 +80,13 @@ port=$(jget "$CR_TMP/storm1.out" port)
 cr_wait_count 1 "SELECT count(*) FROM conn WHERE proto = 6 AND dir = 0 AND rport = $port" >/dev/null ||
 	cr_fatal "no row of the storm on port $port was recorded before SIGSTOP"
 kill -STOP "$CR_REC_PID"
-state=$(sed 's/.*) \(.\).*/\1/' "/proc/$CR_REC_PID/stat")
+# The stop is delivered asynchronously: give the kernel a moment to park every thread.
+i=0
+while state=$(sed 's/.*) \(.\).*/\1/' "/proc/$CR_REC_PID/stat") && [ "$state" != T ] &&
+	[ "$i" -lt 50 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
 cr_eq "recorder state after SIGSTOP" T "$state"
 sleep 3 # the deliberate pause: the ring overflows while the recorder is stopped
 kill -CONT "$CR_REC_PID"
