@@ -373,6 +373,8 @@ static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64
 static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direction,
 				      bool in_task, __u32 opened, __u64 now, bool count_full)
 {
+	long err;
+
 	f->id = new_conn_id();
 	f->start_ns = now;
 	f->direction = direction;
@@ -381,8 +383,7 @@ static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direct
 		current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
 		f->has_pid = 1;
 	}
-	long err = bpf_map_update_elem(&tcp_flows, &key, f, BPF_NOEXIST);
-
+	err = bpf_map_update_elem(&tcp_flows, &key, f, BPF_NOEXIST);
 	/*
 	 * An entry is already there: the socket that had this address before was freed, yet
 	 * neither its CLOSE nor its destruction reached a program (rare, under core-saturating
@@ -532,8 +533,8 @@ static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u6
  * of one direct call. Instead: every TCP socket reaches tcp_destroy_sock after its last state
  * change, and on_tcp_state deletes a flow at its CLOSE, so a socket still tracked here lost
  * its CLOSE. Send it now; the time is the destroy's, and the reason only what sk_err says.
- * (A skipped SYN_RECV leaves the connection untracked: its CLOSE stores it without owner.
- * The other skippable transitions carry nothing connrec needs.)
+ * (A skipped SYN_RECV is made up for at accept; the other skippable transitions carry
+ * nothing connrec needs.)
  */
 SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy, struct sock *sk)
