@@ -25,11 +25,6 @@ cr_tool storm storm
 # Whatever happens, never leave a stopped recorder behind for the cleanup to wait on.
 trap '_rc=$?; [ -n "$CR_REC_PID" ] && kill -CONT "$CR_REC_PID" 2>/dev/null; (exit $_rc); cr_cleanup' EXIT
 
-# jget FILE KEY: a value from the last JSON line storm printed.
-jget() {
-	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
-}
-
 # Flow accounting for the storm on PORT. Prints: rows ends orphan_ends lost
 #   rows         conn rows of the port
 #   ends         those rows' ends, in the row or in conn_end
@@ -75,7 +70,7 @@ cr_start --ring-size 16384
 spid=$!
 cr_track "$spid"
 cr_wait_file "$CR_TMP/storm1.out" '"event":"listening"'
-port=$(jget "$CR_TMP/storm1.out" port)
+port=$(cr_jget "$CR_TMP/storm1.out" port)
 # Recording is under way once the storm's first rows are committed.
 cr_wait_count 1 "SELECT count(*) FROM conn WHERE proto = 6 AND dir = 0 AND rport = $port" >/dev/null ||
 	cr_fatal "no row of the storm on port $port was recorded before SIGSTOP"
@@ -94,9 +89,9 @@ wait "$spid" && st=0 || st=$?
 cr_untrack "$spid"
 cat "$CR_TMP/storm1.out"
 cr_eq "storm exit status" 0 "$st"
-made=$(jget "$CR_TMP/storm1.out" made)
-accepted=$(jget "$CR_TMP/storm1.out" accepted)
-cr_eq "storm connections failed" 0 "$(jget "$CR_TMP/storm1.out" failed)"
+made=$(cr_jget "$CR_TMP/storm1.out" made)
+accepted=$(cr_jget "$CR_TMP/storm1.out" accepted)
+cr_eq "storm connections failed" 0 "$(cr_jget "$CR_TMP/storm1.out" failed)"
 cr_eq "storm connections accepted" "$made" "$accepted"
 cr_true "the recorder survived SIGSTOP/SIGCONT" cr_alive "$CR_REC_PID"
 
@@ -124,8 +119,8 @@ cr_log "flows recorded $rows of $endpoints; (recorded + lost) / made =" \
 
 # Phase 2: recording resumed. A slower storm after SIGCONT.
 "$storm" -r 500 -n 1000 >"$CR_TMP/storm2.out" 2>"$CR_TMP/storm2.err" || cr_fatal "storm 2 failed"
-port2=$(jget "$CR_TMP/storm2.out" port)
-made2=$(jget "$CR_TMP/storm2.out" made)
+port2=$(cr_jget "$CR_TMP/storm2.out" port)
+made2=$(cr_jget "$CR_TMP/storm2.out" made)
 cr_eq "storm 2 connections made" 1000 "$made2"
 endpoints2=$((2 * made2 + 1))
 set -- $(settle "$port2" $((endpoints2 + orphans + lost)))

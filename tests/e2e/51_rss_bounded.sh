@@ -15,9 +15,6 @@ cr_tool storm storm
 phases=${CR_RSS_PHASES:-6}
 conns=${CR_RSS_CONNS:-40000}
 
-jget() {
-	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
-}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 cr_start
@@ -29,8 +26,8 @@ warm=""
 i=1
 while [ "$i" -le "$phases" ]; do
 	"$storm" -n "$conns" >"$CR_TMP/storm$i.out" 2>&1 || cr_fatal "storm $i failed: $(cat "$CR_TMP/storm$i.out")"
-	port=$(jget "$CR_TMP/storm$i.out" port)
-	made=$(jget "$CR_TMP/storm$i.out" made)
+	port=$(cr_jget "$CR_TMP/storm$i.out" port)
+	made=$(cr_jget "$CR_TMP/storm$i.out" made)
 	cr_eq "storm $i connections made" "$conns" "$made"
 	# Wait until the recorder has stored this storm: both endpoints of every connection
 	# ended, or the shortfall counted as lost, or no progress for 3 s (events lost without

@@ -16,9 +16,6 @@ cr_tool storm storm
 cap=${CR_MAP_CAP:-256}
 hold=${CR_MAP_HOLD:-200}
 
-jget() {
-	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
-}
 lost_q="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1"
 # Rows of the TCP endpoints on PORT, whatever direction the recorder could tell.
 port_q() {
@@ -49,8 +46,8 @@ cr_true "at most the map's capacity of them is tracked ($tracked <= $cap)" [ "$t
 
 # 2. Short connections while the map is full: stored or counted, never silently dropped.
 "$storm" -n 50 -t 1 >"$CR_TMP/full.out" 2>&1 || cr_fatal "storm while full failed: $(cat "$CR_TMP/full.out")"
-fport=$(jget "$CR_TMP/full.out" port)
-fmade=$(jget "$CR_TMP/full.out" made)
+fport=$(cr_jget "$CR_TMP/full.out" port)
+fmade=$(cr_jget "$CR_TMP/full.out" made)
 cr_eq "connections made while the map is full" 50 "$fmade"
 # Untracked endpoints are stored from their close, without owner or start (flag 1 or 4).
 fexp=$((2 * fmade + 1))
@@ -66,11 +63,11 @@ kill -TERM "$hpid"
 wait "$hpid" && st=0 || st=$?
 cr_untrack "$hpid"
 cr_eq "hold storm exit status" 0 "$st"
-cr_eq "hold storm: all connections accepted" "$hold" "$(jget "$CR_TMP/hold.out" accepted)"
+cr_eq "hold storm: all connections accepted" "$hold" "$(cr_jget "$CR_TMP/hold.out" accepted)"
 "$storm" -n 200 -t 1 >"$CR_TMP/after.out" 2>&1 || cr_fatal "storm after release failed"
-aport=$(jget "$CR_TMP/after.out" port)
-apid=$(jget "$CR_TMP/after.out" pid)
-amade=$(jget "$CR_TMP/after.out" made)
+aport=$(cr_jget "$CR_TMP/after.out" port)
+apid=$(cr_jget "$CR_TMP/after.out" pid)
+amade=$(cr_jget "$CR_TMP/after.out" made)
 cr_eq "connections made after release" 200 "$amade"
 out="proto = 6 AND dir = 0 AND rport = $aport"
 in="proto = 6 AND dir = 1 AND lport = $aport"

@@ -14,10 +14,6 @@ cr_init
 cr_tool storm storm
 n=${CR_STORM_N:-100000}
 
-jget() {
-	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
-}
-
 cr_netns ns storm
 inode=$(cr_netns_inode "$ns")
 cr_start
@@ -30,9 +26,9 @@ run() {
 	lost0=$(cr_sql_sum "$lost_q")
 	ip netns exec "$ns" "$storm" -n "$n" "$@" >"$CR_TMP/$name.out" 2>&1 ||
 		cr_fatal "storm $name failed: $(cat "$CR_TMP/$name.out")"
-	made=$(jget "$CR_TMP/$name.out" made)
-	accepted=$(jget "$CR_TMP/$name.out" accepted)
-	port=$(jget "$CR_TMP/$name.out" port)
+	made=$(cr_jget "$CR_TMP/$name.out" made)
+	accepted=$(cr_jget "$CR_TMP/$name.out" accepted)
+	port=$(cr_jget "$CR_TMP/$name.out" port)
 	cr_eq "$name: connections made" "$n" "$made"
 	out="proto = 'tcp' AND netns = $inode AND direction = 'out' AND rport = $port"
 	in="proto = 'tcp' AND netns = $inode AND direction = 'in' AND lport = $port"

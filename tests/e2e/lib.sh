@@ -349,6 +349,11 @@ cr_hex4() { # dotted quad -> 8 hex digits
 # cr_comm PID: the process name as the kernel knows it (the thread-group leader's comm).
 cr_comm() { cat "/proc/$1/comm"; }
 
+# cr_jget FILE KEY: the value of KEY in the last JSON line of FILE (bench/storm's output).
+cr_jget() {
+	tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"
+}
+
 # cr_wait_file FILE PATTERN [SECONDS]: poll until FILE has a line matching PATTERN.
 cr_wait_file() {
 	_dl=$(($(date +%s) + ${3:-$CR_TIMEOUT}))
