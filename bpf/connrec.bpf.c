@@ -193,14 +193,13 @@ static __always_inline __u32 current_netns(void)
 	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
-/* Local/remote address, ports and namespace of a socket, into the event. */
 /*
- * Every probe read is a helper call, and a socket's addresses, ports, family and namespace all
- * sit in the first ~90 bytes of struct sock_common: copy that once and pick the fields out at
- * their CO-RE offsets. A kernel whose layout does not fit falls back to one read per field
+ * Every probe read is a helper call, and a socket's addresses, ports, family, namespace and
+ * flags all sit in the first ~100 bytes of struct sock_common: copy that once and pick the
+ * fields out at their CO-RE offsets. A kernel whose layout does not fit falls back to one read per field
  * (the size checks are constants after relocation, so the verifier keeps one branch).
  */
-#define SKC_COPY_LEN 96
+#define SKC_COPY_LEN 104
 #define SKC_FITS(field)                                                                          \
 	(bpf_core_field_offset(struct sock_common, field) +                                      \
 		 bpf_core_field_size(struct sock_common, field) <=                               \
@@ -215,7 +214,23 @@ static __always_inline bool skc_copy_fits(void)
 	       SKC_FITS(skc_v6_rcv_saddr);
 }
 
-static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
+/* Older kernels keep sk_flags in struct sock; 6.x moved it into sock_common. */
+struct sock___old {
+	unsigned long sk_flags;
+} __attribute__((preserve_access_index));
+
+/* The socket's flags, from skc (a copy of its sock_common, or NULL) when they are in it. */
+static __always_inline unsigned long sock_flags_of(struct sock *sk, const __u8 *skc)
+{
+	if (!bpf_core_field_exists(sk->__sk_common.skc_flags))
+		return BPF_CORE_READ((struct sock___old *)sk, sk_flags);
+	if (skc && SKC_FITS(skc_flags))
+		return SKC_AT(skc, unsigned long, skc_flags);
+	return BPF_CORE_READ(sk, __sk_common.skc_flags);
+}
+
+/* Local/remote address, ports and namespace of a socket into the event; its flags if asked. */
+static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e, unsigned long *flags)
 {
 	__u8 buf[SKC_COPY_LEN];
 	struct net *net;
@@ -232,6 +247,8 @@ static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
 			__builtin_memcpy(e->laddr, &SKC_AT(buf, __u32, skc_rcv_saddr), 4);
 			__builtin_memcpy(e->raddr, &SKC_AT(buf, __u32, skc_daddr), 4);
 		}
+		if (flags)
+			*flags = sock_flags_of(sk, buf);
 	} else {
 		family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
@@ -244,6 +261,8 @@ static __always_inline void sock_tuple(struct sock *sk, struct cr_event *e)
 			BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
 			BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
 		}
+		if (flags)
+			*flags = sock_flags_of(sk, NULL);
 	}
 	e->family = family == AF_INET6 ? 6 : 4;
 	e->netns = BPF_CORE_READ(net, ns.inum);
@@ -269,18 +288,6 @@ static __always_inline void fill_from_flow(struct cr_event *e, const struct tcp_
 		e->flags |= CR_FLAG_NO_PID;
 }
 
-/* Older kernels keep sk_flags in struct sock; 6.x moved it into sock_common. */
-struct sock___old {
-	unsigned long sk_flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline unsigned long sock_flags_of(struct sock *sk)
-{
-	if (bpf_core_field_exists(sk->__sk_common.skc_flags))
-		return BPF_CORE_READ(sk, __sk_common.skc_flags);
-	return BPF_CORE_READ((struct sock___old *)sk, sk_flags);
-}
-
 /* The states from which reaching CLOSE means our FIN was sent. */
 static __always_inline bool fin_was_sent(int oldstate)
 {
@@ -295,12 +302,11 @@ static __always_inline bool fin_was_sent(int oldstate)
  * (SOCK_DONE is set when it arrives). Subtract those so both ends agree.
  */
 static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow *f,
-					  int oldstate, struct cr_event *e)
+					  int oldstate, unsigned long flags, struct cr_event *e)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	unsigned long flags = sock_flags_of(sk);
 	__u64 control = 0;
 
 	/*
@@ -325,6 +331,7 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 				     __u8 end_reason, int oldstate, __u64 now)
 {
 	struct cr_event *e = event_reserve();
+	unsigned long flags = 0;
 
 	if (!e) {
 		if (kind == CR_EV_CLOSE)
@@ -336,7 +343,7 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	e->proto = IPPROTO_TCP;
 	e->ts_boot_ns = now;
 	e->end_reason = end_reason;
-	sock_tuple(sk, e);
+	sock_tuple(sk, e, kind == CR_EV_CLOSE ? &flags : NULL);
 	if (f) {
 		fill_from_flow(e, f);
 		if (f->opened == FLOW_OPEN_SENT)
@@ -350,7 +357,7 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 		e->direction = oldstate == TCP_LISTEN ? CR_DIR_LISTEN : CR_DIR_OUT;
 	}
 	if (kind == CR_EV_CLOSE)
-		payload_bytes(sk, f, oldstate, e);
+		payload_bytes(sk, f, oldstate, flags, e);
 	event_submit(e);
 	return true;
 }
@@ -400,7 +407,6 @@ static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direct
 			count_drop(CR_DROP_MAP_FULL);
 		return false;
 	}
-	return true;
 	return true;
 }
 
@@ -516,7 +522,7 @@ static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u6
 	 * flags. Both FINs exchanged (our side shut, the peer's FIN seen) reads like FIN_WAIT2;
 	 * anything else like an open state (an active open's SYN counts as acked).
 	 */
-	flags = sock_flags_of(sk);
+	flags = sock_flags_of(sk, NULL);
 	if (!err && (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & SEND_SHUTDOWN) &&
 	    (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		oldstate = TCP_FIN_WAIT2;
@@ -838,7 +844,7 @@ int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	/* connect(AF_UNSPEC) dissolves the association: no peer, no flow. */
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
 		return 0;
-	sock_tuple(sk, &t);
+	sock_tuple(sk, &t, NULL);
 	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	__builtin_memcpy(key.raddr, t.raddr, 16);
 	key.rport = t.rport;
