@@ -88,6 +88,7 @@ static void store_free(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	vec_free(&s->conns);
+	vec_free(&s->conn_order);
 	vec_free(&s->ends);
 	vec_free(&s->gaps);
 	vec_free(&s->runs);
@@ -119,6 +120,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->conns.esz = sizeof(struct store_conn);
+	s->conn_order.esz = sizeof(struct conn_ref);
 	s->ends.esz = sizeof(struct store_end);
 	s->gaps.esz = sizeof(struct gap_row);
 	s->runs.esz = sizeof(struct run_row);

@@ -184,7 +184,7 @@ int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_
  * batch is kept by SQLite, so the caller can retry its rows one by one.
  */
 #define CONN_BATCH 16
-int writer_put_conn_batch(struct writer *w, const struct store_conn *c);
+int writer_put_conn_batch(struct writer *w, const struct store_conn *const *rows);
 int writer_put_end(struct writer *w, const struct store_end *e);
 int writer_put_gap(struct writer *w, const struct gap_row *g);
 int writer_put_run(struct writer *w, const struct run_row *r, const char *version);
@@ -214,6 +214,12 @@ void rotate_maybe(struct store *s);
 
 /* ---- the store itself ---- */
 
+/* A queued conn row and its id, side by side so that sorting never reaches into the rows. */
+struct conn_ref {
+	uint64_t id;
+	const struct store_conn *row;
+};
+
 struct store {
 	char dir[PATH_MAX];
 	char version[64];
@@ -223,6 +229,7 @@ struct store {
 	struct writer *w;
 
 	struct vec conns, ends, gaps, runs, metas;
+	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct open_set open;
 
 	/* A failing stretch of flushes (disk full): reported as one gap when it ends. */

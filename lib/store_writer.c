@@ -90,12 +90,12 @@ int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_
 	return rc == SQLITE_OK ? step_insert(w->st[ST_CONN]) : rc;
 }
 
-int writer_put_conn_batch(struct writer *w, const struct store_conn *c)
+int writer_put_conn_batch(struct writer *w, const struct store_conn *const *rows)
 {
 	sqlite3_stmt *st = w->st[ST_CONN_BATCH];
 
 	for (int i = 0; i < CONN_BATCH; i++) {
-		int rc = bind_conn(w, st, i * CONN_COLUMNS, &c[i], 0);
+		int rc = bind_conn(w, st, i * CONN_COLUMNS, rows[i], 0);
 
 		if (rc != SQLITE_OK)
 			return rc;

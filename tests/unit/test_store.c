@@ -156,6 +156,43 @@ static void test_basic(void)
 	CHECK_THAT(q1(db, "PRAGMA integrity_check") == -1 ? 0 : 1);
 }
 
+/*
+ * The flush writes conn rows in id order, not queue order: rows queued out of order (as flows
+ * end) are all stored, and of two rows with one id the first queued is the one kept.
+ */
+static void test_order(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+	struct store_conn c;
+	uint64_t sum = 0;
+
+	snprintf(dir, sizeof(dir), "%s/order", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	/* 45 ids: more than two batches of 16 and a tail; 7 steps through them out of order. */
+	for (uint64_t k = 0; k < 45; k++) {
+		uint64_t id = 1 + (k * 7) % 45;
+
+		c = mk_conn(id, 100, id == 20 ? "first" : "curl", 4);
+		CHECK_THAT(store_add_conn(s, &c) == 0);
+		sum += id;
+	}
+	c = mk_conn(20, 300, "second", 4);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_get_stats(s)->rows_rejected == 1);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 45);
+	CHECK_THAT(q1(db, "SELECT sum(id) FROM conn") == (int64_t)sum);
+	CHECK_THAT(q1(db, "SELECT p.pid FROM conn c JOIN proc p ON p.id = c.proc WHERE c.id = 20") ==
+		   100);
+}
+
 static void test_unclean(void)
 {
 	char dir[300], db[400];
@@ -286,6 +323,7 @@ int main(void)
 		return 1;
 	}
 	test_basic();
+	test_order();
 	test_unclean();
 	test_full();
 	test_queue_cap();
