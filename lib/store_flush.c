@@ -137,7 +137,7 @@ static int cmp_conn_ref(const void *a, const void *b)
  * SQLite just touched (measured: about 10% less recorder CPU in a connection storm). Without
  * memory for the order, queue order is as correct, only slower.
  */
-static const struct conn_ref *conns_by_id(struct store *s)
+static struct conn_ref *conns_by_id(struct store *s)
 {
 	struct vec *o = &s->conn_order;
 
@@ -150,41 +150,55 @@ static const struct conn_ref *conns_by_id(struct store *s)
 		r->row = vec_at(&s->conns, i);
 		r->id = r->row->id;
 	}
-	qsort(o->v, o->n, o->esz, cmp_conn_ref);
+	if (o->n > 1) /* qsort's array may not be NULL, even when empty */
+		qsort(o->v, o->n, o->esz, cmp_conn_ref);
 	return o->v;
+}
+
+/*
+ * Conn rows go in chunks, each one statement; a chunk with a row SQLite refused (constraint)
+ * is retried row by row, so that one bad row costs only itself.
+ */
+#define CONN_CHUNK 4096
+
+/* The queued conn rows, in id order when there was memory to sort them. */
+static int write_conns(struct store *s, struct conn_ref *order)
+{
+	struct writer *w = s->w;
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < s->conns.n;) {
+		size_t n = s->conns.n - i < CONN_CHUNK ? s->conns.n - i : CONN_CHUNK;
+
+		if (order) {
+			rc = writer_put_conns(w, order + i, n);
+			if (rc == SQLITE_OK) {
+				i += n;
+				continue;
+			}
+			/* Any other error may have ended the transaction: stop there. */
+			if ((rc & 0xff) != SQLITE_CONSTRAINT)
+				break;
+			rc = SQLITE_OK;
+		}
+		for (size_t end = i + n; rc == SQLITE_OK && i < end; i++) {
+			const struct store_conn *c = order ? order[i].row : vec_at(&s->conns, i);
+
+			rc = row_rc(s, writer_put_conn(w, c, 0), "conn", c->id);
+		}
+	}
+	return rc;
 }
 
 /* Everything queued, in one transaction. Returns a sqlite result code. */
 static int write_queue(struct store *s)
 {
-	const struct conn_ref *order = conns_by_id(s);
 	struct writer *w = s->w;
 	int rc;
 
 	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < s->conns.n;) {
-		const struct store_conn *rows[CONN_BATCH];
-		size_t n = 0;
-
-		for (; n < CONN_BATCH && i + n < s->conns.n; n++)
-			rows[n] = order ? order[i + n].row : vec_at(&s->conns, i + n);
-		/*
-		 * Batches first; the tail, and a batch with a row SQLite refused (constraint),
-		 * go row by row. Any other error may have ended the transaction: stop there.
-		 */
-		if (n == CONN_BATCH) {
-			rc = writer_put_conn_batch(w, rows);
-			if (rc == SQLITE_OK) {
-				i += n;
-				continue;
-			}
-			if ((rc & 0xff) != SQLITE_CONSTRAINT)
-				break;
-			rc = SQLITE_OK;
-		}
-		for (size_t k = 0; rc == SQLITE_OK && k < n; k++, i++)
-			rc = row_rc(s, writer_put_conn(w, rows[k], 0), "conn", rows[k]->id);
-	}
+	if (rc == SQLITE_OK)
+		rc = write_conns(s, conns_by_id(s));
 	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {
 		const struct store_end *e = vec_at(&s->ends, i);
 
@@ -252,7 +266,7 @@ static int after_failure(struct store *s, int rc)
 	if (!s->fail_since_ns) {
 		s->fail_since_ns = seg_now_ns();
 		cr_warn("store: flush failed (%s): %s; keeping %" PRIu64 " rows for the next try",
-			strerror(-err), sqlite3_errmsg(s->w->db), queue_rows(s));
+			strerror(-err), sqlite3_errstr(rc), queue_rows(s));
 	}
 	s->fail_err = err;
 	s->stats.flush_failures++;

@@ -115,7 +115,7 @@ enum { RUN_START = 1, RUN_STOP = 2, RUN_SEGMENT = 3 };
 enum {
 	ST_PROC,
 	ST_CONN,
-	ST_CONN_BATCH, /* CONN_BATCH rows in one statement */
+	ST_CONN_BULK, /* many rows in one statement (store_bulk.c) */
 	ST_END,
 	ST_GAP,
 	ST_RUN,
@@ -126,6 +126,22 @@ enum {
 };
 
 /* One open segment file with its statements and the proc rows it already holds. */
+/*
+ * A queued conn row and its id, side by side so that sorting never reaches into the rows;
+ * proc is the row's proc id, filled in just before the row is written.
+ */
+struct conn_ref {
+	uint64_t id;
+	const struct store_conn *row;
+	int64_t proc;
+};
+
+/* The rows ST_CONN_BULK inserts, for the length of one step (store_bulk.c). */
+struct conn_feed {
+	const struct conn_ref *rows;
+	size_t n;
+};
+
 struct writer {
 	sqlite3 *db;
 	uint32_t seq;
@@ -133,6 +149,7 @@ struct writer {
 	uint64_t rows; /* written by flushes (not counting what the segment opened with) */
 	sqlite3_stmt *st[ST_COUNT];
 	struct proc_cache procs;
+	struct conn_feed feed;
 };
 
 struct gap_row {
@@ -179,17 +196,21 @@ void writer_rollback(struct writer *w);
 /* One row each, inside the caller's transaction; they return a sqlite result code. */
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags);
 /*
- * CONN_BATCH conn rows with one statement: a multi-row INSERT costs about a fifth less CPU
- * per row than single ones (measured with tools/ingest_bench). On an error nothing of the
- * batch is kept by SQLite, so the caller can retry its rows one by one.
+ * n queued conn rows with one statement (fills in each ref's proc). On an error SQLite keeps
+ * none of them, so the caller can retry them one by one.
  */
-#define CONN_BATCH 16
-int writer_put_conn_batch(struct writer *w, const struct store_conn *const *rows);
+int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n);
 int writer_put_end(struct writer *w, const struct store_end *e);
 int writer_put_gap(struct writer *w, const struct gap_row *g);
 int writer_put_run(struct writer *w, const struct run_row *r, const char *version);
 int writer_put_meta(struct writer *w, const char *key, const char *value);
 int writer_put_ret(struct writer *w, const struct ret_row *r);
+
+/* ---- store_bulk.c ---- */
+
+extern const char bulk_insert_sql[];
+/* Makes the connrec_rows table, which reads *feed, available on db. */
+int bulk_register(sqlite3 *db, const struct conn_feed *feed);
 
 /* ---- store_rotate.c ---- */
 
@@ -213,12 +234,6 @@ void open_set_free(struct open_set *o);
 void rotate_maybe(struct store *s);
 
 /* ---- the store itself ---- */
-
-/* A queued conn row and its id, side by side so that sorting never reaches into the rows. */
-struct conn_ref {
-	uint64_t id;
-	const struct store_conn *row;
-};
 
 struct store {
 	char dir[PATH_MAX];

@@ -23,7 +23,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CONN] = "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport,"
 		    " proc, flags, dur_ns, bytes_out, bytes_in, reason)"
 		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-	[ST_CONN_BATCH] = NULL, /* built by batch_sql() */
+	[ST_CONN_BULK] = bulk_insert_sql,
 	[ST_END] = "INSERT INTO conn_end(id, end_ns, bytes_out, bytes_in, reason)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_GAP] = "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES(?1,?2,?3,?4,?5)",
@@ -71,14 +71,15 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 	sqlite3_bind_int(st, base + 9, c->rport);
 	sqlite3_bind_int64(st, base + 10, proc);
 	sqlite3_bind_int(st, base + 11, c->flags | extra_flags);
+	for (int i = 12; i <= CONN_COLUMNS; i++)
+		sqlite3_bind_null(st, base + i);
 	if (c->has_end && !extra_flags) {
 		sqlite3_bind_int64(st, base + 12, c->end_ns - c->start_ns);
-		sqlite3_bind_int64(st, base + 13, (int64_t)c->bytes_out);
-		sqlite3_bind_int64(st, base + 14, (int64_t)c->bytes_in);
+		if (c->has_bytes) {
+			sqlite3_bind_int64(st, base + 13, (int64_t)c->bytes_out);
+			sqlite3_bind_int64(st, base + 14, (int64_t)c->bytes_in);
+		}
 		sqlite3_bind_int(st, base + 15, c->reason);
-	} else {
-		for (int i = 12; i <= CONN_COLUMNS; i++)
-			sqlite3_bind_null(st, base + i);
 	}
 	return SQLITE_OK;
 }
@@ -90,17 +91,21 @@ int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_
 	return rc == SQLITE_OK ? step_insert(w->st[ST_CONN]) : rc;
 }
 
-int writer_put_conn_batch(struct writer *w, const struct store_conn *const *rows)
+int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 {
-	sqlite3_stmt *st = w->st[ST_CONN_BATCH];
+	int rc;
 
-	for (int i = 0; i < CONN_BATCH; i++) {
-		int rc = bind_conn(w, st, i * CONN_COLUMNS, rows[i], 0);
-
+	for (size_t i = 0; i < n; i++) {
+		rc = proc_cache_get(&w->procs, w->st[ST_PROC], refs[i].row, &refs[i].proc);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	return step_insert(st);
+	w->feed.rows = refs;
+	w->feed.n = n;
+	rc = step_insert(w->st[ST_CONN_BULK]);
+	w->feed.rows = NULL;
+	w->feed.n = 0;
+	return rc;
 }
 
 int writer_put_end(struct writer *w, const struct store_end *e)
@@ -188,31 +193,17 @@ void writer_free(struct writer *w, bool checkpoint)
 	free(w);
 }
 
-/* ST_CONN with CONN_BATCH row tuples: "... VALUES(?,...),(?,...),...". */
-static void batch_sql(char *sql, size_t size)
-{
-	const char *one = strstr(stmt_sql[ST_CONN], "VALUES(");
-	size_t len = (size_t)(one - stmt_sql[ST_CONN]) + strlen("VALUES");
-
-	memcpy(sql, stmt_sql[ST_CONN], len);
-	for (int r = 0; r < CONN_BATCH; r++) {
-		len += (size_t)snprintf(sql + len, size - len, "%s(", r ? "," : "");
-		for (int i = 0; i < CONN_COLUMNS; i++)
-			len += (size_t)snprintf(sql + len, size - len, "%s?", i ? "," : "");
-		len += (size_t)snprintf(sql + len, size - len, ")");
-	}
-}
-
 int writer_prepare(struct writer *w)
 {
-	char batch[256 + CONN_BATCH * (2 * CONN_COLUMNS + 3)];
+	int rc = bulk_register(w->db, &w->feed);
 
-	batch_sql(batch, sizeof(batch));
+	if (rc != SQLITE_OK) {
+		cr_err("store: register connrec_rows: %s", sqlite3_errmsg(w->db));
+		return seg_sqlite_err(rc);
+	}
 	for (int i = 0; i < ST_COUNT; i++) {
-		const char *sql = i == ST_CONN_BATCH ? batch : stmt_sql[i];
-		int rc = sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
-					    NULL);
-
+		rc = sqlite3_prepare_v3(w->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+					NULL);
 		if (rc != SQLITE_OK) {
 			cr_err("store: prepare: %s", sqlite3_errmsg(w->db));
 			return seg_sqlite_err(rc);

@@ -156,9 +156,22 @@ static void test_basic(void)
 	CHECK_THAT(q1(db, "PRAGMA integrity_check") == -1 ? 0 : 1);
 }
 
+/* Queues an ended UDP flow (700 ns, released; no byte counts); returns its id. */
+static uint64_t add_udp_ended(struct store *s, uint64_t id)
+{
+	struct store_conn c = mk_conn(id, 100, "dig", 4);
+
+	c.proto = 17;
+	c.has_end = true;
+	c.end_ns = c.start_ns + 700;
+	c.reason = CR_END_RELEASED;
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	return id;
+}
+
 /*
  * The flush writes conn rows in id order, not queue order: rows queued out of order (as flows
- * end) are all stored, and of two rows with one id the first queued is the one kept.
+ * end, or reversed) are all stored, and of two rows with one id the first queued is kept.
  */
 static void test_order(void)
 {
@@ -184,10 +197,22 @@ static void test_order(void)
 	}
 	c = mk_conn(20, 300, "second", 4);
 	CHECK_THAT(store_add_conn(s, &c) == 0);
+	/* Ended UDP flows have no byte counts: NULL, here (row by row) and below (in bulk). */
+	sum += add_udp_ended(s, 2000);
 	CHECK_THAT(store_flush(s) == 0);
 	CHECK_THAT(store_get_stats(s)->rows_rejected == 1);
+	/* Far from order (reversed): more moves than the insertion sort may spend. */
+	for (uint64_t id = 1000; id > 500; id--) {
+		c = mk_conn(id, 100, "curl", 4);
+		CHECK_THAT(store_add_conn(s, &c) == 0);
+		sum += id;
+	}
+	sum += add_udp_ended(s, 2001);
+	CHECK_THAT(store_flush(s) == 0);
 	CHECK_THAT(store_close(s) == 0);
-	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 45);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 547);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE proto = 17 AND dur_ns = 700 AND"
+		      " bytes_out IS NULL AND bytes_in IS NULL AND reason = 7") == 2);
 	CHECK_THAT(q1(db, "SELECT sum(id) FROM conn") == (int64_t)sum);
 	CHECK_THAT(q1(db, "SELECT p.pid FROM conn c JOIN proc p ON p.id = c.proc WHERE c.id = 20") ==
 		   100);
