@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * ingest_bench: the recorder's userspace cost per flow, without BPF or traffic. It feeds
- * synthetic OPEN/CLOSE event pairs (as a loopback storm produces them) through ingest and the
- * store exactly as the recorder does, committing every BATCH events, and reports CPU time per
- * flow. Single-threaded and deterministic, so it can compare two builds on a noisy machine.
+ * synthetic events through ingest and the store exactly as the recorder does, committing
+ * every BATCH events, and reports CPU time per flow. As in a loopback storm, each short flow
+ * is one CLOSE record that carries it whole, and flows end in a different order from the one
+ * they began in (and took their ids in): shuffled within windows of SPREAD flows. Single-
+ * threaded and deterministic, so it can compare two builds on a noisy machine.
  *
- *   ingest_bench [FLOWS [BATCH]]     (defaults 500000 and 20000)
+ *   ingest_bench [FLOWS [BATCH [SPREAD]]]     (defaults 500000, 20000 and 32)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +55,8 @@ static unsigned long arg(int argc, char **argv, int i, unsigned long def)
 int main(int argc, char **argv)
 {
 	unsigned long flows = arg(argc, argv, 1, 500000), batch = arg(argc, argv, 2, 20000);
+	unsigned long spread = arg(argc, argv, 3, 32), perm[4096];
+	uint64_t lcg = 1, first_id;
 	char dir[] = "/tmp/connrec-ingest-bench.XXXXXX";
 	struct store_opts so = { .version = "bench" };
 	struct cr_event e = { 0 };
@@ -74,6 +78,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ingest_bench: setup failed: %s\n", strerror(-err));
 		return 1;
 	}
+	if (spread > sizeof(perm) / sizeof(perm[0])) {
+		fprintf(stderr, "ingest_bench: SPREAD is at most %zu\n", sizeof(perm) / sizeof(perm[0]));
+		return 2;
+	}
+	first_id = next_id;
+	next_id += flows;
 	e.proto = 6;
 	e.family = 4;
 	e.netns = 4026531840u;
@@ -84,36 +94,44 @@ int main(int argc, char **argv)
 	e.laddr[0] = 127, e.laddr[3] = 1;
 	e.raddr[0] = 127, e.raddr[3] = 1;
 	t0 = cpu_s();
-	for (unsigned long i = 0; i < flows; i++) {
-		uint64_t id = new_id(NULL);
-		uint64_t ts = 1000000000ull + i * 20000ull;
+	for (unsigned long base = 0; base < flows; base += spread) {
+		unsigned long n = flows - base < spread ? flows - base : spread;
 
-		/* The flow opens, and closes well within one commit period. */
-		e.kind = CR_EV_OPEN;
-		e.conn_id = id;
-		e.ts_boot_ns = e.start_boot_ns = ts;
-		e.direction = i & 1;
-		e.lport = (uint16_t)(32768 + i % 28000);
-		e.rport = 8080;
-		e.flags = 0;
-		ingest_event(g, &e);
-		e.kind = CR_EV_CLOSE;
-		e.ts_boot_ns = ts + 150000;
-		e.end_reason = CR_END_LOCAL_FIN;
-		e.flags = CR_FLAG_OPEN_SENT;
-		e.bytes_out = 120;
-		e.bytes_in = 4000;
-		ingest_event(g, &e);
-		events += 2;
-		if (events % batch < 2 && (err = ingest_commit(g))) {
-			fprintf(stderr, "ingest_bench: commit failed: %s\n", strerror(-err));
-			return 1;
+		/* Fisher-Yates with a fixed LCG: the same order every run. */
+		for (unsigned long k = 0; k < n; k++)
+			perm[k] = k;
+		for (unsigned long k = n - 1; k > 0; k--) {
+			unsigned long j, t;
+
+			lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+			j = (unsigned long)(lcg >> 33) % (k + 1);
+			t = perm[k], perm[k] = perm[j], perm[j] = t;
+		}
+		for (unsigned long k = 0; k < n; k++) {
+			unsigned long i = base + perm[k];
+			uint64_t start = 1000000000ull + i * 20000ull;
+
+			e.kind = CR_EV_CLOSE;
+			e.conn_id = first_id + i;
+			e.start_boot_ns = start;
+			e.ts_boot_ns = start + 150000;
+			e.direction = i & 1;
+			e.lport = (uint16_t)(32768 + i % 28000);
+			e.rport = 8080;
+			e.end_reason = CR_END_LOCAL_FIN;
+			e.bytes_out = 120;
+			e.bytes_in = 4000;
+			ingest_event(g, &e);
+			if (++events % batch == 0 && (err = ingest_commit(g))) {
+				fprintf(stderr, "ingest_bench: commit failed: %s\n", strerror(-err));
+				return 1;
+			}
 		}
 	}
 	err = ingest_commit(g);
 	t1 = cpu_s();
-	printf("{\"flows\":%lu,\"batch\":%lu,\"cpu_s\":%.3f,\"us_per_flow\":%.3f}\n", flows, batch,
-	       t1 - t0, (t1 - t0) * 1e6 / (double)flows);
+	printf("{\"flows\":%lu,\"batch\":%lu,\"spread\":%lu,\"cpu_s\":%.3f,\"us_per_flow\":%.3f}\n",
+	       flows, batch, spread, t1 - t0, (t1 - t0) * 1e6 / (double)flows);
 	ingest_free(g);
 	store_close(store);
 	{

@@ -9,7 +9,7 @@
 #
 # Knobs (environment): BENCH_SECS (length of a storm run, default 3), BENCH_ROUNDS (off/on
 # rounds, default 5), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
-# BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 6 minutes with the defaults.
+# BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 4 minutes with the defaults.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
