@@ -588,11 +588,16 @@ static __always_inline int on_accept_exit(long ret)
 		 * Untracked: its SYN_RECV was skipped (see on_tcp_destroy) or the map was full,
 		 * or it was established before we attached, or it already closed (a peer that
 		 * resets at once) and its CLOSE was sent. The start-up dump gave the third kind a
-		 * socket cookie; track the first two from here (start = accept time).
+		 * socket cookie; track the first two from here (start = accept time). The state
+		 * alone does not rule out the fourth: the state tracepoint fires before the new
+		 * state is stored, so a CLOSE running on another CPU may have sent the flow and
+		 * untracked it while the state still reads open. The error that closed it (reset,
+		 * timeout, abort) is stored before that tracepoint fires, so check it too.
 		 */
 		struct tcp_flow nf = {};
 
 		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+		    !BPF_CORE_READ(sk, sk_err) &&
 		    !BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
 			track_tcp(key, &nf, CR_DIR_IN, true, FLOW_NEW, bpf_ktime_get_boot_ns(),
 				  false);
