@@ -89,6 +89,7 @@ static void store_free(struct store *s)
 		close(s->lock_fd);
 	vec_free(&s->conns);
 	vec_free(&s->conn_order);
+	vec_free(&s->id_slots);
 	vec_free(&s->ends);
 	vec_free(&s->gaps);
 	vec_free(&s->runs);
@@ -121,6 +122,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	pthread_cond_init(&s->cv, NULL);
 	s->conns.esz = sizeof(struct store_conn);
 	s->conn_order.esz = sizeof(struct conn_ref);
+	s->id_slots.esz = sizeof(uint32_t);
 	s->ends.esz = sizeof(struct store_end);
 	s->gaps.esz = sizeof(struct gap_row);
 	s->runs.esz = sizeof(struct run_row);

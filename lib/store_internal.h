@@ -245,6 +245,7 @@ struct store {
 
 	struct vec conns, ends, gaps, runs, metas;
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
+	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
 	struct open_set open;
 
 	/* A failing stretch of flushes (disk full): reported as one gap when it ends. */

@@ -209,8 +209,20 @@ static void test_order(void)
 	}
 	sum += add_udp_ended(s, 2001);
 	CHECK_THAT(store_flush(s) == 0);
+	/* Mostly recent ids, and a few long flows' ids far below them. */
+	for (uint64_t id = 100000; id < 100100; id++) {
+		c = mk_conn(id, 100, "curl", 4);
+		CHECK_THAT(store_add_conn(s, &c) == 0);
+		sum += id;
+		if (id % 20 == 0) {
+			c = mk_conn(3000 + id % 7, 100, "sshd", 4);
+			CHECK_THAT(store_add_conn(s, &c) == 0);
+			sum += c.id;
+		}
+	}
+	CHECK_THAT(store_flush(s) == 0);
 	CHECK_THAT(store_close(s) == 0);
-	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 547);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 652);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE proto = 17 AND dur_ns = 700 AND"
 		      " bytes_out IS NULL AND bytes_in IS NULL AND reason = 7") == 2);
 	CHECK_THAT(q1(db, "SELECT sum(id) FROM conn") == (int64_t)sum);
