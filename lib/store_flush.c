@@ -131,21 +131,6 @@ static int cmp_conn_ref(const void *a, const void *b)
 	return x->row < y->row ? -1 : x->row > y->row;
 }
 
-/* Makes v hold n elements (contents undefined); false without memory. */
-static bool vec_resize(struct vec *v, size_t n)
-{
-	if (n > v->cap) {
-		void *nv = realloc(v->v, n * v->esz);
-
-		if (!nv)
-			return false;
-		v->v = nv;
-		v->cap = n;
-	}
-	v->n = n;
-	return true;
-}
-
 static struct conn_ref ref_at(const struct store *s, size_t i)
 {
 	const struct store_conn *c = vec_at(&s->conns, i);

@@ -48,6 +48,7 @@ struct vec {
 };
 
 void *vec_push(struct vec *q); /* NULL when out of memory */
+bool vec_resize(struct vec *q, size_t n); /* n elements, contents undefined; false: no memory */
 void *vec_at(const struct vec *q, size_t i);
 void vec_drop_front(struct vec *q, size_t k);
 void vec_free(struct vec *q);

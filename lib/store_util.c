@@ -24,6 +24,20 @@ void *vec_push(struct vec *q)
 	return (char *)q->v + q->esz * q->n++;
 }
 
+bool vec_resize(struct vec *q, size_t n)
+{
+	if (n > q->cap) {
+		void *nv = realloc(q->v, n * q->esz);
+
+		if (!nv)
+			return false;
+		q->v = nv;
+		q->cap = n;
+	}
+	q->n = n;
+	return true;
+}
+
 void *vec_at(const struct vec *q, size_t i)
 {
 	return (char *)q->v + q->esz * i;
