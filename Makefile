@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
-	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Ibpf -I.
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ibpf -I.
 LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
@@ -34,7 +34,8 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS := $(wildcard lib/*.c)
+# lib/ common helpers, store/ the writer and the segment format, read/ the evidence reader.
+LIB_SRCS := $(wildcard lib/*.c store/*.c read/*.c)
 APP_SRCS := $(wildcard src/*.c recorder/*.c query/*.c)
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/schema_sql.o
 APP_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(APP_SRCS))
@@ -46,7 +47,8 @@ SEAL_SQL := schema/seal.sql
 .PHONY: all clean test test-unit test-e2e deps record install fuzz bench san
 all: connrec
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/src $(OUTPUT)/recorder $(OUTPUT)/query $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
+	$(OUTPUT)/query $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -76,7 +78,8 @@ $(OUTPUT)/schema_sql.o: $(OUTPUT)/schema_sql.c
 # Everything that includes the skeleton must wait for it.
 $(APP_OBJS): $(OUTPUT)/connrec.skel.h
 
-$(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/src $(OUTPUT)/recorder $(OUTPUT)/query
+$(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
+	$(OUTPUT)/query
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The query's conditions handed to SQL (lib/store_read), so indexes do the work. Every row is
+ * The query's conditions handed to SQL (read/), so indexes do the work. Every row is
  * checked again in C by flow_filter_match(), so this only has to let every match through.
  */
 #include <string.h>

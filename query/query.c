@@ -2,7 +2,7 @@
 /*
  * connrec query: rebuild connection lifetimes from a live data dir or copied segment files.
  *
- * Sources are opened through the evidence reader (lib/store_read), which never writes beside
+ * Sources are opened through the evidence reader (read/), which never writes beside
  * them. Segments are processed per host in segment order so carried copies merge into one
  * lifetime; see flows.h. Segments wholly before the window are not opened at all (walking a
  * data dir newest first), and those after it are read only while some lifetime still waits

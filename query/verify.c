@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* connrec verify: integrity, hash chain and retention records of a store (lib/store_verify.c). */
+/* connrec verify: integrity, hash chain and retention records of a store (read/store_verify.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>

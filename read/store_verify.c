@@ -7,7 +7,7 @@
  * seg-N.db.zst, byte for byte. So a missing, modified or renamed sealed segment breaks
  * the link to its successor, and meta segment_id catches files that swapped names. The
  * oldest remaining segment's predecessor must be named by a retention row (name and hash).
- * Segments are opened through the evidence reader (lib/store_read), never written.
+ * Segments are opened through the evidence reader (read/), never written.
  */
 #include <errno.h>
 #include <inttypes.h>
