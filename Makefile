@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
-	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ibpf -I.
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Ibpf -I.
 LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
@@ -40,7 +40,7 @@ APP_SRCS := $(wildcard src/*.c recorder/*.c query/*.c)
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/schema_sql.o
 APP_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(APP_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_HDRS := $(wildcard bpf/*.h)
+BPF_HDRS := $(wildcard bpf/*.h schema/*.h)
 SCHEMA_SQL := $(sort $(wildcard schema/[0-9]*.sql))
 SEAL_SQL := schema/seal.sql
 
@@ -58,7 +58,7 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 $(OUTPUT)/connrec.bpf.o: $(BPF_SRCS) $(BPF_HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-		-I$(OUTPUT) -Ibpf -c bpf/connrec.bpf.c -o $@.tmp
+		-I$(OUTPUT) -Ibpf -Ischema -c bpf/connrec.bpf.c -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
 
 $(OUTPUT)/connrec.skel.h: $(OUTPUT)/connrec.bpf.o
@@ -75,8 +75,8 @@ $(OUTPUT)/schema_sql.o: $(OUTPUT)/schema_sql.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# Everything that includes the skeleton must wait for it.
-$(APP_OBJS): $(OUTPUT)/connrec.skel.h
+# The recorder includes the skeleton and must wait for it; query and store code never do.
+$(filter $(OUTPUT)/recorder/%,$(APP_OBJS)): $(OUTPUT)/connrec.skel.h
 
 $(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
 	$(OUTPUT)/query

@@ -25,7 +25,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "connrec_event.h"
+#include "connrec_maps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -46,27 +46,6 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
-/* What we remember about a TCP socket between its first state change and its close. */
-struct tcp_flow {
-	__u64 id;
-	__u64 start_ns;
-	__u64 cgroup_id;
-	__u32 pid;
-	__u32 uid;
-	char comm[CR_COMM_LEN];
-	/*
-	 * FLOW_NEW until either the OPEN the recorder asks for or a CLOSE that carries the whole
-	 * flow claims it, with a compare-and-swap: the two run on different CPUs, and exactly
-	 * one of them must speak first.
-	 */
-	__u32 opened;
-	__u8 direction;
-	__u8 has_pid;
-	__u8 pad[2];
-};
-
-enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2 };
-
 /* Claim the right to send this flow's OPEN. */
 static __always_inline bool claim_open(struct tcp_flow *f)
 {
@@ -80,36 +59,12 @@ struct {
 	__type(value, struct tcp_flow);
 } tcp_flows SEC(".maps");
 
-/* One UDP flow is one socket talking to one peer. */
-struct udp_key {
-	__u64 cookie;
-	__u8 raddr[16];
-	__u16 rport;
-	__u16 pad[3];
-};
-
-struct udp_flow {
-	__u64 id;
-	__u64 last_ns; /* last datagram, for the recorder's idle expiry */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct udp_key);
 	__type(value, struct udp_flow);
 } udp_flows SEC(".maps");
-
-/*
- * Per UDP socket: how many flows it started, and the key of the first. A socket with one
- * peer (the common client case) is ended here at release; a socket with several peers is
- * handed to the recorder, which walks udp_flows for its cookie.
- */
-struct udp_sock_state {
-	__u32 nflows;
-	__u32 pad;
-	struct udp_key first;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -15,6 +15,8 @@
 #include <linux/types.h>
 #endif
 
+#include "schema_values.h"
+
 #define CR_COMM_LEN 16
 
 /* What happened. */
@@ -24,34 +26,10 @@ enum cr_event_kind {
 	CR_EV_UDP_RELEASE = 3, /* a UDP socket was released: ends every flow on its cookie */
 };
 
-/* Which way the endpoint faces. Stored as-is in conn.dir. */
-enum cr_direction {
-	CR_DIR_OUT = 0,	   /* we originated it (connect, or first datagram sent) */
-	CR_DIR_IN = 1,	   /* the peer originated it (accept, or first datagram received) */
-	CR_DIR_LISTEN = 2, /* a listening socket */
-};
-
 /*
- * How an endpoint ended, as the host saw it. Stored as-is in the end columns; the query
- * derives Zeek's conn_state from this and the direction.
+ * The direction, end reason and flag values are the stored ones (conn.dir, conn.reason,
+ * conn.flags): schema_values.h. This bit is never stored:
  */
-enum cr_end_reason {
-	CR_END_NONE = 0,	 /* no end seen */
-	CR_END_LOCAL_FIN = 1,	 /* normal close, we sent FIN first (passed FIN_WAIT1) */
-	CR_END_PEER_FIN = 2,	 /* normal close, the peer sent FIN first (passed CLOSE_WAIT) */
-	CR_END_LOCAL_RST = 3,	 /* we aborted the connection (RST sent) */
-	CR_END_PEER_RST = 4,	 /* the peer reset the connection (RST received) */
-	CR_END_REFUSED = 5,	 /* active open answered with RST */
-	CR_END_TIMEOUT = 6,	 /* active open never answered, or abandoned before an answer */
-	CR_END_RELEASED = 7,	 /* UDP socket released, or listener closed */
-	CR_END_UNKNOWN = 8,	 /* closed, reason not determinable (e.g. a retransmit timeout) */
-	CR_END_IDLE = 9,	 /* UDP flow idle longer than the expiry time; socket still open */
-};
-
-/* Bits in cr_event.flags and conn.flags. */
-#define CR_FLAG_PREEXISTING 0x1 /* found by the start-up socket dump, start not seen */
-#define CR_FLAG_CARRIED 0x2	/* copied into a new segment because it was still open */
-#define CR_FLAG_NO_PID 0x4	/* no process context was available (e.g. never accepted) */
 #define CR_FLAG_OPEN_SENT 0x80	/* events only: the OPEN event of this flow was sent earlier */
 
 struct cr_event {

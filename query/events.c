@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connrec_event.h"
+#include "schema_values.h"
 #include "query.h"
 
 struct collect {
@@ -166,7 +166,7 @@ static int on_event_run(const struct sr_run *r, void *ctx)
 static int on_event_gap(const struct sr_gap *g, void *ctx)
 {
 	struct collect *c = ctx;
-	struct out_event *e = new_event(c, g->start_ns, g->kind == 1 ? "gap_lost" : "gap_down");
+	struct out_event *e = new_event(c, g->start_ns, g->kind == CR_GAP_LOST ? "gap_lost" : "gap_down");
 
 	if (!e)
 		return -ENOMEM;

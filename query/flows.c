@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connrec_event.h"
+#include "schema_values.h"
 
 const char *const flow_state_names[] = { "S0", "REJ", "SF", "RSTO", "RSTR", "S1", "OTH", "UNK" };
 const unsigned flow_state_count = sizeof(flow_state_names) / sizeof(flow_state_names[0]);
@@ -35,7 +35,7 @@ const char *flow_state(const struct flow *f)
 		return "OTH"; /* its start (handshake) was never seen */
 	if (f->end == FLOW_END_OPEN)
 		return "S1";
-	if (f->proto != 6 || f->dir == CR_DIR_LISTEN)
+	if (f->proto != CR_PROTO_TCP || f->dir == CR_DIR_LISTEN)
 		return "SF"; /* UDP and listeners: released normally */
 	switch (f->reason) {
 	case CR_END_LOCAL_FIN:
@@ -71,7 +71,7 @@ const char *flow_direction(uint8_t dir)
 
 const char *flow_proto(uint8_t proto)
 {
-	return proto == 6 ? "tcp" : proto == 17 ? "udp" : "?";
+	return proto == CR_PROTO_TCP ? "tcp" : proto == CR_PROTO_UDP ? "udp" : "?";
 }
 
 const char *flow_reason(const struct flow *f)

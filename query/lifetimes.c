@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connrec_event.h"
+#include "schema_values.h"
 #include "log.h"
 #include "query.h"
 #include "timespec.h"
@@ -76,7 +76,7 @@ static int on_run(const struct sr_run *r, void *ctx)
 
 static int on_gap_stop(const struct sr_gap *g, void *ctx)
 {
-	if (g->kind != STORE_GAP_DOWN)
+	if (g->kind != CR_GAP_DOWN)
 		return 0;
 	return add_stop(ctx, g->start_ns, false);
 }

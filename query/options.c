@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connrec_event.h"
+#include "schema_values.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
@@ -271,9 +271,9 @@ static int parse_option(struct query *q, int c, const char *a, char **argv, stru
 		break;
 	case OPT_PROTO:
 		if (!strcmp(a, "tcp"))
-			q->ff.proto = 6;
+			q->ff.proto = CR_PROTO_TCP;
 		else if (!strcmp(a, "udp"))
-			q->ff.proto = 17;
+			q->ff.proto = CR_PROTO_UDP;
 		else
 			return bad("proto", a, "expected tcp or udp, got");
 		break;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_values.h"
 #include "store_read_internal.h"
 
 /* Binding values are collected while the SQL text is built, then bound in order. */
@@ -152,7 +153,7 @@ static void addr_terms(struct binds *b, sqlite3_str *s, const struct addr_cidr *
 static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_filter *f,
 			bool folded)
 {
-	static const char folded_sql[] = "(c.flags & 2) = 0 AND c.reason IS NOT NULL";
+	static const char folded_sql[] = "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL";
 
 	if (folded)
 		sqlite3_str_appendf(s, " AND %s", folded_sql);
@@ -167,7 +168,7 @@ static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_fi
 		bind_int(b, s, f->since);
 	} else if (f->since != SR_NO_TIME) {
 		/* Carried copies, and rows without an end here, may end in another segment. */
-		sqlite3_str_appendall(s, " AND (c.flags & 2 OR c.start_ns >= ");
+		sqlite3_str_appendall(s, " AND (c.flags & " CR_SQL(CR_FLAG_CARRIED) " OR c.start_ns >= ");
 		bind_int(b, s, f->since);
 		sqlite3_str_appendall(s, " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) IS NULL"
 					 " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) >= ");

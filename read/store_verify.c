@@ -69,9 +69,9 @@ static void fmt_time(int64_t ns, char *buf, size_t len)
 static const char *gap_kind_name(int kind)
 {
 	switch (kind) {
-	case STORE_GAP_LOST:
+	case CR_GAP_LOST:
 		return "lost";
-	case STORE_GAP_DOWN:
+	case CR_GAP_DOWN:
 		return "down";
 	default:
 		return "?";

@@ -234,7 +234,7 @@ static void set_end(struct store_conn *c, int64_t end_ns, const struct cr_event 
 	c->has_end = true;
 	c->end_ns = end_ns < c->start_ns ? c->start_ns : end_ns;
 	c->reason = e->end_reason;
-	c->has_bytes = e->proto == 6;
+	c->has_bytes = e->proto == CR_PROTO_TCP;
 	c->bytes_out = e->bytes_out;
 	c->bytes_in = e->bytes_in;
 }
@@ -310,13 +310,13 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 	uint8_t dir = 0;
 
 	g->stats.closes++;
-	if (e->proto == 6 && e->direction == CR_DIR_LISTEN)
+	if (e->proto == CR_PROTO_TCP && e->direction == CR_DIR_LISTEN)
 		listener_track(g, e->netns, e->lport, -1);
 	if (!id) {
 		/* Untracked in BPF: a connection from before we started, or a full map. */
 		id = take_preexisting(g, e->cookie, &dir);
 		/* BPF could not know the direction: an active open's SYN is in bytes_acked. */
-		if (id && dir == CR_DIR_OUT && e->proto == 6 && e->bytes_out)
+		if (id && dir == CR_DIR_OUT && e->proto == CR_PROTO_TCP && e->bytes_out)
 			e->bytes_out--;
 		if (!id) {
 			g->stats.orphan_closes++;
@@ -359,7 +359,7 @@ static void on_close(struct ingest *g, const struct cr_event *ev)
 			.end_ns = end_ns,
 			.bytes_out = e->bytes_out,
 			.bytes_in = e->bytes_in,
-			.has_bytes = e->proto == 6,
+			.has_bytes = e->proto == CR_PROTO_TCP,
 			.reason = e->end_reason,
 		};
 
@@ -377,7 +377,7 @@ void ingest_event(void *ctx, const struct cr_event *e)
 	switch (e->kind) {
 	case CR_EV_OPEN:
 		g->stats.opens++;
-		if (e->proto == 6 && e->direction == CR_DIR_LISTEN)
+		if (e->proto == CR_PROTO_TCP && e->direction == CR_DIR_LISTEN)
 			listener_track(g, e->netns, e->lport, +1);
 		c = pending_find(g, e->conn_id);
 		if (c) {
@@ -447,10 +447,10 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 	memcpy(c->comm, d->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	g->stats.preexisting++;
-	if (d->proto == 6 && d->direction == CR_DIR_LISTEN)
+	if (d->proto == CR_PROTO_TCP && d->direction == CR_DIR_LISTEN)
 		listener_track(g, d->netns, d->lport, +1);
 
-	if (d->proto == 6 && d->cookie) {
+	if (d->proto == CR_PROTO_TCP && d->cookie) {
 		if (g->npre == g->cap_pre) {
 			size_t cap = g->cap_pre ? 2 * g->cap_pre : 256;
 			struct cookie_id *n = realloc(g->pre, cap * sizeof(*n));
@@ -489,7 +489,7 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 			g->stats.skipped[k] += delta;
 			continue;
 		}
-		err = store_add_gap(g->store, STORE_GAP_LOST, g->last_loss_check_ns, now, delta,
+		err = store_add_gap(g->store, CR_GAP_LOST, g->last_loss_check_ns, now, delta,
 				    why[k]);
 		if (err)
 			return err;

@@ -150,7 +150,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	err = recover_segments(s);
 	if (err)
 		goto cleanup;
-	err = queue_run(s, RUN_START);
+	err = queue_run(s, CR_RUN_START);
 	if (err)
 		goto cleanup;
 	err = store_flush(s);
@@ -197,7 +197,7 @@ int store_close(struct store *s)
 	 * could not), so the hash of the last sealed segment can still go into the active one.
 	 */
 	sealer_stop(s);
-	queue_run(s, RUN_STOP);
+	queue_run(s, CR_RUN_STOP);
 	err = store_flush(s);
 	if (err)
 		cr_err("store: final flush failed (%s); %" PRIu64 " rows not stored",

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "schema_values.h"
+
 #define STORE_SCHEMA_VERSION 1
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
 #define STORE_LOCK_NAME "connrec.lock"
@@ -29,12 +31,6 @@
 #define STORE_DEFAULT_RETAIN_SIZE (4ULL << 30)		 /* 4 GiB of sealed segments */
 #define STORE_DEFAULT_RETAIN_AGE_NS (30LL * 86400 * 1000000000) /* or 30 days */
 #define STORE_DEFAULT_MAX_QUEUED (1U << 20)		 /* rows held while the disk is full */
-
-/* Row kinds for the gap table. */
-enum store_gap_kind {
-	STORE_GAP_LOST = 1, /* events dropped; count is known */
-	STORE_GAP_DOWN = 2, /* recorder not running; count unknown (0) */
-};
 
 /* One endpoint lifetime start, as the recorder hands it to the store. */
 struct store_conn {
@@ -106,7 +102,7 @@ int store_open(struct store **out, const struct store_opts *opts);
 /* Queue rows. They cannot fail except for memory (-ENOMEM). */
 int store_add_conn(struct store *s, const struct store_conn *c);
 int store_add_end(struct store *s, const struct store_end *e);
-int store_add_gap(struct store *s, enum store_gap_kind kind, int64_t start_ns, int64_t end_ns,
+int store_add_gap(struct store *s, enum cr_gap_kind kind, int64_t start_ns, int64_t end_ns,
 		  uint64_t count, const char *reason);
 
 /*

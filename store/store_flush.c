@@ -69,7 +69,7 @@ int store_add_end(struct store *s, const struct store_end *e)
 	return queue_capped(s, &s->ends, e);
 }
 
-int store_add_gap(struct store *s, enum store_gap_kind kind, int64_t start_ns, int64_t end_ns,
+int store_add_gap(struct store *s, enum cr_gap_kind kind, int64_t start_ns, int64_t end_ns,
 		  uint64_t count, const char *reason)
 {
 	struct gap_row *g = vec_push(&s->gaps);
@@ -81,7 +81,7 @@ int store_add_gap(struct store *s, enum store_gap_kind kind, int64_t start_ns, i
 	g->end_ns = end_ns;
 	g->count = count;
 	snprintf(g->reason, sizeof(g->reason), "%s", reason ? reason : "");
-	if (kind == STORE_GAP_LOST)
+	if (kind == CR_GAP_LOST)
 		s->stats.lost_events += count;
 	return 0;
 }
@@ -251,7 +251,7 @@ static int write_queue(struct store *s)
 		rc = writer_put_meta(w, m->key, m->value);
 	}
 	if (rc == SQLITE_OK && s->fail_since_ns) {
-		struct gap_row g = { .kind = STORE_GAP_LOST,
+		struct gap_row g = { .kind = CR_GAP_LOST,
 				     .start_ns = s->fail_since_ns,
 				     .end_ns = seg_now_ns(),
 				     .count = s->dropped_in_fail };

@@ -111,8 +111,6 @@ void proc_cache_rollback(struct proc_cache *pc);
 
 /* ---- store_writer.c ---- */
 
-enum { RUN_START = 1, RUN_STOP = 2, RUN_SEGMENT = 3 };
-
 enum {
 	ST_PROC,
 	ST_CONN,

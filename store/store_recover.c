@@ -40,13 +40,13 @@ static void check_previous_run(struct store *s, bool fresh_active)
 		int64_t k = seg_query_i64(s->w->db, "SELECT kind FROM run ORDER BY id DESC LIMIT 1",
 					  0);
 
-		unclean = k != 0 && k != RUN_STOP;
+		unclean = k != 0 && k != CR_RUN_STOP;
 	}
 	if (!unclean)
 		return;
 	int64_t from = last_write_ns(s), to = seg_now_ns();
 
-	store_add_gap(s, STORE_GAP_DOWN, from ? from : to, to, 0,
+	store_add_gap(s, CR_GAP_DOWN, from ? from : to, to, 0,
 		      "recorder not running (previous run did not stop cleanly)");
 	cr_warn("store: previous recorder run ended without a clean stop; recorded a down gap");
 }

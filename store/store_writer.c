@@ -11,7 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "connrec_event.h"
+#include "schema_values.h"
 #include "log.h"
 #include "schema.h"
 #include "store_internal.h"
@@ -327,7 +327,7 @@ static int put_initial_meta(struct store *s, struct writer *w)
  */
 int writer_init(struct store *s, struct writer *w, bool carry)
 {
-	struct run_row r = { .ts_ns = w->created_ns, .kind = RUN_SEGMENT };
+	struct run_row r = { .ts_ns = w->created_ns, .kind = CR_RUN_SEGMENT };
 	int rc = SQLITE_OK, err = 0;
 
 	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);

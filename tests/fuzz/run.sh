@@ -17,7 +17,7 @@ cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
 trap cleanup EXIT
 { sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
 	>"$work/schema_sql.c" || exit 1
-flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib -Istore -Iread -Ibpf"
+flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib -Istore -Iread -Ischema -Ibpf"
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz_parsers" ||
 	exit 1

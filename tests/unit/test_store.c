@@ -97,7 +97,7 @@ static void test_basic(void)
 	c = mk_conn(3, 200, "python3", 4);
 	CHECK_THAT(store_add_conn(s, &c) == 0);
 	CHECK_THAT(store_add_end(s, &e) == 0);
-	CHECK_THAT(store_add_gap(s, STORE_GAP_LOST, 1, 2, 42, "ringbuf") == 0);
+	CHECK_THAT(store_add_gap(s, CR_GAP_LOST, 1, 2, 42, "ringbuf") == 0);
 	CHECK_THAT(store_get_stats(s)->queued == 0); /* updated by flush */
 	CHECK_THAT(store_flush(s) == 0);
 	CHECK_THAT(store_get_stats(s)->conns_written == 3);

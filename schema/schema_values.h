@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The numbers the schema stores, named once. Each enum below is the set of values of one
+ * column (see docs/schema.md); the SQL files in this directory use the same numbers.
+ *
+ * The BPF programs produce the conn values as they are (bpf/connrec_event.h includes this
+ * header), the store writes them and the query reads them: no layer translates, so no layer
+ * may renumber. Plain C, no types: it is included from BPF code too.
+ */
+#ifndef CONNREC_SCHEMA_VALUES_H
+#define CONNREC_SCHEMA_VALUES_H
+
+/* conn.proto: IANA protocol numbers. */
+#define CR_PROTO_TCP 6
+#define CR_PROTO_UDP 17
+
+/* conn.family: the socket's family (a v4-mapped peer on an AF_INET6 socket stays 6). */
+#define CR_FAMILY_V4 4
+#define CR_FAMILY_V6 6
+
+/* conn.dir: which way the endpoint faces. */
+enum cr_direction {
+	CR_DIR_OUT = 0,	   /* we originated it (connect, or first datagram sent) */
+	CR_DIR_IN = 1,	   /* the peer originated it (accept, or first datagram received) */
+	CR_DIR_LISTEN = 2, /* a listening socket */
+};
+
+/*
+ * conn.reason and conn_end.reason: how an endpoint ended, as the host saw it. The query derives
+ * Zeek's conn_state from this and the direction.
+ */
+enum cr_end_reason {
+	CR_END_NONE = 0,	 /* no end seen */
+	CR_END_LOCAL_FIN = 1,	 /* normal close, we sent FIN first (passed FIN_WAIT1) */
+	CR_END_PEER_FIN = 2,	 /* normal close, the peer sent FIN first (passed CLOSE_WAIT) */
+	CR_END_LOCAL_RST = 3,	 /* we aborted the connection (RST sent) */
+	CR_END_PEER_RST = 4,	 /* the peer reset the connection (RST received) */
+	CR_END_REFUSED = 5,	 /* active open answered with RST */
+	CR_END_TIMEOUT = 6,	 /* active open never answered, or abandoned before an answer */
+	CR_END_RELEASED = 7,	 /* UDP socket released, or listener closed */
+	CR_END_UNKNOWN = 8,	 /* closed, reason not determinable (e.g. a retransmit timeout) */
+	CR_END_IDLE = 9,	 /* UDP flow idle longer than the expiry time; socket still open */
+};
+
+/* conn.flags bits. */
+#define CR_FLAG_PREEXISTING 0x1 /* found by the start-up socket dump, start not seen */
+#define CR_FLAG_CARRIED 0x2	/* copied into a new segment because it was still open */
+#define CR_FLAG_NO_PID 0x4	/* no process context was available (e.g. never accepted) */
+
+/* gap.kind */
+enum cr_gap_kind {
+	CR_GAP_LOST = 1, /* events dropped; count is known */
+	CR_GAP_DOWN = 2, /* recorder not running; count unknown (0) */
+};
+
+/* run.kind: the recorder's own lifecycle. */
+enum cr_run_kind {
+	CR_RUN_START = 1,
+	CR_RUN_STOP = 2,
+	CR_RUN_SEGMENT = 3, /* a segment was opened */
+};
+
+/* Stringify a value for SQL text: "proto = " CR_SQL(CR_PROTO_TCP). */
+#define CR_SQL_(x) #x
+#define CR_SQL(x) CR_SQL_(x)
+
+#endif /* CONNREC_SCHEMA_VALUES_H */
