@@ -319,11 +319,6 @@ const struct sr_meta *sr_meta(const struct sr_segment *seg)
 	return &seg->meta;
 }
 
-const char *sr_path(const struct sr_segment *seg)
-{
-	return seg->path;
-}
-
 sqlite3 *sr_db(struct sr_segment *seg)
 {
 	return seg->db;

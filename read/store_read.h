@@ -78,7 +78,6 @@ void sr_close(struct sr_segment *seg);
 void sr_cleanup_on_signal(void);
 
 const struct sr_meta *sr_meta(const struct sr_segment *seg);
-const char *sr_path(const struct sr_segment *seg); /* the evidence path as given */
 /* The hardened read-only handle, for callers with their own checks (verify). */
 sqlite3 *sr_db(struct sr_segment *seg);
 /* SQLite's last message for this segment, for errors from the iterators below. */

@@ -267,11 +267,6 @@ uint64_t capture_alloc_conn_id(struct capture *c)
 	return __atomic_fetch_add(&c->skel->data->next_conn_id, 1, __ATOMIC_SEQ_CST);
 }
 
-uint64_t capture_peek_conn_id(struct capture *c)
-{
-	return __atomic_load_n(&c->skel->data->next_conn_id, __ATOMIC_SEQ_CST);
-}
-
 int capture_attached(const struct capture *c)
 {
 	return c->nlinks;

@@ -49,9 +49,6 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX]);
 /* A fresh connection id from the same counter the BPF programs use. */
 uint64_t capture_alloc_conn_id(struct capture *c);
 
-/* The next id the counter would hand out (store ids are all below it). */
-uint64_t capture_peek_conn_id(struct capture *c);
-
 /* Start tracking a UDP flow found by the start-up dump, so its release ends it. */
 int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
 		      uint64_t conn_id);

@@ -82,7 +82,6 @@ struct store_stats {
 	uint64_t flush_failures; /* flushes that failed and were kept for retry */
 	uint64_t queued;	 /* rows waiting in memory */
 	uint64_t segments_sealed;
-	/* Added in phase 2 (issue 4). */
 	uint64_t rows_dropped;	 /* dropped from a full queue (disk full), also in a lost gap */
 	uint64_t lost_events;	 /* sum of the counts of every lost gap added or made this run */
 	uint64_t rows_rejected;	 /* rows SQLite refused (e.g. a duplicate conn id); logged */
