@@ -227,6 +227,8 @@ struct open_set {
 
 void open_set_add(struct open_set *o, const struct store_conn *c);
 void open_set_del(struct open_set *o, uint64_t id);
+/* The open connection ID, or NULL; good until the next add or delete. */
+const struct store_conn *open_set_find(struct open_set *o, uint64_t id);
 void open_set_free(struct open_set *o);
 
 /* Starts the next segment when the active one is big or old enough. */

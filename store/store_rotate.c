@@ -4,6 +4,7 @@
  * enough. The new segment opens with copies of the connections still open (the open set), so
  * each segment stands alone; the old one goes to the sealing thread.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,10 @@ static int open_rehash(struct open_set *o, size_t nb)
 			      offsetof(struct open_ent, next), hash_ent);
 }
 
-/* The link that points at ID's entry, or the -1 that ends its chain. */
+/*
+ * The link that points at ID's entry, or the -1 that ends its chain. The pointer may point
+ * into o->v: it is only good until o->v is next grown.
+ */
 static int32_t *open_link(struct open_set *o, uint64_t id)
 {
 	int32_t *pp = chains_head(&o->idx, hash_u64(id));
@@ -45,32 +49,52 @@ static int32_t *open_link(struct open_set *o, uint64_t id)
 	return pp;
 }
 
+static int open_grow(struct open_set *o)
+{
+	size_t ncap = o->cap ? o->cap * 2 : 4096;
+	struct open_ent *nv = realloc(o->v, ncap * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	o->v = nv;
+	o->cap = ncap;
+	return 0;
+}
+
 void open_set_add(struct open_set *o, const struct store_conn *c)
 {
-	int32_t *pp;
+	int32_t at, *head;
 
 	if (!o->idx.nb && open_rehash(o, 4096))
 		return;
-	pp = open_link(o, c->id);
-	if (*pp >= 0) {
-		o->v[*pp].c = *c;
+	at = *open_link(o, c->id);
+	if (at >= 0) {
+		o->v[at].c = *c;
 		return;
 	}
 	if (o->n >= OPEN_SET_MAX)
 		return; /* a leak of never-ended flows must not grow without bound */
-	if (o->n == o->cap) {
-		size_t ncap = o->cap ? o->cap * 2 : 4096;
-		struct open_ent *nv = realloc(o->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return;
-		o->v = nv;
-		o->cap = ncap;
-	}
-	o->v[o->n] = (struct open_ent){ .c = *c, .next = -1 };
-	*pp = (int32_t)o->n++;
+	if (o->n == o->cap && open_grow(o))
+		return;
+	/*
+	 * A new entry goes in front of its chain: the bucket head lives in o->idx, which the
+	 * growth above does not move (a link into o->v taken before it would dangle).
+	 */
+	head = chains_head(&o->idx, hash_u64(c->id));
+	o->v[o->n] = (struct open_ent){ .c = *c, .next = *head };
+	*head = (int32_t)o->n++;
 	if (o->n > o->idx.nb)
 		open_rehash(o, o->idx.nb * 2);
+}
+
+const struct store_conn *open_set_find(struct open_set *o, uint64_t id)
+{
+	int32_t at;
+
+	if (!o->idx.nb)
+		return NULL;
+	at = *open_link(o, id);
+	return at >= 0 ? &o->v[at].c : NULL;
 }
 
 /* Moves the last entry into the freed slot, so the array stays dense. */
