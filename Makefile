@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
-	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Ibpf -I.
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Ibpf -Isrc -I.
 LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/commands.h"
+#include "commands.h"
+#include "opts.h"
 #include "log.h"
 #include "query.h"
 
@@ -79,7 +80,7 @@ static void install_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-int cmd_query(int argc, char **argv)
+int query_run(int argc, char **argv)
 {
 	struct query q = { .format = "table" };
 	const struct printer *p;
@@ -90,7 +91,7 @@ int cmd_query(int argc, char **argv)
 	flow_table_init(&q.pending);
 	err = query_parse_args(&q, argc, argv);
 	if (err) {
-		status = err > 0 ? EXIT_OK : err == -ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+		status = opt_exit_status(err);
 		goto cleanup;
 	}
 	query_sql_filter(&q);

@@ -70,7 +70,10 @@ struct query {
 	bool fast_count;
 };
 
-/* options.c: 0, 1 after --help, or -EINVAL (the message is printed) / -ENOMEM. */
+/* query.c: the command, `connrec query`. */
+int query_run(int argc, char **argv);
+
+/* options.c: 0, OPT_HELP_SHOWN, or -EINVAL (the message is printed) / -ENOMEM. */
 int query_parse_args(struct query *q, int argc, char **argv);
 
 /* filter.c: fills q->sf from q->ff, and decides whether --count may count in SQL. */

@@ -2,7 +2,6 @@
 /* connrec record: wire capture -> ingest -> store and run until SIGINT/SIGTERM. */
 #include <errno.h>
 #include <inttypes.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/commands.h"
+#include "commands.h"
 #include "capture.h"
 #include "ingest.h"
 #include "log.h"
+#include "opts.h"
 #include "sockdump.h"
 #include "store.h"
 #include "timespec.h"
@@ -45,33 +45,9 @@ struct record_opts {
 	int64_t udp_idle_ns;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: connrec record [OPTIONS]\n\n"
-		"Capture every TCP connect, accept, close and failed connect, every UDP flow and\n"
-		"every listening socket into an append-only store. Needs root.\n\n"
-		"Options:\n"
-		"  -d, --data-dir DIR     store directory (default %s)\n"
-		"      --rotate-size SIZE seal the active segment at this size (K/M/G suffixes)\n"
-		"      --rotate-age DUR   seal the active segment at this age (e.g. 1h)\n"
-		"      --retain-size SIZE keep at most this much of sealed segments\n"
-		"      --retain-age DUR   delete sealed segments older than this (e.g. 30d)\n"
-		"      --udp-idle DUR     end a UDP flow after this long without a datagram "
-		"(default 60s)\n"
-		"  -v, --verbose          debug output, including libbpf's\n"
-		"  -h, --help             this help\n\n"
-		"It prints a line containing 'ready' on stderr once every hook is attached and the\n"
-		"connections that already existed are stored, and notifies systemd (READY=1) when\n"
-		"$NOTIFY_SOCKET is set. SIGINT or SIGTERM flush everything and exit 0.\n\n"
-		"Examples:\n"
-		"  connrec record\n"
-		"  connrec record -d /srv/connrec --rotate-size 256M --retain-age 90d\n",
-		STORE_DEFAULT_DIR);
-}
-
 enum {
-	OPT_ROTATE_SIZE = 256,
+	OPT_DATA_DIR = OPT_FIRST,
+	OPT_ROTATE_SIZE,
 	OPT_ROTATE_AGE,
 	OPT_RETAIN_SIZE,
 	OPT_RETAIN_AGE,
@@ -79,13 +55,29 @@ enum {
 	OPT_RING_SIZE,
 	OPT_MAX_FLOWS,
 	OPT_SKIP_CLOSE_PORT,
+	OPT_VERBOSE,
 };
 
-static int bad_value(const char *flag, const char *value, const char *what)
-{
-	fprintf(stderr, "connrec: record: invalid %s '%s': %s\n", flag, value, what);
-	return -EINVAL;
-}
+static const struct opt record_options[] = {
+	OPT_ROW_DATA_DIR(OPT_DATA_DIR),
+	{ .id = OPT_ROTATE_SIZE, .name = "rotate-size", .arg = OPT_REQUIRED, .metavar = "SIZE",
+	  .help = "seal the active segment at this size (K/M/G suffixes)" },
+	{ .id = OPT_ROTATE_AGE, .name = "rotate-age", .arg = OPT_REQUIRED, .metavar = "DUR",
+	  .help = "seal the active segment at this age (e.g. 1h)" },
+	{ .id = OPT_RETAIN_SIZE, .name = "retain-size", .arg = OPT_REQUIRED, .metavar = "SIZE",
+	  .help = "keep at most this much of sealed segments" },
+	{ .id = OPT_RETAIN_AGE, .name = "retain-age", .arg = OPT_REQUIRED, .metavar = "DUR",
+	  .help = "delete sealed segments older than this (e.g. 30d)" },
+	{ .id = OPT_UDP_IDLE, .name = "udp-idle", .arg = OPT_REQUIRED, .metavar = "DUR",
+	  .help = "end a UDP flow after this long without a datagram (default 60s)" },
+	OPT_ROW_VERBOSE(OPT_VERBOSE),
+	/* Hidden: for fault tests and tuning. */
+	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
+	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N" },
+	{ .id = OPT_SKIP_CLOSE_PORT, .name = "skip-close-port", .arg = OPT_REQUIRED,
+	  .metavar = "PORT" },
+	{ 0 },
+};
 
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -100,97 +92,81 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct record_opts *o)
+static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "rotate-size", required_argument, NULL, OPT_ROTATE_SIZE },
-		{ "rotate-age", required_argument, NULL, OPT_ROTATE_AGE },
-		{ "retain-size", required_argument, NULL, OPT_RETAIN_SIZE },
-		{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
-		{ "udp-idle", required_argument, NULL, OPT_UDP_IDLE },
-		/* Hidden: for fault tests and tuning. */
-		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
-		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-		{ "skip-close-port", required_argument, NULL, OPT_SKIP_CLOSE_PORT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct record_opts *o = ctx;
 	long page = sysconf(_SC_PAGESIZE);
-	int c;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (!*optarg)
-				return bad_value("--data-dir", optarg, "empty path");
-			o->store.dir = optarg;
-			break;
-		case OPT_ROTATE_SIZE:
-			if (ts_parse_size(optarg, &o->store.rotate_size) || !o->store.rotate_size)
-				return bad_value("--rotate-size", optarg, "expected a size like 64M");
-			break;
-		case OPT_ROTATE_AGE:
-			if (ts_parse_duration(optarg, &o->store.rotate_age_ns) ||
-			    o->store.rotate_age_ns <= 0)
-				return bad_value("--rotate-age", optarg, "expected a duration like 1h");
-			break;
-		case OPT_RETAIN_SIZE:
-			if (ts_parse_size(optarg, &o->store.retain_size) || !o->store.retain_size)
-				return bad_value("--retain-size", optarg, "expected a size like 10G");
-			break;
-		case OPT_RETAIN_AGE:
-			if (ts_parse_duration(optarg, &o->store.retain_age_ns) ||
-			    o->store.retain_age_ns <= 0)
-				return bad_value("--retain-age", optarg, "expected a duration like 30d");
-			break;
-		case OPT_UDP_IDLE:
-			if (ts_parse_duration(optarg, &o->udp_idle_ns) || o->udp_idle_ns <= 0)
-				return bad_value("--udp-idle", optarg, "expected a duration like 60s");
-			break;
-		case OPT_RING_SIZE:
-			if (parse_u32(optarg, (uint32_t)page, 1u << 30, &o->capture.ring_size) ||
-			    (o->capture.ring_size & (o->capture.ring_size - 1)))
-				return bad_value("--ring-size", optarg,
-						 "expected a power of two of at least a page");
-			break;
-		case OPT_MAX_FLOWS:
-			if (parse_u32(optarg, 16, 1u << 24, &o->capture.max_flows))
-				return bad_value("--max-flows", optarg, "expected 16..16777216");
-			break;
-		case OPT_SKIP_CLOSE_PORT: {
-			uint32_t port;
+	switch (opt->id) {
+	case OPT_DATA_DIR:
+		if (!*arg)
+			return opt_bad_value(opt, arg, "empty path");
+		o->store.dir = arg;
+		break;
+	case OPT_ROTATE_SIZE:
+		if (ts_parse_size(arg, &o->store.rotate_size) || !o->store.rotate_size)
+			return opt_bad_value(opt, arg, "expected a size like 64M");
+		break;
+	case OPT_ROTATE_AGE:
+		if (ts_parse_duration(arg, &o->store.rotate_age_ns) || o->store.rotate_age_ns <= 0)
+			return opt_bad_value(opt, arg, "expected a duration like 1h");
+		break;
+	case OPT_RETAIN_SIZE:
+		if (ts_parse_size(arg, &o->store.retain_size) || !o->store.retain_size)
+			return opt_bad_value(opt, arg, "expected a size like 10G");
+		break;
+	case OPT_RETAIN_AGE:
+		if (ts_parse_duration(arg, &o->store.retain_age_ns) || o->store.retain_age_ns <= 0)
+			return opt_bad_value(opt, arg, "expected a duration like 30d");
+		break;
+	case OPT_UDP_IDLE:
+		if (ts_parse_duration(arg, &o->udp_idle_ns) || o->udp_idle_ns <= 0)
+			return opt_bad_value(opt, arg, "expected a duration like 60s");
+		break;
+	case OPT_RING_SIZE:
+		if (parse_u32(arg, (uint32_t)page, 1u << 30, &o->capture.ring_size) ||
+		    (o->capture.ring_size & (o->capture.ring_size - 1)))
+			return opt_bad_value(opt, arg,
+					     "expected a power of two of at least a page");
+		break;
+	case OPT_MAX_FLOWS:
+		if (parse_u32(arg, 16, 1u << 24, &o->capture.max_flows))
+			return opt_bad_value(opt, arg, "expected 16..16777216");
+		break;
+	case OPT_SKIP_CLOSE_PORT: {
+		uint32_t port;
 
-			if (parse_u32(optarg, 1, 65535, &port))
-				return bad_value("--skip-close-port", optarg, "expected 1..65535");
-			o->capture.skip_close_port = (uint16_t)port;
-			break;
-		}
-		case 'v':
-			cr_log_set_level(CR_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			fprintf(stderr, "connrec: record: option '%s' needs a value\n",
-				argv[optind - 1]);
-			return -EINVAL;
-		default:
-			fprintf(stderr, "connrec: record: unknown option '%s' (try --help)\n",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
+		if (parse_u32(arg, 1, 65535, &port))
+			return opt_bad_value(opt, arg, "expected 1..65535");
+		o->capture.skip_close_port = (uint16_t)port;
+		break;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "connrec: record: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
+	case OPT_VERBOSE:
+		cr_log_set_level(CR_LOG_DEBUG);
+		break;
 	}
 	return 0;
 }
+
+static int record_run(int argc, char **argv);
+
+const struct opt_cmd cmd_record = {
+	.name = "record",
+	.summary = "capture connections into a store (daemon, needs root)",
+	.synopsis = "[OPTIONS]",
+	.description =
+		"Capture every TCP connect, accept, close and failed connect, every UDP flow and\n"
+		"every listening socket into an append-only store. Needs root.\n",
+	.epilog =
+		"It prints a line containing 'ready' on stderr once every hook is attached and\n"
+		"the connections that already existed are stored, and notifies systemd (READY=1)\n"
+		"when $NOTIFY_SOCKET is set. SIGINT or SIGTERM flush everything and exit 0.\n\n"
+		"Examples:\n"
+		"  connrec record\n"
+		"  connrec record -d /srv/connrec --rotate-size 256M --retain-age 90d\n",
+	.opts = record_options,
+	.run = record_run,
+};
 
 /* Tell systemd we are ready, when it is listening (Type=notify). */
 static void notify_systemd(const char *msg)
@@ -347,7 +323,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 	return 0;
 }
 
-int cmd_record(int argc, char **argv)
+static int record_run(int argc, char **argv)
 {
 	struct record_opts o = { .store = { .dir = STORE_DEFAULT_DIR, .version = CONNREC_VERSION },
 				 .udp_idle_ns = DEFAULT_UDP_IDLE_NS };
@@ -355,9 +331,9 @@ int cmd_record(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err, npre, status = EXIT_FAIL;
 
-	err = parse_args(argc, argv, &o);
+	err = opt_parse(&cmd_record, argc, argv, on_opt, &o);
 	if (err)
-		return err > 0 ? EXIT_OK : EXIT_USAGE;
+		return opt_exit_status(err);
 	if (geteuid() != 0) {
 		cr_err("recording needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
 		return EXIT_FAIL;

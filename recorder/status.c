@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,7 +17,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "../src/commands.h"
+#include "commands.h"
+#include "opts.h"
 #include "store.h"
 #include "store_internal.h"
 #include "timespec.h"
@@ -27,19 +27,6 @@ struct kv {
 	char key[256];
 	char val[256];
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: connrec status [-d DIR]\n\n"
-		   "Shows whether a recorder is running on DIR, its uptime, events/s, lost events,\n"
-		   "segments and disk use.\n\n"
-		   "  -d, --data-dir DIR  the data dir (default " STORE_DEFAULT_DIR ")\n"
-		   "  -h, --help          this help\n\n"
-		   "Exit status: 0 a recorder is running, 1 none is (or DIR is not a store),\n"
-		   "2 bad usage.\n\n"
-		   "Example:\n"
-		   "  connrec status -d /var/lib/connrec\n");
-}
 
 static size_t read_status(const char *dir, struct kv *kv, size_t max)
 {
@@ -139,45 +126,55 @@ static uint64_t dir_bytes(const char *dir)
 	return total;
 }
 
-int cmd_status(int argc, char **argv)
+enum { OPT_DATA_DIR = OPT_FIRST };
+
+static const struct opt status_options[] = {
+	OPT_ROW_DATA_DIR(OPT_DATA_DIR),
+	{ 0 },
+};
+
+static int on_opt(void *ctx, const struct opt *o, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const char **dir = ctx;
+
+	if (o->id == OPT_DATA_DIR)
+		*dir = arg;
+	return 0;
+}
+
+static int status_run(int argc, char **argv);
+
+const struct opt_cmd cmd_status = {
+	.name = "status",
+	.summary = "show whether a recorder runs on a store, and its counters",
+	.synopsis = "[-d DIR]",
+	.description =
+		"Shows whether a recorder is running on DIR, its uptime, events/s, lost events,\n"
+		"segments and disk use.\n",
+	.epilog = "Exit status: 0 a recorder is running, 1 none is (or DIR is not a store),\n"
+		  "2 bad usage.\n\n"
+		  "Example:\n"
+		  "  connrec status -d /var/lib/connrec\n",
+	.opts = status_options,
+	.run = status_run,
+};
+
+static int status_run(int argc, char **argv)
+{
 	const char *dir = STORE_DEFAULT_DIR;
 	struct seg_entry *segs = NULL;
 	size_t nseg = 0, nkv, sealed = 0, waiting = 0;
 	struct kv kv[32];
 	char when[64], dur[32], disk[32];
 	long holder;
-	int opt, err;
+	int err;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			fprintf(stderr, "connrec: status: bad option '%s' (try --help)\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "connrec: status: unexpected argument '%s' (try --help)\n",
-			argv[optind]);
-		return EXIT_USAGE;
-	}
+	err = opt_parse(&cmd_status, argc, argv, on_opt, &dir);
+	if (err)
+		return opt_exit_status(err);
 	err = seg_list(dir, &segs, &nseg);
 	if (err) {
-		fprintf(stderr, "connrec: status: %s: %s\n", dir, strerror(-err));
+		fprintf(stderr, "connrec status: %s: %s\n", dir, strerror(-err));
 		return EXIT_FAIL;
 	}
 	nkv = read_status(dir, kv, sizeof(kv) / sizeof(kv[0]));

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Subcommands of the single connrec binary. Each returns the process exit status. */
+/*
+ * The commands of the single connrec binary. Each is a struct opt_cmd (opts.h): its name,
+ * help, option table and run function, which returns the process exit status.
+ */
 #ifndef CONNREC_COMMANDS_H
 #define CONNREC_COMMANDS_H
 
@@ -8,9 +11,12 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
-int cmd_record(int argc, char **argv);	/* recorder/record.c */
-int cmd_query(int argc, char **argv);	/* query/query.c */
-int cmd_verify(int argc, char **argv);	/* query/verify.c */
-int cmd_status(int argc, char **argv);	/* recorder/status.c */
+struct opt_cmd;
+
+extern const struct opt_cmd cmd_record;	    /* recorder/record.c */
+extern const struct opt_cmd cmd_query;	    /* query/query.c */
+extern const struct opt_cmd cmd_verify;	    /* query/verify.c */
+extern const struct opt_cmd cmd_status;	    /* recorder/status.c */
+extern const struct opt_cmd cmd_completion; /* src/main.c */
 
 #endif /* CONNREC_COMMANDS_H */
