@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "escape.h"
 #include "schema_values.h"
 #include "timespec.h"
 
@@ -142,20 +143,6 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Text formats: non-printable bytes as \xNN (Zeek's own convention), so columns stay intact. */
-static void text_escape(const char *s, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 5 < len; p++) {
-		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
-		else
-			out[o++] = (char)*p;
-	}
-	out[o] = '\0';
-}
-
 static void dec_ns(char *buf, size_t len, int64_t ns, int digits)
 {
 	int64_t div = 1;
@@ -187,7 +174,7 @@ static void val_text(const struct val *v, char *buf, size_t len)
 		dec_ns(buf, len, v->i, 9);
 		break;
 	case V_STR:
-		text_escape(v->s, buf, len);
+		cr_escape(v->s, buf, len);
 		break;
 	}
 }
@@ -347,7 +334,7 @@ static void table_cells(const struct out_ctx *o, const struct flow *f, char c[TC
 	endpoint(c[5], TCELL, a, f->rport, f->raddr_len == 16);
 	snprintf(c[6], TCELL, "%s", flow_state(f));
 	snprintf(c[7], TCELL, "%" PRIu32, f->pid);
-	text_escape(f->comm, c[8], TCELL);
+	cr_escape(f->comm, c[8], TCELL);
 	snprintf(c[9], TCELL, "%" PRIu32, f->uid);
 	if (bytes_known(f)) {
 		snprintf(c[10], TCELL, "%" PRIu64, f->bytes_out);
@@ -357,7 +344,7 @@ static void table_cells(const struct out_ctx *o, const struct flow *f, char c[TC
 		snprintf(c[11], TCELL, "-");
 	}
 	snprintf(c[12], TCELL, "%" PRIu32, f->netns);
-	text_escape(host_name(o, f->host), c[13], TCELL);
+	cr_escape(host_name(o, f->host), c[13], TCELL);
 }
 
 static void table_print(FILE *f, char c[TCOLS][TCELL], const size_t *w, int ncols)
@@ -418,8 +405,8 @@ static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t 
 				ts_format_time(g->end_ns, TS_FMT_MILLI, c[2], TCELL);
 				ts_format_duration(g->end_ns - g->start_ns, c[3], TCELL);
 				snprintf(c[4], TCELL, "%" PRIu64, g->count);
-				text_escape(host_name(o, g->host), c[5], TCELL);
-				text_escape(g->reason, c[6], TCELL);
+				cr_escape(host_name(o, g->host), c[5], TCELL);
+				cr_escape(g->reason, c[6], TCELL);
 			}
 			for (int k = 0; k < 7; k++)
 				w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
@@ -461,12 +448,12 @@ static void table_events(const struct out_ctx *o, const struct out_event *v, siz
 					addr_format(f->raddr, f->raddr_len, a);
 					endpoint(c[5], TCELL, a, f->rport, f->raddr_len == 16);
 					snprintf(c[6], TCELL, "%" PRIu32, f->pid);
-					text_escape(f->comm, c[7], TCELL);
+					cr_escape(f->comm, c[7], TCELL);
 					if (!strcmp(e->kind, "close"))
 						snprintf(c[8], TCELL, "%s", flow_reason(f));
 				}
 				if (e->detail[0])
-					text_escape(e->detail, c[8], TCELL);
+					cr_escape(e->detail, c[8], TCELL);
 			}
 			for (int k = 0; k < 9; k++)
 				w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
@@ -525,8 +512,8 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 			snprintf(rb, sizeof(rb), "%" PRIu64,
 				 remote_orig ? x->bytes_out : x->bytes_in);
 		}
-		text_escape(x->comm, comm, sizeof(comm));
-		text_escape(hn, host, sizeof(host));
+		cr_escape(x->comm, comm, sizeof(comm));
+		cr_escape(hn, host, sizeof(host));
 		fprintf(f,
 			"%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%" PRIu32
 			"\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%s\t%s\t%s\n",
