@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* One place for diagnostics: every message goes to stderr as "connrec: ...". */
+/*
+ * One place for diagnostics: every message goes to stderr as one line "connrec: ...", with
+ * bytes that are not printable ASCII escaped as \xNN (messages quote text read from files).
+ */
 #ifndef CONNREC_LOG_H
 #define CONNREC_LOG_H
 

@@ -12,11 +12,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "store_internal.h"
 #include "store_read.h"
 #include "timespec.h"
@@ -45,18 +47,36 @@ struct vctx {
 	size_t nrets;
 };
 
+/*
+ * Every line of the report goes through here: it quotes segment names, meta values, gap
+ * reasons and SQLite's messages, all of which come from the files, so it is escaped whole
+ * (cr_escape) and a file cannot forge a line such as "verify: OK" or hide one.
+ */
+static void say(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct vctx *c, const char *fmt, ...)
+{
+	char line[2048], safe[sizeof(line) * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(c->out, "%s\n", cr_escape(line, safe, sizeof(safe)));
+}
+
 static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
 {
+	char what[1536];
 	va_list ap;
 
-	fprintf(c->out, "FAIL %s: ", seg);
 	va_start(ap, fmt);
-	vfprintf(c->out, fmt, ap);
+	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fputc('\n', c->out);
+	say(c, "FAIL %s: %s", seg, what);
 	c->problems++;
 }
 
@@ -80,12 +100,11 @@ static const char *gap_kind_name(int kind)
 
 static int print_gap(const struct sr_gap *g, void *arg)
 {
-	FILE *out = arg;
 	char a[64], b[64];
 
 	fmt_time(g->start_ns, a, sizeof(a));
 	fmt_time(g->end_ns, b, sizeof(b));
-	fprintf(out, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s\n",
+	say(arg, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s",
 		gap_kind_name(g->kind), a, b, g->count, g->reason);
 	return 0;
 }
@@ -169,10 +188,10 @@ static void check_one(struct vctx *c, struct vseg *v)
 	fmt_time(v->meta.first_ns != SR_NO_TIME ? v->meta.first_ns : v->meta.created_ns, a,
 		 sizeof(a));
 	fmt_time(v->meta.last_ns, b, sizeof(b));
-	fprintf(c->out, "%s  %s  %s .. %s  %" PRId64 " conns%s%s\n", v->name,
+	say(c, "%s  %s  %s .. %s  %" PRId64 " conns%s%s", v->name,
 		v->zst ? "sealed" : v->active ? "active" : "unsealed", a, b, v->conns,
 		v->zst ? "  sha256=" : "", v->zst ? v->sha256 : "");
-	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, print_gap, c->out);
+	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, print_gap, c);
 	sr_close(seg);
 }
 
@@ -210,9 +229,9 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 					problem(c, cur->name, "does not record the hash of %s",
 						prev->name);
 				else
-					fprintf(c->out,
-						"  note: %s does not record the hash of %s"
-						" yet (sealing just finished)\n",
+					say(c,
+					    "  note: %s does not record the hash of %s"
+					    " yet (sealing just finished)",
 						cur->name, prev->name);
 			} else if (strcmp(cur->meta.prev_sha256, prev->sha256)) {
 				problem(c, prev->name,
@@ -227,7 +246,7 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 				problem(c, want, "missing (between %s and %s)", prev->name,
 					cur->name);
 			else
-				fprintf(c->out, "  note: %s not given\n", want);
+				say(c, "  note: %s not given", want);
 			continue;
 		}
 		if (prev)
@@ -248,8 +267,8 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 						 " recorded hash differs from the one in %s",
 					c->rets[r].in, cur->name);
 			else
-				fprintf(c->out, "  note: %s and older were deleted by retention"
-						" (recorded in %s)\n",
+				say(c, "  note: %s and older were deleted by retention"
+				       " (recorded in %s)",
 					want, c->rets[r].in);
 			break;
 		}
@@ -274,12 +293,12 @@ static int vsegs_of_dir(const char *dir, struct vseg **out, size_t *n)
 {
 	struct sr_entry *list = NULL;
 	struct vseg *v;
-	char ebuf[512];
+	char ebuf[512], safe[sizeof(ebuf) * 4];
 	int err;
 
 	err = sr_list_dir(dir, &list, n, ebuf, sizeof(ebuf));
 	if (err) {
-		fprintf(stderr, "connrec: verify: %s\n", ebuf);
+		fprintf(stderr, "connrec: verify: %s\n", cr_escape(ebuf, safe, sizeof(safe)));
 		return err;
 	}
 	v = calloc(*n ? *n : 1, sizeof(*v));
@@ -330,16 +349,16 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out)
 	if (err)
 		return err;
 	if (!n)
-		fprintf(out, "no segments%s%s\n", dir ? " in " : "", dir ? dir : "");
+		say(&c, "no segments%s%s", dir ? " in " : "", dir ? dir : "");
 	for (size_t i = 0; i < n; i++)
 		check_one(&c, &v[i]);
 	qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
 	if (c.problems)
-		fprintf(out, "verify: FAILED: %d problem%s in %zu segment%s\n", c.problems,
+		say(&c, "verify: FAILED: %d problem%s in %zu segment%s", c.problems,
 			c.problems == 1 ? "" : "s", n, n == 1 ? "" : "s");
 	else
-		fprintf(out, "verify: OK: %zu segment%s consistent\n", n, n == 1 ? "" : "s");
+		say(&c, "verify: OK: %zu segment%s consistent", n, n == 1 ? "" : "s");
 	free(c.rets);
 	free(v);
 	return c.problems ? 1 : 0;

@@ -26,10 +26,16 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 {
 	/* libbpf is chatty at debug level; only show that with -v. */
 	enum cr_log_level l = level == LIBBPF_WARN ? CR_LOG_WARN : CR_LOG_DEBUG;
+	char *text = NULL, *line, *save = NULL;
 
 	if (l > cr_log_get_level())
 		return 0;
-	cr_vlog(l, fmt, ap);
+	/* A verifier log comes in one message: one log line per line (the log escapes '\n'). */
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		cr_log(l, "%s", line);
+	free(text);
 	return 0;
 }
 

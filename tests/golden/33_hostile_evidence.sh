@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Evidence crafted to attack the machine that reads it (docs/query.md, "Evidence handling"):
+# reading must never write, delete or hang, and must print nothing raw. Each part below is an
+# attack that worked before it was fixed.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${CONNREC_BIN:-$PWD/connrec}
+OUT=${CONNREC_OUTPUT:-$PWD/.output}
+MK=$OUT/tools/mkfixture
+[ -x "$MK" ] || { echo "mkfixture not built ($MK): run make tools"; exit 1; }
+command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
+tmp=$(mktemp -d /tmp/connrec-hostile2.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+"$MK" golden "$tmp/store" >/dev/null || exit 1
+S=$tmp/store
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# Every file in DIR with its size, mtime (ns) and hash: what "nothing changed" means.
+snapshot() { # DIR OUT
+	(cd "$1" && find . -type f | sort | while read -r f; do
+		printf '%s %s %s\n' "$f" "$(stat -c '%s %.Y' "$f")" "$(sha256sum <"$f" | cut -c1-16)"
+	done) >"$2"
+}
+# Runs a command with a time limit; its stdout and stderr go to $tmp/o and $tmp/e.
+run() {
+	timeout 20 "$@" >"$tmp/o" 2>"$tmp/e"
+	rc=$?
+	[ $rc -lt 124 ] || { no "$*: exit $rc (hang or crash)"; cat "$tmp/e"; }
+}
+# No byte in the file is a control character other than newline (no terminal escapes).
+clean_text() { ! LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$1"; }
+
+# ---- 4. Text from a file reaches the terminal escaped: no forged lines, no escapes ----
+E=$tmp/escape
+mkdir "$E"
+cp "$S/seg-00000002.db" "$E/gap.db"
+evil="'x'||char(27)||'[2J'||char(13)||char(10)||'verify: OK: 9 segments consistent'"
+sqlite3 "$E/gap.db" "INSERT INTO gap(kind, start_ns, end_ns, count, reason)
+	VALUES(1, 1795231000000000000, 1795231001000000000, 1, $evil);" || exit 1
+cp "$S/seg-00000002.db" "$E/table.db"
+sqlite3 "$E/table.db" "CREATE TABLE \"t$(printf '\033')[8m
+verify: OK\"(a);" || exit 1
+for cmd in "verify -f $E/gap.db" "verify -f $E/table.db" "query -f $E/table.db" \
+	"query -f $E/gap.db --gaps" "query -f $E/gap.db --events" "verify -f $E/gap.db $E/table.db"; do
+	# shellcheck disable=SC2086
+	run "$BIN" $cmd
+	if ! clean_text "$tmp/o" || ! clean_text "$tmp/e"; then
+		no "$cmd: a control character reached the output"
+		od -c "$tmp/o" "$tmp/e" | head -20
+	elif grep -q "^verify: OK" "$tmp/o" && [ "$(grep -c '^verify:' "$tmp/o")" -ne 1 ]; then
+		no "$cmd: a forged verify line"
+		cat "$tmp/o"
+	else
+		ok
+	fi
+done
+run "$BIN" verify -f "$E/table.db"
+grep -q '^FAIL table.db: .*t\\x1b\[8m\\x0averify: OK' "$tmp/o" && ok ||
+	{ no "verify: the table name is not shown escaped"; cat "$tmp/o"; }
+grep -q '^verify: FAILED' "$tmp/o" && ok || { no "verify: not FAILED"; cat "$tmp/o"; }
+run "$BIN" query -f "$E/table.db"
+grep -q 'table.db: .*t\\x1b\[8m\\x0averify: OK' "$tmp/e" && ok ||
+	{ no "query: the table name is not shown escaped"; cat "$tmp/e"; }
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
