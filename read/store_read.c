@@ -190,16 +190,17 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 
 /* ---- Opening ---- */
 
-static int open_db(const char *file, const char *params, int flags, sqlite3 **out)
+/* Evidence is only ever opened read-only: SQLite writes nothing through this handle. */
+static int open_db(const char *file, const char *params, sqlite3 **out)
 {
 	char uri[PATH_MAX * 3 + 64];
-	int err = make_uri(file, params, uri, sizeof(uri));
+	int flags, err = make_uri(file, params, uri, sizeof(uri));
 
 	if (err)
 		return err;
 	/* SQLITE_OPEN_EXRESCODE is not needed: errors come back through sqlite3_errmsg. */
-	if (sqlite3_open_v2(uri, out, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK)
+	flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(uri, out, flags, NULL) != SQLITE_OK)
 		return -EBADMSG;
 	return 0;
 }
@@ -274,7 +275,7 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	err = check_header(src.file, errbuf, errlen);
 	if (err)
 		goto cleanup;
-	err = open_db(src.file, src.params, src.flags, &seg->db);
+	err = open_db(src.file, src.params, &seg->db);
 	if (err) {
 		sr_set_err(errbuf, errlen, "cannot open: %s",
 			   seg->db ? sqlite3_errmsg(seg->db) : strerror(-err));

@@ -4,9 +4,11 @@
  *
  * Used by `connrec query` and `connrec verify`. Segment files are evidence, possibly copied
  * off a compromised host, so every open:
- *   - never writes beside the file: no -wal, -shm or -journal may appear next to it. A plain
- *     .db without a -wal opens with immutable=1. One with a -wal (or a hot -journal) is copied
- *     with it into a private 0700 temp dir and opened there, unless it is the live active
+ *   - never writes beside the file: no -wal, -shm or -journal may appear next to it, and no
+ *     file is ever opened read-write. A plain .db without a -wal opens with immutable=1; a hot
+ *     -journal beside it is ignored with a warning, never rolled back (a crafted one deletes
+ *     the "super-journal" it names). One with a -wal is copied with it into a private 0700
+ *     temp dir and opened there, unless it is the live active
  *     segment of a data dir whose recorder holds it (SR_OPEN_LIVE, both -wal and -shm present,
  *     directory writable by mode): that one opens read-only in place so no committed row is
  *     missed. A .db.zst is decompressed into a private 0700 temp dir with a size cap.

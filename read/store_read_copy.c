@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Where the evidence reader opens a segment from. SQLite must never write beside evidence, so
- * a file that cannot be read in place with immutable=1 (a .zst, or a .db with a -wal or a hot
- * -journal) is first copied or decompressed into a private 0700 temp dir; see store_read.h.
+ * a file that cannot be read in place with immutable=1 (a .zst, or a .db with a -wal) is first
+ * copied or decompressed into a private 0700 temp dir; see store_read.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "fileio.h"
+#include "log.h"
 #include "store_read_internal.h"
 
 /* ---- Private temp dirs ---- */
@@ -312,21 +313,23 @@ static int stage_zst(const char *path, const struct sr_open_opts *o, uint64_t ca
 	return 0;
 }
 
-/* A plain .db is read in place, unless a -wal or a hot -journal beside it needs a copy. */
+/*
+ * A plain .db is read in place, unless a -wal beside it needs a copy. A hot -journal (a
+ * rollback journal left by a writer that died mid-transaction) is ignored with a warning:
+ * rolling it back means writing, and a crafted journal naming a "super-journal" makes SQLite
+ * delete that file, anywhere. immutable=1 never looks at the journal.
+ */
 static int stage_db(const char *path, const struct sr_open_opts *o, uint64_t cap,
 		    char tmpdir[PATH_MAX], struct sr_source *src, char *errbuf, size_t errlen)
 {
 	char side[PATH_MAX + 16], dst[PATH_MAX + 32];
-	bool wal, shm, journal;
-	const char *sfx;
+	bool wal, shm;
 	int err;
 
 	snprintf(side, sizeof(side), "%s-wal", path);
 	wal = exists(side);
 	snprintf(side, sizeof(side), "%s-shm", path);
 	shm = exists(side);
-	snprintf(side, sizeof(side), "%s-journal", path);
-	journal = exists(side);
 	if (wal && shm && (o->flags & SR_OPEN_LIVE) && dir_writable(path)) {
 		/*
 		 * The recorder's own active segment: read it as any WAL reader does, so
@@ -335,19 +338,23 @@ static int stage_db(const char *path, const struct sr_open_opts *o, uint64_t cap
 		src->params = "";
 		return 0;
 	}
-	if (!wal && !journal)
+	snprintf(side, sizeof(side), "%s-journal", path);
+	if (!wal && exists(side))
+		cr_warn("%s-journal: a rollback journal (an interrupted write) is ignored, not rolled "
+			"back; the file is read as it is",
+			path);
+	if (!wal)
 		return 0;
 	/*
-	 * immutable=1 would ignore the -wal (committed rows vanish) or a hot journal; a plain
-	 * open would create files beside the evidence. So read a private copy, sidecar included.
+	 * immutable=1 would ignore the -wal (committed rows vanish); a plain open would create
+	 * files beside the evidence. So read a private copy, -wal included.
 	 */
-	sfx = wal ? "-wal" : "-journal";
 	err = private_dir(o, tmpdir, errbuf, errlen);
 	if (err)
 		return err;
 	snprintf(src->work, sizeof(src->work), "%s/segment.db", tmpdir);
-	snprintf(side, sizeof(side), "%s%s", path, sfx);
-	snprintf(dst, sizeof(dst), "%s%s", src->work, sfx);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	snprintf(dst, sizeof(dst), "%s-wal", src->work);
 	err = copy_file(path, src->work, cap);
 	if (!err)
 		err = copy_file(side, dst, cap);
@@ -358,9 +365,6 @@ static int stage_db(const char *path, const struct sr_open_opts *o, uint64_t cap
 	}
 	src->file = src->work;
 	src->params = "";
-	/* Only a read-write handle may replay a hot journal; it is our copy. */
-	if (journal && !wal)
-		src->flags = SQLITE_OPEN_READWRITE;
 	return 0;
 }
 
@@ -372,7 +376,6 @@ int sr_stage(const char *path, const struct sr_open_opts *o, char tmpdir[PATH_MA
 
 	src->file = path;
 	src->params = "immutable=1";
-	src->flags = SQLITE_OPEN_READONLY;
 	if (plen > 4 && !strcmp(path + plen - 4, ".zst"))
 		return stage_zst(path, o, cap, tmpdir, src, errbuf, errlen);
 	return stage_db(path, o, cap, tmpdir, src, errbuf, errlen);

@@ -35,7 +35,6 @@ int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok);
 struct sr_source {
 	const char *file;   /* the evidence itself, or work */
 	const char *params; /* URI query parameters */
-	int flags;	    /* SQLITE_OPEN_READONLY, or READWRITE for our copy's hot journal */
 	char work[PATH_MAX + 16]; /* the private copy, when there is one */
 };
 

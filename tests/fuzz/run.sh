@@ -22,7 +22,8 @@ flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib
 $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz_parsers" ||
 	exit 1
 # shellcheck disable=SC2086
-$CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c "$work/schema_sql.c" \
+$CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
+	lib/escape.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -o "$work/fuzz_open" || exit 1
 
 mkdir -p "$work/c_parsers" "$work/c_open"
@@ -35,6 +36,25 @@ if [ -x "$OUT/tools/mkfixture" ]; then
 	cp "$work/store/seg-00000002.db" "$work/c_open/seg2.db"
 	cp "$work/store/seg-00000001.db.zst" "$work/c_open/seg1.zst"
 	cp "$work/store/h2/seg-00000001.db.zst" "$work/c_open/h2.zst"
+	# Segments with sidecars (see fuzz_open.c for the format): the active segment with its
+	# -wal and -shm, and a sealed one with a hot journal that names a super-journal.
+	cp "$work/store/seg-00000002.db" "$work/hot.db"
+	python3 tests/tools/hotjournal.py "$work/hot.db" victim &&
+		python3 - "$work" <<'PY'
+import struct, sys
+w = sys.argv[1]
+def pack(mask, *paths):
+    parts = [open(p, "rb").read() for p in paths]
+    out = b"CRSC" + bytes([mask])
+    for i, b in enumerate(parts):
+        out += (b"" if i == len(parts) - 1 else struct.pack("<I", len(b))) + b
+    return out
+s = w + "/store/seg-00000003.db"
+open(w + "/c_open/active_wal_shm", "wb").write(pack(3, s, s + "-wal", s + "-shm"))
+open(w + "/c_open/active_wal", "wb").write(pack(1, s, s + "-wal"))
+h = w + "/hot.db"
+open(w + "/c_open/hot_journal", "wb").write(pack(4, h, h + "-journal"))
+PY
 fi
 
 status=0

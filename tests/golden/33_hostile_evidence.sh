@@ -33,6 +33,35 @@ run() {
 # No byte in the file is a control character other than newline (no terminal escapes).
 clean_text() { ! LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$1"; }
 
+# ---- 1. A hot journal that names a super-journal: rolling it back deletes that file ----
+J=$tmp/journal
+mkdir "$J"
+cp "$S/seg-00000002.db" "$J/seg-00000002.db"
+echo precious >"$tmp/victim"
+python3 tests/tools/hotjournal.py "$J/seg-00000002.db" "$tmp/victim" || exit 1
+snapshot "$J" "$tmp/before"
+for cmd in "query -f $J/seg-00000002.db -o csv" "verify -f $J/seg-00000002.db" \
+	"query -d $J -o csv" "verify -d $J"; do
+	# shellcheck disable=SC2086
+	run "$BIN" $cmd
+	snapshot "$J" "$tmp/after"
+	if [ ! -f "$tmp/victim" ]; then
+		no "$cmd: deleted the file the journal names"
+		echo precious >"$tmp/victim"
+	elif ! cmp -s "$tmp/before" "$tmp/after"; then
+		no "$cmd: changed the evidence"
+		diff "$tmp/before" "$tmp/after"
+	elif ! grep -q "seg-00000002.db-journal: a rollback journal .* is ignored" "$tmp/e"; then
+		no "$cmd: no warning about the ignored journal"
+		cat "$tmp/e"
+	else
+		ok
+	fi
+done
+# The rows are still read (the journal's transaction never reached the file).
+run "$BIN" query -f "$J/seg-00000002.db" -o csv
+[ "$(grep -c ',h1,' "$tmp/o")" -eq 6 ] && ok || no "journal: rows not read: $(cat "$tmp/o")"
+
 # ---- 4. Text from a file reaches the terminal escaped: no forged lines, no escapes ----
 E=$tmp/escape
 mkdir "$E"
