@@ -232,7 +232,8 @@ int query_gaps_events(struct query *q, const struct printer *p, const struct out
 	if (err)
 		goto cleanup;
 	if (q->mode == MODE_GAPS) {
-		qsort(c.gaps, c.n, sizeof(*c.gaps), gap_cmp);
+		if (c.n > 1)
+			qsort(c.gaps, c.n, sizeof(*c.gaps), gap_cmp);
 		p->gaps(o, c.gaps, c.n);
 	} else {
 		p->events(o, c.ev, query_order(q, c.ev, c.n, sizeof(*c.ev), event_cmp));

@@ -34,7 +34,8 @@ size_t query_order(const struct query *q, void *v, size_t n, size_t size,
 {
 	char *rows = v;
 
-	qsort(v, n, size, cmp);
+	if (n > 1) /* qsort's array must not be NULL, even for no rows */
+		qsort(v, n, size, cmp);
 	/* Reversed rather than sorted the other way, so ties keep one order in both. */
 	if (q->newest_first) {
 		for (size_t i = 0; i < n / 2; i++)

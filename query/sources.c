@@ -124,7 +124,8 @@ static int slot_cmp(const void *a, const void *b)
 
 void query_plan(struct query *q)
 {
-	qsort(q->slots, q->n_slots, sizeof(*q->slots), slot_cmp);
+	if (q->n_slots > 1)
+		qsort(q->slots, q->n_slots, sizeof(*q->slots), slot_cmp);
 	for (size_t i = 0; i < q->n_slots; i++) {
 		struct slot *s = &q->slots[i];
 		const struct slot *next = i + 1 < q->n_slots ? &q->slots[i + 1] : NULL;

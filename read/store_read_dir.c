@@ -80,7 +80,8 @@ int sr_list_dir(const char *dir, struct sr_entry **out, size_t *n, char *errbuf,
 		v = nv;
 		v[cnt++] = e;
 	}
-	qsort(v, cnt, sizeof(*v), entry_cmp);
+	if (cnt > 1) /* qsort's array must not be NULL, even when there is nothing to sort */
+		qsort(v, cnt, sizeof(*v), entry_cmp);
 	for (size_t i = 0; i < cnt; i++) {
 		if (w && v[w - 1].seq == v[i].seq) {
 			free(v[i].path);

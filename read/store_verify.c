@@ -352,7 +352,8 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out)
 		say(&c, "no segments%s%s", dir ? " in " : "", dir ? dir : "");
 	for (size_t i = 0; i < n; i++)
 		check_one(&c, &v[i]);
-	qsort(v, n, sizeof(*v), vseg_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
 	if (c.problems)
 		say(&c, "verify: FAILED: %d problem%s in %zu segment%s", c.problems,
