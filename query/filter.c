@@ -42,7 +42,6 @@ void query_sql_filter(struct query *q)
 	 * --count without filters that SQL only approximates: rows complete on their own are
 	 * counted by SQL (never leaving SQLite), only the rest go through the merge.
 	 */
-	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs &&
-			!(f->comm && strchr(f->comm, '['));
+	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs;
 	s->skip_folded = q->fast_count;
 }

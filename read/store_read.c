@@ -90,6 +90,8 @@ static int harden(sqlite3 *db)
 		return -EIO;
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 		sqlite3_limit(db, limits[i].id, limits[i].value);
+	if (sr_register_functions(db))
+		return -EIO;
 	/* cell_size_check catches damaged b-tree pages early, before they are trusted. */
 	rc = sqlite3_exec(db,
 			  "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON;"

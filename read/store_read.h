@@ -138,7 +138,7 @@ struct sr_conn_filter {
 	size_t n_pids, n_uids, n_netns;
 	const uint64_t *cgroups;
 	size_t n_cgroups;
-	const char *comm; /* a GLOB pattern (an exact name is a pattern too); NULL = any */
+	const char *comm; /* an fnmatch() pattern (an exact name is one too); NULL = any */
 	/* Only sr_count_folded() uses these (-1 = unset): exact there, where the end is known. */
 	int64_t min_dur, max_dur, short_lived;
 	bool skip_folded; /* sr_conns(): leave out what sr_count_folded() counts */
@@ -154,8 +154,9 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 /*
  * Counts the rows complete on their own (not carried, end folded into the row), which need
  * no merge: the fast path of `query --count`. Exact for the window, durations, ports, proto,
- * direction and process conditions; callers must not use it with address or comm-bracket
- * filters (those are only prefiltered here). Pair it with sr_conns(skip_folded) for the rest.
+ * direction and process conditions (--comm too: SQL calls the same fnmatch()); callers must
+ * not use it with address filters (only prefiltered here). Pair it with
+ * sr_conns(skip_folded) for the rest.
  */
 int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count);
 

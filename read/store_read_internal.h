@@ -69,5 +69,7 @@ bool sr_filter_needs_proc(const struct sr_conn_filter *f);
  */
 int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct sr_conn_filter *f,
 			bool folded, sqlite3_stmt **st);
+/* Registers the functions that filter SQL calls (direct-only) on a reader connection. */
+int sr_register_functions(sqlite3 *db);
 
 #endif /* CONNREC_STORE_READ_INTERNAL_H */

@@ -5,6 +5,8 @@
  * may return more rows than match, never fewer.
  */
 #include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,14 +214,44 @@ static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_fi
 	int_list(b, s, "p.uid", f->uids, NULL, f->n_uids);
 	int_list(b, s, "p.netns", f->netns, NULL, f->n_netns);
 	int_list(b, s, "p.cgroup", NULL, f->cgroups, f->n_cgroups);
-	/* GLOB and fnmatch agree on '*' and '?' only; bracket patterns are left to C. */
-	if (f->comm && !strchr(f->comm, '[') && b->n < 512) {
-		bool glob = strpbrk(f->comm, "*?") != NULL;
-
+	/* The same fnmatch() the caller applies, not GLOB: they differ on '\\', '?' and '['. */
+	if (f->comm && b->n < 512) {
 		b->type[b->n] = B_TEXT;
 		b->text[b->n++] = f->comm;
-		sqlite3_str_appendf(s, " AND p.comm %s ?%d", glob ? "GLOB" : "=", b->n);
+		sqlite3_str_appendf(s, " AND cr_comm_match(?%d, p.comm)", b->n);
 	}
+}
+
+/* ---- Functions the filter SQL calls ---- */
+
+/*
+ * cr_comm_match(pattern, comm): fnmatch(pattern, comm, 0) on the name as the row reader
+ * returns it (cut to struct sr_conn's comm), so SQL keeps exactly the rows C would keep.
+ */
+static void comm_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *pat = sqlite3_value_text(argv[0]);
+	const unsigned char *name = sqlite3_value_text(argv[1]);
+	char comm[sizeof(((struct sr_conn *)0)->comm)];
+
+	(void)argc;
+	if (!pat || !name) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	snprintf(comm, sizeof(comm), "%s", (const char *)name);
+	sqlite3_result_int(ctx, fnmatch((const char *)pat, comm, 0) == 0);
+}
+
+int sr_register_functions(sqlite3 *db)
+{
+	/* Direct-only: only our statements may call them, never the file's schema. */
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+
+	if (sqlite3_create_function(db, "cr_comm_match", 2, flags, NULL, comm_match, NULL, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	return 0;
 }
 
 bool sr_filter_needs_proc(const struct sr_conn_filter *f)
