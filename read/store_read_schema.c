@@ -187,6 +187,24 @@ static bool has_table(const struct schema_set *s, const char *name)
 	return false;
 }
 
+/*
+ * ANALYZE's statistics tables, in exactly the shape SQLite creates them: they only steer the
+ * planner (connrec never writes them, but ANALYZE on a copy does). Any other sqlite_stat*
+ * object, or one with other columns, is refused like any unexpected object.
+ */
+static bool is_stat_table(const struct schema_obj *o)
+{
+	static const struct schema_obj stats[] = {
+		{ "table", "sqlite_stat1", "sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)" },
+		{ "table", "sqlite_stat4", "sqlite_stat4",
+		  "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)" },
+	};
+	const struct schema_set allowed = { (struct schema_obj *)stats,
+					    sizeof(stats) / sizeof(stats[0]) };
+
+	return schema_find(&allowed, o) != NULL;
+}
+
 int sr_check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errlen)
 {
 	struct schema_set have = { 0 }, base = { 0 }, seal = { 0 };
@@ -244,8 +262,7 @@ int sr_check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errlen)
 
 		if (schema_find(&base, o) || schema_find(&seal, o))
 			continue;
-		/* ANALYZE's statistics only steer the planner; sealing may write them. */
-		if (!strcmp(o->type, "table") && !strncmp(o->name, "sqlite_stat", 11))
+		if (is_stat_table(o))
 			continue;
 		sr_set_err(errbuf, errlen,
 			   "schema differs from version %ld: unexpected or altered %.10s '%.60s'",
