@@ -94,5 +94,67 @@ run "$BIN" query -f "$E/table.db"
 grep -q 'table.db: .*t\\x1b\[8m\\x0averify: OK' "$tmp/e" && ok ||
 	{ no "query: the table name is not shown escaped"; cat "$tmp/e"; }
 
+# ---- 7. Small ones ----
+# No rows at all (qsort(NULL, 0) aborted the sanitizer build), and a dir without segments.
+for cmd in "query -d $S --port 1" "query -d $S --port 1 --events" "query -d $S --gaps --since 2030-01-01" \
+	"query -d $S --port 1 --newest --limit 3"; do
+	# shellcheck disable=SC2086
+	run "$BIN" $cmd
+	[ $rc -eq 0 ] && ok || { no "$cmd: exit $rc"; cat "$tmp/e"; }
+done
+mkdir "$tmp/empty"
+run "$BIN" query -d "$tmp/empty"
+[ $rc -eq 1 ] && grep -q "no segments" "$tmp/e" && ok || { no "query of an empty dir: exit $rc"; cat "$tmp/e"; }
+run "$BIN" verify -d "$tmp/empty"
+[ $rc -le 1 ] && ! grep -q "runtime error" "$tmp/e" && ok || { no "verify of an empty dir: exit $rc"; cat "$tmp/e"; }
+# --comm: the SQL prefilter keeps exactly what fnmatch() keeps: '\' escapes, '?' is one byte,
+# names longer than a comm are cut as the reader cuts them.
+C=$tmp/comm.db
+cp "$S/seg-00000002.db" "$C"
+sqlite3 "$C" "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES
+	(901, 9001, 'a*b', 0, 1, 1), (902, 9002, char(233), 0, 1, 1), (903, 9003, 'x\y', 0, 1, 1),
+	(904, 9004, 'abcdefghijklmnopqrstuvwxyz', 0, 1, 1);
+INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport, proc, flags,
+	dur_ns, bytes_out, bytes_in, reason) VALUES
+	(9001, 1795231000000000000, 6, 4, 0, x'0a000001', 40001, x'0a000002', 80, 901, 0, 1000, 1, 1, 1),
+	(9002, 1795231000000000000, 6, 4, 0, x'0a000001', 40002, x'0a000002', 80, 902, 0, 1000, 1, 1, 1),
+	(9003, 1795231000000000000, 6, 4, 0, x'0a000001', 40003, x'0a000002', 80, 903, 0, 1000, 1, 1, 1),
+	(9004, 1795231000000000000, 6, 4, 0, x'0a000001', 40004, x'0a000002', 80, 904, 0, 1000, 1, 1, 1);" ||
+	exit 1
+for want in 'a\*b 9001' '?? 9002' 'x\\y 9003' 'x[\\]y 9003' '[a]\*b 9001' 'abcdefghijklmnop 9004' \
+	'*mnop 9004'; do
+	pat=${want% *}
+	pid=${want##* }
+	run "$BIN" query -f "$C" --comm "$pat" -o csv
+	got=$(tail -n +2 "$tmp/o" | cut -d, -f11 | tr '\n' ' ')
+	[ "$got" = "$pid " ] && ok || no "--comm '$pat': pids '$got', want '$pid '"
+	run "$BIN" query -f "$C" --comm "$pat" --count
+	[ "$(cat "$tmp/o")" = 1 ] && ok || no "--comm '$pat' --count: $(cat "$tmp/o"), want 1"
+done
+# sqlite_stat tables: only in the shapes ANALYZE makes them.
+for t in "sqlite_stat1|CREATE TABLE sqlite_stat1(tbl,idx,stat)|0" \
+	"sqlite_stat4|CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)|0" \
+	"sqlite_stat1|CREATE TABLE sqlite_stat1(tbl,idx,stat,evil)|1" \
+	"sqlite_stat4|CREATE TABLE sqlite_stat4(tbl,idx,stat)|1" "sqlite_stat9|CREATE TABLE sqlite_stat9(a)|1"; do
+	name=${t%%|*}
+	rest=${t#*|}
+	sql=${rest%|*}
+	want=${rest##*|}
+	cp "$S/seg-00000002.db" "$tmp/stat.db"
+	sqlite3 "$tmp/stat.db" "CREATE TABLE zz(a); PRAGMA writable_schema=ON;
+		UPDATE sqlite_schema SET name='$name', tbl_name='$name', sql='$sql' WHERE name='zz';" ||
+		exit 1
+	run "$BIN" query -f "$tmp/stat.db" --count
+	if [ $rc -ne "$want" ]; then
+		no "$sql: exit $rc, want $want"
+		cat "$tmp/e"
+	elif [ "$want" = 1 ] && ! grep -q "schema differs .*'$name'" "$tmp/e"; then
+		no "$sql: not refused by name"
+		cat "$tmp/e"
+	else
+		ok
+	fi
+done
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
