@@ -311,8 +311,6 @@ void reserve_release(struct store *s);
 /* ---- store_status.c ---- */
 
 void status_write(struct store *s, const char *state);
-/* A numeric value of DIR's status file; 0 when absent. */
-int64_t status_value(const char *dir, const char *key);
 /* Whether the status file says its recorder was running: it did not stop cleanly. */
 bool status_left_running(const char *dir);
 

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_dir.h"
 #include "store_internal.h"
 
 /* The latest time the previous run is known to have written anything. */
 static int64_t last_write_ns(struct store *s)
 {
-	int64_t t = status_value(s->dir, "updated_ns");
+	struct store_status st;
+	int64_t t = store_status_read(s->dir, &st) ? 0 : st.updated_ns;
 	int64_t d = seg_query_i64(s->w->db,
 				  "SELECT max(coalesce((SELECT max(start_ns) FROM conn), 0),"
 				  " coalesce((SELECT max(end_ns) FROM (SELECT end_ns FROM conn_end"

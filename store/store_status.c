@@ -3,12 +3,16 @@
  * DIR/connrec.status: the store's counters as key=value lines for `connrec status`, replaced
  * (tmp + rename) about once a second so a reader never sees half a file. The next store_open
  * also reads it to learn whether the previous run stopped cleanly and when it last wrote.
+ * Written and parsed here only (store_status_read() in store_dir.h).
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "store_dir.h"
 #include "store_internal.h"
 
 #define RATE_WINDOW_NS (5 * NS_PER_SEC)
@@ -34,7 +38,6 @@ void status_write(struct store *s, const char *state)
 	f = fopen(tmp, "we");
 	if (!f)
 		return;
-	/* state first: status_left_running() reads only the first line. */
 	fprintf(f,
 		"state=%s\npid=%d\nversion=%s\nstart_ns=%" PRId64 "\nupdated_ns=%" PRId64
 		"\nactive_seq=%" PRIu32 "\nevents=%" PRIu64 "\nconns=%" PRIu64 "\nends=%" PRIu64
@@ -56,29 +59,66 @@ void status_write(struct store *s, const char *state)
 	s->status_ns = mono;
 }
 
-int64_t status_value(const char *dir, const char *key)
+/* One key=value line of the status file into *st; unknown keys are skipped. */
+static void status_parse_line(struct store_status *st, const char *key, const char *val)
 {
-	char path[PATH_MAX + 32], line[256];
-	size_t kl = strlen(key);
-	int64_t v = 0;
+	static const struct {
+		const char *key;
+		size_t off;
+	} nums[] = {
+#define NUM(k) { #k, offsetof(struct store_status, k) }
+		NUM(active_seq),     NUM(events),	  NUM(conns),
+		NUM(ends),	     NUM(gaps),		  NUM(lost_events),
+		NUM(rows_dropped),   NUM(rows_rejected),  NUM(queued),
+		NUM(flush_failures), NUM(segments_sealed), NUM(segments_deleted),
+#undef NUM
+	};
+
+	if (!strcmp(key, "state"))
+		snprintf(st->state, sizeof(st->state), "%s", val);
+	else if (!strcmp(key, "version"))
+		snprintf(st->version, sizeof(st->version), "%s", val);
+	else if (!strcmp(key, "last_error"))
+		snprintf(st->last_error, sizeof(st->last_error), "%s", val);
+	else if (!strcmp(key, "pid"))
+		st->pid = strtoll(val, NULL, 10);
+	else if (!strcmp(key, "start_ns"))
+		st->start_ns = strtoll(val, NULL, 10);
+	else if (!strcmp(key, "updated_ns"))
+		st->updated_ns = strtoll(val, NULL, 10);
+	else if (!strcmp(key, "events_per_s"))
+		st->events_per_s = strtod(val, NULL);
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (!strcmp(key, nums[i].key))
+			*(uint64_t *)((char *)st + nums[i].off) = strtoull(val, NULL, 10);
+}
+
+int store_status_read(const char *dir, struct store_status *st)
+{
+	char path[PATH_MAX + 32], line[512];
 	FILE *f;
 
+	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_STATUS_NAME);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == '=')
-			v = strtoll(line + kl + 1, NULL, 10);
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		eq[1 + strcspn(eq + 1, "\n")] = '\0';
+		status_parse_line(st, line, eq + 1);
+	}
 	fclose(f);
-	return v;
+	return 0;
 }
 
 bool status_left_running(const char *dir)
 {
-	char path[PATH_MAX + 32], state[64];
+	struct store_status st;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, SEG_STATUS_NAME);
-	read_first_line(path, state, sizeof(state));
-	return !strcmp(state, "state=running");
+	return !store_status_read(dir, &st) && !strcmp(st.state, "running");
 }
