@@ -2,7 +2,8 @@
 /*
  * connrec status: is a recorder running on DIR, and its counters. Everything comes from the
  * store's outside view of a data dir (store_dir.h): the status file the recorder rewrites
- * about once a second, who holds the lock, and the segment files on disk.
+ * about once a second, who holds the lock, and the segment files on disk. The status file is
+ * a file like any other: its text is escaped before it reaches a terminal.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "jsonl.h"
 #include "opts.h"
 #include "store.h"
@@ -42,7 +44,8 @@ struct status_view {
 static void print_text(const struct status_view *v)
 {
 	const struct store_status *st = &v->st;
-	char when[64], dur[32], disk[32];
+	char when[64], dur[32], disk[32], state[sizeof(st->state) * 4],
+		error[sizeof(st->last_error) * 4];
 
 	human_bytes(v->u.disk_bytes, disk, sizeof(disk));
 	printf("data dir:    %s\n", v->dir);
@@ -50,7 +53,8 @@ static void print_text(const struct status_view *v)
 		ts_format_duration(v->uptime_ns, dur, sizeof(dur));
 		printf("recorder:    running, pid %ld, up %s\n", v->holder, dur);
 	} else if (st->updated_ns && !ts_format_time(st->updated_ns, 0, when, sizeof(when))) {
-		printf("recorder:    not running (last update %s, state %s)\n", when, st->state);
+		printf("recorder:    not running (last update %s, state %s)\n", when,
+		       cr_escape(st->state, state, sizeof(state)));
 	} else {
 		printf("recorder:    not running\n");
 	}
@@ -62,7 +66,8 @@ static void print_text(const struct status_view *v)
 		       st->lost_events, st->rows_dropped);
 		printf("queue:       %" PRIu64 " rows waiting, %" PRIu64
 		       " failed flushes, last error: %s\n",
-		       st->queued, st->flush_failures, st->last_error);
+		       st->queued, st->flush_failures,
+		       cr_escape(st->last_error, error, sizeof(error)));
 	}
 	printf("segments:    %zu (%zu sealed, %zu waiting to be sealed, %zu active)\n",
 	       v->u.segments, v->u.sealed, v->u.waiting, v->u.active);
