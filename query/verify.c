@@ -1,21 +1,143 @@
 // SPDX-License-Identifier: MIT
-/* connrec verify: integrity, hash chain and retention records of a store (read/store_verify.c). */
+/*
+ * connrec verify: integrity, hash chain and retention records of a store. The checks are
+ * read/store_verify.c's; this prints their findings as a text report or as JSON lines.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
+#include "jsonl.h"
 #include "opts.h"
+#include "schema_values.h"
 #include "store.h"
-#include "store_internal.h"
+#include "timespec.h"
+#include "verify.h"
 
-enum { OPT_DATA_DIR = OPT_FIRST, OPT_FILE };
+/* Every line of the text report quotes file content: the whole line is escaped. */
+static void text_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_line(FILE *f, const char *fmt, ...)
+{
+	char line[2048], safe[sizeof(line) * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(f, "%s\n", cr_escape(line, safe, sizeof(safe)));
+}
+
+static void fmt_time(int64_t ns, char *buf, size_t len)
+{
+	if (ns == SR_NO_TIME || ts_format_time(ns, TS_FMT_UTC | TS_FMT_MILLI, buf, len))
+		snprintf(buf, len, "-");
+}
+
+static const char *gap_kind_name(int kind)
+{
+	return kind == CR_GAP_LOST ? "lost" : kind == CR_GAP_DOWN ? "down" : "?";
+}
+
+/* The report for people: one line per finding, problems as "FAIL SEGMENT: what". */
+static void print_text(void *ctx, const struct verify_item *it)
+{
+	FILE *f = ctx;
+	char a[64], b[64];
+
+	switch (it->kind) {
+	case VERIFY_SEGMENT:
+		fmt_time(it->first_ns, a, sizeof(a));
+		fmt_time(it->last_ns, b, sizeof(b));
+		text_line(f, "%s  %s  %s .. %s  %" PRId64 " conns%s%s", it->segment, it->state, a,
+			  b, it->conns, it->sha256 ? "  sha256=" : "", it->sha256 ? it->sha256 : "");
+		break;
+	case VERIFY_GAP:
+		fmt_time(it->gap->start_ns, a, sizeof(a));
+		fmt_time(it->gap->end_ns, b, sizeof(b));
+		text_line(f, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s",
+			  gap_kind_name(it->gap->kind), a, b, it->gap->count, it->gap->reason);
+		break;
+	case VERIFY_NOTE:
+		text_line(f, "  note: %s %s", it->segment, it->message);
+		break;
+	case VERIFY_PROBLEM:
+		text_line(f, "FAIL %s: %s", it->segment, it->message);
+		break;
+	case VERIFY_SUMMARY:
+		if (!it->segments)
+			text_line(f, "no segments%s%s", it->dir ? " in " : "", it->dir ? it->dir : "");
+		if (it->problems)
+			text_line(f, "verify: FAILED: %d problem%s in %zu segment%s", it->problems,
+				  it->problems == 1 ? "" : "s", it->segments,
+				  it->segments == 1 ? "" : "s");
+		else
+			text_line(f, "verify: OK: %zu segment%s consistent", it->segments,
+				  it->segments == 1 ? "" : "s");
+		break;
+	}
+}
+
+static void json_time(struct jsonl *j, const char *key, int64_t ns)
+{
+	jsonl_int_if(j, key, ns != SR_NO_TIME, ns);
+}
+
+/* JSON lines: one object per finding, "type" first; the summary is the last line. */
+static void print_json(void *ctx, const struct verify_item *it)
+{
+	static const char *const types[] = {
+		[VERIFY_SEGMENT] = "segment", [VERIFY_GAP] = "gap",	    [VERIFY_NOTE] = "note",
+		[VERIFY_PROBLEM] = "problem", [VERIFY_SUMMARY] = "summary",
+	};
+	struct jsonl j;
+
+	jsonl_begin(&j, ctx);
+	jsonl_str(&j, "type", types[it->kind]);
+	switch (it->kind) {
+	case VERIFY_SEGMENT:
+		jsonl_str(&j, "segment", it->segment);
+		jsonl_str(&j, "state", it->state);
+		json_time(&j, "first_ns", it->first_ns);
+		json_time(&j, "last_ns", it->last_ns);
+		jsonl_int(&j, "conns", it->conns);
+		jsonl_str(&j, "sha256", it->sha256);
+		break;
+	case VERIFY_GAP:
+		jsonl_str(&j, "segment", it->segment);
+		jsonl_str(&j, "kind", gap_kind_name(it->gap->kind));
+		json_time(&j, "start_ns", it->gap->start_ns);
+		json_time(&j, "end_ns", it->gap->end_ns);
+		jsonl_uint(&j, "count", it->gap->count);
+		jsonl_str(&j, "reason", it->gap->reason);
+		break;
+	case VERIFY_NOTE:
+	case VERIFY_PROBLEM:
+		jsonl_str(&j, "segment", it->segment);
+		jsonl_str(&j, "message", it->message);
+		break;
+	case VERIFY_SUMMARY:
+		jsonl_bool(&j, "ok", !it->problems);
+		jsonl_str(&j, "data_dir", it->dir);
+		jsonl_uint(&j, "segments", it->segments);
+		jsonl_int(&j, "problems", it->problems);
+		break;
+	}
+	jsonl_end(&j);
+}
+
+enum { OPT_DATA_DIR = OPT_FIRST, OPT_FILE, OPT_FORMAT };
 
 static const struct opt verify_options[] = {
 	OPT_ROW_DATA_DIR(OPT_DATA_DIR),
 	OPT_ROW_FILE(OPT_FILE, "check these segment files instead (.db or .db.zst); "
 			       "the chain is checked between consecutive ones given"),
+	OPT_ROW_FORMAT(OPT_FORMAT, "text json", "text (default) or json (JSON lines)"),
 	{ 0 },
 };
 
@@ -23,6 +145,7 @@ struct verify_args {
 	const char *dir;
 	char **files;
 	size_t n_files;
+	verify_fn print;
 };
 
 static int on_opt(void *ctx, const struct opt *o, const char *arg)
@@ -33,6 +156,11 @@ static int on_opt(void *ctx, const struct opt *o, const char *arg)
 	switch (o->id) {
 	case OPT_DATA_DIR:
 		a->dir = arg;
+		break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json"))
+			return opt_bad_value(o, arg, "expected text or json");
+		a->print = !strcmp(arg, "json") ? print_json : print_text;
 		break;
 	case OPT_OPERAND:
 		/* "-f a -f b" and "-f a b" both name the files a and b. */
@@ -55,14 +183,15 @@ static int verify_run(int argc, char **argv);
 const struct opt_cmd cmd_verify = {
 	.name = "verify",
 	.summary = "check a store's integrity, hash chain and gaps",
-	.synopsis = "[-d DIR | -f FILE...]",
+	.synopsis = "[-d DIR | -f FILE...] [--format text|json]",
 	.description =
 		"Checks a connrec store: SQLite's integrity_check on every segment, the SHA-256\n"
 		"chain between segments (each records the hash of the sealed one before it),\n"
 		"segment numbering, and that segments missing at the start were deleted by\n"
 		"retention (recorded with name and hash). Lists the recording gaps.\n",
 	.epilog = "Exit status: 0 consistent, 1 a problem was found (each named as\n"
-		  "\"FAIL SEGMENT: what\"), 2 bad usage.\n\n"
+		  "\"FAIL SEGMENT: what\"), 2 bad usage. With --format json, one object\n"
+		  "per line: segment, gap, note and problem lines, then a summary line.\n\n"
 		  "Examples:\n"
 		  "  connrec verify\n"
 		  "  connrec verify -f evidence/seg-00000041.db.zst evidence/seg-00000042.db.zst\n",
@@ -73,7 +202,8 @@ const struct opt_cmd cmd_verify = {
 
 static int verify_run(int argc, char **argv)
 {
-	struct verify_args a = { 0 };
+	struct verify_args a = { .print = print_text };
+	char err[512], safe[sizeof(err) * 4];
 	int rc = opt_parse(&cmd_verify, argc, argv, on_opt, &a);
 
 	if (!rc && a.dir && a.n_files)
@@ -83,12 +213,13 @@ static int verify_run(int argc, char **argv)
 		return opt_exit_status(rc);
 	}
 	if (a.n_files)
-		rc = store_verify(NULL, a.files, a.n_files, stdout);
+		rc = store_verify(NULL, a.files, a.n_files, a.print, stdout, err, sizeof(err));
 	else
-		rc = store_verify(a.dir ? a.dir : STORE_DEFAULT_DIR, NULL, 0, stdout);
+		rc = store_verify(a.dir ? a.dir : STORE_DEFAULT_DIR, NULL, 0, a.print, stdout, err,
+				  sizeof(err));
 	free(a.files);
 	if (rc < 0) {
-		fprintf(stderr, "connrec verify: %s\n", strerror(-rc));
+		fprintf(stderr, "connrec verify: %s\n", cr_escape(err, safe, sizeof(safe)));
 		return EXIT_FAIL;
 	}
 	return rc ? EXIT_FAIL : EXIT_OK;

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escape.h"
 #include "store_internal.h"
 #include "store_read.h"
+#include "verify.h"
 #include "timespec.h"
 
 struct vseg {
@@ -41,28 +41,30 @@ struct ret {
 };
 
 struct vctx {
-	FILE *out;
+	verify_fn fn;
+	void *ctx;
 	int problems;
 	struct ret *rets;
 	size_t nrets;
 };
 
-/*
- * Every line of the report goes through here: it quotes segment names, meta values, gap
- * reasons and SQLite's messages, all of which come from the files, so it is escaped whole
- * (cr_escape) and a file cannot forge a line such as "verify: OK" or hide one.
- */
-static void say(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(struct vctx *c, const char *fmt, ...)
+static void emit(struct vctx *c, const struct verify_item *it)
 {
-	char line[2048], safe[sizeof(line) * 4];
-	va_list ap;
+	c->fn(c->ctx, it);
+}
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(c->out, "%s\n", cr_escape(line, safe, sizeof(safe)));
+/* A finding in words: a problem (counted) or a note. */
+static void say(struct vctx *c, enum verify_kind kind, const char *seg, const char *fmt,
+		va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void say(struct vctx *c, enum verify_kind kind, const char *seg, const char *fmt,
+		va_list ap)
+{
+	char what[1536];
+	struct verify_item it = { .kind = kind, .segment = seg, .message = what };
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	emit(c, &it);
 }
 
 static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
@@ -70,42 +72,37 @@ static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
 
 static void problem(struct vctx *c, const char *seg, const char *fmt, ...)
 {
-	char what[1536];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	say(c, VERIFY_PROBLEM, seg, fmt, ap);
 	va_end(ap);
-	say(c, "FAIL %s: %s", seg, what);
 	c->problems++;
 }
 
-static void fmt_time(int64_t ns, char *buf, size_t len)
+static void note(struct vctx *c, const char *seg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void note(struct vctx *c, const char *seg, const char *fmt, ...)
 {
-	if (ns == SR_NO_TIME || ts_format_time(ns, TS_FMT_UTC | TS_FMT_MILLI, buf, len))
-		snprintf(buf, len, "-");
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(c, VERIFY_NOTE, seg, fmt, ap);
+	va_end(ap);
 }
 
-static const char *gap_kind_name(int kind)
-{
-	switch (kind) {
-	case CR_GAP_LOST:
-		return "lost";
-	case CR_GAP_DOWN:
-		return "down";
-	default:
-		return "?";
-	}
-}
+struct gap_ctx {
+	struct vctx *c;
+	const char *seg;
+};
 
-static int print_gap(const struct sr_gap *g, void *arg)
+static int emit_gap(const struct sr_gap *g, void *arg)
 {
-	char a[64], b[64];
+	struct gap_ctx *gc = arg;
+	struct verify_item it = { .kind = VERIFY_GAP, .segment = gc->seg, .gap = g };
 
-	fmt_time(g->start_ns, a, sizeof(a));
-	fmt_time(g->end_ns, b, sizeof(b));
-	say(arg, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s",
-		gap_kind_name(g->kind), a, b, g->count, g->reason);
+	emit(gc->c, &it);
 	return 0;
 }
 
@@ -143,7 +140,9 @@ static void check_one(struct vctx *c, struct vseg *v)
 	struct sr_open_opts o = { .flags = v->active ? SR_OPEN_LIVE : 0 };
 	struct sr_segment *seg = NULL;
 	sqlite3_stmt *st = NULL;
-	char err[512], a[64], b[64];
+	struct verify_item it = { .kind = VERIFY_SEGMENT };
+	struct gap_ctx gc = { c, v->name };
+	char err[512];
 	int rc;
 
 	if (v->zst) {
@@ -185,13 +184,14 @@ static void check_one(struct vctx *c, struct vseg *v)
 	if (load_rets(c, v, sr_db(seg)))
 		problem(c, v->name, "cannot read its retention records: %s", sr_errmsg(seg));
 
-	fmt_time(v->meta.first_ns != SR_NO_TIME ? v->meta.first_ns : v->meta.created_ns, a,
-		 sizeof(a));
-	fmt_time(v->meta.last_ns, b, sizeof(b));
-	say(c, "%s  %s  %s .. %s  %" PRId64 " conns%s%s", v->name,
-		v->zst ? "sealed" : v->active ? "active" : "unsealed", a, b, v->conns,
-		v->zst ? "  sha256=" : "", v->zst ? v->sha256 : "");
-	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, print_gap, c);
+	it.segment = v->name;
+	it.state = v->zst ? "sealed" : v->active ? "active" : "unsealed";
+	it.first_ns = v->meta.first_ns != SR_NO_TIME ? v->meta.first_ns : v->meta.created_ns;
+	it.last_ns = v->meta.last_ns;
+	it.conns = v->conns;
+	it.sha256 = v->zst ? v->sha256 : NULL;
+	emit(c, &it);
+	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, emit_gap, &gc);
 	sr_close(seg);
 }
 
@@ -229,10 +229,10 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 					problem(c, cur->name, "does not record the hash of %s",
 						prev->name);
 				else
-					say(c,
-					    "  note: %s does not record the hash of %s"
-					    " yet (sealing just finished)",
-						cur->name, prev->name);
+					note(c, cur->name,
+					     "does not record the hash of %s yet (sealing"
+					     " just finished)",
+					     prev->name);
 			} else if (strcmp(cur->meta.prev_sha256, prev->sha256)) {
 				problem(c, prev->name,
 					"SHA-256 differs from the one recorded in %s: modified or"
@@ -246,7 +246,7 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 				problem(c, want, "missing (between %s and %s)", prev->name,
 					cur->name);
 			else
-				say(c, "  note: %s not given", want);
+				note(c, want, "not given");
 			continue;
 		}
 		if (prev)
@@ -267,9 +267,8 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 						 " recorded hash differs from the one in %s",
 					c->rets[r].in, cur->name);
 			else
-				say(c, "  note: %s and older were deleted by retention"
-				       " (recorded in %s)",
-					want, c->rets[r].in);
+				note(c, want, "and older were deleted by retention (recorded in %s)",
+				     c->rets[r].in);
 			break;
 		}
 		if (!found)
@@ -289,18 +288,16 @@ static void vseg_set_path(struct vseg *v, const char *path)
 }
 
 /* The segments of a data dir, as the evidence reader lists them. */
-static int vsegs_of_dir(const char *dir, struct vseg **out, size_t *n)
+static int vsegs_of_dir(const char *dir, struct vseg **out, size_t *n, char *ebuf,
+			size_t elen)
 {
 	struct sr_entry *list = NULL;
 	struct vseg *v;
-	char ebuf[512], safe[sizeof(ebuf) * 4];
 	int err;
 
-	err = sr_list_dir(dir, &list, n, ebuf, sizeof(ebuf));
-	if (err) {
-		fprintf(stderr, "connrec: verify: %s\n", cr_escape(ebuf, safe, sizeof(safe)));
+	err = sr_list_dir(dir, &list, n, ebuf, elen);
+	if (err)
 		return err;
-	}
 	v = calloc(*n ? *n : 1, sizeof(*v));
 	if (!v) {
 		sr_free_list(list, *n);
@@ -338,28 +335,28 @@ static int vsegs_of_files(char *const *files, size_t nfiles, struct vseg **out, 
 	return 0;
 }
 
-int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out)
+int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
+		 char *err_buf, size_t err_len)
 {
-	struct vctx c = { .out = out };
+	struct vctx c = { .fn = fn, .ctx = ctx };
+	struct verify_item sum = { .kind = VERIFY_SUMMARY, .dir = dir };
 	struct vseg *v = NULL;
 	size_t n = 0;
 	int err;
 
-	err = dir ? vsegs_of_dir(dir, &v, &n) : vsegs_of_files(files, nfiles, &v, &n);
+	snprintf(err_buf, err_len, "%s", strerror(ENOMEM));
+	err = dir ? vsegs_of_dir(dir, &v, &n, err_buf, err_len)
+		  : vsegs_of_files(files, nfiles, &v, &n);
 	if (err)
 		return err;
-	if (!n)
-		say(&c, "no segments%s%s", dir ? " in " : "", dir ? dir : "");
 	for (size_t i = 0; i < n; i++)
 		check_one(&c, &v[i]);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
-	if (c.problems)
-		say(&c, "verify: FAILED: %d problem%s in %zu segment%s", c.problems,
-			c.problems == 1 ? "" : "s", n, n == 1 ? "" : "s");
-	else
-		say(&c, "verify: OK: %zu segment%s consistent", n, n == 1 ? "" : "s");
+	sum.segments = n;
+	sum.problems = c.problems;
+	emit(&c, &sum);
 	free(c.rets);
 	free(v);
 	return c.problems ? 1 : 0;

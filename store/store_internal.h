@@ -316,13 +316,6 @@ bool status_left_running(const char *dir);
 
 /* ---- for the commands and the tests ---- */
 
-/*
- * `connrec verify` over a data dir (dir != NULL) or a list of segment files. Writes a report
- * to OUT with one "FAIL NAME: ..." line per problem. Returns 0 when consistent, 1 when a
- * problem was found, -errno when it could not run at all.
- */
-int store_verify(const char *dir, char *const *files, size_t nfiles, FILE *out);
-
 /* The active segment's connection, for unit tests that need to provoke SQLITE_FULL. */
 sqlite3 *store_test_active_db(struct store *s);
 

@@ -18,6 +18,7 @@
 #include "store_internal.h"
 #include "check.h"
 #include "store_read.h"
+#include "verify.h"
 
 
 static char base[256];
@@ -52,11 +53,21 @@ static struct store_conn mk_conn(uint64_t id, bool ended)
 	return c;
 }
 
+/* The findings as "FAIL SEGMENT: what" and "note: SEGMENT what" lines. */
+static void verify_lines(void *ctx, const struct verify_item *it)
+{
+	if (it->kind == VERIFY_PROBLEM)
+		fprintf(ctx, "FAIL %s: %s\n", it->segment, it->message);
+	else if (it->kind == VERIFY_NOTE)
+		fprintf(ctx, "note: %s %s\n", it->segment, it->message);
+}
+
 static int verify_out(const char *dir, char **text)
 {
 	size_t len = 0;
 	FILE *f = open_memstream(text, &len);
-	int rc = store_verify(dir, NULL, 0, f);
+	char err[256];
+	int rc = store_verify(dir, NULL, 0, verify_lines, f, err, sizeof(err));
 
 	fclose(f);
 	return rc;

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checking a store as evidence (read/store_verify.c): SQLite's integrity_check on every
+ * segment, the SHA-256 chain between segments, their numbering, and the retention records.
+ * The findings come out as items, in report order, to a function the caller gives; the caller
+ * prints them (`connrec verify` as text or JSON lines). Nothing is written beside the files.
+ */
+#ifndef CONNREC_READ_VERIFY_H
+#define CONNREC_READ_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_read.h"
+
+enum verify_kind {
+	VERIFY_SEGMENT, /* one segment was read: its facts */
+	VERIFY_GAP,	/* a recording gap stored in that segment */
+	VERIFY_NOTE,	/* worth saying, not a problem (retention, sealing just finished) */
+	VERIFY_PROBLEM, /* an inconsistency: verify fails */
+	VERIFY_SUMMARY, /* the last item */
+};
+
+/*
+ * One finding. Its strings come from the files (names, reasons, SQLite's messages): a printer
+ * escapes them. Valid only during the call.
+ */
+struct verify_item {
+	enum verify_kind kind;
+	const char *segment; /* the file it is about (a name the chain expects, when missing) */
+	/* VERIFY_SEGMENT */
+	const char *state; /* "sealed", "unsealed" (waiting to be sealed) or "active" */
+	int64_t first_ns, last_ns; /* SR_NO_TIME when unknown */
+	int64_t conns;
+	const char *sha256; /* of a sealed (.zst) file, else NULL */
+	/* VERIFY_GAP */
+	const struct sr_gap *gap;
+	/* VERIFY_NOTE, VERIFY_PROBLEM */
+	const char *message;
+	/* VERIFY_SUMMARY */
+	const char *dir; /* the data dir, or NULL for files */
+	size_t segments;
+	int problems;
+};
+
+typedef void (*verify_fn)(void *ctx, const struct verify_item *item);
+
+/*
+ * Verifies a data dir (dir != NULL) or the segment files given, handing each finding to fn.
+ * Returns 0 when consistent, 1 when a problem was found, or -errno when it could not run at
+ * all, with why in err_buf (a data dir that cannot be listed; untrusted text: escape it).
+ */
+int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
+		 char *err_buf, size_t err_len);
+
+#endif /* CONNREC_READ_VERIFY_H */
