@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cgroupfs.h"
 #include "log.h"
 
 #define TRACEFS_PATH "/sys/kernel/tracing"
@@ -47,33 +48,6 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		return 0;
 	c->fn(c->ctx, data);
 	return 0;
-}
-
-/* The cgroup-v2 root: hooks attached there see every socket on the host. */
-static int find_cgroup2_root(char *path, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	int err = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[1024], fstype[64];
-		char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
-			continue;
-		if (strlen(mnt) >= len)
-			continue;
-		strcpy(path, mnt);
-		err = 0;
-		break;
-	}
-	fclose(f);
-	return err;
 }
 
 /* Syscall tracepoints need tracefs; a fresh machine may not have it mounted. */
@@ -114,7 +88,8 @@ static int attach_all(struct capture *c)
 	char cgroot[1024];
 	int err;
 
-	err = find_cgroup2_root(cgroot, sizeof(cgroot));
+	/* The cgroup-v2 root: hooks attached there see every socket on the host. */
+	err = cgroupfs_root(cgroot, sizeof(cgroot));
 	if (err) {
 		cr_err("no cgroup v2 mount found: the UDP hooks need one");
 		return err;
