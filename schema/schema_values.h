@@ -47,6 +47,15 @@ enum cr_end_reason {
 #define CR_FLAG_CARRIED 0x2	/* copied into a new segment because it was still open */
 #define CR_FLAG_NO_PID 0x4	/* no process context was available (e.g. never accepted) */
 
+/* life.flags bits (schema 2). */
+#define CR_LIFE_SEEDED 0x1   /* found at start: it existed before recording, exe and args as
+				/proc showed them then */
+#define CR_LIFE_CARRIED 0x2  /* copied into this segment; first written in an earlier one */
+#define CR_LIFE_EXEC 0x4     /* this image began with an exec (else with the fork: the
+				parent's exe and args) */
+#define CR_LIFE_ARGS_CUT 0x8 /* the command line was longer than what was kept */
+#define CR_LIFE_EXE_CUT 0x10 /* the path was longer than what was kept */
+
 /* gap.kind */
 enum cr_gap_kind {
 	CR_GAP_LOST = 1, /* events dropped; count is known */

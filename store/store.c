@@ -97,6 +97,7 @@ static void store_free(struct store *s)
 	vec_free(&s->to_seal);
 	vec_free(&s->sealed);
 	open_set_free(&s->open);
+	lives_free(&s->lives);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -132,6 +133,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	err = apply_opts(s, opts);
 	if (err)
 		goto cleanup;
+	lives_init(&s->lives, opts ? opts->cgroup_name : NULL, opts ? opts->cgroup_ctx : NULL);
 	s->start_ns = seg_now_ns();
 
 	err = mkdir_p(s->dir);

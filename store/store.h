@@ -21,7 +21,7 @@
 
 #include "schema_values.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
 #define STORE_LOCK_NAME "connrec.lock"
 
@@ -62,6 +62,32 @@ struct store_end {
 	uint8_t reason;
 };
 
+/*
+ * One image of a process life (schema/002): what a fork, an exec or the start-up seed showed.
+ * (pid, pstart_ns) is the key; wall-clock times.
+ */
+struct store_life {
+	uint32_t pid, ppid, uid;
+	uint64_t pstart_ns, ppstart_ns, cgroup;
+	int64_t start_ns; /* the process started */
+	int64_t image_ns; /* this image began (the exec; start_ns for a fork or a seed) */
+	uint16_t flags;	  /* CR_LIFE_* */
+	char comm[16], pcomm[16]; /* NUL-terminated */
+	/* NUL-terminated; copied. A fork passes NULL for both: the parent's image is copied. */
+	const char *exe;
+	const char *args;
+};
+
+/* What a cgroup id names, for the cgroup table. */
+struct store_cgroup {
+	char path[512];	    /* below the cgroup v2 root; "" when unknown */
+	char container[80]; /* "" when none */
+	char unit[256];	    /* "" when none */
+};
+
+/* Fills OUT for cgroup ID; called once per cgroup and segment that references it. */
+typedef void (*store_cgroup_fn)(void *ctx, uint64_t id, struct store_cgroup *out);
+
 struct store_opts {
 	const char *dir;
 	uint64_t rotate_size;	 /* bytes; 0 = default */
@@ -74,6 +100,9 @@ struct store_opts {
 	 * dropped and counted in a "lost" gap. 0 = default.
 	 */
 	uint64_t max_queued;
+	/* Names cgroups for the cgroup table; NULL leaves every path empty. */
+	store_cgroup_fn cgroup_name;
+	void *cgroup_ctx;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */
@@ -86,6 +115,8 @@ struct store_stats {
 	uint64_t lost_events;	 /* sum of the counts of every lost gap added or made this run */
 	uint64_t rows_rejected;	 /* rows SQLite refused (e.g. a duplicate conn id); logged */
 	uint64_t segments_deleted; /* by retention */
+	uint64_t lives_written;	   /* life rows (process images) written */
+	uint64_t lives_known;	   /* process lives held in memory */
 	uint32_t active_seq;	 /* number of the active segment */
 };
 
@@ -103,6 +134,16 @@ int store_add_conn(struct store *s, const struct store_conn *c);
 int store_add_end(struct store *s, const struct store_end *e);
 int store_add_gap(struct store *s, enum cr_gap_kind kind, int64_t start_ns, int64_t end_ns,
 		  uint64_t count, const char *reason);
+
+/*
+ * Process lives. A life that began (fork, or found by the start-up seed) or exec'd is written
+ * at the next flush, with its exit folded in when that came first; later segments get it again
+ * when something in them refers to it. Cannot fail except for memory (-ENOMEM).
+ */
+int store_life_begin(struct store *s, const struct store_life *l);
+int store_life_exec(struct store *s, const struct store_life *l);
+int store_life_exit(struct store *s, uint32_t pid, uint64_t pstart_ns, int64_t exit_ns,
+		    uint32_t exit_code);
 
 /*
  * Write every queued row in one transaction. On failure (e.g. -ENOSPC) the rows stay queued

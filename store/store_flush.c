@@ -21,7 +21,7 @@
 
 uint64_t queue_rows(const struct store *s)
 {
-	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n;
+	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n + s->lives.dirty.n;
 }
 
 /*
@@ -250,6 +250,8 @@ static int write_queue(struct store *s)
 
 		rc = writer_put_meta(w, m->key, m->value);
 	}
+	if (rc == SQLITE_OK)
+		rc = lives_write(&s->lives, w);
 	if (rc == SQLITE_OK && s->fail_since_ns) {
 		struct gap_row g = { .kind = CR_GAP_LOST,
 				     .start_ns = s->fail_since_ns,
@@ -271,6 +273,7 @@ static int write_queue(struct store *s)
 static void after_commit(struct store *s)
 {
 	proc_cache_commit(&s->w->procs);
+	s->w->rows += lives_commit(&s->lives, s->w->seq, &s->stats);
 	for (size_t i = 0; i < s->conns.n; i++) {
 		const struct store_conn *c = vec_at(&s->conns, i);
 

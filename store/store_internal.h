@@ -7,6 +7,7 @@
  *                    next conn id, an unclean previous run
  *   store_writer.c   the active segment file: creation, statements, writing one row
  *   store_proc.c     the proc rows a segment already holds (deduplication)
+ *   store_lives.c    process lives and cgroup names, and which of them a segment holds
  *   store_flush.c    the in-memory queue and the flush transaction (store_add_*, store_flush)
  *   store_rotate.c   rotation, and the open connections a new segment starts with
  *   store_seal.c     the sealing thread
@@ -109,6 +110,39 @@ int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct sto
 void proc_cache_commit(struct proc_cache *pc);
 void proc_cache_rollback(struct proc_cache *pc);
 
+/* ---- store_lives.c ---- */
+
+struct life_ent;
+struct cgroup_ent;
+struct writer;
+
+/* The process lives known now (running, or ended moments ago) and the cgroups named so far. */
+struct lives {
+	struct life_ent *v;
+	size_t n, cap;
+	struct chains idx;
+	size_t nexited;
+	struct vec dirty; /* int32_t: lives with rows for the next transaction */
+	struct cgroup_ent *cg;
+	size_t ncg, capcg;
+	struct chains cgidx;
+	struct vec cg_tx; /* int32_t: cgroups written by the open transaction */
+	store_cgroup_fn cgroup_name;
+	void *cgroup_ctx;
+};
+
+void lives_init(struct lives *L, store_cgroup_fn name, void *ctx);
+void lives_free(struct lives *L);
+/* Inside a transaction on W: every row W's segment lacks of the lives marked dirty. */
+int lives_write(struct lives *L, struct writer *w);
+/* After that transaction committed into segment SEQ (returns the rows it wrote), or not. */
+uint64_t lives_commit(struct lives *L, uint32_t seq, struct store_stats *stats);
+void lives_rollback(struct lives *L);
+/* Something in segment SEQ refers to the life (pid, pstart): its rows go there too. */
+int lives_ref(struct lives *L, uint32_t pid, uint64_t pstart_ns, uint32_t seq);
+/* The cgroup row for ID in W's segment, written now if missing (a sqlite result code). */
+int lives_ref_cgroup(struct lives *L, struct writer *w, uint64_t id);
+
 /* ---- store_writer.c ---- */
 
 enum {
@@ -121,6 +155,9 @@ enum {
 	ST_RET,
 	ST_META,
 	ST_PAGES,
+	ST_LIFE,
+	ST_LIFE_EXIT,
+	ST_CGROUP,
 	ST_COUNT,
 };
 
@@ -149,6 +186,7 @@ struct writer {
 	sqlite3_stmt *st[ST_COUNT];
 	struct proc_cache procs;
 	struct conn_feed feed;
+	struct lives *lives; /* the store's */
 };
 
 struct gap_row {
@@ -248,6 +286,7 @@ struct store {
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
 	struct open_set open;
+	struct lives lives;
 
 	/* A failing stretch of flushes (disk full): reported as one gap when it ends. */
 	int64_t fail_since_ns;

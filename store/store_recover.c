@@ -5,12 +5,14 @@
  * sealing had begun), older raw segments to seal, leftover .tmp compressions, the next conn id,
  * and whether the previous run stopped cleanly.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "schema.h"
 #include "store_dir.h"
 #include "store_internal.h"
 
@@ -89,6 +91,59 @@ static void init_next_conn_id(struct store *s, const struct seg_entry *v, size_t
 }
 
 /*
+ * Whether this run may go on writing a segment made by an earlier one: not when it was made
+ * in another boot (process keys and cgroup ids are only unique within one, and meta names a
+ * single boot) or by a newer recorder. Those are left to be sealed.
+ */
+static bool reusable(sqlite3 *db, uint32_t seq)
+{
+	char seg_boot[64] = "", boot[64];
+	int64_t version = seg_query_i64(db, "PRAGMA user_version", 0);
+
+	read_first_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	seg_meta_get(db, "boot_id", seg_boot, sizeof(seg_boot));
+	if (version > STORE_SCHEMA_VERSION) {
+		cr_info("store: segment %" PRIu32 " has schema version %" PRId64 " (newer than %d):"
+			" starting a new one", seq, version, STORE_SCHEMA_VERSION);
+		return false;
+	}
+	if (strcmp(seg_boot, boot)) {
+		cr_info("store: segment %" PRIu32 " was written before a reboot: starting a new one",
+			seq);
+		return false;
+	}
+	return true;
+}
+
+/* Brings a segment of an older schema version up to this one, in one transaction. */
+static int migrate(struct writer *w)
+{
+	int64_t version = seg_query_i64(w->db, "PRAGMA user_version", 0);
+	int rc = SQLITE_OK;
+
+	if (version >= STORE_SCHEMA_VERSION)
+		return 0;
+	if (version < 1) {
+		cr_err("store: segment %" PRIu32 " has no schema version", w->seq);
+		return -EPROTO;
+	}
+	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (int64_t v = version; rc == SQLITE_OK && v < (int64_t)schema_sql_count; v++)
+		rc = sqlite3_exec(w->db, schema_sql[v], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		cr_err("store: cannot upgrade segment %" PRIu32 " from schema version %" PRId64
+		       ": %s", w->seq, version, sqlite3_errmsg(w->db));
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		return seg_sqlite_err(rc);
+	}
+	cr_info("store: segment %" PRIu32 " upgraded from schema version %" PRId64 " to %d",
+		w->seq, version, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+/*
  * Reopens the highest raw segment as the active one; sets *active to 0 when there is none to
  * reopen, *fresh when it holds no rows of an earlier run.
  */
@@ -106,14 +161,17 @@ static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
 		*fresh = true;
 		return writer_init(s, s->w, false);
 	}
-	if (seg_meta_get(s->w->db, "sealed", val, sizeof(val)) == 0 && !strcmp(val, "1")) {
-		/* Sealing had started: it is not ours to write any more. */
+	if ((seg_meta_get(s->w->db, "sealed", val, sizeof(val)) == 0 && !strcmp(val, "1")) ||
+	    !reusable(s->w->db, s->w->seq)) {
+		/* Sealing had started, or it is not ours to write any more. */
 		writer_free(s->w, false);
 		s->w = NULL;
 		*active = 0;
 		return 0;
 	}
-	err = writer_prepare(s->w);
+	err = migrate(s->w);
+	if (!err)
+		err = writer_prepare(s->w);
 	if (!err && seg_meta_get(s->w->db, "created_ns", val, sizeof(val)) == 0)
 		s->w->created_ns = strtoll(val, NULL, 10);
 	proc_cache_start_at(&s->w->procs,

@@ -32,6 +32,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
 	[ST_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+	[ST_LIFE] = "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
+		    " uid, cgroup, comm, exe, args, flags, exit_ns, exit_code)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	[ST_LIFE_EXIT] = "INSERT INTO life_exit(pid, pstart_ns, exit_ns, exit_code)"
+			 " VALUES(?1,?2,?3,?4)",
+	[ST_CGROUP] = "INSERT INTO cgroup(id, path, container, unit) VALUES(?1,?2,?3,?4)",
 };
 
 /* ---- one row ---- */
@@ -174,6 +180,7 @@ void writer_rollback(struct writer *w)
 	if (!sqlite3_get_autocommit(w->db))
 		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
 	proc_cache_rollback(&w->procs);
+	lives_rollback(w->lives);
 }
 
 /* ---- the file ---- */
@@ -235,6 +242,7 @@ int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
 	if (!w)
 		return -ENOMEM;
 	w->seq = seq;
+	w->lives = &s->lives;
 	err = proc_cache_init(&w->procs);
 	if (err)
 		goto cleanup;
@@ -343,12 +351,15 @@ int writer_init(struct store *s, struct writer *w, bool carry)
 		rc = writer_put_run(w, &r, s->version);
 	for (size_t i = 0; carry && rc == SQLITE_OK && i < s->open.n; i++)
 		rc = writer_put_conn(w, &s->open.v[i].c, CR_FLAG_CARRIED);
+	if (rc == SQLITE_OK)
+		rc = lives_write(w->lives, w);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	proc_cache_commit(&w->procs);
+	lives_commit(w->lives, w->seq, &s->stats);
 	return 0;
 fail:
 	err = seg_sqlite_err(rc);

@@ -117,7 +117,7 @@ static void test_basic(void)
 	CHECK_THAT(q1(db, "SELECT count(*) FROM meta WHERE key IN ('schema_version', 'segment_id',"
 		     " 'host', 'boot_id', 'kernel', 'recorder_version', 'clock_offset_ns',"
 		     " 'created_ns')") == 8);
-	CHECK_THAT(q1(db, "PRAGMA user_version") == 1);
+	CHECK_THAT(q1(db, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
 	CHECK_THAT(q1(db, "PRAGMA journal_mode = wal") >= -1); /* just opens */
 
 	/* The lock: a second recorder on the same dir is refused. */
