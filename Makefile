@@ -107,6 +107,13 @@ $(OUTPUT)/tests/test_ingest: tests/unit/test_ingest.c recorder/ingest.c $(OUTPUT
 	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) tests/unit/test_ingest.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
+# So does the process-event test, with the recorder's proc_ingest.c.
+$(OUTPUT)/tests/test_proc_ingest: tests/unit/test_proc_ingest.c recorder/proc_ingest.c \
+		$(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) tests/unit/test_proc_ingest.c \
+		recorder/proc_ingest.c $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@

@@ -855,3 +855,6 @@ out:
 	bpf_map_delete_elem(&udp_socks, &cookie);
 	return 1;
 }
+
+/* Process lives (exec, fork, exit, and the start-up seed walk): their own ring and counters. */
+#include "proc.bpf.h"

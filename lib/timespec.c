@@ -392,3 +392,21 @@ int64_t ts_now_ns(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * TS_NSEC_PER_SEC + ts.tv_nsec;
 }
+
+static int64_t clock_now(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * TS_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+int64_t ts_boot_offset_ns(void)
+{
+	/* Bracket the wall-clock read so scheduling between the reads cancels out. */
+	int64_t b1 = clock_now(CLOCK_BOOTTIME);
+	int64_t w = clock_now(CLOCK_REALTIME);
+	int64_t b2 = clock_now(CLOCK_BOOTTIME);
+
+	return w - (b1 + (b2 - b1) / 2);
+}

@@ -54,4 +54,7 @@ void ts_format_duration(int64_t ns, char *buf, size_t len);
 /* Current wall-clock time in nanoseconds. */
 int64_t ts_now_ns(void);
 
+/* Wall clock minus CLOCK_BOOTTIME now: wall = boot + offset (BPF stamps boot time). */
+int64_t ts_boot_offset_ns(void);
+
 #endif /* CONNREC_TIMESPEC_H */

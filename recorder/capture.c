@@ -104,8 +104,8 @@ static int attach_all(struct capture *c)
 		enum bpf_prog_type type = bpf_program__type(prog);
 		struct bpf_link *link;
 
-		if (prog == c->skel->progs.report_open)
-			continue; /* run on demand, never attached */
+		if (!strcmp(bpf_program__section_name(prog), "raw_tp"))
+			continue; /* no tracepoint named: run on demand, never attached */
 		if (c->nlinks == MAX_LINKS)
 			return -E2BIG;
 		if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
@@ -157,6 +157,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
+	proc_capture_configure(c->skel, opts->proc_ring_size);
 
 	err = connrec_bpf__load(c->skel);
 	if (err) {

@@ -21,6 +21,7 @@ struct capture_opts {
 	 * skipped them, so the second path (tcp_destroy_sock) must record those closes. 0 = off.
 	 */
 	uint16_t skip_close_port;
+	uint32_t proc_ring_size; /* bytes of the process-event ring, power of two; 0 = default */
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)

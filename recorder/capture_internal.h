@@ -28,6 +28,12 @@ struct capture {
 	capture_event_fn fn;
 	void *ctx;
 	bool report_failed; /* report_open cannot run here: said once, not retried */
+	/* Process events (proc_capture.c): their ring's consumer. */
+	void (*proc_fn)(void *ctx, const void *data, size_t size);
+	void *proc_ctx;
 };
+
+/* proc_capture.c: sizes the process-event ring; call between open and load. */
+void proc_capture_configure(struct connrec_bpf *skel, uint32_t ring_size);
 
 #endif /* CONNREC_CAPTURE_INTERNAL_H */

@@ -13,9 +13,12 @@
 
 #include "commands.h"
 #include "capture.h"
+#include "cgroup_names.h"
 #include "ingest.h"
 #include "log.h"
 #include "opts.h"
+#include "proc_capture.h"
+#include "proc_ingest.h"
 #include "sockdump.h"
 #include "store.h"
 #include "timespec.h"
@@ -55,6 +58,7 @@ enum {
 	OPT_RING_SIZE,
 	OPT_MAX_FLOWS,
 	OPT_SKIP_CLOSE_PORT,
+	OPT_PROC_RING_SIZE,
 	OPT_VERBOSE,
 };
 
@@ -76,6 +80,8 @@ static const struct opt record_options[] = {
 	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N" },
 	{ .id = OPT_SKIP_CLOSE_PORT, .name = "skip-close-port", .arg = OPT_REQUIRED,
 	  .metavar = "PORT" },
+	{ .id = OPT_PROC_RING_SIZE, .name = "proc-ring-size", .arg = OPT_REQUIRED,
+	  .metavar = "BYTES" },
 	{ 0 },
 };
 
@@ -141,6 +147,12 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		o->capture.skip_close_port = (uint16_t)port;
 		break;
 	}
+	case OPT_PROC_RING_SIZE:
+		if (parse_u32(arg, (uint32_t)page, 1u << 30, &o->capture.proc_ring_size) ||
+		    (o->capture.proc_ring_size & (o->capture.proc_ring_size - 1)))
+			return opt_bad_value(opt, arg,
+					     "expected a power of two of at least a page");
+		break;
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
 		break;
@@ -210,6 +222,8 @@ struct recorder {
 	struct store *store;
 	struct capture *cap;
 	struct ingest *ingest;
+	struct proc_ingest *procs;
+	struct cgroup_names *cgnames;
 	uint8_t end_reason; /* for the UDP end callback */
 	int64_t end_ns;
 };
@@ -265,10 +279,15 @@ static int commit(struct recorder *r)
 	uint64_t drops[CR_DROP_MAX];
 	int err;
 
+	uint64_t proc_lost;
+
 	if (capture_drops(r->cap, drops) == 0)
 		ingest_losses(r->ingest, drops);
+	if (proc_capture_drops(r->cap, &proc_lost) == 0)
+		proc_ingest_losses(r->procs, proc_lost);
 	err = ingest_commit(r->ingest);
 	ingest_sync_clock(r->ingest);
+	proc_ingest_sync_clock(r->procs);
 	return err;
 }
 
@@ -329,7 +348,7 @@ static int record_run(int argc, char **argv)
 				 .udp_idle_ns = DEFAULT_UDP_IDLE_NS };
 	struct recorder r = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	int err, npre, status = EXIT_FAIL;
+	int err, npre, nproc, status = EXIT_FAIL;
 
 	err = opt_parse(&cmd_record, argc, argv, on_opt, &o);
 	if (err)
@@ -343,6 +362,11 @@ static int record_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Without a cgroup v2 root, cgroups stay unnamed (it says so); recording goes on. */
+	if (cgroup_names_open(&r.cgnames) == 0) {
+		o.store.cgroup_name = cgroup_names_lookup;
+		o.store.cgroup_ctx = r.cgnames;
+	}
 	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
 	if (err)
@@ -352,8 +376,14 @@ static int record_run(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	err = ingest_new(&r.ingest, r.store, new_conn_id, r.cap);
+	if (!err)
+		err = proc_ingest_new(&r.procs, r.store);
+	if (!err)
+		err = proc_capture_start(r.cap, proc_ingest_event, r.procs);
 	if (err)
 		goto cleanup;
+	/* The process events are on: a process started from here on is seen either way. */
+	nproc = proc_capture_seed(r.cap);
 
 	/* Attach first, then dump: a connection is then seen twice rather than not at all. */
 	npre = sockdump_all(on_preexisting, &r);
@@ -366,8 +396,9 @@ static int record_run(int argc, char **argv)
 		cr_err("cannot write to the store in %s: %s", o.store.dir, strerror(-err));
 		goto cleanup;
 	}
-	cr_info("ready: recording into %s (%d hooks attached, %d existing connections stored)",
-		o.store.dir, capture_attached(r.cap), npre < 0 ? 0 : npre);
+	cr_info("ready: recording into %s (%d hooks attached, %d existing connections and %d "
+		"processes stored)",
+		o.store.dir, capture_attached(r.cap), npre < 0 ? 0 : npre, nproc < 0 ? 0 : nproc);
 	notify_systemd("READY=1");
 
 	err = run(&r, &o);
@@ -386,5 +417,7 @@ cleanup:
 	if (store_close(r.store) && status == EXIT_OK)
 		status = EXIT_FAIL;
 	ingest_free(r.ingest);
+	proc_ingest_free(r.procs);
+	cgroup_names_close(r.cgnames); /* after store_close: its last flush may name cgroups */
 	return status;
 }
