@@ -369,8 +369,10 @@ static int record_run(int argc, char **argv)
 	}
 	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
-	if (err)
+	if (err) {
+		cgroup_names_close(r.cgnames);
 		return EXIT_FAIL;
+	}
 	o.capture.first_conn_id = store_next_conn_id(r.store);
 	err = capture_open(&r.cap, &o.capture, on_event, &r);
 	if (err)

@@ -37,7 +37,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
 	[ST_LIFE_EXIT] = "INSERT INTO life_exit(pid, pstart_ns, exit_ns, exit_code)"
 			 " VALUES(?1,?2,?3,?4)",
-	[ST_CGROUP] = "INSERT INTO cgroup(id, path, container, unit) VALUES(?1,?2,?3,?4)",
+	/* A recorder restarted on the same segment does not know which rows it holds. */
+	[ST_CGROUP] = "INSERT INTO cgroup(id, path, container, unit) VALUES(?1,?2,?3,?4)"
+		      " ON CONFLICT(id) DO NOTHING",
 };
 
 /* ---- one row ---- */

@@ -137,8 +137,8 @@ static void compress(const char *path)
 static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long long netns,
 		 long long cg)
 {
-	execf(db, "INSERT INTO proc VALUES (%d, %d, %Q, %d, %lld, %lld)", id, pid, comm, uid, netns,
-	      cg);
+	execf(db, "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES (%d, %d, %Q, %d, %lld,"
+	      " %lld)", id, pid, comm, uid, netns, cg);
 }
 
 /*

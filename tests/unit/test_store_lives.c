@@ -289,6 +289,31 @@ static void test_carry(void)
 	CHECK_THAT(store_close(s) == 0);
 }
 
+/* A recorder restarted on the same active segment names a cgroup the segment already has. */
+static void test_restart(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test", .cgroup_name = name_cgroup };
+	struct store *s = NULL;
+	struct store_life l = mk_life(600, 60, 1, 1, "a");
+
+	snprintf(dir, sizeof(dir), "%s/restart", base);
+	seg_path_of(db, sizeof(db), dir, 1);
+	o.dir = dir;
+	for (int run = 0; run < 2; run++) {
+		s = NULL;
+		CHECK_THAT(store_open(&s, &o) == 0);
+		if (!s)
+			return;
+		l.pid = 600 + (uint32_t)run;
+		CHECK_THAT(store_life_begin(s, &l) == 0);
+		CHECK_THAT(store_flush(s) == 0);
+		CHECK_THAT(store_close(s) == 0);
+	}
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 2);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM cgroup WHERE id = 77") == 1);
+}
+
 /* A version-1 active segment is upgraded in place; the result reads like a new one. */
 static void test_upgrade(void)
 {
@@ -410,6 +435,7 @@ int main(void)
 	test_rows();
 	test_rollback();
 	test_carry();
+	test_restart();
 	test_upgrade();
 	test_reboot();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
