@@ -2,6 +2,9 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cr_write_all(int fd, const void *buf, size_t len)
@@ -20,4 +23,58 @@ int cr_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+int cr_open_regular(const char *path)
+{
+	struct stat before, st;
+	int fd, flags;
+
+	if (lstat(path, &before))
+		return -errno;
+	if (S_ISLNK(before.st_mode))
+		return -ELOOP;
+	if (!S_ISREG(before.st_mode))
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_ino != before.st_ino ||
+	    st.st_dev != before.st_dev) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* Reads from a regular file never block anyway; clear the flag for plain semantics. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
+FILE *cr_fopen_regular(const char *path)
+{
+	int fd = cr_open_regular(path);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
+
+const char *cr_open_strerror(int err)
+{
+	if (err == -ELOOP)
+		return "a symbolic link (not followed)";
+	if (err == -EINVAL)
+		return "not a regular file";
+	return strerror(err < 0 ? -err : err);
 }

@@ -4,8 +4,23 @@
 #define CONNREC_FILEIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Write all of buf, retrying short writes and EINTR. Returns 0 or -errno. */
 int cr_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Opens path read-only if, and only if, it is a regular file: a symlink in its last component
+ * is not followed (-ELOOP), and a FIFO, a device, a socket or a directory is refused
+ * (-EINVAL) before anything reads from it, so no file can make a reader hang on a FIFO or
+ * read /dev/zero forever. The type is checked with lstat() first, so a device node is never
+ * even opened (opening some has side effects), then again with fstat() on what was opened
+ * (O_NOFOLLOW | O_NONBLOCK) in case it was swapped. Returns the fd (O_CLOEXEC) or -errno.
+ */
+int cr_open_regular(const char *path);
+/* The same as a stdio stream ("re"); NULL with errno set. */
+FILE *cr_fopen_regular(const char *path);
+/* A message for an error of cr_open_regular(): says "not a regular file" and "symbolic link". */
+const char *cr_open_strerror(int err);
 
 #endif /* CONNREC_FILEIO_H */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "store_read_internal.h"
 
 void sr_set_err(char *buf, size_t len, const char *fmt, ...)
@@ -104,11 +105,11 @@ static int harden(sqlite3 *db)
 int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok)
 {
 	unsigned char buf[16];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = cr_open_regular(path);
 	ssize_t r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = read(fd, buf, n);
 	close(fd);
 	*ok = r == (ssize_t)n && !memcmp(buf, magic, n);
@@ -214,7 +215,7 @@ static int check_header(const char *file, char *errbuf, size_t errlen)
 	int err = sr_check_magic(file, "SQLite format 3\0", 16, &ok);
 
 	if (err) {
-		sr_set_err(errbuf, errlen, "%s", strerror(-err));
+		sr_set_err(errbuf, errlen, "%s", cr_open_strerror(err));
 		return err;
 	}
 	if (!ok) {
@@ -246,20 +247,17 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	const struct sr_open_opts *o = opts ? opts : &defaults;
 	struct sr_segment *seg = NULL;
 	struct sr_source src;
-	struct stat st;
-	int err = 0;
+	int fd, err = 0;
 
 	*out = NULL;
-	if (stat(path, &st)) {
-		err = -errno;
-		sr_set_err(errbuf, errlen, "%s", strerror(errno));
+	/* Only a regular file, checked before anything reads it (a FIFO would hang a reader). */
+	fd = cr_open_regular(path);
+	if (fd < 0) {
+		err = fd;
+		sr_set_err(errbuf, errlen, "%s", cr_open_strerror(err));
 		goto cleanup;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		sr_set_err(errbuf, errlen, "not a regular file");
-		goto cleanup;
-	}
+	close(fd);
 	if (strlen(path) >= PATH_MAX) {
 		err = -ENAMETOOLONG;
 		sr_set_err(errbuf, errlen, "path too long");

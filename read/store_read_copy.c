@@ -117,9 +117,9 @@ static int copy_file(const char *src, const char *dst, uint64_t cap)
 	int in, out = -1, err = 0;
 	ssize_t r;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	in = cr_open_regular(src);
 	if (in < 0)
-		return -errno;
+		return in;
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
 		err = -errno;
@@ -169,10 +169,10 @@ static int unzstd_file(const char *src, const char *dst, uint64_t cap, char *err
 	}
 	/* Bounds the window a frame may ask for, so a header cannot make us allocate GBs. */
 	ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	in = cr_open_regular(src);
 	if (in < 0) {
-		err = -errno;
-		sr_set_err(errbuf, errlen, "%s", strerror(errno));
+		err = in;
+		sr_set_err(errbuf, errlen, "%s", cr_open_strerror(err));
 		goto cleanup;
 	}
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -296,7 +296,7 @@ static int stage_zst(const char *path, const struct sr_open_opts *o, uint64_t ca
 	int err = sr_check_magic(path, "\x28\xb5\x2f\xfd", 4, &ok);
 
 	if (err)
-		sr_set_err(errbuf, errlen, "cannot read: %s", strerror(-err));
+		sr_set_err(errbuf, errlen, "cannot read: %s", cr_open_strerror(err));
 	if (!err && !ok) {
 		err = -EBADMSG;
 		sr_set_err(errbuf, errlen, "not a zstd-compressed segment (bad magic)");
@@ -360,7 +360,7 @@ static int stage_db(const char *path, const struct sr_open_opts *o, uint64_t cap
 		err = copy_file(side, dst, cap);
 	if (err) {
 		sr_set_err(errbuf, errlen, "cannot copy into a private temp dir: %s",
-			   strerror(-err));
+			   cr_open_strerror(err));
 		return err;
 	}
 	src->file = src->work;

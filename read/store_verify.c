@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "store_internal.h"
 #include "store_read.h"
 #include "verify.h"
@@ -148,7 +149,7 @@ static void check_one(struct vctx *c, struct vseg *v)
 	if (v->zst) {
 		rc = seg_hash_file(v->path, v->sha256);
 		if (rc) {
-			problem(c, v->name, "cannot read: %s", strerror(-rc));
+			problem(c, v->name, "cannot read: %s", cr_open_strerror(rc));
 			return;
 		}
 	}

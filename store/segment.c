@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "fileio.h"
 #include "segment.h"
 #include "timespec.h"
 
@@ -211,9 +212,9 @@ int seg_hash_file(const char *path, char hex[65])
 	int fd = -1, err = 0;
 	ssize_t r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = cr_open_regular(path);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	buf = malloc(SEG_IO_CHUNK);
@@ -321,7 +322,7 @@ int seg_manifest_find(const char *dir, uint32_t seq, struct seg_info *info)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_MANIFEST_NAME);
-	f = fopen(path, "re");
+	f = cr_fopen_regular(path);
 	if (!f)
 		return errno == ENOENT ? -ENOENT : -errno;
 	while (fgets(line, sizeof(line), f)) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "store_dir.h"
 #include "store_internal.h"
 
@@ -100,7 +101,7 @@ int store_status_read(const char *dir, struct store_status *st)
 
 	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_STATUS_NAME);
-	f = fopen(path, "re");
+	f = cr_fopen_regular(path);
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "store_internal.h"
 
 void *vec_push(struct vec *q)
@@ -83,7 +84,7 @@ int chains_rebuild(struct chains *ch, size_t nb, void *ents, size_t n, size_t es
 
 void read_first_line(const char *path, char *buf, size_t len)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = cr_fopen_regular(path);
 
 	buf[0] = '\0';
 	if (!f)

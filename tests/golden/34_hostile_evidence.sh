@@ -62,6 +62,42 @@ done
 run "$BIN" query -f "$J/seg-00000002.db" -o csv
 [ "$(grep -c ',h1,' "$tmp/o")" -eq 6 ] && ok || no "journal: rows not read: $(cat "$tmp/o")"
 
+# ---- 3. Only regular files are read: a FIFO or a symlink to /dev/zero must not hang ----
+F=$tmp/types
+mkdir "$F" "$tmp/fifo-wal" "$tmp/fifo-status"
+cp "$S/seg-00000001.db.zst" "$S/seg-00000002.db" "$F/"
+ln -s /dev/zero "$F/seg-00000003.db.zst"
+mkfifo "$F/seg-00000004.db.zst"
+cp "$S/seg-00000002.db" "$tmp/fifo-wal/"
+mkfifo "$tmp/fifo-wal/seg-00000002.db-wal"
+mkfifo "$tmp/fifo-status/connrec.status"
+ln -s "$S/seg-00000002.db" "$tmp/link.db"
+for t in "verify -d $F|1|FAIL seg-00000003.db.zst: cannot read: a symbolic link" \
+	"verify -d $F|1|FAIL seg-00000004.db.zst: cannot read: not a regular file" \
+	"verify -f $F/seg-00000003.db.zst|1|FAIL seg-00000003.db.zst: cannot read: a symbolic link" \
+	"query -d $F -o csv|1|seg-00000004.db.zst: not a regular file; skipped" \
+	"query -f $F/seg-00000003.db.zst|1|seg-00000003.db.zst: a symbolic link .*; skipped" \
+	"query -f $tmp/fifo-wal/seg-00000002.db|1|seg-00000002.db: .*not a regular file; skipped" \
+	"verify -f $tmp/fifo-wal/seg-00000002.db|1|FAIL seg-00000002.db: .*not a regular file" \
+	"query -f $tmp/link.db|1|link.db: a symbolic link" \
+	"status -d $tmp/fifo-status|1|"; do
+	cmd=${t%%|*}
+	rest=${t#*|}
+	want=${rest%%|*}
+	msg=${rest#*|}
+	# shellcheck disable=SC2086
+	run "$BIN" $cmd
+	if [ $rc -ne "$want" ]; then
+		no "$cmd: exit $rc, want $want"
+		cat "$tmp/o" "$tmp/e"
+	elif [ -n "$msg" ] && ! grep -Eq "$msg" "$tmp/o" "$tmp/e"; then
+		no "$cmd: no /$msg/"
+		cat "$tmp/o" "$tmp/e"
+	else
+		ok
+	fi
+done
+
 # ---- 4. Text from a file reaches the terminal escaped: no forged lines, no escapes ----
 E=$tmp/escape
 mkdir "$E"
