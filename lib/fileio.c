@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 int cr_write_all(int fd, const void *buf, size_t len)
@@ -77,4 +78,35 @@ const char *cr_open_strerror(int err)
 	if (err == -EINVAL)
 		return "not a regular file";
 	return strerror(err < 0 ? -err : err);
+}
+
+long cr_flock_holder(const char *path)
+{
+	char line[256];
+	struct stat st;
+	long pid = 0;
+	FILE *f;
+
+	if (stat(path, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char type[16], mode[16], rw[16];
+		unsigned maj, min;
+		unsigned long ino;
+		long p;
+
+		if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %x:%x:%lu", type, mode, rw, &p, &maj,
+			   &min, &ino) != 7)
+			continue;
+		if (!strcmp(type, "FLOCK") && ino == st.st_ino && maj == major(st.st_dev) &&
+		    min == minor(st.st_dev)) {
+			pid = p;
+			break;
+		}
+	}
+	fclose(f);
+	return pid;
 }

@@ -23,4 +23,11 @@ FILE *cr_fopen_regular(const char *path);
 /* A message for an error of cr_open_regular(): says "not a regular file" and "symbolic link". */
 const char *cr_open_strerror(int err);
 
+/*
+ * The pid holding a flock() on path, looked up in /proc/locks; 0 when nobody holds one,
+ * -errno when /proc/locks cannot be read. Looking instead of trying the lock ourselves never makes
+ * the holder-to-be (a starting recorder) fail.
+ */
+long cr_flock_holder(const char *path);
+
 #endif /* CONNREC_FILEIO_H */

@@ -7,42 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
+#include "fileio.h"
 #include "segment.h"
 #include "store.h"
 #include "store_dir.h"
 
 long store_lock_holder(const char *dir)
 {
-	char path[PATH_MAX], line[256];
-	struct stat st;
-	long pid = 0;
-	FILE *f;
+	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_NAME);
-	if (stat(path, &st))
-		return 0;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char type[16], mode[16], rw[16];
-		unsigned maj, min;
-		unsigned long ino;
-		long p;
-
-		if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %x:%x:%lu", type, mode, rw, &p, &maj,
-			   &min, &ino) != 7)
-			continue;
-		if (!strcmp(type, "FLOCK") && ino == st.st_ino && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev)) {
-			pid = p;
-			break;
-		}
-	}
-	fclose(f);
-	return pid;
+	return cr_flock_holder(path);
 }
 
 static uint64_t dir_bytes(const char *dir)
