@@ -87,7 +87,8 @@ long cr_flock_holder(const char *path)
 	long pid = 0;
 	FILE *f;
 
-	if (stat(path, &st))
+	/* Not through a symlink: a copied dir must not borrow the lock of a live one. */
+	if (lstat(path, &st) || !S_ISREG(st.st_mode))
 		return 0;
 	f = fopen("/proc/locks", "re");
 	if (!f)

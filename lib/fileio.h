@@ -24,9 +24,10 @@ FILE *cr_fopen_regular(const char *path);
 const char *cr_open_strerror(int err);
 
 /*
- * The pid holding a flock() on path, looked up in /proc/locks; 0 when nobody holds one,
- * -errno when /proc/locks cannot be read. Looking instead of trying the lock ourselves never makes
- * the holder-to-be (a starting recorder) fail.
+ * The pid holding a flock() on path, looked up in /proc/locks; 0 when nobody holds one or
+ * path is not a regular file (a symlink is not followed), -errno when /proc/locks cannot be
+ * read. Looking instead of trying the lock ourselves never makes the holder-to-be (a
+ * starting recorder) fail.
  */
 long cr_flock_holder(const char *path);
 

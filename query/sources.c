@@ -74,7 +74,7 @@ int query_open_sources(struct query *q)
 	for (size_t i = n; i-- > 0;) {
 		struct slot s = { 0 };
 
-		if (open_one(q, list[i].path, list[i].active ? SR_OPEN_LIVE : 0, &s))
+		if (open_one(q, list[i].path, list[i].live ? SR_OPEN_LIVE : 0, &s))
 			continue;
 		err = add_slot(q, &s);
 		if (err)

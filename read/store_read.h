@@ -8,10 +8,9 @@
  *     file is ever opened read-write. A plain .db without a -wal opens with immutable=1; a hot
  *     -journal beside it is ignored with a warning, never rolled back (a crafted one deletes
  *     the "super-journal" it names). One with a -wal is copied with it into a private 0700
- *     temp dir and opened there, unless it is the live active
- *     segment of a data dir whose recorder holds it (SR_OPEN_LIVE, both -wal and -shm present,
- *     directory writable by mode): that one opens read-only in place so no committed row is
- *     missed. A .db.zst is decompressed into a private 0700 temp dir with a size cap.
+ *     temp dir and opened there, unless it is the active segment of a data dir whose lock a
+ *     running recorder holds (SR_OPEN_LIVE, from sr_list_dir(), with -wal and -shm present):
+ *     that one opens read-only in place so no committed row is missed. A .db.zst is decompressed into a private 0700 temp dir with a size cap.
  *     Temp dirs are removed by sr_close();
  *   - sets SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers and views off,
  *     cell_size_check=ON, mmap_size=0, query_only=ON and tight sqlite3_limit()s;
@@ -91,12 +90,15 @@ struct sr_entry {
 	char *path;
 	uint64_t seq; /* NNNNNNNN of seg-NNNNNNNN */
 	bool zst;     /* .db.zst */
-	bool active;  /* the highest-numbered plain .db: open with SR_OPEN_LIVE */
+	bool active;  /* the highest-numbered plain .db */
+	bool live;    /* active, and a recorder holds the dir's lock: open with SR_OPEN_LIVE */
 };
 
 /*
  * The segments of a data dir in sequence order. Other files (*.tmp, the lock, the manifest)
  * are ignored; when seg-N.db and seg-N.db.zst both exist (sealing in progress), the .zst wins.
+ * A dir whose lock no recorder holds (a copy, or a store whose recorder is gone) is evidence:
+ * none of its entries is live.
  */
 int sr_list_dir(const char *dir, struct sr_entry **out, size_t *n, char *errbuf, size_t errlen);
 void sr_free_list(struct sr_entry *list, size_t n);

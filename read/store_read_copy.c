@@ -261,22 +261,6 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* Does the directory holding path have a write bit set (mode, not access(): root ignores it)? */
-static bool dir_writable(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat st;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	return stat(dir, &st) == 0 && (st.st_mode & 0222);
-}
-
 /* A new private temp dir, with the message on error. */
 static int private_dir(const struct sr_open_opts *o, char tmpdir[PATH_MAX], char *errbuf,
 		       size_t errlen)
@@ -330,11 +314,12 @@ static int stage_db(const char *path, const struct sr_open_opts *o, uint64_t cap
 	wal = exists(side);
 	snprintf(side, sizeof(side), "%s-shm", path);
 	shm = exists(side);
-	if (wal && shm && (o->flags & SR_OPEN_LIVE) && dir_writable(path)) {
+	if (wal && shm && (o->flags & SR_OPEN_LIVE)) {
 		/*
-		 * The recorder's own active segment: read it as any WAL reader does, so
-		 * committed rows still in the WAL are seen. The -shm already exists.
+		 * The active segment of a running recorder (it holds the lock): read it as any
+		 * WAL reader does, so committed rows still in the WAL are seen. The -shm exists.
 		 */
+		cr_debug("%s: the live active segment, read in place", path);
 		src->params = "";
 		return 0;
 	}

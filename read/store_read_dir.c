@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
+#include "store.h"
 #include "store_read_internal.h"
 
 static int entry_cmp(const void *a, const void *b)
@@ -89,8 +91,13 @@ int sr_list_dir(const char *dir, struct sr_entry **out, size_t *n, char *errbuf,
 		}
 		v[w++] = v[i];
 	}
-	if (w && !v[w - 1].zst)
+	if (w && !v[w - 1].zst) {
+		char lock[PATH_MAX + 32];
+
 		v[w - 1].active = true;
+		snprintf(lock, sizeof(lock), "%s/%s", dir, STORE_LOCK_NAME);
+		v[w - 1].live = cr_flock_holder(lock) > 0;
+	}
 	*out = v;
 	*n = w;
 	v = NULL;

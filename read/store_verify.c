@@ -28,7 +28,7 @@ struct vseg {
 	char path[PATH_MAX];
 	char name[SEG_NAME_MAX + 16];
 	uint32_t seq;	/* from the file name; 0 when the name is not a segment name */
-	bool zst, active, opened;
+	bool zst, active, live, opened;
 	struct sr_meta meta;
 	char sha256[65]; /* of the .zst file */
 	int64_t conns;
@@ -138,7 +138,7 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
 static void check_one(struct vctx *c, struct vseg *v)
 {
-	struct sr_open_opts o = { .flags = v->active ? SR_OPEN_LIVE : 0 };
+	struct sr_open_opts o = { .flags = v->live ? SR_OPEN_LIVE : 0 };
 	struct sr_segment *seg = NULL;
 	sqlite3_stmt *st = NULL;
 	struct verify_item it = { .kind = VERIFY_SEGMENT };
@@ -308,6 +308,7 @@ static int vsegs_of_dir(const char *dir, struct vseg **out, size_t *n, char *ebu
 		vseg_set_path(&v[i], list[i].path);
 		v[i].zst = list[i].zst;
 		v[i].active = list[i].active;
+		v[i].live = list[i].live;
 		if (!seg_parse_name(v[i].name, &v[i].seq))
 			v[i].seq = 0;
 	}

@@ -62,6 +62,46 @@ done
 run "$BIN" query -f "$J/seg-00000002.db" -o csv
 [ "$(grep -c ',h1,' "$tmp/o")" -eq 6 ] && ok || no "journal: rows not read: $(cat "$tmp/o")"
 
+# ---- 2. A copied data dir is evidence: its -shm and timestamps stay as they are ----
+# The golden store's active segment has a -wal and a -shm, as a killed recorder leaves them.
+C2=$tmp/copy
+cp -a "$S" "$C2"
+: >"$C2/connrec.lock"
+snapshot "$C2" "$tmp/before"
+for cmd in "query -d $C2 -o csv" "query -d $C2 --events" "verify -d $C2" "query -f $C2/seg-00000003.db"; do
+	# shellcheck disable=SC2086
+	run "$BIN" $cmd
+	snapshot "$C2" "$tmp/after"
+	if [ $rc -ne 0 ]; then
+		no "$cmd: exit $rc"
+		cat "$tmp/e"
+	elif ! cmp -s "$tmp/before" "$tmp/after"; then
+		no "$cmd: changed the copied store"
+		diff "$tmp/before" "$tmp/after"
+	else
+		ok
+	fi
+done
+# Only a dir whose lock a recorder holds is read live (a flock held by this shell stands in),
+# and a symlink to a held lock does not count.
+exec 9>"$C2/connrec.lock"
+flock -x 9
+cp -a "$S" "$tmp/borrow"
+ln -s "$C2/connrec.lock" "$tmp/borrow/connrec.lock"
+run "$BIN" query -d "$C2" -o csv -v
+grep -q "seg-00000003.db: the live active segment, read in place" "$tmp/e" && ok ||
+	{ no "a held lock: the active segment was not read live"; cat "$tmp/e"; }
+snapshot "$tmp/borrow" "$tmp/before"
+run "$BIN" query -d "$tmp/borrow" -o csv -v
+snapshot "$tmp/borrow" "$tmp/after"
+if grep -q "read in place" "$tmp/e" || ! cmp -s "$tmp/before" "$tmp/after"; then
+	no "a symlink to a held lock: read live"
+	cat "$tmp/e"
+else
+	ok
+fi
+exec 9>&-
+
 # ---- 3. Only regular files are read: a FIFO or a symlink to /dev/zero must not hang ----
 F=$tmp/types
 mkdir "$F" "$tmp/fifo-wal" "$tmp/fifo-status"

@@ -133,7 +133,7 @@ static int scan_dir(const char *dir, struct scan *s)
 	if (sr_list_dir(dir, &list, &n, err, sizeof(err)))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct sr_open_opts o = { .flags = list[i].active ? SR_OPEN_LIVE : 0 };
+		struct sr_open_opts o = { .flags = list[i].live ? SR_OPEN_LIVE : 0 };
 		struct sr_segment *seg = NULL;
 
 		if (sr_open(list[i].path, &o, &seg, err, sizeof(err))) {
