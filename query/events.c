@@ -194,7 +194,7 @@ static int read_gaps_or_events(struct query *q, struct collect *c)
 	for (size_t i = 0; i < q->n_slots; i++) {
 		struct slot *s = &q->slots[i];
 
-		if (s->skip || s->late || !s->seg)
+		if (s->skip || s->late || query_seg_open(q, s))
 			continue;
 		q->cur_host = s->host;
 		q->cur_seg = (uint32_t)i + 1;
@@ -213,10 +213,11 @@ static int read_gaps_or_events(struct query *q, struct collect *c)
 			if (!err)
 				err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_event_gap, c);
 		}
+		if (err && err != -ENOMEM)
+			query_seg_warn(q, s, err);
+		query_seg_close(s);
 		if (err == -ENOMEM)
 			return err;
-		if (err)
-			query_seg_warn(q, s, err);
 		err = 0;
 	}
 	return 0;

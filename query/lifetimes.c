@@ -148,6 +148,54 @@ static bool waiting(const struct query *q, uint32_t host, uint32_t prev)
 	return false;
 }
 
+/* Run rows and down gaps (for lifetimes whose end never came), and gaps in the window. */
+static int read_stops(struct query *q, struct slot *s)
+{
+	int err = sr_runs(s->seg, on_run, q);
+
+	if (!err)
+		err = sr_gaps(s->seg, SR_NO_TIME, SR_TIME_MAX, on_gap_stop, q);
+	if (!err && !s->late)
+		err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_gap_count, q);
+	return err;
+}
+
+/*
+ * One segment: its stops, then its rows when the window needs them. Each segment is opened
+ * and closed here, one at a time, so no more than one private copy exists at once.
+ */
+static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t *last_read)
+{
+	int err;
+
+	if (query_seg_open(q, s))
+		return 0;
+	q->cur_host = s->host;
+	q->cur_seg = ord;
+	err = read_stops(q, s);
+	if (!err && (!s->late || waiting(q, s->host, last_read[s->host]))) {
+		err = late_ends(q, s, ord);
+		if (!err && q->fast_count) {
+			uint64_t n = 0;
+
+			err = sr_count_folded(s->seg, &q->sf, &n);
+			q->count += n;
+		}
+		if (!err)
+			err = sr_conns(s->seg, &q->sf, on_row, q);
+		s->read = true;
+		last_read[s->host] = ord;
+	}
+	if (err && err != -ENOMEM)
+		query_seg_warn(q, s, err);
+	query_seg_close(s);
+	return err == -ENOMEM ? err : 0;
+}
+
+/*
+ * Stops are only used once every segment was read (to judge lifetimes whose end never came),
+ * so reading them segment by segment, with the rows, gives what reading them all first would.
+ */
 static int read_flows(struct query *q)
 {
 	uint32_t *last_read = calloc(q->n_hosts ? q->n_hosts : 1, sizeof(*last_read));
@@ -158,33 +206,12 @@ static int read_flows(struct query *q)
 		return -ENOMEM;
 	for (size_t i = 0; i < q->n_slots; i++) {
 		struct slot *s = &q->slots[i];
-		uint32_t ord = (uint32_t)i + 1;
 
-		if (s->skip || !s->seg)
+		if (s->skip)
 			continue;
-		if (s->late && !waiting(q, s->host, last_read[s->host]))
-			continue;
-		q->cur_host = s->host;
-		q->cur_seg = ord;
-		err = late_ends(q, s, ord);
-		if (!err && q->fast_count) {
-			uint64_t n = 0;
-
-			err = sr_count_folded(s->seg, &q->sf, &n);
-			q->count += n;
-		}
-		if (!err)
-			err = sr_conns(s->seg, &q->sf, on_row, q);
-		if (err == -ENOMEM)
-			goto cleanup;
+		err = read_segment(q, s, (uint32_t)i + 1, last_read);
 		if (err)
-			query_seg_warn(q, s, err);
-		s->read = true;
-		last_read[s->host] = ord;
-		/* The evidence copy in the temp dir is not needed any longer. */
-		sr_close(s->seg);
-		s->seg = NULL;
-		err = 0;
+			goto cleanup;
 	}
 	next_created = malloc((q->n_slots + 2) * sizeof(*next_created));
 	if (!next_created) {
@@ -220,30 +247,6 @@ cleanup:
 	free(last_read);
 	free(next_created);
 	return err;
-}
-
-/* Run rows and down gaps of every segment that will be read, before any flow is judged. */
-static int read_stops(struct query *q)
-{
-	int err;
-
-	for (size_t i = 0; i < q->n_slots; i++) {
-		struct slot *s = &q->slots[i];
-
-		if (s->skip || !s->seg)
-			continue;
-		q->cur_host = s->host;
-		err = sr_runs(s->seg, on_run, q);
-		if (!err)
-			err = sr_gaps(s->seg, SR_NO_TIME, SR_TIME_MAX, on_gap_stop, q);
-		if (!err && !s->late)
-			err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_gap_count, q);
-		if (err == -ENOMEM)
-			return err;
-		if (err)
-			query_seg_warn(q, s, err);
-	}
-	return 0;
 }
 
 static int flow_cmp(const void *a, const void *b)
@@ -283,10 +286,8 @@ static void warn_uncovered_start(const struct query *q)
 
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o)
 {
-	int err = read_stops(q);
+	int err = read_flows(q);
 
-	if (!err)
-		err = read_flows(q);
 	if (err)
 		return err;
 	if (q->mode == MODE_COUNT)

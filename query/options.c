@@ -115,7 +115,8 @@ static const struct opt query_options[] = {
 	{ .id = OPT_NO_CHECK, .name = "no-check",
 	  .help = "skip PRAGMA quick_check (the schema is still checked)" },
 	{ .id = OPT_MAX_UNPACKED, .name = "max-unpacked", .arg = OPT_REQUIRED, .metavar = "SIZE",
-	  .help = "cap for a decompressed .zst segment (default 64G)" },
+	  .help = "cap on the private copies of segments, all together (default:\n"
+		  "16G or half the free space of $TMPDIR, whichever is smaller)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	{ 0 },
 };

@@ -9,7 +9,6 @@
  * for its end. query.h lists the files that do each step.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,24 +62,6 @@ static void query_free(struct query *q)
 	flow_filter_free(&q->ff);
 }
 
-/* Ctrl-C during a long query must not leave decompressed evidence in the temp dir. */
-static void on_fatal_signal(int sig)
-{
-	sr_cleanup_on_signal();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_signals(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	struct sigaction sa = { .sa_handler = on_fatal_signal };
-
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
 int query_run(int argc, char **argv)
 {
 	struct query q = { .format = "table" };
@@ -96,7 +77,8 @@ int query_run(int argc, char **argv)
 		goto cleanup;
 	}
 	query_sql_filter(&q);
-	install_signals();
+	/* Ctrl-C during a long query must not leave decompressed evidence behind. */
+	sr_cleanup_on_fatal_signals();
 	err = query_open_sources(&q);
 	if (err)
 		goto cleanup;

@@ -28,9 +28,11 @@ struct slot {
 	struct sr_meta meta;
 	char *path;
 	uint32_t host;
-	bool skip; /* wholly before the window */
-	bool late; /* created after the window: only read for ends of waiting lifetimes */
+	unsigned open_flags; /* sr_open() flags for it */
+	bool skip;   /* wholly before the window */
+	bool late;   /* created after the window: only read for ends of waiting lifetimes */
 	bool read;
+	bool failed; /* could not be opened when it was to be read (warned, counted) */
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -85,6 +87,13 @@ int query_open_sources(struct query *q);
 void query_plan(struct query *q);
 /* A segment that failed while being read: warn, count the failure, and go on. */
 void query_seg_warn(struct query *q, struct slot *s, int err);
+/*
+ * Opens a planned segment for reading (it may have been closed after planning); on failure
+ * warns, counts it and returns an error. query_seg_close() closes it again at once, so its
+ * private copy, if any, is gone before the next segment's is made.
+ */
+int query_seg_open(struct query *q, struct slot *s);
+void query_seg_close(struct slot *s);
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);

@@ -11,20 +11,63 @@
 #include "log.h"
 #include "query.h"
 
+/*
+ * A segment's meta, for planning. A file read in place stays open until it is read; one that
+ * needs a private copy (a .zst, a .db with a -wal) is not kept: its copy would take temp space
+ * while the others are read, so it is opened again, and copied again, only when it is read.
+ */
 static int open_one(struct query *q, const char *path, unsigned flags, struct slot *out)
 {
 	struct sr_open_opts o = { .flags = q->open_flags | flags, .max_unpacked = q->max_unpacked };
+	size_t plen = strlen(path);
 	char msg[512];
-	int err = sr_open(path, &o, &out->seg, msg, sizeof(msg));
+	int err;
 
+	out->open_flags = o.flags;
+	if (plen > 4 && !strcmp(path + plen - 4, ".zst")) {
+		err = sr_read_meta(path, &o, &out->meta, msg, sizeof(msg));
+	} else {
+		err = sr_open(path, &o, &out->seg, msg, sizeof(msg));
+		if (!err) {
+			out->meta = *sr_meta(out->seg);
+			if (sr_has_copy(out->seg)) {
+				sr_close(out->seg);
+				out->seg = NULL;
+			}
+		}
+	}
 	if (err) {
 		cr_warn("%s: %s; skipped", path, msg);
 		q->failures++;
 		return err;
 	}
-	out->meta = *sr_meta(out->seg);
 	out->path = strdup(path);
 	return out->path ? 0 : -ENOMEM;
+}
+
+int query_seg_open(struct query *q, struct slot *s)
+{
+	struct sr_open_opts o = { .flags = s->open_flags, .max_unpacked = q->max_unpacked };
+	char msg[512];
+	int err;
+
+	if (s->seg)
+		return 0;
+	if (s->failed)
+		return -EBADMSG;
+	err = sr_open(s->path, &o, &s->seg, msg, sizeof(msg));
+	if (err) {
+		cr_warn("%s: %s; skipped", s->path, msg);
+		q->failures++;
+		s->failed = true;
+	}
+	return err;
+}
+
+void query_seg_close(struct slot *s)
+{
+	sr_close(s->seg);
+	s->seg = NULL;
 }
 
 static int add_slot(struct query *q, struct slot *s)

@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "schema_values.h"
 #include "store.h"
+#include "store_read.h"
 #include "timespec.h"
 #include "verify.h"
 
@@ -212,6 +213,8 @@ static int verify_run(int argc, char **argv)
 		free(a.files);
 		return opt_exit_status(rc);
 	}
+	/* Ctrl-C while a .zst is being checked must not leave its decompressed copy behind. */
+	sr_cleanup_on_fatal_signals();
 	if (a.n_files)
 		rc = store_verify(NULL, a.files, a.n_files, a.print, stdout, err, sizeof(err));
 	else

@@ -10,8 +10,9 @@
  *     the "super-journal" it names). One with a -wal is copied with it into a private 0700
  *     temp dir and opened there, unless it is the active segment of a data dir whose lock a
  *     running recorder holds (SR_OPEN_LIVE, from sr_list_dir(), with -wal and -shm present):
- *     that one opens read-only in place so no committed row is missed. A .db.zst is decompressed into a private 0700 temp dir with a size cap.
- *     Temp dirs are removed by sr_close();
+ *     that one opens read-only in place so no committed row is missed. A .db.zst is
+ *     decompressed into a private 0700 temp dir. All private copies of the process count
+ *     against one cap on their total size, and each is removed by sr_close();
  *   - sets SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers and views off,
  *     cell_size_check=ON, mmap_size=0, query_only=ON and tight sqlite3_limit()s;
  *   - checks the header magic, runs PRAGMA quick_check (unless SR_OPEN_NO_CHECK), refuses
@@ -24,7 +25,7 @@
  *   -EMEDIUMTYPE         an SQLite database that is not a connrec segment
  *   -EPROTONOSUPPORT     a connrec segment of a newer (or unknown) schema version
  *   -EPROTO              a connrec segment whose schema differs from the expected one
- *   -EFBIG               decompressed size above the cap
+ *   -EFBIG               the private copy would take all copies over the cap
  */
 #ifndef CONNREC_STORE_READ_H
 #define CONNREC_STORE_READ_H
@@ -44,12 +45,16 @@
 #define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
 
-#define SR_DEFAULT_MAX_UNPACKED (64ULL << 30)
+/* The cap on private copies when none is given: at most this, and at most half the free
+ * space of the temp dir's file system (when the first copy is made). */
+#define SR_DEFAULT_MAX_UNPACKED (16ULL << 30)
 
 struct sr_open_opts {
 	unsigned flags;
-	uint64_t max_unpacked; /* cap for a decompressed .zst; 0 = SR_DEFAULT_MAX_UNPACKED */
-	const char *tmpdir;    /* where private temp dirs go; NULL = $TMPDIR or /tmp */
+	/* Cap on all private copies that exist at once (decompressed .zst, .db with -wal);
+	 * 0 = the default above. */
+	uint64_t max_unpacked;
+	const char *tmpdir; /* where the private temp dir goes; NULL = $TMPDIR or /tmp */
 };
 
 /* Segment metadata (the meta table). Missing keys: "" or SR_NO_TIME / -1. */
@@ -70,13 +75,27 @@ struct sr_segment;
 
 int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment **out,
 	    char *errbuf, size_t errlen);
-/* Closes the database and removes any private temp dir. Safe on NULL. */
+/* Closes the database and removes its private copy, if it has one. Safe on NULL. */
 void sr_close(struct sr_segment *seg);
+/* Whether the segment is read from a private copy (it takes temp space until sr_close()). */
+bool sr_has_copy(const struct sr_segment *seg);
+
 /*
- * Removes every private temp dir still in use (decompressed evidence), from a signal handler:
+ * A segment's meta without keeping it open, cheaply: a .zst is not decompressed whole (only
+ * its first pages, in memory, when they hold the schema and meta; otherwise through a private
+ * copy that is removed at once), and PRAGMA quick_check is skipped. For planning which
+ * segments to read; sr_open() then checks the ones that are read.
+ */
+int sr_read_meta(const char *path, const struct sr_open_opts *opts, struct sr_meta *out,
+		 char *errbuf, size_t errlen);
+
+/*
+ * Removes every private copy (decompressed evidence), from a signal handler:
  * async-signal-safe. The handler should then re-raise the signal with its default action.
  */
 void sr_cleanup_on_signal(void);
+/* Installs such a handler for SIGINT, SIGTERM, SIGHUP and SIGPIPE (commands call it). */
+void sr_cleanup_on_fatal_signals(void);
 
 const struct sr_meta *sr_meta(const struct sr_segment *seg);
 /* The hardened read-only handle, for callers with their own checks (verify). */

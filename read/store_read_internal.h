@@ -16,10 +16,19 @@
 
 #include "store_read.h"
 
+/* A private copy of a segment (store_read_copy.c). */
+struct sr_copy {
+	char path[PATH_MAX + 48]; /* the copy's .db */
+	uint64_t bytes;		  /* written so far, counted against the cap */
+	uint64_t cap;		  /* on all copies together */
+	unsigned long id;
+	bool used; /* false: read in place, nothing to remove */
+};
+
 struct sr_segment {
 	char *path;
 	sqlite3 *db;
-	char tmpdir[PATH_MAX]; /* "" when opened in place */
+	struct sr_copy copy;
 	struct sr_meta meta;
 };
 
@@ -33,20 +42,24 @@ int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok);
 
 /* What SQLite opens for a segment, and how. */
 struct sr_source {
-	const char *file;   /* the evidence itself, or work */
+	const char *file;   /* the evidence itself, or the private copy */
 	const char *params; /* URI query parameters */
-	char work[PATH_MAX + 16]; /* the private copy, when there is one */
 };
 
 /*
- * Decides where path is read from (see store_read.h) and makes the private copy when one is
- * needed, in a new temp dir whose name goes to tmpdir (removed by sr_remove_tmpdir(), also on
- * error). Sets the message on error.
+ * Decides where path is read from (see store_read.h) and makes the private copy in *copy when
+ * one is needed (remove it with sr_copy_remove(), also on error). Sets the message on error.
  */
-int sr_stage(const char *path, const struct sr_open_opts *o, char tmpdir[PATH_MAX],
+int sr_stage(const char *path, const struct sr_open_opts *o, struct sr_copy *copy,
 	     struct sr_source *src, char *errbuf, size_t errlen);
-/* Removes the files SQLite or we put in a private temp dir, then the dir. "" is a no-op. */
-void sr_remove_tmpdir(const char *dir);
+/* Removes a copy and what SQLite put beside it, and the temp dir with the last copy. */
+void sr_copy_remove(struct sr_copy *c);
+/*
+ * The first max bytes of a .zst, decompressed into *out (malloc()ed, *len bytes; fewer when
+ * the file holds fewer): enough to read a segment's schema and meta without a private copy.
+ */
+int sr_peek_zst(const char *path, size_t max, unsigned char **out, size_t *len, char *errbuf,
+		size_t errlen);
 
 /* ---- store_read_schema.c ---- */
 

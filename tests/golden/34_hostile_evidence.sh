@@ -170,6 +170,104 @@ run "$BIN" query -f "$E/table.db"
 grep -q 'table.db: .*t\\x1b\[8m\\x0averify: OK' "$tmp/e" && ok ||
 	{ no "query: the table name is not shown escaped"; cat "$tmp/e"; }
 
+# ---- 6. Temp space: one private copy at a time, one cap on all, nothing left on a signal ----
+T=$tmp/tmpdir
+mkdir "$T"
+export TMPDIR="$T"
+# Many segments that each need a copy (a .db with its -wal), and a bomb after them: the copies
+# must not pile up, and the cap counts all copies together.
+M=$tmp/many
+mkdir "$M"
+k=1
+while [ $k -le 70 ]; do
+	cp "$S/seg-00000003.db" "$M/s$k.db"
+	cp "$S/seg-00000003.db-wal" "$M/s$k.db-wal"
+	k=$((k + 1))
+done
+head -c 2147483648 /dev/zero | zstd -q -1 -o "$M/zz-bomb.db.zst"
+set --
+for f in "$M"/s*.db "$M/zz-bomb.db.zst"; do set -- "$@" -f "$f"; done
+# Peak temp use: at most one copy's worth (the bomb is cut at the cap).
+seg=$(stat -c %s "$S/seg-00000003.db")
+wal=$(stat -c %s "$S/seg-00000003.db-wal")
+cap=$(( (seg + wal) * 3 / 2 ))
+peak=0
+"$BIN" query "$@" --max-unpacked "$cap" -o csv >"$tmp/o" 2>"$tmp/e" &
+qpid=$!
+while kill -0 $qpid 2>/dev/null; do
+	used=$(du -sb "$T" 2>/dev/null | cut -f1)
+	[ "$used" -gt "$peak" ] && peak=$used
+done
+wait $qpid
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q "zz-bomb.db.zst: decompresses to more than $cap bytes" "$tmp/e"; then
+	no "many copies and a bomb: exit $rc"
+	tail -3 "$tmp/e"
+elif [ "$(grep -c 'skipped' "$tmp/e")" -ne 1 ] || ! grep -q ',h1,' "$tmp/o"; then
+	no "many copies: not all read"
+	cat "$tmp/e"
+elif [ "$peak" -gt $((cap + 65536)) ]; then
+	no "private copies took $peak bytes at once (cap $cap)"
+else
+	ok
+fi
+# A fatal signal while a copy is being made removes it, however many were made before.
+for sig in INT:2 TERM:15; do
+	num=${sig#*:}
+	sig=${sig%:*}
+	"$BIN" query "$@" --max-unpacked 8G -o csv >/dev/null 2>"$tmp/e" &
+	qpid=$!
+	i=0
+	while [ $i -lt 2000 ] && ! find "$T" -name '*.db' -size +1M 2>/dev/null | grep -q .; do
+		i=$((i + 1))
+		sleep 0.01
+	done
+	kill -s $sig $qpid
+	wait $qpid
+	rc=$?
+	left=$(find "$T" -mindepth 1 | wc -l)
+	if [ $i -ge 2000 ]; then
+		no "SIG$sig: the bomb's copy never appeared"
+	elif [ "$left" -ne 0 ]; then
+		no "SIG$sig: $left files left in the temp dir"
+		find "$T" | head -5
+		rm -rf "${T:?}"/*
+	elif [ $rc -ne $((128 + num)) ]; then
+		no "SIG$sig: exit $rc"
+	else
+		ok
+	fi
+done
+# verify cleans up too.
+"$BIN" verify -f "$M/zz-bomb.db.zst" >/dev/null 2>&1 &
+qpid=$!
+i=0
+while [ $i -lt 2000 ] && ! find "$T" -name '*.db' -size +1M 2>/dev/null | grep -q .; do
+	i=$((i + 1))
+	sleep 0.01
+done
+kill -s INT $qpid
+wait $qpid
+left=$(find "$T" -mindepth 1 | wc -l)
+[ $i -lt 2000 ] && [ "$left" -eq 0 ] && ok || { no "verify, SIGINT: $left files left"; rm -rf "${T:?}"/*; }
+# The default cap is at most half the free space of the temp dir's file system.
+if mkdir "$tmp/small" && mount -t tmpfs -o size=16m tmpfs "$tmp/small" 2>/dev/null; then
+	TMPDIR=$tmp/small "$BIN" query -f "$M/zz-bomb.db.zst" >/dev/null 2>"$tmp/e"
+	rc=$?
+	left=$(find "$tmp/small" -mindepth 1 | wc -l)
+	umount "$tmp/small"
+	if [ $rc -ne 1 ] || ! grep -Eq "zz-bomb.db.zst: decompresses to more than 83[0-9]{5} bytes" "$tmp/e" ||
+		[ "$left" -ne 0 ]; then
+		no "default cap on a 16 MiB tmpfs: exit $rc, $left files left"
+		cat "$tmp/e"
+	else
+		ok
+	fi
+else
+	echo "note: cannot mount a tmpfs; the default cap is not checked"
+fi
+unset TMPDIR
+
 # ---- 7. Small ones ----
 # No rows at all (qsort(NULL, 0) aborted the sanitizer build), and a dir without segments.
 for cmd in "query -d $S --port 1" "query -d $S --port 1 --events" "query -d $S --gaps --since 2030-01-01" \
