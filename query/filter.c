@@ -3,16 +3,17 @@
  * The query's conditions handed to SQL (read/), so indexes do the work. Every row is
  * checked again in C by flow_filter_match(), so this only has to let every match through.
  */
-#include <string.h>
-
 #include "query.h"
 
 /* The prefilter handed to SQL: the same conditions, minus what only C can judge. */
-void query_sql_filter(struct query *q)
+int query_sql_filter(struct query *q)
 {
 	struct sr_conn_filter *s = &q->sf;
 	const struct flow_filter *f = &q->ff;
+	int err = flow_filter_build_sets(&q->ff);
 
+	if (err)
+		return err;
 	sr_conn_filter_init(s);
 	s->since = f->since;
 	s->until = f->until;
@@ -38,10 +39,14 @@ void query_sql_filter(struct query *q)
 	s->min_dur = f->min_dur;
 	s->max_dur = f->max_dur;
 	s->short_lived = f->short_lived;
+	s->sets = &f->sets;
 	/*
 	 * --count without filters that SQL only approximates: rows complete on their own are
-	 * counted by SQL (never leaving SQLite), only the rest go through the merge.
+	 * counted by SQL (never leaving SQLite), only the rest go through the merge. That takes
+	 * two passes over a segment, which costs more than it saves when a selective filter
+	 * leaves few rows: with --addr (exact in SQL too) it was measured 2.4x slower.
 	 */
 	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs;
 	s->skip_folded = q->fast_count;
+	return 0;
 }

@@ -256,26 +256,33 @@ void flow_filter_free(struct flow_filter *f)
 	free(f->uids);
 	free(f->netns);
 	free(f->cgroups);
+	match_sets_free(&f->sets);
 	flow_filter_init(f);
 }
 
-static bool in_u32(const uint32_t *v, size_t n, uint32_t x)
+int flow_filter_build_sets(struct flow_filter *f)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == x)
-			return true;
-	}
-	return false;
-}
+	struct sr_conn_filter lists;
 
-static bool addr_any(const struct flow_filter *q, const struct flow *f)
-{
-	for (size_t i = 0; i < q->n_addrs; i++) {
-		if (addr_cidr_match(&q->addrs[i], f->laddr, f->laddr_len) ||
-		    addr_cidr_match(&q->addrs[i], f->raddr, f->raddr_len))
-			return true;
-	}
-	return false;
+	sr_conn_filter_init(&lists);
+	lists.ports = f->ports;
+	lists.n_ports = f->n_ports;
+	lists.lports = f->lports;
+	lists.n_lports = f->n_lports;
+	lists.rports = f->rports;
+	lists.n_rports = f->n_rports;
+	lists.addrs = f->addrs;
+	lists.n_addrs = f->n_addrs;
+	lists.pids = f->pids;
+	lists.n_pids = f->n_pids;
+	lists.uids = f->uids;
+	lists.n_uids = f->n_uids;
+	lists.netns = f->netns;
+	lists.n_netns = f->n_netns;
+	lists.cgroups = f->cgroups;
+	lists.n_cgroups = f->n_cgroups;
+	match_sets_free(&f->sets);
+	return sr_match_sets_build(&lists, &f->sets);
 }
 
 /*
@@ -296,6 +303,7 @@ static int64_t known_until(const struct flow_filter *q, const struct flow *f)
 
 bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
 {
+	const struct match_sets *m = &q->sets;
 	int64_t last = known_until(q, f);
 
 	/* Window: the lifetime overlaps [since, until]. */
@@ -318,29 +326,23 @@ bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
 		return false;
 	if (q->dir >= 0 && f->dir != q->dir)
 		return false;
-	if (q->n_ports && !addr_port_match(q->ports, q->n_ports, f->lport) &&
-	    !addr_port_match(q->ports, q->n_ports, f->rport))
+	if (m->ports && !port_set_has(m->ports, f->lport) && !port_set_has(m->ports, f->rport))
 		return false;
-	if (q->n_lports && !addr_port_match(q->lports, q->n_lports, f->lport))
+	if (m->lports && !port_set_has(m->lports, f->lport))
 		return false;
-	if (q->n_rports && !addr_port_match(q->rports, q->n_rports, f->rport))
+	if (m->rports && !port_set_has(m->rports, f->rport))
 		return false;
-	if (q->n_addrs && !addr_any(q, f))
+	if (m->addrs && !addr_set_has(m->addrs, f->laddr, f->laddr_len) &&
+	    !addr_set_has(m->addrs, f->raddr, f->raddr_len))
 		return false;
-	if (q->n_pids && !in_u32(q->pids, q->n_pids, f->pid))
+	if (m->pids && !num_set_has(m->pids, f->pid))
 		return false;
-	if (q->n_uids && !in_u32(q->uids, q->n_uids, f->uid))
+	if (m->uids && !num_set_has(m->uids, f->uid))
 		return false;
-	if (q->n_netns && !in_u32(q->netns, q->n_netns, f->netns))
+	if (m->netns && !num_set_has(m->netns, f->netns))
 		return false;
-	if (q->n_cgroups) {
-		bool hit = false;
-
-		for (size_t i = 0; i < q->n_cgroups && !hit; i++)
-			hit = q->cgroups[i] == f->cgroup;
-		if (!hit)
-			return false;
-	}
+	if (m->cgroups && !num_set_has(m->cgroups, f->cgroup))
+		return false;
 	if (q->comm && fnmatch(q->comm, f->comm, 0) != 0)
 		return false;
 	if (q->states && !(q->states & (1u << flow_state_bit(flow_state(f)))))

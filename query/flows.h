@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "match_set.h"
 #include "store_read.h"
 
 enum flow_end {
@@ -89,6 +90,8 @@ struct flow_filter {
 	unsigned states;	  /* bit mask of FLOW_ST_*; 0 = any */
 	int64_t min_dur, max_dur; /* -1 = unset */
 	int64_t short_lived;	  /* -1 = unset */
+	/* The lists above as sets (flow_filter_build_sets()); the lists are tested through them. */
+	struct match_sets sets;
 };
 
 /* Bits for flow_filter.states, in the order of flow_state_names. */
@@ -98,6 +101,8 @@ int flow_state_bit(const char *name); /* bit index or -1 */
 
 void flow_filter_init(struct flow_filter *f);
 void flow_filter_free(struct flow_filter *f);
+/* Builds f->sets from f's lists, once they are final: before the first flow_filter_match(). */
+int flow_filter_build_sets(struct flow_filter *f);
 bool flow_filter_match(const struct flow_filter *q, const struct flow *f);
 
 #endif /* CONNREC_QUERY_FLOWS_H */

@@ -76,7 +76,9 @@ int query_run(int argc, char **argv)
 		status = opt_exit_status(err);
 		goto cleanup;
 	}
-	query_sql_filter(&q);
+	err = query_sql_filter(&q);
+	if (err)
+		goto cleanup;
 	/* Ctrl-C during a long query must not leave decompressed evidence behind. */
 	sr_cleanup_on_fatal_signals();
 	err = query_open_sources(&q);

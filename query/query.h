@@ -78,8 +78,11 @@ int query_run(int argc, char **argv);
 /* options.c: 0, OPT_HELP_SHOWN, or -EINVAL (the message is printed) / -ENOMEM. */
 int query_parse_args(struct query *q, int argc, char **argv);
 
-/* filter.c: fills q->sf from q->ff, and decides whether --count may count in SQL. */
-void query_sql_filter(struct query *q);
+/*
+ * filter.c: builds the sets of q->ff's lists, fills q->sf from q->ff (sharing those sets), and
+ * decides whether --count may count in SQL. 0 or -ENOMEM.
+ */
+int query_sql_filter(struct query *q);
 
 /* sources.c */
 int query_open_sources(struct query *q);

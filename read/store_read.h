@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "match_set.h"
 
 /* "no such time" for optional meta times and open window ends. */
 #define SR_NO_TIME  INT64_MIN
@@ -160,12 +161,19 @@ struct sr_conn_filter {
 	const uint64_t *cgroups;
 	size_t n_cgroups;
 	const char *comm; /* an fnmatch() pattern (an exact name is one too); NULL = any */
+	/*
+	 * The lists above as sets (sr_match_sets_build()), built once by a caller that reads
+	 * many segments; NULL: each call builds its own from the lists.
+	 */
+	const struct match_sets *sets;
 	/* Only sr_count_folded() uses these (-1 = unset): exact there, where the end is known. */
 	int64_t min_dur, max_dur, short_lived;
 	bool skip_folded; /* sr_conns(): leave out what sr_count_folded() counts */
 };
 
 void sr_conn_filter_init(struct sr_conn_filter *f);
+/* The sets of f's lists (lib/match_set.h), for f->sets and for matching in C. */
+int sr_match_sets_build(const struct sr_conn_filter *f, struct match_sets *out);
 
 /* Calls cb for each row, in no particular order; a non-zero return from cb stops and is
  * returned. Errors while reading (a damaged page) return -EBADMSG; see sr_errmsg(). */
@@ -175,9 +183,8 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 /*
  * Counts the rows complete on their own (not carried, end folded into the row), which need
  * no merge: the fast path of `query --count`. Exact for the window, durations, ports, proto,
- * direction and process conditions (--comm too: SQL calls the same fnmatch()); callers must
- * not use it with address filters (only prefiltered here). Pair it with
- * sr_conns(skip_folded) for the rest.
+ * direction, address and process conditions (SQL tests the same sets and calls the same
+ * fnmatch() as the C filter). Pair it with sr_conns(skip_folded) for the rest.
  */
 int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count);
 

@@ -14,6 +14,7 @@
 
 #include <limits.h>
 
+#include "match_set.h"
 #include "store_read.h"
 
 /* A private copy of a segment (store_read_copy.c). */
@@ -76,12 +77,16 @@ int sr_check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errlen);
 /* Whether f needs the proc table joined (as "p"). */
 bool sr_filter_needs_proc(const struct sr_conn_filter *f);
 /*
- * head ("SELECT ... FROM conn c ... WHERE 1") followed by f's conditions, prepared and bound.
- * FOLDED: only the rows complete on their own (not carried, end folded in); otherwise the rows
- * that need the caller's merge. Returns 0, -ENOMEM, -E2BIG (too many values) or -EBADMSG.
+ * head ("SELECT ... FROM conn c ... WHERE 1") followed by f's conditions, prepared and bound,
+ * its lists tested against the sets m (which must outlive the statement). FOLDED: only the
+ * rows complete on their own (not carried, end folded in); otherwise the rows that need the
+ * caller's merge. Returns 0, -ENOMEM, -E2BIG (too many values) or -EBADMSG.
  */
 int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct sr_conn_filter *f,
-			bool folded, sqlite3_stmt **st);
+			const struct match_sets *m, bool folded, sqlite3_stmt **st);
+/* f->sets, or sets built from f's lists into *own (match_sets_free() it either way). */
+int sr_filter_sets(const struct sr_conn_filter *f, struct match_sets *own,
+		   const struct match_sets **sets);
 /* Registers the functions that filter SQL calls (direct-only) on a reader connection. */
 int sr_register_functions(sqlite3 *db);
 

@@ -135,28 +135,37 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 		" FROM conn c LEFT JOIN proc p ON p.id = c.proc"
 		" LEFT JOIN conn_end e ON e.id = c.id WHERE 1";
 	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx };
+	const struct match_sets *sets;
+	struct match_sets own;
 	sqlite3_stmt *st = NULL;
-	int err = sr_prepare_filtered(seg, head, f, false, &st);
+	int err = sr_filter_sets(f, &own, &sets);
 
-	if (err) {
+	if (!err)
+		err = sr_prepare_filtered(seg, head, f, sets, false, &st);
+	if (err)
 		sqlite3_finalize(st);
-		return err;
-	}
-	return step_rows(st, conn_row, &rcb);
+	else
+		err = step_rows(st, conn_row, &rcb);
+	match_sets_free(&own);
+	return err;
 }
 
 int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count)
 {
+	const struct match_sets *sets;
+	struct match_sets own;
 	sqlite3_stmt *st = NULL;
-	int err;
+	int err = sr_filter_sets(f, &own, &sets);
 
+	if (err)
+		goto cleanup;
 	/* Without proc conditions the count never leaves the conn b-tree (and its indexes). */
 	err = sr_prepare_filtered(
 		seg,
 		sr_filter_needs_proc(f) ? "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc"
 					  " WHERE 1"
 					: "SELECT count(*) FROM conn c WHERE 1",
-		f, true, &st);
+		f, sets, true, &st);
 	if (err)
 		goto cleanup;
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -166,6 +175,7 @@ int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint
 	*count = (uint64_t)sqlite3_column_int64(st, 0);
 cleanup:
 	sqlite3_finalize(st);
+	match_sets_free(&own);
 	return err;
 }
 

@@ -53,7 +53,16 @@ static void try_open(const char *path)
 	struct sr_open_opts o = { .max_unpacked = 8 << 20 };
 	struct sr_segment *seg;
 	struct sr_conn_filter f;
-	struct addr_port_range pr = { 1, 60000 };
+	struct addr_port_range pr = { 1, 60000 }, many[10];
+	struct addr_cidr cidrs[6] = {
+		{ .family = 4, .prefix = 8, .addr = { 10 } },
+		{ .family = 6, .prefix = 0 },
+		{ .family = 6, .prefix = 120, .addr = { [10] = 0xff, [11] = 0xff, 192, 168 } },
+		{ .family = 4, .prefix = 32, .addr = { 127, 0, 0, 1 } },
+		{ .family = 6, .prefix = 128, .addr = { [15] = 1 } },
+		{ .family = 4, .prefix = 16, .addr = { 172, 16 } },
+	};
+	uint32_t pids[3] = { 1, 300, 4000 };
 	char err[256];
 
 	if (sr_open(path, &o, &seg, err, sizeof(err)))
@@ -65,6 +74,20 @@ static void try_open(const char *path)
 	f.ports = &pr;
 	f.n_ports = 1;
 	f.comm = "c*";
+	sr_conns(seg, &f, on_conn, NULL);
+	/* Lists: written out in SQL when short, tested by the set functions when long. */
+	for (int i = 0; i < 10; i++)
+		many[i] = (struct addr_port_range){ (uint16_t)(i * 100), (uint16_t)(i * 100 + 50) };
+	sr_conn_filter_init(&f);
+	f.ports = many;
+	f.n_ports = 10;
+	f.addrs = cidrs;
+	f.n_addrs = 2;
+	sr_conns(seg, &f, on_conn, NULL);
+	f.n_ports = 2;
+	f.n_addrs = 6;
+	f.pids = pids;
+	f.n_pids = 3;
 	sr_conns(seg, &f, on_conn, NULL);
 	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, on_gap, NULL);
 	sr_runs(seg, on_run, NULL);

@@ -22,7 +22,7 @@ flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib
 $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz_parsers" ||
 	exit 1
 # shellcheck disable=SC2086
-$CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
+$CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
 	lib/escape.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -o "$work/fuzz_open" || exit 1
 

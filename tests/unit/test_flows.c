@@ -151,6 +151,7 @@ int main(void)
 	CHECK(!flow_filter_match(&q, &f), "state filter");
 	q.states = 0;
 	CHECK(!addr_parse_cidr_list("10.0.0.0/8", &q.addrs, &q.n_addrs), "cidr");
+	CHECK(!flow_filter_build_sets(&q), "sets");
 	f.laddr_len = 16;
 	memcpy(f.laddr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x0a\x01\x02\x03", 16);
 	CHECK(flow_filter_match(&q, &f), "v4 CIDR matches a v4-mapped local address");
