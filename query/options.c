@@ -148,68 +148,6 @@ static const struct opt *row(int id)
 	return o;
 }
 
-/* Comma-separated unsigned integers up to max. */
-static int parse_uints(const char *s, uint64_t max, uint64_t **out, size_t *n)
-{
-	uint64_t *v = NULL;
-	size_t cnt = 0;
-	const char *p = s;
-
-	if (!*s)
-		return -EINVAL;
-	for (;;) {
-		char *end;
-		unsigned long long x;
-		uint64_t *nv;
-
-		if (*p < '0' || *p > '9') {
-			free(v);
-			return -EINVAL;
-		}
-		errno = 0;
-		x = strtoull(p, &end, 10);
-		if (errno || x > max || (*end && *end != ',')) {
-			free(v);
-			return -EINVAL;
-		}
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[cnt++] = x;
-		if (!*end)
-			break;
-		p = end + 1;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-static int parse_u32s(const struct opt *o, const char *s, uint32_t **out, size_t *n)
-{
-	uint64_t *v;
-	size_t cnt;
-	uint32_t *w;
-
-	if (parse_uints(s, UINT32_MAX, &v, &cnt))
-		return opt_bad_value(o, s, "expected a comma-separated list of numbers");
-	w = malloc(cnt * sizeof(*w));
-	if (!w) {
-		free(v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cnt; i++)
-		w[i] = (uint32_t)v[i];
-	free(v);
-	free(*out);
-	*out = w;
-	*n = cnt;
-	return 0;
-}
-
 /* The time options as given: they are parsed after the loop, "now" first. */
 struct times {
 	const char *since, *until, *at, *now;
@@ -300,21 +238,21 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 			return opt_bad_value(o, a, "expected tcp or udp");
 		break;
 	case OPT_PID:
-		if ((err = parse_u32s(o, a, &q->ff.pids, &q->ff.n_pids)))
+		if ((err = query_parse_u32s(o, a, &q->ff.pids, &q->ff.n_pids)))
 			return err;
 		break;
 	case OPT_UID:
-		if ((err = parse_u32s(o, a, &q->ff.uids, &q->ff.n_uids)))
+		if ((err = query_parse_u32s(o, a, &q->ff.uids, &q->ff.n_uids)))
 			return err;
 		break;
 	case OPT_NETNS:
-		if ((err = parse_u32s(o, a, &q->ff.netns, &q->ff.n_netns)))
+		if ((err = query_parse_u32s(o, a, &q->ff.netns, &q->ff.n_netns)))
 			return err;
 		break;
 	case OPT_CGROUP:
 		free(q->ff.cgroups);
 		q->ff.cgroups = NULL;
-		if (parse_uints(a, UINT64_MAX, &q->ff.cgroups, &q->ff.n_cgroups))
+		if (query_parse_uints(a, UINT64_MAX, &q->ff.cgroups, &q->ff.n_cgroups))
 			return opt_bad_value(o, a, "expected a comma-separated list of numbers");
 		break;
 	case OPT_COMM:
@@ -366,7 +304,7 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 		uint64_t *v;
 		size_t n;
 
-		if (parse_uints(a, UINT64_MAX, &v, &n))
+		if (query_parse_uints(a, UINT64_MAX, &v, &n))
 			return opt_bad_value(o, a, "expected a positive number");
 		q->limit = n == 1 ? v[0] : 0;
 		free(v);

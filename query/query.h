@@ -3,6 +3,7 @@
  * The state of one `connrec query` run, shared by its files:
  *   query.c      the command: the steps in order, sorting, --limit
  *   options.c    the command line (and --help)
+ *   lists.c      the values of its list options
  *   filter.c     the SQL prefilter made from the options
  *   sources.c    opening the data dir or files, and which segments the window needs
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
@@ -74,6 +75,12 @@ struct query {
 
 /* query.c: the command, `connrec query`. */
 int query_run(int argc, char **argv);
+
+/* lists.c: comma-separated unsigned integers up to max; *out is malloc()ed. 0 or -errno. */
+int query_parse_uints(const char *s, uint64_t max, uint64_t **out, size_t *n);
+/* The same as 32-bit values for option o, replacing *out; the message is printed on error. */
+struct opt;
+int query_parse_u32s(const struct opt *o, const char *s, uint32_t **out, size_t *n);
 
 /* options.c: 0, OPT_HELP_SHOWN, or -EINVAL (the message is printed) / -ENOMEM. */
 int query_parse_args(struct query *q, int argc, char **argv);
