@@ -63,12 +63,23 @@ static bool next_addr(const uint8_t a[16], uint8_t out[16])
 	return false;
 }
 
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 int addr_set_build(const struct addr_cidr *c, size_t n, struct addr_set *out)
 {
 	struct addr_range *v;
 	size_t w = 0;
 
 	out->v = NULL;
+	out->keys = NULL;
+	out->v4_first = NULL;
 	out->n = 0;
 	if (!n)
 		return 0;
@@ -92,14 +103,36 @@ int addr_set_build(const struct addr_cidr *c, size_t n, struct addr_set *out)
 	}
 	out->v = v;
 	out->n = w + 1;
+	out->keys = malloc(out->n * sizeof(*out->keys));
+	out->v4_first = malloc(65537 * sizeof(*out->v4_first));
+	if (!out->keys || !out->v4_first) {
+		addr_set_free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < out->n; i++) {
+		out->keys[i][0] = be64(v[i].lo);
+		out->keys[i][1] = be64(v[i].lo + 8);
+	}
+	for (uint32_t t = 0, i = 0; t <= 65536; t++) {
+		/* ::ffff:t.0.0 as the low word (the high one is 0); past the block: ::1:0:0:0. */
+		uint64_t start = t < 65536 ? UINT64_C(0xffff) << 32 | (uint64_t)t << 16
+					   : UINT64_C(1) << 48;
+
+		while (i < out->n && out->keys[i][0] == 0 && out->keys[i][1] < start)
+			i++;
+		out->v4_first[t] = i;
+	}
 	return 0;
 }
 
 bool addr_set_has(const struct addr_set *s, const uint8_t *addr, size_t len)
 {
 	uint8_t a[16];
+	uint64_t ah, al;
 	size_t lo = 0, hi = s->n;
 
+	if (!s->n)
+		return false;
 	if (len == 4) {
 		memcpy(a, v4mapped, 12);
 		memcpy(a + 12, addr, 4);
@@ -108,11 +141,20 @@ bool addr_set_has(const struct addr_set *s, const uint8_t *addr, size_t len)
 	} else {
 		return false;
 	}
-	/* The last range that starts at or before a. */
+	/* The last range that starts at or before a, comparing 64-bit words. */
+	ah = be64(a);
+	al = be64(a + 8);
+	if (ah == 0 && al >> 32 == 0xffff) {
+		uint32_t t = (uint32_t)(al >> 16) & 0xffff;
+
+		lo = s->v4_first[t];
+		hi = s->v4_first[t + 1];
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		const uint64_t *k = s->keys[mid];
 
-		if (memcmp(s->v[mid].lo, a, 16) <= 0)
+		if (k[0] < ah || (k[0] == ah && k[1] <= al))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -123,7 +165,11 @@ bool addr_set_has(const struct addr_set *s, const uint8_t *addr, size_t len)
 void addr_set_free(struct addr_set *s)
 {
 	free(s->v);
+	free(s->keys);
+	free(s->v4_first);
 	s->v = NULL;
+	s->keys = NULL;
+	s->v4_first = NULL;
 	s->n = 0;
 }
 

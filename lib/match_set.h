@@ -27,6 +27,14 @@ struct addr_range {
 
 struct addr_set {
 	struct addr_range *v;
+	/* The range starts as two 64-bit numbers each (high word first), for the search. */
+	uint64_t (*keys)[2];
+	/*
+	 * IOC lists are mostly IPv4: v4_first[t] is how many ranges start before ::ffff:t.0.0
+	 * (t < 65536; [65536]: before the end of ::ffff:0:0/96), which narrows the search for an
+	 * IPv4 address to the ranges that start in its /16.
+	 */
+	uint32_t *v4_first;
 	size_t n;
 };
 
