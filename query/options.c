@@ -67,7 +67,8 @@ static const struct opt query_options[] = {
 	  .help = "flows open at that instant" },
 	{ .id = OPT_NOW, .name = "now", .arg = OPT_REQUIRED,
 	  .metavar = "T" }, /* hidden: a fixed "now" for tests */
-	OPT_ROW_HEADING("Filters (all combine with AND; lists are comma-separated)"),
+	OPT_ROW_HEADING("Filters (all combine with AND; lists are comma-separated, or @FILE: one\n"
+			"entry per line, '#' comments, @- for stdin)"),
 	{ .id = OPT_PORT, .name = "port", .arg = OPT_REQUIRED, .metavar = "N[,N-M]",
 	  .help = "either end" },
 	{ .id = OPT_LPORT, .name = "lport", .arg = OPT_REQUIRED, .metavar = "N[,N-M]",
@@ -176,7 +177,6 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	struct query *q = pc->q;
 	struct times *t = &pc->t;
 	int64_t d;
-	int err;
 
 	switch (o->id) {
 	case OPT_DATA_DIR:
@@ -207,28 +207,13 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 		t->now = a;
 		break;
 	case OPT_PORT:
+		return query_list_ports(o, a, &q->ff.ports, &q->ff.n_ports);
 	case OPT_LPORT:
-	case OPT_RPORT: {
-		struct addr_port_range **r = o->id == OPT_PORT    ? &q->ff.ports
-					     : o->id == OPT_LPORT ? &q->ff.lports
-								  : &q->ff.rports;
-		size_t *n = o->id == OPT_PORT    ? &q->ff.n_ports
-			    : o->id == OPT_LPORT ? &q->ff.n_lports
-						 : &q->ff.n_rports;
-
-		free(*r);
-		*r = NULL;
-		if (addr_parse_port_list(a, r, n))
-			return opt_bad_value(o, a, "expected ports like 53,80,8000-8100");
-		break;
-	}
+		return query_list_ports(o, a, &q->ff.lports, &q->ff.n_lports);
+	case OPT_RPORT:
+		return query_list_ports(o, a, &q->ff.rports, &q->ff.n_rports);
 	case OPT_ADDR:
-		free(q->ff.addrs);
-		q->ff.addrs = NULL;
-		if (addr_parse_cidr_list(a, &q->ff.addrs, &q->ff.n_addrs))
-			return opt_bad_value(o, a,
-					     "expected addresses or CIDRs like 10.0.0.0/8,::1");
-		break;
+		return query_list_addrs(o, a, &q->ff.addrs, &q->ff.n_addrs);
 	case OPT_PROTO:
 		if (!strcmp(a, "tcp"))
 			q->ff.proto = CR_PROTO_TCP;
@@ -238,23 +223,13 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 			return opt_bad_value(o, a, "expected tcp or udp");
 		break;
 	case OPT_PID:
-		if ((err = query_parse_u32s(o, a, &q->ff.pids, &q->ff.n_pids)))
-			return err;
-		break;
+		return query_list_u32s(o, a, &q->ff.pids, &q->ff.n_pids);
 	case OPT_UID:
-		if ((err = query_parse_u32s(o, a, &q->ff.uids, &q->ff.n_uids)))
-			return err;
-		break;
+		return query_list_u32s(o, a, &q->ff.uids, &q->ff.n_uids);
 	case OPT_NETNS:
-		if ((err = query_parse_u32s(o, a, &q->ff.netns, &q->ff.n_netns)))
-			return err;
-		break;
+		return query_list_u32s(o, a, &q->ff.netns, &q->ff.n_netns);
 	case OPT_CGROUP:
-		free(q->ff.cgroups);
-		q->ff.cgroups = NULL;
-		if (query_parse_uints(a, UINT64_MAX, &q->ff.cgroups, &q->ff.n_cgroups))
-			return opt_bad_value(o, a, "expected a comma-separated list of numbers");
-		break;
+		return query_list_u64s(o, a, &q->ff.cgroups, &q->ff.n_cgroups);
 	case OPT_COMM:
 		if (!*a || strlen(a) > 64)
 			return opt_bad_value(o, a, "expected a process name or glob");

@@ -78,9 +78,17 @@ int query_run(int argc, char **argv);
 
 /* lists.c: comma-separated unsigned integers up to max; *out is malloc()ed. 0 or -errno. */
 int query_parse_uints(const char *s, uint64_t max, uint64_t **out, size_t *n);
-/* The same as 32-bit values for option o, replacing *out; the message is printed on error. */
+/*
+ * The value of list option o: a comma-separated list, or @FILE (one entry per line, '#'
+ * comments; @- is standard input). Replaces *out (malloc()ed) and *n. 0, -ENOMEM, or -EINVAL
+ * after printing which entry (and line) is wrong.
+ */
 struct opt;
-int query_parse_u32s(const struct opt *o, const char *s, uint32_t **out, size_t *n);
+int query_list_ports(const struct opt *o, const char *arg, struct addr_port_range **out,
+		     size_t *n);
+int query_list_addrs(const struct opt *o, const char *arg, struct addr_cidr **out, size_t *n);
+int query_list_u32s(const struct opt *o, const char *arg, uint32_t **out, size_t *n);
+int query_list_u64s(const struct opt *o, const char *arg, uint64_t **out, size_t *n);
 
 /* options.c: 0, OPT_HELP_SHOWN, or -EINVAL (the message is printed) / -ENOMEM. */
 int query_parse_args(struct query *q, int argc, char **argv);

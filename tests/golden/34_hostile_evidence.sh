@@ -220,6 +220,42 @@ same "--pid with 601 pids" "$tmp/want"
 run "$BIN" query -d "$S" --now 2026-11-21T04:00:00Z --pid "$(seq -s, 5000 5599),700" --count
 [ "$(cat "$tmp/o")" = "$(wc -l <"$tmp/want")" ] && ok || no "--pid --count: $(cat "$tmp/o")"
 
+# Lists from a file: 100,000 entries (comments, blanks, ranges, a few real ones), exactly.
+awk 'BEGIN { srand(3); print "# an IOC list"
+	for (i = 0; i < 99990; i++) printf "%d.%d.%d.%d\n", 100 + i % 100, int(rand() * 256), int(rand() * 256), i % 256
+	print ""; print "10.0.0.30   # the C2"; print "2001:db8::2/128"; print "  198.51.100.0/24  " }' >"$tmp/ioc.txt"
+# shellcheck disable=SC2086
+run "$BIN" $Q --addr "@$tmp/ioc.txt"
+{ rows 9 10.0.0.30 ::ffff:10.0.0.30 2001:db8::2; rows 7 2001:db8::2; } | sort -u >"$tmp/want"
+same "--addr @FILE with 100,000 entries" "$tmp/want"
+awk 'BEGIN { for (i = 0; i < 100000; i++) print 60000 + i % 5000; print "443 # https" }' >"$tmp/ports.txt"
+# shellcheck disable=SC2086
+run "$BIN" $Q --rport "@$tmp/ports.txt"
+rows 10 443 >"$tmp/want"
+same "--rport @FILE with 100,001 lines" "$tmp/want"
+printf '700\n' | "$BIN" $Q --pid @- >"$tmp/o" 2>"$tmp/e"
+rc=$?
+rows 11 700 >"$tmp/want"
+same "--pid @-" "$tmp/want"
+# Bad lists: one line naming the file, the line and the entry (escaped); exit 2.
+printf '10.0.0.1\n\n# fine\nnot-an-address\033[2J\n' >"$tmp/bad.txt"
+: >"$tmp/empty.txt"
+printf '# nothing here\n\n' >"$tmp/comments.txt"
+for t in "--addr @$tmp/bad.txt|invalid --addr '@$tmp/bad.txt': line 4: expected addresses or CIDRs like 10.0.0.0/8,::1, got 'not-an-address\\\\x1b\[2J'" \
+	"--port @$tmp/empty.txt|invalid --port '@$tmp/empty.txt': the file holds no entries" \
+	"--cgroup @$tmp/comments.txt|invalid --cgroup '@$tmp/comments.txt': the file holds no entries" \
+	"--port @$tmp/missing.txt|invalid --port '@$tmp/missing.txt': cannot read the list: No such file"; do
+	# shellcheck disable=SC2086
+	run "$BIN" $Q ${t%%|*}
+	if [ $rc -ne 2 ] || [ "$(wc -l <"$tmp/e")" -ne 1 ] || ! grep -q "${t#*|}" "$tmp/e" ||
+		! clean_text "$tmp/e"; then
+		no "${t%%|*}: exit $rc"
+		cat "$tmp/e"
+	else
+		ok
+	fi
+done
+
 # ---- 6. Temp space: one private copy at a time, one cap on all, nothing left on a signal ----
 T=$tmp/tmpdir
 mkdir "$T"
