@@ -163,10 +163,22 @@ static int on_event_run(const struct sr_run *r, void *ctx)
 	return 0;
 }
 
+static const char *gap_event_kind(int kind)
+{
+	switch (kind) {
+	case CR_GAP_LOST:
+		return "gap_lost";
+	case CR_GAP_TAMPER:
+		return "gap_tamper";
+	default:
+		return "gap_down";
+	}
+}
+
 static int on_event_gap(const struct sr_gap *g, void *ctx)
 {
 	struct collect *c = ctx;
-	struct out_event *e = new_event(c, g->start_ns, g->kind == CR_GAP_LOST ? "gap_lost" : "gap_down");
+	struct out_event *e = new_event(c, g->start_ns, gap_event_kind(g->kind));
 
 	if (!e)
 		return -ENOMEM;

@@ -83,8 +83,11 @@ static int on_gap_stop(const struct sr_gap *g, void *ctx)
 
 static int on_gap_count(const struct sr_gap *g, void *ctx)
 {
-	(void)g;
-	((struct query *)ctx)->n_gaps_in_window++;
+	struct query *q = ctx;
+
+	q->n_gaps_in_window++;
+	if (g->kind == CR_GAP_TAMPER)
+		q->n_tamper_in_window++;
 	return 0;
 }
 
@@ -299,6 +302,11 @@ int query_lifetimes(struct query *q, const struct printer *p, const struct out_c
 		cr_warn("the window contains %zu recording gap(s) (events lost or recorder "
 			"down); see --gaps",
 			q->n_gaps_in_window);
+	/* Someone blinded the recorder in the window: worth its own line. */
+	if (q->n_tamper_in_window && !strcmp(q->format, "table"))
+		cr_warn("the window overlaps %zu tamper gap(s): someone detached the recorder's "
+			"hooks or removed its files, and it was blind until it healed; see --gaps",
+			q->n_tamper_in_window);
 	if (!strcmp(q->format, "table"))
 		warn_uncovered_start(q);
 	return 0;

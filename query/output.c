@@ -89,7 +89,7 @@ static void flow_row(const struct out_ctx *o, const struct flow *f, struct row *
 static void gap_row(const struct out_ctx *o, const struct out_gap *g, struct row *r)
 {
 	r->n = 0;
-	put(r, "kind", V_STR, 0, 0, g->kind == CR_GAP_LOST ? "lost" : g->kind == CR_GAP_DOWN ? "down" : "?");
+	put(r, "kind", V_STR, 0, 0, sr_gap_kind_name(g->kind));
 	put(r, "start_ns", V_INT, g->start_ns, 0, NULL);
 	put(r, "end_ns", V_INT, g->end_ns, 0, NULL);
 	put(r, "count", V_UINT, 0, g->count, NULL);
@@ -400,7 +400,7 @@ static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t 
 			if (i < n) {
 				const struct out_gap *g = &v[i];
 
-				snprintf(c[0], TCELL, "%s", g->kind == CR_GAP_LOST ? "lost" : "down");
+				snprintf(c[0], TCELL, "%s", sr_gap_kind_name(g->kind));
 				ts_format_time(g->start_ns, TS_FMT_MILLI, c[1], TCELL);
 				ts_format_time(g->end_ns, TS_FMT_MILLI, c[2], TCELL);
 				ts_format_duration(g->end_ns - g->start_ns, c[3], TCELL);

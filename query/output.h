@@ -23,7 +23,7 @@ struct out_gap {
 struct out_event {
 	int64_t ts_ns;
 	const char
-		*kind; /* "open" "close" "run_start" "run_stop" "segment" "gap_lost" "gap_down" */
+		*kind; /* "open" "close" "run_start" "run_stop" "segment" "gap_lost" "gap_down" "gap_tamper" */
 	uint32_t host;
 	int64_t conn_id;  /* -1 when not about a connection */
 	bool has_flow;	  /* flow fields below are set */

@@ -69,6 +69,7 @@ struct query {
 	uint64_t count;
 	uint32_t cur_host, cur_seg;
 	size_t n_gaps_in_window;
+	size_t n_tamper_in_window; /* of those, tamper gaps */
 	int failures;
 	bool fast_count;
 };

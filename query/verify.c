@@ -40,11 +40,6 @@ static void fmt_time(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-static const char *gap_kind_name(int kind)
-{
-	return kind == CR_GAP_LOST ? "lost" : kind == CR_GAP_DOWN ? "down" : "?";
-}
-
 /* The report for people: one line per finding, problems as "FAIL SEGMENT: what". */
 static void print_text(void *ctx, const struct verify_item *it)
 {
@@ -62,7 +57,7 @@ static void print_text(void *ctx, const struct verify_item *it)
 		fmt_time(it->gap->start_ns, a, sizeof(a));
 		fmt_time(it->gap->end_ns, b, sizeof(b));
 		text_line(f, "  gap %-4s %s .. %s  count=%" PRIu64 "  %s",
-			  gap_kind_name(it->gap->kind), a, b, it->gap->count, it->gap->reason);
+			  sr_gap_kind_name(it->gap->kind), a, b, it->gap->count, it->gap->reason);
 		break;
 	case VERIFY_NOTE:
 		text_line(f, "  note: %s %s", it->segment, it->message);
@@ -80,6 +75,11 @@ static void print_text(void *ctx, const struct verify_item *it)
 		else
 			text_line(f, "verify: OK: %zu segment%s consistent", it->segments,
 				  it->segments == 1 ? "" : "s");
+		/* Not a failure of the store (the exit status stays), but it must be seen. */
+		if (it->tampers)
+			text_line(f, "verify: %d tamper gap%s: the recorder was blinded (hooks detached "
+				     "or files removed) and healed; see the 'gap tamper' lines",
+				  it->tampers, it->tampers == 1 ? "" : "s");
 		break;
 	}
 }
@@ -111,7 +111,7 @@ static void print_json(void *ctx, const struct verify_item *it)
 		break;
 	case VERIFY_GAP:
 		jsonl_str(&j, "segment", it->segment);
-		jsonl_str(&j, "kind", gap_kind_name(it->gap->kind));
+		jsonl_str(&j, "kind", sr_gap_kind_name(it->gap->kind));
 		json_time(&j, "start_ns", it->gap->start_ns);
 		json_time(&j, "end_ns", it->gap->end_ns);
 		jsonl_uint(&j, "count", it->gap->count);
@@ -127,6 +127,7 @@ static void print_json(void *ctx, const struct verify_item *it)
 		jsonl_str(&j, "data_dir", it->dir);
 		jsonl_uint(&j, "segments", it->segments);
 		jsonl_int(&j, "problems", it->problems);
+		jsonl_int(&j, "tamper_gaps", it->tampers);
 		break;
 	}
 	jsonl_end(&j);

@@ -205,9 +205,12 @@ int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
 struct sr_gap {
 	int64_t id, start_ns, end_ns;
 	uint64_t count;
-	int kind; /* 1 lost, 2 down */
+	int kind; /* enum cr_gap_kind: 1 lost, 2 down, 3 tamper */
 	char reason[128];
 };
+
+/* "lost", "down", "tamper", or "?" for a kind this connrec does not know. */
+const char *sr_gap_kind_name(int kind);
 
 /* Gap rows overlapping [since, until], ordered by start_ns. */
 int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "schema_values.h"
 #include "store_read_internal.h"
 
 /* The caller's callback for one iterator, whatever its row type. */
@@ -238,6 +239,20 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 }
 
 /* ---- gap and run ---- */
+
+const char *sr_gap_kind_name(int kind)
+{
+	switch (kind) {
+	case CR_GAP_LOST:
+		return "lost";
+	case CR_GAP_DOWN:
+		return "down";
+	case CR_GAP_TAMPER:
+		return "tamper";
+	default:
+		return "?";
+	}
+}
 
 static int gap_row(sqlite3_stmt *st, const struct row_cb *cb)
 {

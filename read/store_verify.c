@@ -45,6 +45,7 @@ struct vctx {
 	verify_fn fn;
 	void *ctx;
 	int problems;
+	int tampers; /* tamper gaps seen: not problems of the store, but the reader must know */
 	struct ret *rets;
 	size_t nrets;
 };
@@ -103,6 +104,8 @@ static int emit_gap(const struct sr_gap *g, void *arg)
 	struct gap_ctx *gc = arg;
 	struct verify_item it = { .kind = VERIFY_GAP, .segment = gc->seg, .gap = g };
 
+	if (g->kind == CR_GAP_TAMPER)
+		gc->c->tampers++;
 	emit(gc->c, &it);
 	return 0;
 }
@@ -358,6 +361,7 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 	check_chain(&c, v, n, dir != NULL);
 	sum.segments = n;
 	sum.problems = c.problems;
+	sum.tampers = c.tampers;
 	emit(&c, &sum);
 	free(c.rets);
 	free(v);

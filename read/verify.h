@@ -41,6 +41,11 @@ struct verify_item {
 	const char *dir; /* the data dir, or NULL for files */
 	size_t segments;
 	int problems;
+	/*
+	 * Tamper gaps among the gaps: the store telling the truth about an attack on the
+	 * recorder (docs/blinding.md), not a problem of the store, but never to pass unnoticed.
+	 */
+	int tampers;
 };
 
 typedef void (*verify_fn)(void *ctx, const struct verify_item *item);

@@ -55,7 +55,8 @@ CREATE TABLE conn_end (
 	reason INTEGER NOT NULL
 ) STRICT;
 
--- Recording gaps. kind 1 = lost (events dropped, count known), 2 = down (recorder not running).
+-- Recording gaps. kind 1 = lost (events dropped, count known), 2 = down (recorder not running),
+-- 3 = tamper (someone blinded the recorder until it healed; docs/blinding.md).
 CREATE TABLE gap (
 	id INTEGER PRIMARY KEY,
 	kind INTEGER NOT NULL,

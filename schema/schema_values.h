@@ -60,6 +60,11 @@ enum cr_end_reason {
 enum cr_gap_kind {
 	CR_GAP_LOST = 1, /* events dropped; count is known */
 	CR_GAP_DOWN = 2, /* recorder not running; count unknown (0) */
+	/*
+	 * someone else blinded the recorder for a while (a hook detached, its active segment
+	 * removed, ...) and it healed; count unknown (0), reason says what (docs/blinding.md)
+	 */
+	CR_GAP_TAMPER = 3,
 };
 
 /* run.kind: the recorder's own lifecycle. */
