@@ -19,7 +19,7 @@
 
 #define RESERVE_MAX (64ULL << 20)
 
-static int mkdir_p(const char *dir)
+int mkdir_p(const char *dir)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(dir);
@@ -40,7 +40,7 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static int take_lock(struct store *s)
+int take_lock(struct store *s)
 {
 	char path[PATH_MAX + 32], pid[32];
 	int n;
@@ -96,6 +96,7 @@ static void store_free(struct store *s)
 	vec_free(&s->metas);
 	vec_free(&s->to_seal);
 	vec_free(&s->sealed);
+	vec_free(&s->vanished);
 	open_set_free(&s->open);
 	lives_free(&s->lives);
 	pthread_mutex_destroy(&s->mu);
@@ -130,6 +131,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->metas.esz = sizeof(struct meta_row);
 	s->to_seal.esz = sizeof(uint32_t);
 	s->sealed.esz = sizeof(struct seg_info);
+	s->vanished.esz = sizeof(uint32_t);
 	err = apply_opts(s, opts);
 	if (err)
 		goto cleanup;
@@ -163,6 +165,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	err = sealer_start(s);
 	if (err)
 		goto cleanup;
+	guard_remember(s);
 	status_write(s, "running");
 	*out = s;
 	return 0;

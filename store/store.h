@@ -117,6 +117,7 @@ struct store_stats {
 	uint64_t segments_deleted; /* by retention */
 	uint64_t lives_written;	   /* life rows (process images) written */
 	uint64_t lives_known;	   /* process lives held in memory */
+	uint64_t tamper_events;	   /* tamper gaps recorded this run (store_add_tamper) */
 	uint32_t active_seq;	 /* number of the active segment */
 };
 
@@ -144,6 +145,22 @@ int store_life_begin(struct store *s, const struct store_life *l);
 int store_life_exec(struct store *s, const struct store_life *l);
 int store_life_exit(struct store *s, uint32_t pid, uint64_t pstart_ns, int64_t exit_ns,
 		    uint32_t exit_code);
+
+/*
+ * Someone else blinded the recorder from START_NS (the last check that found everything in
+ * place) to END_NS (when it was healed): WHAT says which hook or file and what was done. Queues
+ * a gap of kind tamper, counts it for status, and logs it. (docs/blinding.md)
+ */
+int store_add_tamper(struct store *s, int64_t start_ns, int64_t end_ns, const char *what);
+
+/*
+ * Checks, with a few stat calls, that the data dir and the active segment's files are still the
+ * ones the store made; call it about once a second. When they were removed or replaced it
+ * saves the old segment's rows from the open file, moves recording into a new segment and
+ * records a tamper gap. Returns 0 when all was in place, 1 when it healed something, -errno
+ * when it could not (said once; the next call tries again).
+ */
+int store_check_files(struct store *s);
 
 /*
  * Write every queued row in one transaction. On failure (e.g. -ENOSPC) the rows stay queued

@@ -86,6 +86,18 @@ int store_add_gap(struct store *s, enum cr_gap_kind kind, int64_t start_ns, int6
 	return 0;
 }
 
+int store_add_tamper(struct store *s, int64_t start_ns, int64_t end_ns, const char *what)
+{
+	int err = store_add_gap(s, CR_GAP_TAMPER, start_ns, end_ns, 0, what);
+
+	s->stats.tamper_events++;
+	snprintf(s->last_tamper, sizeof(s->last_tamper), "%s", what);
+	cr_warn("tamper: %s (blind for up to %.3f s)", what, (double)(end_ns - start_ns) / 1e9);
+	/* `connrec status` shows it now, not at the next periodic rewrite. */
+	status_write(s, "running");
+	return err;
+}
+
 int queue_run(struct store *s, int kind)
 {
 	struct run_row *r = vec_push(&s->runs);

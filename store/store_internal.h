@@ -14,6 +14,7 @@
  *   store_retain.c   retention
  *   store_reserve.c  the space kept back for a full disk
  *   store_status.c   the status file
+ *   store_guard.c    the data dir and the active segment are still the store's own files
  *   store_util.c     growable arrays and hash chains
  *
  * The segment files themselves are segment.h's. This header also serves the commands that
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -178,8 +180,19 @@ struct conn_feed {
 	size_t n;
 };
 
+/* Which file a path names: (st_dev, st_ino); known is false until it has been seen. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	bool known;
+};
+
+/* The active segment's .db, -wal and -shm, which store_guard.c watches. */
+#define GUARD_FILES 3
+
 struct writer {
 	sqlite3 *db;
+	struct file_id files[GUARD_FILES]; /* what each path named when the store made it */
 	uint32_t seq;
 	int64_t created_ns;
 	uint64_t rows; /* written by flushes (not counting what the segment opened with) */
@@ -193,7 +206,7 @@ struct gap_row {
 	int kind;
 	int64_t start_ns, end_ns;
 	uint64_t count;
-	char reason[96];
+	char reason[128]; /* as long as readers take (struct sr_gap) */
 };
 
 struct run_row {
@@ -300,6 +313,13 @@ struct store {
 	uint64_t reserve_bytes;
 	bool reserve_held;
 	struct store_stats stats;
+	char last_tamper[128]; /* the reason of the latest tamper gap, for the status file */
+
+	/* store_guard.c: the data dir as it was opened, and the last check that found it so. */
+	struct file_id dir_id;
+	int64_t files_ok_ns;
+	bool guard_failing;   /* a problem was found and could not be healed yet */
+	int64_t guard_fail_ns; /* the last good check before it */
 
 	/* The sealing thread and what it shares with the writer, under mu. */
 	pthread_t sealer;
@@ -308,12 +328,24 @@ struct store {
 	pthread_cond_t cv;
 	struct vec to_seal;  /* uint32_t seqs, ascending */
 	struct vec sealed;   /* struct seg_info, finished since the last flush */
+	struct vec vanished; /* uint32_t seqs whose files someone removed before sealing */
 };
 
 static inline void path_in(const struct store *s, char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", s->dir, name);
 }
+
+/* ---- store.c ---- */
+
+int mkdir_p(const char *dir);
+/* Opens DIR/connrec.lock into s->lock_fd and takes the flock (-EBUSY: another recorder). */
+int take_lock(struct store *s);
+
+/* ---- store_guard.c ---- */
+
+/* Notes what the data dir and the active segment's files are, after they were (re)made. */
+void guard_remember(struct store *s);
 
 /* ---- store_recover.c ---- */
 

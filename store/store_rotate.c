@@ -144,6 +144,7 @@ static void rotate(struct store *s)
 	s->stats.active_seq = nw->seq;
 	writer_free(old, false);
 	sealer_enqueue(s, old_seq);
+	guard_remember(s);
 }
 
 void rotate_maybe(struct store *s)

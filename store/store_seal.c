@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_internal.h"
@@ -42,6 +43,19 @@ static int prev_hash(struct store *s, uint32_t seq, char hex[65])
 	}
 	seg_path(path, sizeof(path), s->dir, seq - 1, SEG_ZST);
 	return seg_hash_file(path, hex);
+}
+
+/*
+ * Neither seg-N.db nor seg-N.db.zst: someone else removed a segment waiting to be sealed (only
+ * the sealer removes a raw file, and only once its .zst exists). Retrying cannot help.
+ */
+static bool vanished(const struct store *s, uint32_t seq)
+{
+	char raw[PATH_MAX + SEG_NAME_MAX], zst[PATH_MAX + SEG_NAME_MAX];
+
+	seg_path(raw, sizeof(raw), s->dir, seq, SEG_RAW);
+	seg_path(zst, sizeof(zst), s->dir, seq, SEG_ZST);
+	return access(raw, F_OK) && errno == ENOENT && access(zst, F_OK) && errno == ENOENT;
 }
 
 static int seal_one(struct store *s, uint32_t seq, struct seg_info *info)
@@ -81,6 +95,14 @@ static void *sealer_main(void *arg)
 			err = seal_one(s, seq, &info);
 		}
 		pthread_mutex_lock(&s->mu);
+		if (err && vanished(s, seq)) {
+			uint32_t *v = vec_push(&s->vanished);
+
+			if (v)
+				*v = seq;
+			vec_drop_front(&s->to_seal, 1);
+			continue;
+		}
 		if (!err) {
 			struct seg_info *d;
 
@@ -139,5 +161,15 @@ void sealer_collect(struct store *s)
 		s->retention_ns = 0; /* check retention now */
 	}
 	s->sealed.n = 0;
+	for (size_t i = 0; i < s->vanished.n; i++) {
+		char what[160], name[SEG_NAME_MAX];
+		int64_t now = seg_now_ns();
+
+		seg_format_name(name, sizeof(name), *(uint32_t *)vec_at(&s->vanished, i), SEG_RAW);
+		snprintf(what, sizeof(what), "segment %s removed before it was sealed; its rows are lost",
+			 name);
+		store_add_tamper(s, now, now, what);
+	}
+	s->vanished.n = 0;
 	pthread_mutex_unlock(&s->mu);
 }

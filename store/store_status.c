@@ -45,12 +45,14 @@ void status_write(struct store *s, const char *state)
 		"\ngaps=%" PRIu64 "\nevents_per_s=%.1f\nlost_events=%" PRIu64
 		"\nrows_dropped=%" PRIu64 "\nrows_rejected=%" PRIu64 "\nqueued=%" PRIu64
 		"\nflush_failures=%" PRIu64 "\nsegments_sealed=%" PRIu64
-		"\nsegments_deleted=%" PRIu64 "\nlast_error=%s\n",
+		"\nsegments_deleted=%" PRIu64 "\nlast_error=%s\ntamper_events=%" PRIu64
+		"\nlast_tamper=%s\n",
 		state, (int)getpid(), s->version, s->start_ns, now, s->w ? s->w->seq : 0, events,
 		s->stats.conns_written, s->stats.ends_written, s->stats.gaps_written, s->rate,
 		s->stats.lost_events, s->stats.rows_dropped, s->stats.rows_rejected,
 		s->stats.queued, s->stats.flush_failures, s->stats.segments_sealed,
-		s->stats.segments_deleted, s->fail_err ? strerror(-s->fail_err) : "none");
+		s->stats.segments_deleted, s->fail_err ? strerror(-s->fail_err) : "none",
+		s->stats.tamper_events, s->last_tamper[0] ? s->last_tamper : "none");
 	if (fclose(f)) {
 		unlink(tmp);
 		return;
