@@ -82,6 +82,17 @@ static int check_environment(void)
 	return ensure_tracefs();
 }
 
+/* A new link for PROG: cgroup hooks on the cgroup-v2 root, the rest where their section says. */
+static struct bpf_link *attach_one(struct capture *c, const struct bpf_program *prog)
+{
+	enum bpf_prog_type type = bpf_program__type(prog);
+	struct bpf_program *p = (struct bpf_program *)prog; /* libbpf 1.1 takes non-const */
+
+	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
+		return bpf_program__attach_cgroup(p, c->cgroup_fd);
+	return bpf_program__attach(p);
+}
+
 static int attach_all(struct capture *c)
 {
 	struct bpf_program *prog;
@@ -101,17 +112,13 @@ static int attach_all(struct capture *c)
 		return err;
 	}
 	bpf_object__for_each_program(prog, c->skel->obj) {
-		enum bpf_prog_type type = bpf_program__type(prog);
 		struct bpf_link *link;
 
 		if (!strcmp(bpf_program__section_name(prog), "raw_tp"))
 			continue; /* no tracepoint named: run on demand, never attached */
 		if (c->nlinks == MAX_LINKS)
 			return -E2BIG;
-		if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
-			link = bpf_program__attach_cgroup(prog, c->cgroup_fd);
-		else
-			link = bpf_program__attach(prog);
+		link = attach_one(c, prog);
 		if (!link) {
 			err = -errno;
 			cr_err("cannot attach BPF program %s (%s): %s", bpf_program__name(prog),
@@ -252,6 +259,35 @@ uint64_t capture_alloc_conn_id(struct capture *c)
 int capture_attached(const struct capture *c)
 {
 	return c->nlinks;
+}
+
+int capture_hook(const struct capture *c, int i, struct capture_hook *out)
+{
+	if (i < 0 || i >= c->nlinks)
+		return -ERANGE;
+	out->link_fd = bpf_link__fd(c->links[i]);
+	out->prog_fd = bpf_program__fd(c->progs[i]);
+	out->name = bpf_program__name(c->progs[i]);
+	out->section = bpf_program__section_name(c->progs[i]);
+	return 0;
+}
+
+int capture_reattach(struct capture *c, int i)
+{
+	struct bpf_link *link;
+
+	if (i < 0 || i >= c->nlinks)
+		return -ERANGE;
+	link = attach_one(c, c->progs[i]);
+	if (!link)
+		return -errno;
+	/*
+	 * The old link goes only now, so that no moment passes with neither. When its program
+	 * had been swapped by someone else, destroying it also takes their program off the hook.
+	 */
+	bpf_link__destroy(c->links[i]);
+	c->links[i] = link;
+	return 0;
 }
 
 void capture_close(struct capture *c)

@@ -74,6 +74,23 @@ int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
 /* Number of programs attached (for the ready line). */
 int capture_attached(const struct capture *c);
 
+/* One attached program, for the watchdog (recorder/watch.c). The fds stay capture's. */
+struct capture_hook {
+	int link_fd;
+	int prog_fd;
+	const char *name;    /* the program, e.g. on_sendmsg4 */
+	const char *section; /* where it attaches, e.g. cgroup/sendmsg4 */
+};
+
+/* Hook I, 0 <= I < capture_attached(); -ERANGE otherwise. */
+int capture_hook(const struct capture *c, int i, struct capture_hook *out);
+
+/*
+ * Attach hook I again through a new link and drop the old one (someone detached it, or swapped
+ * its program). On failure the old link stays and -errno is returned.
+ */
+int capture_reattach(struct capture *c, int i);
+
 /* Detach and free. Safe on NULL. */
 void capture_close(struct capture *c);
 

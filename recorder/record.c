@@ -22,6 +22,7 @@
 #include "sockdump.h"
 #include "store.h"
 #include "timespec.h"
+#include "watch.h"
 
 #define COMMIT_PERIOD_NS (200 * 1000000LL)  /* rows reach the store within ~this */
 #define POLL_MS 50			     /* consumer timer when BPF does not wake us */
@@ -224,6 +225,7 @@ struct recorder {
 	struct ingest *ingest;
 	struct proc_ingest *procs;
 	struct cgroup_names *cgnames;
+	struct watch *watch;
 	uint8_t end_reason; /* for the UDP end callback */
 	int64_t end_ns;
 };
@@ -326,6 +328,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 			capture_report_opens(r->cap, (uint64_t)(now_boot() - OPEN_AGE_NS));
 			next_open_scan = now + OPEN_SCAN_PERIOD_NS;
 		}
+		watch_tick(r->watch, now);
 		if (now >= next_commit) {
 			int err = commit(r);
 
@@ -386,6 +389,10 @@ static int record_run(int argc, char **argv)
 		goto cleanup;
 	/* The process events are on: a process started from here on is seen either way. */
 	nproc = proc_capture_seed(r.cap);
+	/* Every hook is attached now: what the watch sees is what must stay. */
+	err = watch_new(&r.watch, r.cap, r.store);
+	if (err)
+		goto cleanup;
 
 	/* Attach first, then dump: a connection is then seen twice rather than not at all. */
 	npre = sockdump_all(on_preexisting, &r);
@@ -415,6 +422,7 @@ static int record_run(int argc, char **argv)
 	say_second_chances(ingest_get_stats(r.ingest)); /* counted by that last commit */
 cleanup:
 	/* Detach before closing the store so no event arrives after the stop row. */
+	watch_free(r.watch);
 	capture_close(r.cap);
 	if (store_close(r.store) && status == EXIT_OK)
 		status = EXIT_FAIL;

@@ -45,7 +45,7 @@ static void print_text(const struct status_view *v)
 {
 	const struct store_status *st = &v->st;
 	char when[64], dur[32], disk[32], state[sizeof(st->state) * 4],
-		error[sizeof(st->last_error) * 4];
+		error[sizeof(st->last_error) * 4], tamper[sizeof(st->last_tamper) * 4];
 
 	human_bytes(v->u.disk_bytes, disk, sizeof(disk));
 	printf("data dir:    %s\n", v->dir);
@@ -68,6 +68,10 @@ static void print_text(const struct status_view *v)
 		       " failed flushes, last error: %s\n",
 		       st->queued, st->flush_failures,
 		       cr_escape(st->last_error, error, sizeof(error)));
+		/* Hooks detached or files removed by someone else, then healed (a tamper gap each). */
+		printf("tamper:      %" PRIu64 " events this run, last: %s\n", st->tamper_events,
+		       st->last_tamper[0] ? cr_escape(st->last_tamper, tamper, sizeof(tamper))
+					  : "none");
 	}
 	printf("segments:    %zu (%zu sealed, %zu waiting to be sealed, %zu active)\n",
 	       v->u.segments, v->u.sealed, v->u.waiting, v->u.active);
@@ -103,8 +107,10 @@ static void print_json(const struct status_view *v)
 	COUNTER(rows_rejected);
 	COUNTER(queued);
 	COUNTER(flush_failures);
+	COUNTER(tamper_events);
 #undef COUNTER
 	jsonl_str(&j, "last_error", s ? st->last_error : NULL);
+	jsonl_str(&j, "last_tamper", s ? st->last_tamper : NULL);
 	jsonl_uint(&j, "segments", v->u.segments);
 	jsonl_uint(&j, "segments_sealed", v->u.sealed);
 	jsonl_uint(&j, "segments_waiting", v->u.waiting);

@@ -24,6 +24,8 @@ struct store_status {
 	uint64_t lost_events, rows_dropped, rows_rejected, queued, flush_failures;
 	uint64_t segments_sealed, segments_deleted;
 	char last_error[128]; /* "none" when the last flush worked */
+	uint64_t tamper_events; /* tamper gaps of this run (docs/blinding.md) */
+	char last_tamper[128];	/* the latest one's reason, "none" before any */
 };
 
 /*

@@ -74,6 +74,7 @@ static void status_parse_line(struct store_status *st, const char *key, const ch
 		NUM(ends),	     NUM(gaps),		  NUM(lost_events),
 		NUM(rows_dropped),   NUM(rows_rejected),  NUM(queued),
 		NUM(flush_failures), NUM(segments_sealed), NUM(segments_deleted),
+		NUM(tamper_events),
 #undef NUM
 	};
 
@@ -83,6 +84,8 @@ static void status_parse_line(struct store_status *st, const char *key, const ch
 		snprintf(st->version, sizeof(st->version), "%s", val);
 	else if (!strcmp(key, "last_error"))
 		snprintf(st->last_error, sizeof(st->last_error), "%s", val);
+	else if (!strcmp(key, "last_tamper"))
+		snprintf(st->last_tamper, sizeof(st->last_tamper), "%s", val);
 	else if (!strcmp(key, "pid"))
 		st->pid = strtoll(val, NULL, 10);
 	else if (!strcmp(key, "start_ns"))
