@@ -1,0 +1,123 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# An intruder blinds the recorder: `bpftool link detach` of every cgroup hook it holds (issue 18).
+# The recorder must notice within its watch period, attach each hook again through a new
+# link, and store one tamper gap per hook whose window covers the moment it was detached and
+# lasts at most about a second; `status` counts them, `verify` and `query` report them, and
+# UDP traffic made after the healing (every flow of it goes through a cgroup hook) is recorded
+# with its exact pid and ports.
+#
+# Only the links of this test's own recorder are touched: they are found through the kernel's
+# fdinfo of the recorder's file descriptors, never by listing every link on the host.
+set -eu
+. "$(dirname "$0")/lib.sh"
+cr_init
+cr_require_cmd bpftool
+
+# cgroup_links PID: "link_id attach_type cgroup_id" for each cgroup link the process holds.
+cgroup_links() {
+	for _f in /proc/"$1"/fdinfo/*; do
+		awk '/^link_type:/ { t = $2 } /^link_id:/ { id = $2 } /^attach_type:/ { a = $2 }
+			/^cgroup_id:/ { cg = $2 } END { if (t == "cgroup") print id, a, cg }' \
+			"$_f" 2>/dev/null
+	done | sort -n
+}
+
+# section_of LINK_ID: the recorder's hook name for a cgroup link (cgroup/sendmsg4, ...).
+section_of() {
+	bpftool -j link show id "$1" | sed -n 's/.*"attach_type":"\([a-z0-9_]*\)".*/\1/p' | sed \
+		-e 's/^cgroup_udp\([46]\)_\(sendmsg\|recvmsg\)$/cgroup\/\2\1/' \
+		-e 's/^cgroup_inet\([46]\)_connect$/cgroup\/connect\1/' \
+		-e 's/^cgroup_inet_sock_release$/cgroup\/sock_release/'
+}
+
+ms() { echo $((($1) / 1000000)); }
+
+cr_start
+rec=$CR_REC_PID
+cgroup_links "$rec" >"$CR_TMP/links.before"
+n=$(wc -l <"$CR_TMP/links.before")
+cr_log "recorder $rec holds $n cgroup links:"
+sed 's/^/    /' "$CR_TMP/links.before"
+cr_ge "cgroup links held by the recorder" 1 "$n"
+cr_eq "cgroup links attached (cgroup id not 0)" "$n" "$(awk '$3 != 0' "$CR_TMP/links.before" | wc -l)"
+
+# The attack: detach each of them, noting the time just before and the hook it serves.
+: >"$CR_TMP/detached"
+while read -r id _a _cg; do
+	sec=$(section_of "$id")
+	t=$(date +%s%N)
+	bpftool link detach id "$id" || cr_fatal "bpftool link detach id $id failed"
+	echo "$id $sec $t" >>"$CR_TMP/detached"
+done <"$CR_TMP/links.before"
+sed 's/^/    detached: /' "$CR_TMP/detached"
+
+# The recorder says so in its log, once per hook, after re-attaching it.
+dl=$(($(date +%s) + CR_TIMEOUT))
+while [ "$(grep -c 'tamper: hook cgroup/.*detached; re-attached' "$CR_TMP/recorder.err")" -lt "$n" ]; do
+	[ "$(date +%s)" -lt "$dl" ] || break
+	sleep 0.05
+done
+t_healed=$(date +%s%N)
+cr_eq "log lines 'tamper: hook ... detached; re-attached'" "$n" \
+	"$(grep -c 'tamper: hook cgroup/.*detached; re-attached' "$CR_TMP/recorder.err")"
+
+# New links, attached; the detached ones are no longer held.
+cgroup_links "$rec" >"$CR_TMP/links.after"
+sed 's/^/    now: /' "$CR_TMP/links.after"
+cr_eq "cgroup links attached again" "$n" "$(awk '$3 != 0' "$CR_TMP/links.after" | wc -l)"
+cr_eq "detached links still held" "" \
+	"$(awk 'NR == FNR { old[$1] = 1; next } ($1 in old) { print $1 }' "$CR_TMP/links.before" \
+		"$CR_TMP/links.after")"
+
+# UDP traffic after the healing: every flow of it passes a cgroup hook.
+"$PY" -u "$(dirname "$0")/py/udp_probe.py" >"$CR_TMP/udp.out" 2>&1 &
+upid=$!
+cr_track "$upid"
+cr_wait_file "$CR_TMP/udp.out" '^done'
+wait "$upid" || cr_fatal "udp_probe.py failed: $(cat "$CR_TMP/udp.out")"
+cr_untrack "$upid"
+port() { sed -n "s/^$1 //p" "$CR_TMP/udp.out"; }
+cr_eq "udp_probe pid" "$upid" "$(port pid)"
+s4=$(port srv4) s6=$(port srv6) c4=$(port cli4) c6=$(port cli6) k4=$(port conn4)
+q="SELECT count(*) FROM flows WHERE proto = 'udp' AND pid = $upid AND reason = 7"
+cr_expect_rows "udp flows of the probe, ended by release" 6 "$q" || true
+cr_eq "udp flows of the probe (direction|family|lport|rport|reason)" \
+	"$(printf '%s\n' "in|4|$s4|$c4|7" "in|4|$s4|$k4|7" "in|6|$s6|$c6|7" "out|4|$c4|$s4|7" \
+		"out|4|$k4|$s4|7" "out|6|$c6|$s6|7" | sort)" \
+	"$(cr_sql "SELECT direction, family, lport, rport, reason FROM flows
+		WHERE proto = 'udp' AND pid = $upid" | sort)"
+
+# One tamper gap per hook, covering the moment it was detached, at most about a second long.
+cr_eq "tamper gaps (kind 3)" "$n" "$(cr_sql_sum "SELECT count(*) FROM gap WHERE kind = 3")"
+while read -r id sec t; do
+	row=$(cr_sql "SELECT start_ns, end_ns, count FROM gap WHERE kind = 3
+		AND reason LIKE 'hook $sec (%) detached; re-attached'")
+	cr_eq "one tamper gap names $sec" 1 "$(echo "$row" | grep -c .)"
+	start=$(echo "$row" | cut -d'|' -f1)
+	end=$(echo "$row" | cut -d'|' -f2)
+	cr_is_int "$start" && cr_is_int "$end" || continue
+	cr_true "$sec: the gap covers its detach ($(ms "$t - $start") ms before, $(ms "$end - $t") ms after)" \
+		test "$start" -le "$t" -a "$end" -ge "$t" -a "$end" -le "$t_healed"
+	cr_true "$sec: blind window $(ms "$end - $start") ms <= 1500 ms" \
+		test $((end - start)) -le 1500000000
+	cr_eq "$sec: gap count" 0 "$(echo "$row" | cut -d'|' -f3)"
+done <"$CR_TMP/detached"
+
+# status, query and verify all say it.
+"$CONNREC_BIN" status -d "$CR_DATA" >"$CR_TMP/status.out" || true
+cr_eq "status: tamper events" "$n" \
+	"$(sed -n 's/^tamper: *\([0-9][0-9]*\) events.*/\1/p' "$CR_TMP/status.out")"
+"$CONNREC_BIN" query -d "$CR_DATA" --since 10m --gaps --format csv >"$CR_TMP/gaps.csv"
+cr_eq "query --gaps: tamper rows" "$n" "$(grep -c '^tamper,' "$CR_TMP/gaps.csv")"
+"$CONNREC_BIN" query -d "$CR_DATA" --since 10m --pid "$upid" >/dev/null 2>"$CR_TMP/query.err"
+cr_eq "query warns of the tamper gaps" 1 \
+	"$(grep -c "overlaps $n tamper gap" "$CR_TMP/query.err")"
+st=0
+"$CONNREC_BIN" verify -d "$CR_DATA" >"$CR_TMP/verify.out" 2>&1 || st=$?
+cr_eq "verify exit status (the store itself is consistent)" 0 "$st"
+cr_eq "verify: tamper gap lines" "$n" "$(grep -c '^  gap tamper .*detached; re-attached' "$CR_TMP/verify.out")"
+cr_eq "verify: summary" 1 "$(grep -c "^verify: $n tamper gaps" "$CR_TMP/verify.out")"
+
+cr_stop
+cr_finish
