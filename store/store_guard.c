@@ -69,23 +69,54 @@ void guard_remember(struct store *s)
 
 /* ---- the check ---- */
 
+/* What store_check_files() found, from the outside in: each implies the ones after it. */
+enum problem {
+	PROBLEM_NONE,
+	PROBLEM_DIR,  /* the data dir (and so everything in it) */
+	PROBLEM_LOCK, /* the lock file: a second recorder could start on the dir */
+	PROBLEM_SEG,  /* one of the active segment's files */
+};
+
+/* Whether the lock file at its path is still the one our flock is on. */
+static bool lock_in_place(const struct store *s, bool *replaced)
+{
+	char path[PATH_MAX + 32];
+	struct file_id held = { 0 }, now = { 0 };
+	struct stat st;
+
+	*replaced = false;
+	if (fstat(s->lock_fd, &st))
+		return true; /* cannot tell */
+	held.dev = st.st_dev;
+	held.ino = st.st_ino;
+	path_in(s, path, sizeof(path), STORE_LOCK_NAME);
+	if (!id_of(path, false, &now))
+		return false;
+	*replaced = !same_id(&now, &held);
+	return !*replaced;
+}
+
 /*
- * What is wrong with the data dir and the active segment's files, in a few words for the
- * tamper gap, or "" when they are all in place. *dir_gone: the data dir itself.
+ * What is wrong with the data dir, its lock file or the active segment's files, with a few
+ * words for the tamper gap in WHAT.
  */
-static void find_problem(struct store *s, char *what, size_t len, bool *dir_gone)
+static enum problem find_problem(struct store *s, char *what, size_t len)
 {
 	char path[PATH_MAX + SEG_NAME_MAX + 8], name[SEG_NAME_MAX];
 	struct file_id now;
+	bool replaced;
 	int moved = 0;
 
 	what[0] = '\0';
-	*dir_gone = false;
 	now.known = false;
 	if (s->dir_id.known && (!id_of(s->dir, true, &now) || !same_id(&now, &s->dir_id))) {
-		*dir_gone = true;
 		snprintf(what, len, "data dir %s", now.known ? "replaced" : "removed or renamed");
-		return;
+		return PROBLEM_DIR;
+	}
+	if (!lock_in_place(s, &replaced)) {
+		snprintf(what, len, "lock file %s %s", STORE_LOCK_NAME,
+			 replaced ? "replaced" : "removed");
+		return PROBLEM_LOCK;
 	}
 	seg_format_name(name, sizeof(name), s->w->seq, SEG_RAW);
 	for (int k = 0; k < GUARD_FILES; k++) {
@@ -102,12 +133,15 @@ static void find_problem(struct store *s, char *what, size_t len, bool *dir_gone
 			continue;
 		snprintf(what, len, "active segment %s%s %s", name, file_sfx[k],
 			 now.known ? "replaced" : "removed");
-		return;
+		return PROBLEM_SEG;
 	}
 	/* SQLite's own view of the main file, in case it was swapped before we first looked. */
 	if (sqlite3_file_control(s->w->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
-	    moved)
+	    moved) {
 		snprintf(what, len, "active segment %s moved away", name);
+		return PROBLEM_SEG;
+	}
+	return PROBLEM_NONE;
 }
 
 /* ---- healing ---- */
@@ -223,14 +257,14 @@ static int heal_segment(struct store *s, char *how, size_t len)
 	return 0;
 }
 
-/* The data dir is gone or another one: make it again and take its lock. */
-static int heal_dir(struct store *s)
+/*
+ * The lock file at its path is not the one we hold: take the lock again on what is there (or a
+ * new one), so that no second recorder can start on the dir. -EBUSY: one already has.
+ */
+static int heal_lock(struct store *s)
 {
 	int old = s->lock_fd, err;
 
-	err = mkdir_p(s->dir);
-	if (err)
-		return err;
 	s->lock_fd = -1;
 	err = take_lock(s);
 	if (err) {
@@ -243,23 +277,47 @@ static int heal_dir(struct store *s)
 	return 0;
 }
 
+/* The data dir is gone or another one: make it again and take its lock. */
+static int heal_dir(struct store *s)
+{
+	int err = mkdir_p(s->dir);
+
+	if (!err)
+		err = heal_lock(s);
+	if (!err)
+		id_of(s->dir, true, &s->dir_id); /* this one is ours now */
+	return err;
+}
+
 int store_check_files(struct store *s)
 {
 	char what[96], how[192], reason[320];
+	enum problem p;
 	int64_t start;
-	bool dir_gone;
 	int err;
 
-	find_problem(s, what, sizeof(what), &dir_gone);
-	if (!what[0]) {
+	p = find_problem(s, what, sizeof(what));
+	if (p == PROBLEM_NONE) {
 		s->files_ok_ns = seg_now_ns();
 		s->guard_failing = false;
 		return 0;
 	}
 	start = s->guard_failing ? s->guard_fail_ns : s->files_ok_ns;
-	err = dir_gone ? heal_dir(s) : 0;
-	if (!err)
+	switch (p) {
+	case PROBLEM_DIR:
+		/* A new dir holds none of our files: the segment is healed into it as well. */
+		err = heal_dir(s);
+		if (!err)
+			err = heal_segment(s, how, sizeof(how));
+		break;
+	case PROBLEM_LOCK:
+		err = heal_lock(s);
+		snprintf(how, sizeof(how), "locked again");
+		break;
+	default:
 		err = heal_segment(s, how, sizeof(how));
+		break;
+	}
 	if (err) {
 		/* Said once; retried at every check until it works. */
 		if (!s->guard_failing) {
@@ -274,5 +332,6 @@ int store_check_files(struct store *s)
 	snprintf(reason, sizeof(reason), "%s; %s", what, how);
 	store_add_tamper(s, start, seg_now_ns(), reason);
 	s->guard_failing = false;
+	s->files_ok_ns = seg_now_ns();
 	return 1;
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# An intruder blinds the recorder: `bpftool link detach` of every cgroup hook it holds (issue 18).
-# The recorder must notice within its watch period, attach each hook again through a new
-# link, and store one tamper gap per hook whose window covers the moment it was detached and
-# lasts at most about a second; `status` counts them, `verify` and `query` report them, and
+# An intruder blinds the recorder: `bpftool link detach` of every cgroup hook it holds (issue 18),
+# then, more quietly, another program swapped into one of its links (BPF_LINK_UPDATE, by
+# tests/tools/linkswap). The recorder must notice within its watch period, attach each hook
+# again through a new link, and store one tamper gap per hook whose window covers the attack
+# and lasts at most about a second; `status` counts them, `verify` and `query` report them, and
 # UDP traffic made after the healing (every flow of it goes through a cgroup hook) is recorded
 # with its exact pid and ports.
 #
@@ -13,6 +14,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
 cr_require_cmd bpftool
+cr_tool swap linkswap
 
 # cgroup_links PID: "link_id attach_type cgroup_id" for each cgroup link the process holds.
 cgroup_links() {
@@ -70,23 +72,26 @@ cr_eq "detached links still held" "" \
 	"$(awk 'NR == FNR { old[$1] = 1; next } ($1 in old) { print $1 }' "$CR_TMP/links.before" \
 		"$CR_TMP/links.after")"
 
-# UDP traffic after the healing: every flow of it passes a cgroup hook.
-"$PY" -u "$(dirname "$0")/py/udp_probe.py" >"$CR_TMP/udp.out" 2>&1 &
-upid=$!
-cr_track "$upid"
-cr_wait_file "$CR_TMP/udp.out" '^done'
-wait "$upid" || cr_fatal "udp_probe.py failed: $(cat "$CR_TMP/udp.out")"
-cr_untrack "$upid"
-port() { sed -n "s/^$1 //p" "$CR_TMP/udp.out"; }
-cr_eq "udp_probe pid" "$upid" "$(port pid)"
-s4=$(port srv4) s6=$(port srv6) c4=$(port cli4) c6=$(port cli6) k4=$(port conn4)
-q="SELECT count(*) FROM flows WHERE proto = 'udp' AND pid = $upid AND reason = 7"
-cr_expect_rows "udp flows of the probe, ended by release" 6 "$q" || true
-cr_eq "udp flows of the probe (direction|family|lport|rport|reason)" \
-	"$(printf '%s\n' "in|4|$s4|$c4|7" "in|4|$s4|$k4|7" "in|6|$s6|$c6|7" "out|4|$c4|$s4|7" \
-		"out|4|$k4|$s4|7" "out|6|$c6|$s6|7" | sort)" \
-	"$(cr_sql "SELECT direction, family, lport, rport, reason FROM flows
-		WHERE proto = 'udp' AND pid = $upid" | sort)"
+# udp_probe WHEN: UDP traffic in which every flow passes a cgroup hook; all six flows, exact.
+udp_probe() {
+	"$PY" -u "$(dirname "$0")/py/udp_probe.py" >"$CR_TMP/udp.out" 2>&1 &
+	upid=$!
+	cr_track "$upid"
+	cr_wait_file "$CR_TMP/udp.out" '^done'
+	wait "$upid" || cr_fatal "udp_probe.py failed: $(cat "$CR_TMP/udp.out")"
+	cr_untrack "$upid"
+	port() { sed -n "s/^$1 //p" "$CR_TMP/udp.out"; }
+	cr_eq "udp_probe pid" "$upid" "$(port pid)"
+	s4=$(port srv4) s6=$(port srv6) c4=$(port cli4) c6=$(port cli6) k4=$(port conn4)
+	q="SELECT count(*) FROM flows WHERE proto = 'udp' AND pid = $upid AND reason = 7"
+	cr_expect_rows "udp flows $1, ended by release" 6 "$q" || true
+	cr_eq "udp flows $1 (direction|family|lport|rport|reason)" \
+		"$(printf '%s\n' "in|4|$s4|$c4|7" "in|4|$s4|$k4|7" "in|6|$s6|$c6|7" \
+			"out|4|$c4|$s4|7" "out|4|$k4|$s4|7" "out|6|$c6|$s6|7" | sort)" \
+		"$(cr_sql "SELECT direction, family, lport, rport, reason FROM flows
+			WHERE proto = 'udp' AND pid = $upid" | sort)"
+}
+udp_probe "after the links were detached and healed"
 
 # One tamper gap per hook, covering the moment it was detached, at most about a second long.
 cr_eq "tamper gaps (kind 3)" "$n" "$(cr_sql_sum "SELECT count(*) FROM gap WHERE kind = 3")"
@@ -104,19 +109,50 @@ while read -r id sec t; do
 	cr_eq "$sec: gap count" 0 "$(echo "$row" | cut -d'|' -f3)"
 done <"$CR_TMP/detached"
 
+# The quiet attack: the sendmsg4 link stays attached, with a do-nothing program in it.
+sw=""
+for id in $(awk '{ print $1 }' "$CR_TMP/links.after"); do
+	if [ "$(section_of "$id")" = cgroup/sendmsg4 ]; then sw=$id; fi
+done
+[ -n "$sw" ] || cr_fatal "the recorder holds no cgroup/sendmsg4 link"
+t_swap=$(date +%s%N)
+out=$("$swap" "$sw") || cr_fatal "linkswap $sw failed"
+set -- $out
+[ "${1:-}" = swapped ] || cr_fatal "linkswap said: $out"
+foreign=$4
+cr_log "link $sw now runs prog $foreign"
+cr_wait_file "$CR_TMP/recorder.err" \
+	"tamper: hook cgroup/sendmsg4 (.*) program swapped for prog id $foreign; re-attached"
+row=$(cr_sql "SELECT start_ns, end_ns FROM gap WHERE kind = 3
+	AND reason LIKE 'hook cgroup/sendmsg4 (%) program swapped for prog id $foreign; re-attached'")
+cr_eq "one tamper gap for the swapped program" 1 "$(echo "$row" | grep -c .)"
+start=$(echo "$row" | cut -d'|' -f1)
+end=$(echo "$row" | cut -d'|' -f2)
+cr_true "the gap covers the swap, at most 1500 ms" test "${start:-0}" -le "$t_swap" -a \
+	"${end:-0}" -ge "$t_swap" -a $((${end:-0} - ${start:-0})) -le 1500000000
+# Its link is dropped, and with it the intruder's program (released by deferred kernel work).
+dl=$(($(date +%s) + CR_TIMEOUT))
+while bpftool prog show id "$foreign" >/dev/null 2>&1 && [ "$(date +%s)" -lt "$dl" ]; do
+	sleep 0.1
+done
+cr_false() { if "$@"; then cr_failed "$*" "failure" "success"; else cr_pass "not: $*"; fi; }
+cr_false bpftool prog show id "$foreign"
+udp_probe "after the program swap was healed"
+n=$((n + 1))
+
 # status, query and verify all say it.
 "$CONNREC_BIN" status -d "$CR_DATA" >"$CR_TMP/status.out" || true
 cr_eq "status: tamper events" "$n" \
 	"$(sed -n 's/^tamper: *\([0-9][0-9]*\) events.*/\1/p' "$CR_TMP/status.out")"
 "$CONNREC_BIN" query -d "$CR_DATA" --since 10m --gaps --format csv >"$CR_TMP/gaps.csv"
 cr_eq "query --gaps: tamper rows" "$n" "$(grep -c '^tamper,' "$CR_TMP/gaps.csv")"
-"$CONNREC_BIN" query -d "$CR_DATA" --since 10m --pid "$upid" >/dev/null 2>"$CR_TMP/query.err"
+"$CONNREC_BIN" query -d "$CR_DATA" --since 10m --proto udp >/dev/null 2>"$CR_TMP/query.err"
 cr_eq "query warns of the tamper gaps" 1 \
 	"$(grep -c "overlaps $n tamper gap" "$CR_TMP/query.err")"
 st=0
 "$CONNREC_BIN" verify -d "$CR_DATA" >"$CR_TMP/verify.out" 2>&1 || st=$?
 cr_eq "verify exit status (the store itself is consistent)" 0 "$st"
-cr_eq "verify: tamper gap lines" "$n" "$(grep -c '^  gap tamper .*detached; re-attached' "$CR_TMP/verify.out")"
+cr_eq "verify: tamper gap lines" "$n" "$(grep -c '^  gap tamper .*; re-attached$' "$CR_TMP/verify.out")"
 cr_eq "verify: summary" 1 "$(grep -c "^verify: $n tamper gaps" "$CR_TMP/verify.out")"
 
 cr_stop

@@ -286,6 +286,30 @@ static void test_dir_replaced(void)
 	CHECK_THAT(store_close(s) == 0);
 }
 
+static void test_lock_removed(void)
+{
+	char dir[300], p[600];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/lock", base);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	snprintf(p, sizeof(p), "%s/%s", dir, STORE_LOCK_NAME);
+	CHECK_THAT(unlink(p) == 0);
+	CHECK_THAT(!lock_is_held(dir));
+	CHECK_THAT(store_check_files(s) == 1);
+	CHECK_THAT(lock_is_held(dir));
+	CHECK_THAT(store_check_files(s) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	/* Only the lock: the segment stays the active one. */
+	CHECK_THAT(store_get_stats(s)->active_seq == 1);
+	CHECK_THAT(tamper_gaps(dir, 1, "lock file connrec.lock removed; locked again") == 1);
+	CHECK_THAT(store_close(s) == 0);
+}
+
 /* A problem that cannot be healed at once is said once, retried, and said again when healed. */
 static void test_heal_later(void)
 {
@@ -354,6 +378,7 @@ int main(void)
 	test_segment_replaced();
 	test_wal_removed();
 	test_dir_replaced();
+	test_lock_removed();
 	test_heal_later();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (!check_failed && system(cmd) != 0)
