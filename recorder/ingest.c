@@ -2,6 +2,8 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -484,6 +486,23 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 
 		if (!delta)
 			continue;
+		if (drops[k] < g->last_drops[k]) {
+			/*
+			 * Only BPF adds to these counters; going back means someone wrote the
+			 * map from outside, e.g. to hide losses (docs/blinding.md).
+			 */
+			char what[128];
+
+			snprintf(what, sizeof(what),
+				 "loss counter %d went back from %" PRIu64 " to %" PRIu64
+				 " (map written from outside)",
+				 k, g->last_drops[k], drops[k]);
+			err = store_add_tamper(g->store, g->last_loss_check_ns, now, what);
+			if (err)
+				return err;
+			g->last_drops[k] = drops[k];
+			continue;
+		}
 		if (!CR_DROP_IS_LOSS(k)) { /* second chances, not losses: only counted */
 			g->last_drops[k] = drops[k];
 			g->stats.skipped[k] += delta;

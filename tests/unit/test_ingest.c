@@ -4,6 +4,7 @@
  * OPEN and CLOSE events and wherever the commits fall. Flows open and close in a random
  * interleaving with random commit points; afterwards each id must have one conn row and an
  * end (folded into the row or in conn_end), with the end reason it was given.
+ * Also: loss counters that go back (someone wrote the map) become a tamper gap, not a loss.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -38,6 +39,58 @@ static void event(struct ingest *g, uint8_t kind, uint64_t id, uint64_t ts, uint
 		e.flags = CR_FLAG_OPEN_SENT;
 	memcpy(e.comm, "t", 2);
 	ingest_event(g, &e);
+}
+
+static int64_t count_rows(const char *dir, const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	snprintf(path, sizeof(path), "%s/seg-00000001.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void test_counter_back(void)
+{
+	char dir[] = "/tmp/connrec-test-ingest-back.XXXXXX", cmd[160];
+	struct store_opts so = { .version = "test" };
+	uint64_t drops[CR_DROP_MAX] = { 0 };
+	struct store *store = NULL;
+	struct ingest *g = NULL;
+
+	if (!mkdtemp(dir))
+		return;
+	so.dir = dir;
+	CHECK_THAT(store_open(&store, &so) == 0);
+	CHECK_THAT(store && ingest_new(&g, store, new_id, NULL) == 0);
+	if (!g)
+		return;
+	drops[CR_DROP_RINGBUF] = 5;
+	CHECK_THAT(ingest_losses(g, drops) == 0);
+	drops[CR_DROP_RINGBUF] = 0; /* zeroed from outside */
+	CHECK_THAT(ingest_losses(g, drops) == 0);
+	drops[CR_DROP_RINGBUF] = 2; /* and counting again from there */
+	CHECK_THAT(ingest_losses(g, drops) == 0);
+	CHECK_THAT(store_get_stats(store)->tamper_events == 1);
+	CHECK_THAT(store_get_stats(store)->lost_events == 7);
+	CHECK_THAT(store_flush(store) == 0);
+	CHECK_THAT(count_rows(dir, "SELECT count(*) FROM gap WHERE kind = 3 AND reason ="
+				   " 'loss counter 0 went back from 5 to 0 (map written from outside)'") ==
+		   1);
+	CHECK_THAT(count_rows(dir, "SELECT sum(count) FROM gap WHERE kind = 1") == 7);
+	CHECK_THAT(count_rows(dir, "SELECT count(*) FROM gap WHERE kind = 1") == 2);
+	ingest_free(g);
+	CHECK_THAT(store_close(store) == 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (!check_failed && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 int main(void)
@@ -103,5 +156,6 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (!check_failed && system(cmd) != 0)
 		return 1;
+	test_counter_back();
 	return check_done();
 }
