@@ -174,6 +174,9 @@ const struct opt_cmd cmd_record = {
 		"It prints a line containing 'ready' on stderr once every hook is attached and\n"
 		"the connections that already existed are stored, and notifies systemd (READY=1)\n"
 		"when $NOTIFY_SOCKET is set. SIGINT or SIGTERM flush everything and exit 0.\n\n"
+		"Four times a second it checks that its hooks are still attached and its files\n"
+		"still in place; what someone else detached or removed is re-attached or saved,\n"
+		"and stored as a 'tamper' gap (docs/blinding.md).\n\n"
 		"Examples:\n"
 		"  connrec record\n"
 		"  connrec record -d /srv/connrec --rotate-size 256M --retain-age 90d\n",

@@ -92,7 +92,8 @@ int store_add_tamper(struct store *s, int64_t start_ns, int64_t end_ns, const ch
 
 	s->stats.tamper_events++;
 	snprintf(s->last_tamper, sizeof(s->last_tamper), "%s", what);
-	cr_warn("tamper: %s (blind for up to %.3f s)", what, (double)(end_ns - start_ns) / 1e9);
+	/* The window: from the last check that found all in place to when it was healed. */
+	cr_warn("tamper: %s (window %.3f s)", what, (double)(end_ns - start_ns) / 1e9);
 	/* `connrec status` shows it now, not at the next periodic rewrite. */
 	status_write(s, "running");
 	return err;
