@@ -123,9 +123,10 @@ foreign=$4
 cr_log "link $sw now runs prog $foreign"
 cr_wait_file "$CR_TMP/recorder.err" \
 	"tamper: hook cgroup/sendmsg4 (.*) program swapped for prog id $foreign; re-attached"
-row=$(cr_sql "SELECT start_ns, end_ns FROM gap WHERE kind = 3
-	AND reason LIKE 'hook cgroup/sendmsg4 (%) program swapped for prog id $foreign; re-attached'")
-cr_eq "one tamper gap for the swapped program" 1 "$(echo "$row" | grep -c .)"
+swapped="FROM gap WHERE kind = 3
+	AND reason LIKE 'hook cgroup/sendmsg4 (%) program swapped for prog id $foreign; re-attached'"
+cr_expect_rows "one tamper gap for the swapped program" 1 "SELECT count(*) $swapped" || true
+row=$(cr_sql "SELECT start_ns, end_ns $swapped")
 start=$(echo "$row" | cut -d'|' -f1)
 end=$(echo "$row" | cut -d'|' -f2)
 cr_true "the gap covers the swap, at most 1500 ms" test "${start:-0}" -le "$t_swap" -a \
