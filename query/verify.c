@@ -190,10 +190,12 @@ const struct opt_cmd cmd_verify = {
 		"Checks a connrec store: SQLite's integrity_check on every segment, the SHA-256\n"
 		"chain between segments (each records the hash of the sealed one before it),\n"
 		"segment numbering, and that segments missing at the start were deleted by\n"
-		"retention (recorded with name and hash). Lists the recording gaps.\n",
+		"retention (recorded with name and hash). Lists the recording gaps, and counts\n"
+		"the tamper gaps (the recorder was blinded, then healed) in its last line.\n",
 	.epilog = "Exit status: 0 consistent, 1 a problem was found (each named as\n"
 		  "\"FAIL SEGMENT: what\"), 2 bad usage. With --format json, one object\n"
-		  "per line: segment, gap, note and problem lines, then a summary line.\n\n"
+		  "per line: segment, gap, note and problem lines, then a summary line.\n"
+		  "Tamper gaps do not change the exit status.\n\n"
 		  "Examples:\n"
 		  "  connrec verify\n"
 		  "  connrec verify -f evidence/seg-00000041.db.zst evidence/seg-00000042.db.zst\n",

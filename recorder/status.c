@@ -157,6 +157,7 @@ const struct opt_cmd cmd_status = {
 	.synopsis = "[-d DIR] [--format text|json]",
 	.description =
 		"Shows whether a recorder is running on DIR, its uptime, events/s, lost events,\n"
+		"tamper events (its hooks detached or files removed by someone else, then healed),\n"
 		"segments and disk use.\n",
 	.epilog = "Exit status: 0 a recorder is running, 1 none is (or DIR is not a store),\n"
 		  "2 bad usage.\n\n"

@@ -145,6 +145,8 @@ n=$((n + 1))
 "$CONNREC_BIN" status -d "$CR_DATA" >"$CR_TMP/status.out" || true
 cr_eq "status: tamper events" "$n" \
 	"$(sed -n 's/^tamper: *\([0-9][0-9]*\) events.*/\1/p' "$CR_TMP/status.out")"
+cr_eq "status --format json: tamper_events" 1 \
+	"$("$CONNREC_BIN" status -d "$CR_DATA" --format json | grep -c "\"tamper_events\":$n,")"
 "$CONNREC_BIN" query -d "$CR_DATA" --since 10m --gaps --format csv >"$CR_TMP/gaps.csv"
 cr_eq "query --gaps: tamper rows" "$n" "$(grep -c '^tamper,' "$CR_TMP/gaps.csv")"
 "$CONNREC_BIN" query -d "$CR_DATA" --since 10m --proto udp >/dev/null 2>"$CR_TMP/query.err"
@@ -155,6 +157,9 @@ st=0
 cr_eq "verify exit status (the store itself is consistent)" 0 "$st"
 cr_eq "verify: tamper gap lines" "$n" "$(grep -c '^  gap tamper .*; re-attached$' "$CR_TMP/verify.out")"
 cr_eq "verify: summary" 1 "$(grep -c "^verify: $n tamper gaps" "$CR_TMP/verify.out")"
+cr_eq "verify --format json: tamper_gaps in the summary" 1 \
+	"$("$CONNREC_BIN" verify -d "$CR_DATA" --format json | grep '"type":"summary"' |
+		grep -c "\"tamper_gaps\":$n")"
 
 cr_stop
 cr_finish

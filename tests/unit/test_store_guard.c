@@ -21,6 +21,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
+#include "verify.h"
 #include "check.h"
 
 static char base[256];
@@ -119,17 +120,38 @@ static int64_t tamper_gaps(const char *dir, uint32_t seq, const char *text)
 	return q1(db, sql);
 }
 
-/* `connrec verify` of DIR: its exit value, and its report in OUT. */
+/* verify's findings as lines: "SEGMENT STATE N conns", "gap KIND REASON", "FAIL ...". */
+static void verify_lines(void *ctx, const struct verify_item *it)
+{
+	switch (it->kind) {
+	case VERIFY_SEGMENT:
+		fprintf(ctx, "%s  %s  %" PRId64 " conns\n", it->segment, it->state, it->conns);
+		break;
+	case VERIFY_GAP:
+		fprintf(ctx, "gap %s %s\n", sr_gap_kind_name(it->gap->kind), it->gap->reason);
+		break;
+	case VERIFY_PROBLEM:
+		fprintf(ctx, "FAIL %s: %s\n", it->segment, it->message);
+		break;
+	case VERIFY_SUMMARY:
+		fprintf(ctx, "%d tamper gaps\n", it->tampers);
+		break;
+	default:
+		break;
+	}
+}
+
+/* `connrec verify` of DIR: its exit value, and its findings in OUT. */
 static int verify(const char *dir, char *out, size_t len)
 {
-	char *buf = NULL;
+	char *buf = NULL, err[256];
 	size_t n = 0;
 	FILE *f = open_memstream(&buf, &n);
 	int rc;
 
 	if (!f)
 		return -1;
-	rc = store_verify(dir, NULL, 0, f);
+	rc = store_verify(dir, NULL, 0, verify_lines, f, err, sizeof(err));
 	fclose(f);
 	snprintf(out, len, "%s", buf ? buf : "");
 	free(buf);
@@ -192,9 +214,10 @@ static void test_segment_removed(void)
 
 	/* The saved copy was sealed into the chain: verify finds everything in place. */
 	CHECK_THAT(verify(dir, report, sizeof(report)) == 0);
-	CHECK(strstr(report, "seg-00000001.db.zst  sealed") && strstr(report, "3 conns"),
+	CHECK(strstr(report, "seg-00000001.db.zst  sealed  3 conns"),
 	      "verify report: %s", report);
-	CHECK(strstr(report, "gap tamper") && strstr(report, "1 tamper gap"), "verify report: %s",
+	CHECK(strstr(report, "gap tamper active segment seg-00000001.db removed") &&
+		      strstr(report, "\n1 tamper gaps"), "verify report: %s",
 	      report);
 }
 
@@ -229,7 +252,7 @@ static void test_segment_replaced(void)
 	CHECK_THAT(q1(aside, "SELECT x FROM planted") == 7);
 	CHECK_THAT(store_close(s) == 0);
 	CHECK_THAT(verify(dir, report, sizeof(report)) == 0);
-	CHECK(strstr(report, "seg-00000001.db.zst  sealed") && strstr(report, "3 conns"),
+	CHECK(strstr(report, "seg-00000001.db.zst  sealed  3 conns"),
 	      "verify report: %s", report);
 }
 
@@ -254,7 +277,7 @@ static void test_wal_removed(void)
 	CHECK_THAT(tamper_gaps(dir, 2, "active segment seg-00000001.db-wal removed") == 1);
 	CHECK_THAT(store_close(s) == 0);
 	CHECK_THAT(verify(dir, report, sizeof(report)) == 0);
-	CHECK(strstr(report, "seg-00000001.db.zst  sealed") && strstr(report, "3 conns"),
+	CHECK(strstr(report, "seg-00000001.db.zst  sealed  3 conns"),
 	      "verify report: %s", report);
 }
 
