@@ -44,7 +44,8 @@ expect_query() {
 raw_count() { ls "$CR_DATA"/seg-*.db 2>/dev/null | wc -l; }
 zst_count() { ls "$CR_DATA"/seg-*.db.zst 2>/dev/null | wc -l; }
 
-# Small segments, so that there are sealed ones for the intruder to delete as well.
+# A first run with small segments leaves sealed ones for the intruder to delete as well; the
+# second, with default sizes, rotates no more while the test runs.
 cr_start --rotate-size 128K
 burst 6000
 dl=$(($(date +%s) + CR_TIMEOUT))
@@ -52,6 +53,8 @@ until [ "$(zst_count)" -ge 2 ] && [ "$(raw_count)" -eq 1 ]; do
 	[ "$(date +%s)" -lt "$dl" ] || cr_fatal "no two sealed segments within ${CR_TIMEOUT}s: $(ls "$CR_DATA")"
 	sleep 0.1
 done
+cr_stop
+cr_start
 sealed_before=$(zst_count)
 cr_log "before the attack: $(ls "$CR_DATA" | tr '\n' ' ')"
 
