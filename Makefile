@@ -43,9 +43,25 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h schema/*.h)
 SCHEMA_SQL := $(sort $(wildcard schema/[0-9]*.sql))
 SEAL_SQL := schema/seal.sql
+MAN_SRCS := $(wildcard man/*.scd)
+MAN_PAGES := $(patsubst man/%.scd,$(OUTPUT)/man/%,$(MAN_SRCS))
+COMPLETION := $(OUTPUT)/connrec.bash-completion
 
-.PHONY: all clean test test-unit test-e2e deps record install fuzz bench san
-all: connrec
+.PHONY: all clean test test-unit test-e2e deps record install fuzz bench san man
+all: connrec man
+
+# Man pages from their scdoc sources, and the bash completion the binary prints from its
+# option tables (so it always matches the options it parses).
+man: $(MAN_PAGES) $(COMPLETION)
+
+$(OUTPUT)/man/%: man/%.scd
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(OUTPUT)/man
+	$(Q)scdoc <$< >$@.tmp && mv $@.tmp $@
+
+$(COMPLETION): connrec
+	$(call msg,GEN,$@)
+	$(Q)$(OUTPUT)/connrec completion bash >$@.tmp && mv $@.tmp $@
 
 $(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
 	$(OUTPUT)/query $(OUTPUT)/tests:
@@ -152,8 +168,8 @@ record:
 # sanitizer build (ASan/UBSan abort on the first error, so a clean run means a clean build).
 test:
 	sh tools/install-deps.sh
-	$(MAKE) connrec unit-bins tools
-	$(MAKE) SAN=1 connrec unit-bins tools
+	$(MAKE) connrec man unit-bins tools
+	$(MAKE) SAN=1 connrec man unit-bins tools
 	OUTPUT=.output-san CONNREC_BIN=$(CURDIR)/.output-san/connrec sh tests/run.sh
 
 fuzz:
@@ -162,8 +178,14 @@ fuzz:
 bench: connrec tools
 	sh bench/run.sh
 
-install: connrec
+install: connrec man
 	install -D -m 0755 connrec $(DESTDIR)$(PREFIX)/sbin/connrec
+	for p in $(MAN_PAGES); do \
+		n=$$(basename $$p); \
+		install -D -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$${n##*.}/$$n || exit 1; \
+	done
+	install -D -m 0644 $(COMPLETION) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/connrec
 	install -D -m 0644 examples/connrec.service $(DESTDIR)$(PREFIX)/lib/systemd/system/connrec.service
 
 clean:

@@ -14,8 +14,9 @@
  *      (tests and tuning only: hidden options are not completed or documented);
  *   3. handle the id in the command's on_opt switch; reject a bad value with
  *      `return opt_bad_value(o, arg, "expected ...");`
- *   4. describe it in the command's man page (man/, once it exists) and its --help shows it;
- *      tests/golden/33_cli_options.sh checks that bash completes every option --help lists.
+ *   4. describe it in the command's man page, man/connrec-CMD.N.scd ("*--foo* _N_" and an
+ *      indented paragraph). tests/golden/35_man_pages.sh fails while an option --help lists is
+ *      missing there, and 33_cli_options.sh checks that bash completes it.
  * The common ones (--data-dir, --file, --format, --verbose) have OPT_ROW_* macros: use them, so
  * the same concept has the same name and words everywhere. -h/--help is added to every table.
  *
