@@ -2,6 +2,7 @@
 #include "timespec.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -383,6 +384,28 @@ void ts_format_duration(int64_t ns, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400),
 			 (long long)(s / 3600 % 24));
+}
+
+void ts_format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char unit[] = "KMGTPE";
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64, bytes);
+		return;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	/* "%.0f" would round 1023.6K up to "1024K": that is already the next unit. */
+	if (v >= 1023.5 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, v < 9.95 ? "%.1f%c" : "%.0f%c", v, unit[u]);
 }
 
 int64_t ts_now_ns(void)

@@ -51,6 +51,12 @@ int ts_format_time(int64_t ns, unsigned flags, char *buf, size_t len);
 /* A duration for people: "0.012s", "3m12s", "2d3h". Never fails; truncates to len. */
 void ts_format_duration(int64_t ns, char *buf, size_t len);
 
+/*
+ * A size for people, 1024-based as ts_parse_size() reads it: "512", "1.5K", "68K", "3.2G".
+ * One decimal below 10 units, none above; bytes below 1024 as they are.
+ */
+void ts_format_size(uint64_t bytes, char *buf, size_t len);
+
 /* Current wall-clock time in nanoseconds. */
 int64_t ts_now_ns(void);
 

@@ -168,5 +168,29 @@ int main(void)
 	ts_format_duration((2 * 86400 + 3 * 3600) * S, buf, sizeof(buf));
 	CHECK(!strcmp(buf, "2d03h"), "fmt dur %s", buf);
 
+	{
+		static const struct {
+			uint64_t b;
+			const char *want;
+		} sizes[] = {
+			{ 0, "0" },	      { 500, "500" },	    { 1023, "1023" },
+			{ 1024, "1.0K" },     { 1536, "1.5K" },	    { 70000, "68K" },
+			{ 123456, "121K" },   { 1048575, "1.0M" },  { 10189, "10K" },
+			{ 5ULL << 30, "5.0G" }, { UINT64_MAX, "16E" },
+		};
+
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint64_t back;
+
+			ts_format_size(sizes[i].b, buf, sizeof(buf));
+			CHECK(!strcmp(buf, sizes[i].want), "fmt size %" PRIu64 ": %s, want %s",
+			      sizes[i].b, buf, sizes[i].want);
+			/* What it prints, ts_parse_size() reads back (up to its T unit). */
+			if (sizes[i].b < (1ULL << 40))
+				CHECK(!ts_parse_size(buf, &back), "fmt size %s does not parse back",
+				      buf);
+		}
+	}
+
 	return check_done();
 }
