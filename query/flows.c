@@ -8,7 +8,8 @@
 
 #include "schema_values.h"
 
-const char *const flow_state_names[] = { "S0", "REJ", "SF", "RSTO", "RSTR", "S1", "OTH", "UNK" };
+const char *const flow_state_names[] = { "S0",	"REJ", "SF",  "RSTO",  "RSTR",
+					 "S1", "OTH", "UNK", "LISTEN" };
 const unsigned flow_state_count = sizeof(flow_state_names) / sizeof(flow_state_names[0]);
 
 int flow_state_bit(const char *name)
@@ -21,22 +22,26 @@ int flow_state_bit(const char *name)
 }
 
 /*
- * From the host's point of view. The originator is us for "out" (and for a listener, which
- * nobody else opened), the peer for "in"; that is what turns a local/peer reset into
- * RSTO/RSTR. "Still open" (S1) is only claimed while recording went on; a lost end is UNK.
+ * From the host's point of view. The originator is us for "out", the peer for "in"; that is
+ * what turns a local/peer reset into RSTO/RSTR. "Still open" (S1) is only claimed while
+ * recording went on; a lost end is UNK. A listener is not a connection: it is LISTEN, and
+ * whether it still listens is its end status.
  */
 const char *flow_state(const struct flow *f)
 {
 	bool we_orig = f->dir != CR_DIR_IN;
 
+	/* One state for a listener, whether or not it was there before recording began. */
+	if (f->dir == CR_DIR_LISTEN)
+		return "LISTEN";
 	if (f->end == FLOW_END_UNKNOWN)
 		return "UNK";
 	if (f->flags & CR_FLAG_PREEXISTING)
 		return "OTH"; /* its start (handshake) was never seen */
 	if (f->end == FLOW_END_OPEN)
 		return "S1";
-	if (f->proto != CR_PROTO_TCP || f->dir == CR_DIR_LISTEN)
-		return "SF"; /* UDP and listeners: released normally */
+	if (f->proto != CR_PROTO_TCP)
+		return "SF"; /* UDP: released normally, or idle */
 	switch (f->reason) {
 	case CR_END_LOCAL_FIN:
 	case CR_END_PEER_FIN:

@@ -43,7 +43,7 @@ struct flow {
 	char comm[17];
 };
 
-/* Zeek conn_state for a flow (see docs/query.md): S0 REJ SF RSTO RSTR S1 OTH UNK. */
+/* Zeek conn_state for a flow (see docs/query.md): S0 REJ SF RSTO RSTR S1 OTH UNK, LISTEN. */
 const char *flow_state(const struct flow *f);
 /* "out" "in" "listen" "?" */
 const char *flow_direction(uint8_t dir);

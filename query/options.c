@@ -92,8 +92,9 @@ static const struct opt query_options[] = {
 	{ .id = OPT_DIRECTION, .name = "direction", .arg = OPT_REQUIRED, .metavar = "DIR",
 	  .help = "in, out or listen", .values = "in out listen" },
 	{ .id = OPT_STATE, .name = "state", .arg = OPT_REQUIRED, .metavar = "S[,...]",
-	  .help = "S0 REJ SF RSTO RSTR S1 OTH UNK (Zeek conn_state; see docs)",
-	  .values = "S0 REJ SF RSTO RSTR S1 OTH UNK" },
+	  .help = "S0 REJ SF RSTO RSTR S1 OTH UNK LISTEN (Zeek's conn_state, and a "
+		  "listener's own; see connrec-query(1))",
+	  .values = "S0 REJ SF RSTO RSTR S1 OTH UNK LISTEN" },
 	{ .id = OPT_MIN_DUR, .name = "min-duration", .arg = OPT_REQUIRED, .metavar = "D",
 	  .help = "lived at least D" },
 	{ .id = OPT_MAX_DUR, .name = "max-duration", .arg = OPT_REQUIRED, .metavar = "D",
@@ -258,7 +259,7 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 
 			if (bit < 0)
 				return opt_bad_value(o, tok,
-						     "expected S0 REJ SF RSTO RSTR S1 OTH or UNK");
+						     "expected S0 REJ SF RSTO RSTR S1 OTH UNK or LISTEN");
 			q->ff.states |= 1u << bit;
 		}
 		break;

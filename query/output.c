@@ -299,168 +299,282 @@ static void csv_events(const struct out_ctx *o, const struct out_event *v, size_
 	}
 }
 
-/* ---- table (for people: local time, short durations, aligned columns) ---- */
+/*
+ * ---- table: for people, like ss ----
+ *
+ * Each column shows one field of the same row json and csv print (two for an address and its
+ * port), so the formats cannot drift apart: only the rendering differs. Unknown values (null,
+ * or no owning process) are "-"; numbers are right-aligned; times are local.
+ */
 
-#define TCOLS 14
-#define TCELL 96
-
-static const char *const flow_heads[TCOLS] = {
-	"START", "DURATION", "PROTO", "DIR", "LOCAL", "REMOTE", "STATE",
-	"PID",	 "COMM",     "UID",   "OUT", "IN",    "NETNS",	"HOST",
+enum cell {
+	CELL_TEXT,     /* as stored, escaped; empty is "-" */
+	CELL_NUM,      /* a number as it is */
+	CELL_ID,       /* a number where 0 means none (a pid) */
+	CELL_TIME,     /* ns since the epoch, local time with milliseconds */
+	CELL_DURATION, /* ns; when null, the text of the field "other" (open, unknown) */
+	CELL_SPAN,     /* the duration from this time to the time in "other" */
+	CELL_SIZE,     /* bytes, 1024-based ("68K") */
+	CELL_ENDPOINT, /* an address and the port in "other": "10.0.0.1:22", "[::1]:*" */
 };
 
-static void endpoint(char *buf, size_t len, const char *addr, uint16_t port, bool v6)
+struct column {
+	const char *head;
+	const char *field; /* the row field it shows */
+	enum cell how;
+	const char *other; /* a second field, as the cell kind says */
+	bool owner;	   /* a fact about the owning process: "-" when there is none (pid 0) */
+	bool hosts;	   /* shown only when rows come from several hosts */
+};
+
+static const struct column flow_columns[] = {
+	{ .head = "START", .field = "start_ns", .how = CELL_TIME },
+	{ .head = "DURATION", .field = "duration_s", .how = CELL_DURATION, .other = "end_status" },
+	{ .head = "PROTO", .field = "proto", .how = CELL_TEXT },
+	{ .head = "DIR", .field = "direction", .how = CELL_TEXT },
+	{ .head = "LOCAL", .field = "laddr", .how = CELL_ENDPOINT, .other = "lport" },
+	{ .head = "REMOTE", .field = "raddr", .how = CELL_ENDPOINT, .other = "rport" },
+	{ .head = "STATE", .field = "state", .how = CELL_TEXT },
+	{ .head = "PID", .field = "pid", .how = CELL_ID, .owner = true },
+	{ .head = "COMM", .field = "comm", .how = CELL_TEXT, .owner = true },
+	{ .head = "UID", .field = "uid", .how = CELL_NUM, .owner = true },
+	{ .head = "OUT", .field = "bytes_out", .how = CELL_SIZE },
+	{ .head = "IN", .field = "bytes_in", .how = CELL_SIZE },
+	{ .head = "NETNS", .field = "netns", .how = CELL_NUM },
+	{ .head = "HOST", .field = "host", .how = CELL_TEXT, .hosts = true },
+};
+
+static const struct column gap_columns[] = {
+	{ .head = "KIND", .field = "kind", .how = CELL_TEXT },
+	{ .head = "START", .field = "start_ns", .how = CELL_TIME },
+	{ .head = "END", .field = "end_ns", .how = CELL_TIME },
+	{ .head = "LENGTH", .field = "start_ns", .how = CELL_SPAN, .other = "end_ns" },
+	{ .head = "COUNT", .field = "count", .how = CELL_NUM },
+	{ .head = "HOST", .field = "host", .how = CELL_TEXT, .hosts = true },
+	{ .head = "REASON", .field = "reason", .how = CELL_TEXT },
+};
+
+static const struct column event_columns[] = {
+	{ .head = "TIME", .field = "ts_ns", .how = CELL_TIME },
+	{ .head = "EVENT", .field = "event", .how = CELL_TEXT },
+	{ .head = "CONN", .field = "conn_id", .how = CELL_NUM },
+	{ .head = "PROTO", .field = "proto", .how = CELL_TEXT },
+	{ .head = "LOCAL", .field = "laddr", .how = CELL_ENDPOINT, .other = "lport" },
+	{ .head = "REMOTE", .field = "raddr", .how = CELL_ENDPOINT, .other = "rport" },
+	{ .head = "PID", .field = "pid", .how = CELL_ID, .owner = true },
+	{ .head = "COMM", .field = "comm", .how = CELL_TEXT, .owner = true },
+	{ .head = "HOST", .field = "host", .how = CELL_TEXT, .hosts = true },
+	/* A run's version or a gap's reason; for a close, its end reason. */
+	{ .head = "DETAIL", .field = "detail", .how = CELL_TEXT, .other = "reason" },
+};
+
+#define MAX_COLS 16
+#define TCELL 96
+
+/* Where each column's fields are in the rows (the same for every row of one kind). */
+struct layout {
+	const struct column *cols;
+	size_t n;
+	int field[MAX_COLS], other[MAX_COLS];
+	int pid; /* -1 when the rows have no pid */
+	bool hosts;
+};
+
+static int field_index(const struct row *r, const char *name)
 {
-	if (v6)
-		snprintf(buf, len, "[%s]:%u", addr, port);
-	else
-		snprintf(buf, len, "%s:%u", addr, port);
+	for (int i = 0; name && i < r->n; i++)
+		if (!strcmp(r->v[i].name, name))
+			return i;
+	return -1;
 }
 
-static void table_cells(const struct out_ctx *o, const struct flow *f, char c[TCOLS][TCELL])
+static void layout_init(struct layout *l, const struct column *cols, size_t n,
+			const struct row *sample, bool hosts)
 {
-	char a[ADDR_STRLEN];
-
-	ts_format_time(f->start_ns, TS_FMT_MILLI, c[0], TCELL);
-	if (f->end == FLOW_END_CLOSED)
-		ts_format_duration(f->end_ns - f->start_ns, c[1], TCELL);
-	else
-		snprintf(c[1], TCELL, "%s", f->end == FLOW_END_OPEN ? "open" : "unknown");
-	snprintf(c[2], TCELL, "%s", flow_proto(f->proto));
-	snprintf(c[3], TCELL, "%s", flow_direction(f->dir));
-	addr_format(f->laddr, f->laddr_len, a);
-	endpoint(c[4], TCELL, a, f->lport, f->laddr_len == 16);
-	addr_format(f->raddr, f->raddr_len, a);
-	endpoint(c[5], TCELL, a, f->rport, f->raddr_len == 16);
-	snprintf(c[6], TCELL, "%s", flow_state(f));
-	snprintf(c[7], TCELL, "%" PRIu32, f->pid);
-	cr_escape(f->comm, c[8], TCELL);
-	snprintf(c[9], TCELL, "%" PRIu32, f->uid);
-	if (bytes_known(f)) {
-		snprintf(c[10], TCELL, "%" PRIu64, f->bytes_out);
-		snprintf(c[11], TCELL, "%" PRIu64, f->bytes_in);
-	} else {
-		snprintf(c[10], TCELL, "-");
-		snprintf(c[11], TCELL, "-");
+	l->cols = cols;
+	l->n = n < MAX_COLS ? n : MAX_COLS;
+	l->hosts = hosts;
+	l->pid = field_index(sample, "pid");
+	for (size_t k = 0; k < l->n; k++) {
+		l->field[k] = field_index(sample, cols[k].field);
+		l->other[k] = field_index(sample, cols[k].other);
 	}
-	snprintf(c[12], TCELL, "%" PRIu32, f->netns);
-	cr_escape(host_name(o, f->host), c[13], TCELL);
 }
 
-static void table_print(FILE *f, char c[TCOLS][TCELL], const size_t *w, int ncols)
+/* Numbers line up on the right; durations stay left, beside words like "open". */
+static bool right_aligned(enum cell how)
 {
-	for (int k = 0; k < ncols; k++) {
-		if (k == ncols - 1)
+	return how == CELL_NUM || how == CELL_ID || how == CELL_SIZE;
+}
+
+static const struct val *val_at(const struct row *r, int i)
+{
+	static const struct val null_val = { "", V_NULL, 0, 0, NULL };
+
+	return i >= 0 && i < r->n ? &r->v[i] : &null_val;
+}
+
+/* One cell of one row, as people read it. */
+static void cell_text(const struct layout *l, size_t k, const struct row *r, char *buf,
+		      size_t len)
+{
+	const struct column *c = &l->cols[k];
+	const struct val *v = val_at(r, l->field[k]), *o = val_at(r, l->other[k]);
+	char a[TCELL];
+
+	if (c->owner && l->pid >= 0 && val_at(r, l->pid)->i == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (v->t == V_NULL && c->how == CELL_DURATION) {
+		val_text(o, buf, len);
+		return;
+	}
+	if (v->t == V_NULL && c->how == CELL_TEXT && o->t != V_NULL) {
+		val_text(o, buf, len);
+		return;
+	}
+	if (v->t == V_NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	switch (c->how) {
+	case CELL_TEXT:
+	case CELL_NUM:
+		val_text(v, buf, len);
+		if (!buf[0])
+			snprintf(buf, len, "-");
+		break;
+	case CELL_ID:
+		if (v->i == 0)
+			snprintf(buf, len, "-");
+		else
+			val_text(v, buf, len);
+		break;
+	case CELL_TIME:
+		ts_format_time(v->i, TS_FMT_MILLI, buf, len);
+		break;
+	case CELL_DURATION:
+		ts_format_duration(v->i, buf, len);
+		break;
+	case CELL_SPAN:
+		ts_format_duration(o->i - v->i, buf, len);
+		break;
+	case CELL_SIZE:
+		ts_format_size(v->t == V_UINT ? v->u : (uint64_t)v->i, buf, len);
+		break;
+	case CELL_ENDPOINT:
+		val_text(v, a, sizeof(a));
+		/* A listener's remote end, like ss: port "*". */
+		if (o->t == V_NULL || o->i == 0)
+			snprintf(buf, len, strchr(a, ':') ? "[%s]:*" : "%s:*", a);
+		else
+			snprintf(buf, len, strchr(a, ':') ? "[%s]:%" PRId64 : "%s:%" PRId64, a,
+				 o->i);
+		break;
+	}
+}
+
+static bool col_shown(const struct layout *l, size_t k)
+{
+	return !l->cols[k].hosts || l->hosts;
+}
+
+static void print_cells(FILE *f, const struct layout *l, char c[][TCELL], const size_t *w)
+{
+	size_t last = 0;
+
+	for (size_t k = 0; k < l->n; k++)
+		if (col_shown(l, k))
+			last = k;
+	for (size_t k = 0; k < l->n; k++) {
+		if (!col_shown(l, k))
+			continue;
+		if (k == last && !right_aligned(l->cols[k].how))
 			fprintf(f, "%s\n", c[k]);
 		else
-			fprintf(f, "%-*s  ", (int)w[k], c[k]);
+			fprintf(f, right_aligned(l->cols[k].how) ? "%*s%s" : "%-*s%s", (int)w[k],
+				c[k], k == last ? "\n" : "  ");
 	}
 }
+
+/* Fills r with item i of the items a table prints. */
+typedef void (*row_fn)(const struct out_ctx *o, const void *items, size_t i, struct row *r);
+
+/* A table: the widths from a first pass over the rows, then the rows. */
+static void table(const struct out_ctx *o, const struct column *cols, size_t ncols,
+		  const void *items, size_t n, row_fn fill, const struct row *sample)
+{
+	struct layout l;
+	size_t w[MAX_COLS];
+	char c[MAX_COLS][TCELL];
+	struct row r;
+
+	layout_init(&l, cols, ncols, sample, o->n_hosts > 1);
+	for (size_t k = 0; k < l.n; k++) {
+		snprintf(c[k], TCELL, "%s", cols[k].head);
+		w[k] = strlen(c[k]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		fill(o, items, i, &r);
+		for (size_t k = 0; k < l.n; k++) {
+			cell_text(&l, k, &r, c[k], TCELL);
+			w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
+		}
+	}
+	for (size_t k = 0; k < l.n; k++)
+		snprintf(c[k], TCELL, "%s", cols[k].head);
+	print_cells(o->f, &l, c, w);
+	for (size_t i = 0; i < n; i++) {
+		fill(o, items, i, &r);
+		for (size_t k = 0; k < l.n; k++)
+			cell_text(&l, k, &r, c[k], TCELL);
+		print_cells(o->f, &l, c, w);
+	}
+}
+
+static void fill_flow(const struct out_ctx *o, const void *items, size_t i, struct row *r)
+{
+	flow_row(o, (const struct flow *)items + i, r);
+}
+
+static void fill_gap(const struct out_ctx *o, const void *items, size_t i, struct row *r)
+{
+	gap_row(o, (const struct out_gap *)items + i, r);
+}
+
+static void fill_event(const struct out_ctx *o, const void *items, size_t i, struct row *r)
+{
+	event_row(o, (const struct out_event *)items + i, r);
+}
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static void table_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 {
-	/* The host column only helps when rows come from several hosts. */
-	int ncols = o->n_hosts > 1 ? TCOLS : TCOLS - 1;
-	size_t w[TCOLS];
-	char c[TCOLS][TCELL];
+	struct flow dummy = { 0 };
+	struct row sample;
 
-	for (int k = 0; k < TCOLS; k++) {
-		w[k] = strlen(flow_heads[k]);
-		snprintf(c[k], TCELL, "%s", flow_heads[k]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		table_cells(o, &v[i], c);
-		for (int k = 0; k < TCOLS; k++)
-			w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
-	}
-	for (int k = 0; k < TCOLS; k++)
-		snprintf(c[k], TCELL, "%s", flow_heads[k]);
-	table_print(o->f, c, w, ncols);
-	for (size_t i = 0; i < n; i++) {
-		table_cells(o, &v[i], c);
-		table_print(o->f, c, w, ncols);
-	}
+	flow_row(o, &dummy, &sample);
+	table(o, flow_columns, N_OF(flow_columns), v, n, fill_flow, &sample);
 }
 
 static void table_gaps(const struct out_ctx *o, const struct out_gap *v, size_t n)
 {
-	static const char *const heads[] = { "KIND",  "START", "END",	"LENGTH",
-					     "COUNT", "HOST",  "REASON" };
-	char c[TCOLS][TCELL];
-	size_t w[TCOLS] = { 0 };
+	struct out_gap dummy = { 0 };
+	struct row sample;
 
-	for (int k = 0; k < 7; k++)
-		w[k] = strlen(heads[k]);
-	for (int pass = 0; pass < 2; pass++) {
-		for (int k = 0; k < 7; k++)
-			snprintf(c[k], TCELL, "%s", heads[k]);
-		if (pass)
-			table_print(o->f, c, w, 7);
-		for (size_t i = 0; i <= n; i++) {
-			if (i < n) {
-				const struct out_gap *g = &v[i];
-
-				snprintf(c[0], TCELL, "%s", sr_gap_kind_name(g->kind));
-				ts_format_time(g->start_ns, TS_FMT_MILLI, c[1], TCELL);
-				ts_format_time(g->end_ns, TS_FMT_MILLI, c[2], TCELL);
-				ts_format_duration(g->end_ns - g->start_ns, c[3], TCELL);
-				snprintf(c[4], TCELL, "%" PRIu64, g->count);
-				cr_escape(host_name(o, g->host), c[5], TCELL);
-				cr_escape(g->reason, c[6], TCELL);
-			}
-			for (int k = 0; k < 7; k++)
-				w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
-			if (pass && i < n)
-				table_print(o->f, c, w, 7);
-		}
-	}
+	gap_row(o, &dummy, &sample);
+	table(o, gap_columns, N_OF(gap_columns), v, n, fill_gap, &sample);
 }
 
 static void table_events(const struct out_ctx *o, const struct out_event *v, size_t n)
 {
-	static const char *const heads[] = { "TIME",   "EVENT", "CONN", "PROTO", "LOCAL",
-					     "REMOTE", "PID",	"COMM", "DETAIL" };
-	char c[TCOLS][TCELL], a[ADDR_STRLEN];
-	size_t w[TCOLS] = { 0 };
+	struct out_event dummy = { .kind = "" };
+	struct row sample;
 
-	for (int k = 0; k < 9; k++)
-		w[k] = strlen(heads[k]);
-	for (int pass = 0; pass < 2; pass++) {
-		for (int k = 0; k < 9; k++)
-			snprintf(c[k], TCELL, "%s", heads[k]);
-		if (pass)
-			table_print(o->f, c, w, 9);
-		for (size_t i = 0; i <= n; i++) {
-			if (i < n) {
-				const struct out_event *e = &v[i];
-				const struct flow *f = &e->flow;
-
-				for (int k = 0; k < 9; k++)
-					snprintf(c[k], TCELL, "-");
-				ts_format_time(e->ts_ns, TS_FMT_MILLI, c[0], TCELL);
-				snprintf(c[1], TCELL, "%s", e->kind);
-				if (e->conn_id >= 0)
-					snprintf(c[2], TCELL, "%" PRId64, e->conn_id);
-				if (e->has_flow) {
-					snprintf(c[3], TCELL, "%s", flow_proto(f->proto));
-					addr_format(f->laddr, f->laddr_len, a);
-					endpoint(c[4], TCELL, a, f->lport, f->laddr_len == 16);
-					addr_format(f->raddr, f->raddr_len, a);
-					endpoint(c[5], TCELL, a, f->rport, f->raddr_len == 16);
-					snprintf(c[6], TCELL, "%" PRIu32, f->pid);
-					cr_escape(f->comm, c[7], TCELL);
-					if (!strcmp(e->kind, "close"))
-						snprintf(c[8], TCELL, "%s", flow_reason(f));
-				}
-				if (e->detail[0])
-					cr_escape(e->detail, c[8], TCELL);
-			}
-			for (int k = 0; k < 9; k++)
-				w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
-			if (pass && i < n)
-				table_print(o->f, c, w, 9);
-		}
-	}
+	event_row(o, &dummy, &sample);
+	table(o, event_columns, N_OF(event_columns), v, n, fill_event, &sample);
 }
 
 /* ---- zeek conn.log ---- */

@@ -61,6 +61,7 @@ case_ addr_v4_mapped -d "$S" -o json --addr 10.0.0.30/32
 case_ addr_v6 -d "$S" -o json --addr 2001:db8::/32,93.184.216.0/24
 case_ states -d "$S" -o csv --state UNK,OTH
 case_ state_rst -d "$S" -o csv --state RSTO,RSTR,REJ,S0
+case_ state_listen -d "$S" -o csv --state LISTEN
 case_ min_dur -d "$S" -o json --min-duration 10m
 case_ max_dur -d "$S" -o csv --max-duration 100ms
 case_ comm_glob -d "$S" -o json --comm 'isc-*'

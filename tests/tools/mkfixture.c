@@ -299,6 +299,9 @@ static void golden(const char *dir)
 	conn(db, 14, T0 + 1900 * S, 6, 4, CR_DIR_OUT, H1, 40014, "0a000016", 443, 1, 0, 50000000,
 	     300, 5000, CR_END_PEER_FIN);
 	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0, 0);
+	/* Reset by the peer before anyone accepted it: no owning process (pid 0). */
+	conn(db, 18, T0 + 1960 * S, 6, 4, CR_DIR_IN, H1, 8080, "0a000018", 52000, 6, CR_FLAG_NO_PID,
+	     100000000, 0, 0, CR_END_PEER_RST);
 	exec(db, "COMMIT");
 	sqlite3_close(db);
 	child = fork();

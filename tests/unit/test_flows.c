@@ -56,11 +56,16 @@ int main(void)
 	state_is(mk(6, CR_DIR_IN, CR_FLAG_PREEXISTING, FLOW_END_OPEN, 0), "OTH");
 	state_is(mk(6, CR_DIR_IN, CR_FLAG_PREEXISTING, FLOW_END_CLOSED, CR_END_PEER_FIN), "OTH");
 	state_is(mk(6, CR_DIR_IN, CR_FLAG_PREEXISTING, FLOW_END_UNKNOWN, 0), "UNK");
-	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_CLOSED, CR_END_RELEASED), "SF");
-	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_OPEN, 0), "S1");
+	/* A listener is LISTEN, however it began or ended. */
+	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_CLOSED, CR_END_RELEASED), "LISTEN");
+	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_OPEN, 0), "LISTEN");
+	state_is(mk(6, CR_DIR_LISTEN, CR_FLAG_PREEXISTING, FLOW_END_OPEN, 0), "LISTEN");
+	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_UNKNOWN, 0), "LISTEN");
 	state_is(mk(17, CR_DIR_OUT, 0, FLOW_END_CLOSED, CR_END_RELEASED), "SF");
 	state_is(mk(17, CR_DIR_IN, 0, FLOW_END_OPEN, 0), "S1");
-	CHECK(flow_state_bit("UNK") == 7 && flow_state_bit("sf") == -1, "state bits");
+	CHECK(flow_state_bit("UNK") == 7 && flow_state_bit("LISTEN") == 8 &&
+		      flow_state_bit("sf") == -1,
+	      "state bits");
 
 	/* Merge: the carried copy (later segment) brings the end; start stays the original's. */
 	flow_from_row(&f, &r, 0, 1);
