@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "log.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ void cr_vlog(enum cr_log_level level, const char *fmt, va_list ap)
 	 * takes four bytes.
 	 */
 	safe = malloc(n * 4 + 1);
+	progress_clear(); /* a message starts on a line of its own */
 	if (safe)
 		fprintf(stderr, "connrec: %s%s\n", prefix[level], cr_escape(line, safe, n * 4 + 1));
 	free(safe);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "schema_values.h"
+#include "progress.h"
 #include "query.h"
 
 struct collect {
@@ -206,7 +207,10 @@ static int read_gaps_or_events(struct query *q, struct collect *c)
 	for (size_t i = 0; i < q->n_slots; i++) {
 		struct slot *s = &q->slots[i];
 
-		if (s->skip || s->late || query_seg_open(q, s))
+		if (s->skip || s->late)
+			continue;
+		progress_say("reading segment %zu of %zu: %s", i + 1, q->n_slots, s->path);
+		if (query_seg_open(q, s))
 			continue;
 		q->cur_host = s->host;
 		q->cur_seg = (uint32_t)i + 1;
@@ -238,19 +242,22 @@ static int read_gaps_or_events(struct query *q, struct collect *c)
 int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o)
 {
 	struct collect c = { .q = q };
+	struct out_ctx po = *o;
 	int err;
 
 	flow_table_init(&c.seen);
 	err = read_gaps_or_events(q, &c);
 	if (err)
 		goto cleanup;
+	po.f = query_out_open(q);
 	if (q->mode == MODE_GAPS) {
 		if (c.n > 1)
 			qsort(c.gaps, c.n, sizeof(*c.gaps), gap_cmp);
-		p->gaps(o, c.gaps, c.n);
+		p->gaps(&po, c.gaps, c.n);
 	} else {
-		p->events(o, c.ev, query_order(q, c.ev, c.n, sizeof(*c.ev), event_cmp));
+		p->events(&po, c.ev, query_order(q, c.ev, c.n, sizeof(*c.ev), event_cmp));
 	}
+	err = query_out_close(po.f);
 cleanup:
 	free(c.gaps);
 	free(c.ev);

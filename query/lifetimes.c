@@ -13,6 +13,7 @@
 
 #include "schema_values.h"
 #include "log.h"
+#include "progress.h"
 #include "query.h"
 #include "timespec.h"
 #include "store.h"
@@ -171,6 +172,7 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 {
 	int err;
 
+	progress_say("reading segment %u of %zu: %s", ord, q->n_slots, s->path);
 	if (query_seg_open(q, s))
 		return 0;
 	q->cur_host = s->host;
@@ -289,14 +291,19 @@ static void warn_uncovered_start(const struct query *q)
 
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o)
 {
+	struct out_ctx po = *o;
 	int err = read_flows(q);
 
 	if (err)
 		return err;
+	po.f = query_out_open(q);
 	if (q->mode == MODE_COUNT)
-		printf("%" PRIu64 "\n", q->count);
+		fprintf(po.f, "%" PRIu64 "\n", q->count);
 	else
-		p->flows(o, q->out, query_order(q, q->out, q->n_out, sizeof(*q->out), flow_cmp));
+		p->flows(&po, q->out, query_order(q, q->out, q->n_out, sizeof(*q->out), flow_cmp));
+	err = query_out_close(po.f);
+	if (err)
+		return err;
 	/* "Not recorded" must never read as "did not happen". */
 	if (q->n_gaps_in_window && !strcmp(q->format, "table"))
 		cr_warn("the window contains %zu recording gap(s) (events lost or recorder "

@@ -48,6 +48,8 @@ enum {
 	OPT_GAPS,
 	OPT_COUNT,
 	OPT_NO_CHECK,
+	OPT_PAGER,
+	OPT_NO_PAGER,
 	OPT_MAX_UNPACKED,
 	OPT_NOW,
 	OPT_VERBOSE,
@@ -113,6 +115,10 @@ static const struct opt query_options[] = {
 	  .help = "the raw stored events instead of lifetimes" },
 	{ .id = OPT_GAPS, .name = "gaps", .help = "the recording gaps in the window" },
 	{ .id = OPT_COUNT, .name = "count", .help = "only the number of matching lifetimes" },
+	{ .id = OPT_PAGER, .name = "pager",
+	  .help = "page the output through $PAGER (or less) when stdout is a terminal; "
+		  "without it, only when PAGER is set" },
+	{ .id = OPT_NO_PAGER, .name = "no-pager", .help = "never page, even when PAGER is set" },
 	OPT_ROW_HEADING("Evidence"),
 	{ .id = OPT_NO_CHECK, .name = "no-check",
 	  .help = "skip PRAGMA quick_check (the schema is still checked)" },
@@ -314,6 +320,12 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 		q->mode = m;
 		break;
 	}
+	case OPT_PAGER:
+		q->pager = PAGER_ALWAYS;
+		break;
+	case OPT_NO_PAGER:
+		q->pager = PAGER_NEVER;
+		break;
 	case OPT_NO_CHECK:
 		q->open_flags |= SR_OPEN_NO_CHECK;
 		break;

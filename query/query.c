@@ -15,6 +15,8 @@
 
 #include "commands.h"
 #include "opts.h"
+#include "pager.h"
+#include "progress.h"
 #include "log.h"
 #include "query.h"
 
@@ -43,6 +45,17 @@ size_t query_order(const struct query *q, void *v, size_t n, size_t size,
 	if (q->limit && n > q->limit)
 		n = (size_t)q->limit;
 	return n;
+}
+
+FILE *query_out_open(const struct query *q)
+{
+	progress_clear();
+	return pager_open(q->pager);
+}
+
+int query_out_close(FILE *f)
+{
+	return pager_close(f);
 }
 
 static void query_free(struct query *q)
@@ -81,6 +94,7 @@ int query_run(int argc, char **argv)
 		goto cleanup;
 	/* Ctrl-C during a long query must not leave decompressed evidence behind. */
 	sr_cleanup_on_fatal_signals();
+	progress_start();
 	err = query_open_sources(&q);
 	if (err)
 		goto cleanup;

@@ -19,6 +19,7 @@
 
 #include "flows.h"
 #include "output.h"
+#include "pager.h"
 #include "store_read.h"
 
 enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT };
@@ -54,6 +55,7 @@ struct query {
 	uint64_t limit; /* 0 = none */
 	unsigned open_flags;
 	uint64_t max_unpacked;
+	enum pager_choice pager;
 	struct flow_filter ff;
 	struct sr_conn_filter sf;
 	/* state */
@@ -90,6 +92,13 @@ int query_list_ports(const struct opt *o, const char *arg, struct addr_port_rang
 int query_list_addrs(const struct opt *o, const char *arg, struct addr_cidr **out, size_t *n);
 int query_list_u32s(const struct opt *o, const char *arg, uint32_t **out, size_t *n);
 int query_list_u64s(const struct opt *o, const char *arg, uint64_t **out, size_t *n);
+
+/*
+ * Where the results go once they are read: stdout, or the pager (the progress line erased
+ * first). query_out_close() flushes and waits for the pager; 0 or -errno.
+ */
+FILE *query_out_open(const struct query *q);
+int query_out_close(FILE *f);
 
 /* options.c: 0, OPT_HELP_SHOWN, or -EINVAL (the message is printed) / -ENOMEM. */
 int query_parse_args(struct query *q, int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "progress.h"
 #include "query.h"
 
 /*
@@ -92,6 +93,7 @@ int query_open_sources(struct query *q)
 		for (size_t i = 0; i < q->n_files; i++) {
 			struct slot s = { 0 };
 
+			progress_say("opening file %zu of %zu: %s", i + 1, q->n_files, q->files[i]);
 			if (open_one(q, q->files[i], 0, &s))
 				continue;
 			err = add_slot(q, &s);
@@ -117,6 +119,7 @@ int query_open_sources(struct query *q)
 	for (size_t i = n; i-- > 0;) {
 		struct slot s = { 0 };
 
+		progress_say("opening segment %zu of up to %zu: %s", n - i, n, list[i].path);
 		if (open_one(q, list[i].path, list[i].live ? SR_OPEN_LIVE : 0, &s))
 			continue;
 		err = add_slot(q, &s);

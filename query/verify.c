@@ -14,6 +14,7 @@
 #include "escape.h"
 #include "jsonl.h"
 #include "opts.h"
+#include "progress.h"
 #include "schema_values.h"
 #include "store.h"
 #include "store_read.h"
@@ -46,6 +47,7 @@ static void print_text(void *ctx, const struct verify_item *it)
 	FILE *f = ctx;
 	char a[64], b[64];
 
+	progress_clear();
 	switch (it->kind) {
 	case VERIFY_SEGMENT:
 		fmt_time(it->first_ns, a, sizeof(a));
@@ -98,6 +100,7 @@ static void print_json(void *ctx, const struct verify_item *it)
 	};
 	struct jsonl j;
 
+	progress_clear();
 	jsonl_begin(&j, ctx);
 	jsonl_str(&j, "type", types[it->kind]);
 	switch (it->kind) {
@@ -218,6 +221,7 @@ static int verify_run(int argc, char **argv)
 	}
 	/* Ctrl-C while a .zst is being checked must not leave its decompressed copy behind. */
 	sr_cleanup_on_fatal_signals();
+	progress_start();
 	if (a.n_files)
 		rc = store_verify(NULL, a.files, a.n_files, a.print, stdout, err, sizeof(err));
 	else

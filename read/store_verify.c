@@ -20,6 +20,7 @@
 
 #include "fileio.h"
 #include "store_internal.h"
+#include "progress.h"
 #include "store_read.h"
 #include "verify.h"
 #include "timespec.h"
@@ -354,8 +355,10 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 		  : vsegs_of_files(files, nfiles, &v, &n);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		progress_say("checking segment %zu of %zu: %s", i + 1, n, v[i].name);
 		check_one(&c, &v[i]);
+	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);

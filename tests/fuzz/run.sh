@@ -23,7 +23,7 @@ $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz
 	exit 1
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
-	lib/escape.c "$work/schema_sql.c" \
+	lib/escape.c lib/progress.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -o "$work/fuzz_open" || exit 1
 
 mkdir -p "$work/c_parsers" "$work/c_open"
