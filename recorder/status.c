@@ -18,19 +18,6 @@
 #include "store_dir.h"
 #include "timespec.h"
 
-static void human_bytes(uint64_t b, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
-
 /* What status shows, gathered once; each format prints all of it. */
 struct status_view {
 	const char *dir;
@@ -47,7 +34,7 @@ static void print_text(const struct status_view *v)
 	char when[64], dur[32], disk[32], state[sizeof(st->state) * 4],
 		error[sizeof(st->last_error) * 4], tamper[sizeof(st->last_tamper) * 4];
 
-	human_bytes(v->u.disk_bytes, disk, sizeof(disk));
+	ts_format_size(v->u.disk_bytes, disk, sizeof(disk));
 	printf("data dir:    %s\n", v->dir);
 	if (v->holder > 0) {
 		ts_format_duration(v->uptime_ns, dur, sizeof(dur));
