@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "segment.h"
 #include "store.h"
 #include "store_read_internal.h"
 
@@ -22,29 +23,16 @@ static int entry_cmp(const void *a, const void *b)
 	return (int)y->zst - (int)x->zst; /* .zst first, so the dedup keeps it */
 }
 
-/* seg-<digits>.db or seg-<digits>.db.zst; nothing else. */
+/* seg-NNNNNNNN.db or seg-NNNNNNNN.db.zst, by the writer's own rule (segment.h); no .tmp. */
 static bool parse_seg_name(const char *name, uint64_t *seq, bool *zst)
 {
-	const char *p = name + 4;
-	uint64_t v = 0;
-	int digits = 0;
+	uint32_t n;
+	int kind = seg_parse_name(name, &n);
 
-	if (strncmp(name, "seg-", 4))
+	if (kind != SEG_RAW && kind != SEG_ZST)
 		return false;
-	while (*p >= '0' && *p <= '9' && digits < 19) {
-		v = v * 10 + (uint64_t)(*p - '0');
-		p++;
-		digits++;
-	}
-	if (!digits)
-		return false;
-	if (!strcmp(p, ".db"))
-		*zst = false;
-	else if (!strcmp(p, ".db.zst"))
-		*zst = true;
-	else
-		return false;
-	*seq = v;
+	*seq = n;
+	*zst = kind == SEG_ZST;
 	return true;
 }
 

@@ -55,20 +55,21 @@ int seg_sqlite_err(int rc)
 
 int seg_parse_name(const char *name, uint32_t *seq)
 {
-	const char *p = name;
-	uint32_t v = 0;
+	const char *digits, *p;
+	uint64_t v = 0;
+	size_t n;
 
-	if (strncmp(p, SEG_PREFIX, strlen(SEG_PREFIX)))
+	if (strncmp(name, SEG_PREFIX, strlen(SEG_PREFIX)))
 		return 0;
-	p += strlen(SEG_PREFIX);
-	for (int i = 0; i < SEG_DIGITS; i++, p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		v = v * 10 + (uint32_t)(*p - '0');
-	}
-	if (v == 0)
+	digits = p = name + strlen(SEG_PREFIX);
+	/* At most 10 digits: UINT32_MAX has 10, and more could overflow v. */
+	while (*p >= '0' && *p <= '9' && p - digits < 10)
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	n = (size_t)(p - digits);
+	/* Only the spelling seg_format_name() writes: 8 digits, or more without a leading 0. */
+	if (n < SEG_DIGITS || (n > SEG_DIGITS && digits[0] == '0') || v == 0 || v > UINT32_MAX)
 		return 0;
-	*seq = v;
+	*seq = (uint32_t)v;
 	if (!strcmp(p, ".db"))
 		return SEG_RAW;
 	if (!strcmp(p, ".db.zst"))

@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-/* seg-NNNNNNNN.db, seg-NNNNNNNN.db.zst, seg-NNNNNNNN.db.zst.tmp */
+/* seg-NNNNNNNN.db, seg-NNNNNNNN.db.zst, seg-NNNNNNNN.db.zst.tmp (see seg_parse_name()) */
 #define SEG_NAME_MAX 64
 #define SEG_MANIFEST_NAME "connrec.sealed"
 /* Read size for hashing and compressing segment files. */
@@ -39,7 +39,13 @@ struct seg_info {
 	char sha256[65];  /* lowercase hex of the .db.zst file's bytes */
 };
 
-/* Returns the kind (SEG_*) and fills *seq, or 0 when the name is not a segment file. */
+/*
+ * The one rule for segment file names, the writer's and the evidence reader's: "seg-", the
+ * number as seg_format_name() writes it (zero-padded to 8 digits; more only for numbers above
+ * 99999999, without a leading zero), then ".db", ".db.zst" or ".db.zst.tmp". Another spelling
+ * of a number (seg-1.db, seg-000000001.db) is not a segment, so two files never claim one
+ * number. Returns the kind (SEG_*) and fills *seq (1..UINT32_MAX), or 0.
+ */
 int seg_parse_name(const char *name, uint32_t *seq);
 void seg_format_name(char *buf, size_t len, uint32_t seq, enum seg_kind kind);
 /* DIR/seg-NNNNNNNN.<kind> */

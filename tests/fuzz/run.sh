@@ -23,8 +23,8 @@ $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz
 	exit 1
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
-	lib/escape.c lib/progress.c "$work/schema_sql.c" \
-	-lsqlite3 -lzstd -o "$work/fuzz_open" || exit 1
+	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
+	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
 
 mkdir -p "$work/c_parsers" "$work/c_open"
 for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \

@@ -342,6 +342,57 @@ static void test_crash(int variant)
 	free(sc.seen);
 }
 
+/* One naming rule for the writer (seg_list) and the evidence reader (sr_list_dir). */
+static void test_segment_names(const char *dir)
+{
+	static const struct {
+		const char *name;
+		int kind;
+		uint32_t seq;
+	} cases[] = {
+		{ "seg-00000001.db", SEG_RAW, 1 },
+		{ "seg-00000042.db.zst", SEG_ZST, 42 },
+		{ "seg-00000042.db.zst.tmp", SEG_TMP, 42 },
+		{ "seg-123456789.db", SEG_RAW, 123456789 },
+		{ "seg-4294967295.db.zst", SEG_ZST, 4294967295u },
+		{ "seg-1.db", 0, 0 },		  /* not padded */
+		{ "seg-000000002.db", 0, 0 },	  /* padded too far */
+		{ "seg-00000000.db", 0, 0 },	  /* numbers start at 1 */
+		{ "seg-4294967296.db", 0, 0 },	  /* above uint32 */
+		{ "seg-00000001.db-wal", 0, 0 },
+		{ "seg-0000000a.db", 0, 0 },
+		{ "seg-12345678901.db", 0, 0 },
+	};
+	struct seg_entry *segs = NULL;
+	struct sr_entry *list = NULL;
+	size_t n = 0, m = 0;
+	char path[512], ebuf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t seq = 0;
+		int kind = seg_parse_name(cases[i].name, &seq);
+
+		CHECK(kind == cases[i].kind && (!kind || seq == cases[i].seq), "%s: kind %d seq %u",
+		      cases[i].name, kind, seq);
+		if (kind) {
+			seg_format_name(path, sizeof(path), seq, (enum seg_kind)kind);
+			CHECK(!strcmp(path, cases[i].name), "%s formats back as %s", cases[i].name,
+			      path);
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
+		fclose(fopen(path, "w"));
+	}
+	CHECK_THAT(seg_list(dir, &segs, &n) == 0);
+	CHECK_THAT(sr_list_dir(dir, &list, &m, ebuf, sizeof(ebuf)) == 0);
+	/* 1, 42 (.zst), 123456789, 4294967295 for both; the reader skips the .tmp. */
+	CHECK(n == 4 && m == 4, "writer sees %zu segments, reader %zu", n, m);
+	for (size_t i = 0; i < n && i < m; i++)
+		CHECK(segs[i].seq == list[i].seq, "segment %zu: writer %u, reader %llu", i,
+		      segs[i].seq, (unsigned long long)list[i].seq);
+	free(segs);
+	sr_free_list(list, m);
+}
+
 int main(void)
 {
 	char dir[300], cmd[400];
@@ -352,6 +403,9 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	snprintf(dir, sizeof(dir), "%s/names", base);
+	mkdir(dir, 0700);
+	test_segment_names(dir);
 	test_rotation(dir, sizeof(dir));
 	test_tamper(dir);
 	test_retention(dir);
