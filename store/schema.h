@@ -7,7 +7,11 @@
 extern const char *const schema_sql[];
 extern const unsigned schema_sql_count;
 
-/* schema/seal.sql: the query indexes built when a segment is sealed. */
+/*
+ * schema/seal.sql: statements run in the sealing transaction, before a segment is hashed.
+ * None today (seal.sql says why there are no indexes); the evidence reader accepts whatever
+ * they would create, so adding some later needs no reader change.
+ */
 extern const char *const seal_sql[];
 extern const unsigned seal_sql_count;
 
