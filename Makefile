@@ -9,6 +9,7 @@ BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
 PREFIX ?= /usr/local
 DESTDIR ?=
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -17,6 +18,8 @@ WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
 	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Ibpf -Isrc -I.
+# Preprocessor flags from the environment (dpkg-buildflags puts _FORTIFY_SOURCE there).
+CFLAGS += $(CPPFLAGS)
 LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
@@ -47,7 +50,7 @@ MAN_SRCS := $(wildcard man/*.scd)
 MAN_PAGES := $(patsubst man/%.scd,$(OUTPUT)/man/%,$(MAN_SRCS))
 COMPLETION := $(OUTPUT)/connrec.bash-completion
 
-.PHONY: all clean test test-unit test-e2e deps record install fuzz bench san man
+.PHONY: all clean test test-unit test-e2e deps record install fuzz bench san man deb
 all: connrec man
 
 # Man pages from their scdoc sources, and the bash completion the binary prints from its
@@ -179,14 +182,27 @@ bench: connrec tools
 	sh bench/run.sh
 
 install: connrec man
-	install -D -m 0755 connrec $(DESTDIR)$(PREFIX)/sbin/connrec
+	install -D -m 0755 $(OUTPUT)/connrec $(DESTDIR)$(PREFIX)/sbin/connrec
 	for p in $(MAN_PAGES); do \
 		n=$$(basename $$p); \
 		install -D -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$${n##*.}/$$n || exit 1; \
 	done
 	install -D -m 0644 $(COMPLETION) \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/connrec
-	install -D -m 0644 examples/connrec.service $(DESTDIR)$(PREFIX)/lib/systemd/system/connrec.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/connrec/README.md
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/connrec.service \
+		>$(DESTDIR)$(UNITDIR)/connrec.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/connrec.service
+
+# A Debian package, built by dpkg-buildpackage in a copy of the tracked files (so the tree
+# stays clean), into $(OUTPUT)/deb/connrec_VERSION_ARCH.deb.
+DEB_DIR ?= $(OUTPUT)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/connrec-$(VERSION)
+	git ls-files -z | xargs -0 cp --parents -t $(DEB_DIR)/connrec-$(VERSION)
+	cd $(DEB_DIR)/connrec-$(VERSION) && dpkg-buildpackage -b -us -uc
+	ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf .output .output-san connrec

@@ -1,0 +1,81 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# `make deb` builds a Debian package (once, into a temp dir) that installs and works: unpacked
+# into a scratch root (dpkg -x), its connrec prints the version of the tree, every man page
+# renders without warnings and is found by man, the bash completion loads, the systemd unit
+# passes `systemd-analyze verify` against that root (so ExecStart and the man pages it names
+# exist there) with the hardening the recorder expects, its dependencies are real shared
+# libraries, and installing it enables the unit.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+for c in dpkg-buildpackage dh systemd-analyze git man; do
+	command -v $c >/dev/null || { echo "$c is needed (tools/install-deps.sh installs it)"; exit 77; }
+done
+git rev-parse --git-dir >/dev/null 2>&1 || { echo "make deb packs the files git tracks: not a git checkout"; exit 77; }
+tmp=$(mktemp -d /tmp/connrec-deb.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL $*"; }
+version=$(cat VERSION)
+
+if ! make deb DEB_DIR="$tmp/deb" >"$tmp/build.log" 2>&1; then
+	tail -n 30 "$tmp/build.log"
+	echo "FAIL make deb"
+	exit 1
+fi
+deb=$(ls "$tmp"/deb/connrec_"$version"_*.deb 2>/dev/null | head -n 1)
+[ -f "$deb" ] && ok || { echo "FAIL no connrec_${version}_*.deb in $tmp/deb"; exit 1; }
+
+# The control file.
+dpkg-deb -f "$deb" Package Version Depends >"$tmp/control"
+cat "$tmp/control"
+grep -qx "Package: connrec" "$tmp/control" && ok || no "package name"
+grep -qx "Version: $version" "$tmp/control" && ok || no "package version is not VERSION ($version)"
+for lib in libbpf1 libsqlite3-0 libzstd1 libssl3 libc6; do
+	grep -q "^Depends:.*\b$lib\b" "$tmp/control" && ok || no "Depends lacks $lib"
+done
+
+# Unpacked into a scratch root.
+R=$tmp/root
+dpkg -x "$deb" "$R" || { echo "FAIL dpkg -x"; exit 1; }
+[ "$("$R/usr/sbin/connrec" --version)" = "connrec $version" ] && ok ||
+	no "connrec --version: $("$R/usr/sbin/connrec" --version 2>&1)"
+"$R/usr/sbin/connrec" query --help >/dev/null && ok || no "connrec query --help from the package"
+n=0
+for m in "$R"/usr/share/man/man*/*.gz; do
+	n=$((n + 1))
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$m" >/dev/null 2>"$tmp/warn"
+	[ $? -eq 0 ] && [ ! -s "$tmp/warn" ] && ok || no "$m: $(head -3 "$tmp/warn")"
+done
+[ "$n" -eq "$(ls man/*.scd | wc -l)" ] && ok || no "$n man pages in the package, $(ls man/*.scd | wc -l) in man/"
+for page in connrec connrec-record connrec-query connrec-verify connrec-status; do
+	MANPATH=$R/usr/share/man man -w "$page" >/dev/null 2>&1 && ok || no "man cannot find $page"
+done
+MANPATH=$R/usr/share/man man -P cat connrec-query 2>/dev/null | grep -q -- '--short-lived' && ok ||
+	no "man connrec-query does not show its options"
+bash -c ". '$R/usr/share/bash-completion/completions/connrec' && complete -p connrec" >/dev/null &&
+	ok || no "the bash completion does not load"
+
+# The systemd unit: verified against the scratch root, with the system's targets it needs.
+U=$R/lib/systemd/system/connrec.service
+[ -f "$U" ] && ok || no "no unit at /lib/systemd/system/connrec.service"
+for d in /lib/systemd/system/*.target; do
+	[ -e "$R/lib/systemd/system/$(basename "$d")" ] || cp "$d" "$R/lib/systemd/system/"
+done
+MANPATH=$R/usr/share/man systemd-analyze verify --root="$R" /lib/systemd/system/connrec.service \
+	>"$tmp/verify" 2>&1
+st=$?
+# It exits 0 after "ignoring" a bad value, so any message is a failure too.
+[ $st -eq 0 ] && [ ! -s "$tmp/verify" ] && ok || no "systemd-analyze verify (exit $st): $(cat "$tmp/verify")"
+for line in 'Type=notify' 'ExecStart=/usr/sbin/connrec record -d /var/lib/connrec' \
+	'StateDirectory=connrec' 'ProtectSystem=strict' 'ProtectHome=yes' 'NoNewPrivileges=yes'; do
+	grep -qx "$line" "$U" && ok || no "the unit lacks '$line'"
+done
+grep -q '^CapabilityBoundingSet=CAP_' "$U" && ok || no "the unit has no CapabilityBoundingSet"
+dpkg-deb -e "$deb" "$tmp/ctl"
+grep -q "deb-systemd-helper enable 'connrec.service'" "$tmp/ctl/postinst" && ok ||
+	no "installing does not enable the unit"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
