@@ -23,7 +23,7 @@ static struct {
 	int64_t delay_ns; /* nothing shows before this much time has passed */
 } pr;
 
-static int64_t mono_ns(void)
+static int64_t progress_clock_ns(void)
 {
 	struct timespec ts;
 
@@ -39,7 +39,7 @@ void progress_start(void)
 
 	pr.on = isatty(STDERR_FILENO);
 	pr.shown = false;
-	pr.start_ns = mono_ns();
+	pr.start_ns = progress_clock_ns();
 	pr.delay_ns = DEFAULT_DELAY_NS;
 	if (d && *d) {
 		long long ms = strtoll(d, &end, 10);
@@ -57,7 +57,7 @@ void progress_say(const char *fmt, ...)
 
 	if (!pr.on)
 		return;
-	now = mono_ns();
+	now = progress_clock_ns();
 	if (now - pr.start_ns < pr.delay_ns || (pr.shown && now - pr.last_ns < REDRAW_NS))
 		return;
 	va_start(ap, fmt);

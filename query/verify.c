@@ -19,7 +19,7 @@
 #include "store.h"
 #include "store_read.h"
 #include "timespec.h"
-#include "verify.h"
+#include "store_verify.h"
 
 /* Every line of the text report quotes file content: the whole line is escaped. */
 static void text_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

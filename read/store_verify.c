@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "fileio.h"
-#include "store_internal.h"
+#include "segment.h"
+#include "store.h"
 #include "progress.h"
 #include "store_read.h"
-#include "verify.h"
+#include "store_verify.h"
 #include "timespec.h"
 
 struct vseg {

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
-#include "verify.h"
+#include "store_verify.h"
 #include "check.h"
 
 static char base[256];

@@ -18,7 +18,7 @@
 #include "store_internal.h"
 #include "check.h"
 #include "store_read.h"
-#include "verify.h"
+#include "store_verify.h"
 
 
 static char base[256];

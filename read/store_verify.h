@@ -5,8 +5,8 @@
  * The findings come out as items, in report order, to a function the caller gives; the caller
  * prints them (`connrec verify` as text or JSON lines). Nothing is written beside the files.
  */
-#ifndef CONNREC_READ_VERIFY_H
-#define CONNREC_READ_VERIFY_H
+#ifndef CONNREC_READ_STORE_VERIFY_H
+#define CONNREC_READ_STORE_VERIFY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,4 +58,4 @@ typedef void (*verify_fn)(void *ctx, const struct verify_item *item);
 int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
 		 char *err_buf, size_t err_len);
 
-#endif /* CONNREC_READ_VERIFY_H */
+#endif /* CONNREC_READ_STORE_VERIFY_H */
