@@ -46,6 +46,22 @@ for c in $cmds; do
 	done
 done
 
+# connrec-query(1) names every field the json and csv rows have, and every --state value.
+MK=$OUT/tools/mkfixture
+if [ -x "$MK" ]; then
+	"$MK" golden "$tmp/store" >/dev/null 2>&1
+	for f in $("$BIN" query -d "$tmp/store" -o csv --limit 1 2>/dev/null | head -n 1 | tr ',' ' '); do
+		grep -q -- "\*$f\*" man/connrec-query.1.scd && ok || no "connrec-query(1) does not name the field $f"
+	done
+else
+	no "mkfixture not built ($MK): run make tools"
+fi
+states=$("$BIN" query --help | sed -n 's/^ *--state S\[,...\] *\([A-Z0-9 ]*\) (.*/\1/p')
+[ -n "$states" ] && ok || no "no state list in query --help"
+for st in $states; do
+	grep '^\*' man/connrec-query.1.scd | grep -q "\*$st\*" && ok || no "connrec-query(1) does not explain the state $st"
+done
+
 # The completion script make builds is what the binary prints now.
 if [ -s "$OUT/connrec.bash-completion" ]; then
 	"$BIN" completion bash | cmp -s - "$OUT/connrec.bash-completion" && ok ||
