@@ -56,6 +56,15 @@ if [ -x "$MK" ]; then
 else
 	no "mkfixture not built ($MK): run make tools"
 fi
+# connrec-status(8) and connrec-verify(1) name every key of their JSON lines.
+if [ -s "$tmp/store/seg-00000002.db" ]; then
+	for k in $("$BIN" status -d "$tmp/store" -o json | tr ',{' '\n\n' | sed -n 's/^"\([a-z_]*\)":.*/\1/p'); do
+		grep -q -- "\*$k\*" man/connrec-status.8.scd && ok || no "connrec-status(8) does not name the JSON key $k"
+	done
+	for k in $("$BIN" verify -d "$tmp/store" -o json | tr ',{' '\n\n' | sed -n 's/^"\([a-z_0-9]*\)":.*/\1/p' | sort -u); do
+		grep -q -- "\*$k\*" man/connrec-verify.1.scd && ok || no "connrec-verify(1) does not name the JSON key $k"
+	done
+fi
 states=$("$BIN" query --help | sed -n 's/^ *--state S\[,...\] *\([A-Z0-9 ]*\) (.*/\1/p')
 [ -n "$states" ] && ok || no "no state list in query --help"
 for st in $states; do
