@@ -17,7 +17,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
-	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Ibpf -Isrc -I.
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Isrc -I.
 # Preprocessor flags from the environment (dpkg-buildflags puts _FORTIFY_SOURCE there).
 CFLAGS += $(CPPFLAGS)
 LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lpthread
@@ -95,7 +95,11 @@ $(OUTPUT)/schema_sql.o: $(OUTPUT)/schema_sql.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # The recorder includes the skeleton and must wait for it; query and store code never do.
-$(filter $(OUTPUT)/recorder/%,$(APP_OBJS)): $(OUTPUT)/connrec.skel.h
+# Only the recorder (and tests and tools that feed it events) see the BPF headers in bpf/:
+# the store takes rows and query reads them, so neither may include the kernel's ABI.
+RECORDER_OBJS := $(filter $(OUTPUT)/recorder/%,$(APP_OBJS))
+$(RECORDER_OBJS): $(OUTPUT)/connrec.skel.h
+$(RECORDER_OBJS): private CFLAGS += -Ibpf
 
 $(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
 	$(OUTPUT)/query
@@ -123,36 +127,36 @@ TOOL_BINS := $(patsubst %.c,$(OUTPUT)/tools/%,$(notdir $(TOOL_SRCS)))
 # The ingest test drives the recorder's ingest code directly.
 $(OUTPUT)/tests/test_ingest: tests/unit/test_ingest.c recorder/ingest.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) tests/unit/test_ingest.c recorder/ingest.c \
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_ingest.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 # So does the process-event test, with the recorder's proc_ingest.c.
 $(OUTPUT)/tests/test_proc_ingest: tests/unit/test_proc_ingest.c recorder/proc_ingest.c \
 		$(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) tests/unit/test_proc_ingest.c \
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_proc_ingest.c \
 		recorder/proc_ingest.c $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Ibpf $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 $(OUTPUT)/tools/%: tests/tools/%.c $(OUTPUT)/libconnrec.a
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Ibpf $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 # The ingest micro-benchmark drives the recorder's ingest code directly.
 $(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/libconnrec.a
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 $(OUTPUT)/tools/%: bench/%.c
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) -Ibpf $(LDFLAGS) $< -lpthread -o $@
 
 tools: $(TOOL_BINS)
 unit-bins: $(UNIT_BINS)
