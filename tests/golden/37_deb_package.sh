@@ -5,10 +5,10 @@
 # renders without warnings and is found by man, the bash completion loads, the systemd unit
 # passes `systemd-analyze verify` against that root (so ExecStart and the man pages it names
 # exist there) with the hardening the recorder expects, its dependencies are real shared
-# libraries, and installing it enables the unit.
+# libraries, installing it enables the unit, and lintian finds no error and no warning.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-for c in dpkg-buildpackage dh systemd-analyze git man; do
+for c in dpkg-buildpackage dh systemd-analyze git man lintian; do
 	command -v $c >/dev/null || { echo "$c is needed (tools/install-deps.sh installs it)"; exit 77; }
 done
 git rev-parse --git-dir >/dev/null 2>&1 || { echo "make deb packs the files git tracks: not a git checkout"; exit 77; }
@@ -35,6 +35,11 @@ grep -qx "Version: $version" "$tmp/control" && ok || no "package version is not 
 for lib in libbpf1 libsqlite3-0 libzstd1 libssl3 libc6; do
 	grep -q "^Depends:.*\b$lib\b" "$tmp/control" && ok || no "Depends lacks $lib"
 done
+
+# Debian's own checks of the package (policy, copyright file, maintainer scripts, man pages).
+changes=$(ls "$tmp"/deb/connrec_"$version"_*.changes 2>/dev/null | head -n 1)
+lintian --fail-on error,warning "$changes" >"$tmp/lintian" 2>&1 && ok ||
+	no "lintian: $(grep -E '^[EW]:' "$tmp/lintian" | head -5)"
 
 # Unpacked into a scratch root.
 R=$tmp/root
