@@ -5,7 +5,9 @@
 # renders without warnings and is found by man, the bash completion loads, the systemd unit
 # passes `systemd-analyze verify` against that root (so ExecStart and the man pages it names
 # exist there) with the hardening the recorder expects, its dependencies are real shared
-# libraries, installing it enables the unit, and lintian finds no error and no warning.
+# libraries, lintian finds no error and no warning, and dpkg installs it into a scratch root
+# (its maintainer scripts run there, the unit is enabled but not started), removes it and
+# purges it, leaving nothing behind.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 for c in dpkg-buildpackage dh systemd-analyze git man lintian; do
@@ -81,6 +83,33 @@ grep -q '^CapabilityBoundingSet=CAP_' "$U" && ok || no "the unit has no Capabili
 dpkg-deb -e "$deb" "$tmp/ctl"
 grep -q "deb-systemd-helper enable 'connrec.service'" "$tmp/ctl/postinst" && ok ||
 	no "installing does not enable the unit"
+
+# dpkg -i, remove and purge in a scratch root of its own (an empty dpkg database; the libraries
+# it depends on are the host's, hence --force-depends). The maintainer scripts run outside a
+# chroot with DPKG_ROOT set, so deb-systemd-helper enables the unit inside the root; the
+# root's policy-rc.d refuses every start, so a host that runs systemd starts no recorder.
+I=$tmp/inst
+mkdir -p "$I/var/lib/dpkg/info" "$I/var/lib/dpkg/updates" "$I/usr/sbin"
+: >"$I/var/lib/dpkg/status"
+printf '#!/bin/sh\nexit 101\n' >"$I/usr/sbin/policy-rc.d"
+chmod 0755 "$I/usr/sbin/policy-rc.d"
+host_link=/etc/systemd/system/multi-user.target.wants/connrec.service
+[ -e "$host_link" ] && host_had=1 || host_had=0
+idpkg() { dpkg --root="$I" --force-depends --force-script-chrootless --log=/dev/null "$@"; }
+idpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 && ok || no "dpkg -i: $(tail -3 "$tmp/dpkg.log")"
+dpkg --root="$I" -s connrec 2>/dev/null | grep -qx 'Status: install ok installed' && ok ||
+	no "dpkg does not list connrec as installed"
+[ "$("$I/usr/sbin/connrec" --version)" = "connrec $version" ] && ok || no "installed connrec --version"
+[ "$(readlink "$I$host_link")" = /lib/systemd/system/connrec.service ] && ok ||
+	no "installing did not enable the unit in the root: $(ls -l "$I$host_link" 2>&1)"
+[ -e "$host_link" ] && [ $host_had -eq 0 ] && no "installing into the root enabled the unit on the host" || ok
+idpkg -r connrec >"$tmp/dpkg.log" 2>&1 && ok || no "dpkg -r: $(tail -3 "$tmp/dpkg.log")"
+[ ! -e "$I/usr/sbin/connrec" ] && [ ! -e "$I/lib/systemd/system/connrec.service" ] && ok ||
+	no "dpkg -r left the binary or the unit"
+idpkg -P connrec >"$tmp/dpkg.log" 2>&1 && ok || no "dpkg -P: $(tail -3 "$tmp/dpkg.log")"
+left=$(cd "$I" && find . -path ./var/lib/dpkg -prune -o ! -type d ! -path ./usr/sbin/policy-rc.d -print)
+[ -z "$left" ] && ok || no "purging left: $left"
+dpkg --root="$I" -s connrec >/dev/null 2>&1 && no "dpkg still lists connrec after the purge" || ok
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
