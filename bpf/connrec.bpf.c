@@ -128,8 +128,12 @@ static __always_inline void event_submit(struct cr_event *e)
 	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* Process identity of the current task: tgid and the thread-group leader's name. */
-static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgroup, char *comm)
+/*
+ * Process identity of the current task: tgid, the thread-group leader's name and start time
+ * (the start tells a process from a later one with the same pid).
+ */
+static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgroup, char *comm,
+					     __u64 *pstart)
 {
 	/* A BTF task pointer: plain loads instead of a probe-read helper call per field. */
 	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
@@ -137,6 +141,7 @@ static __always_inline void current_identity(__u32 *pid, __u32 *uid, __u64 *cgro
 	*pid = bpf_get_current_pid_tgid() >> 32;
 	*uid = (__u32)bpf_get_current_uid_gid();
 	*cgroup = bpf_get_current_cgroup_id();
+	*pstart = leader->start_time;
 	/* The leader's name, not the thread's: dig's resolver thread is "isc-net-0000". */
 	__builtin_memcpy(comm, leader->comm, CR_COMM_LEN);
 }
@@ -237,6 +242,7 @@ static __always_inline void fill_from_flow(struct cr_event *e, const struct tcp_
 	e->pid = f->pid;
 	e->uid = f->uid;
 	e->cgroup_id = f->cgroup_id;
+	e->pstart_ns = f->pstart_ns;
 	e->direction = f->direction;
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	if (!f->has_pid)
@@ -342,7 +348,7 @@ static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direct
 	f->direction = direction;
 	f->opened = opened;
 	if (in_task) {
-		current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
+		current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm, &f->pstart_ns);
 		f->has_pid = 1;
 	}
 	err = bpf_map_update_elem(&tcp_flows, &key, f, BPF_NOEXIST);
@@ -560,7 +566,7 @@ static __always_inline int on_accept_exit(long ret)
 	}
 	if (f->direction != CR_DIR_IN || f->has_pid || f->opened != FLOW_NEW)
 		return 0;
-	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm);
+	current_identity(&f->pid, &f->uid, &f->cgroup_id, f->comm, &f->pstart_ns);
 	f->has_pid = 1;
 	return 0;
 }
@@ -666,7 +672,7 @@ static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 f
 	e->rport = key->rport;
 	__builtin_memcpy(e->laddr, laddr, 16);
 	__builtin_memcpy(e->raddr, key->raddr, 16);
-	current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm);
+	current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm, &e->pstart_ns);
 	event_submit(e);
 }
 

@@ -40,9 +40,17 @@ struct cr_event {
 	__u64 cgroup_id;
 	__u64 bytes_out; /* CLOSE: TCP bytes acked by the peer */
 	__u64 bytes_in;	 /* CLOSE: TCP bytes received */
+	/*
+	 * The owner's start: task->group_leader->start_time (ns since boot, monotonic clock),
+	 * so that (boot id, pid, pstart_ns) names one process even after its pid is reused.
+	 * 0 when the owner is unknown.
+	 */
+	__u64 pstart_ns;
 	__u32 pid;	 /* tgid; 0 when unknown */
 	__u32 uid;
 	__u32 netns;	 /* network namespace inode */
+	__u32 pkts_out;	 /* CLOSE: packets sent and received where counted; 0 otherwise */
+	__u32 pkts_in;
 	__u16 lport;	 /* host byte order */
 	__u16 rport;	 /* host byte order */
 	__u8 kind;	 /* enum cr_event_kind */

@@ -21,6 +21,7 @@ struct tcp_flow {
 	__u64 id;
 	__u64 start_ns;
 	__u64 cgroup_id;
+	__u64 pstart_ns; /* the owner's start (see cr_event) */
 	__u32 pid;
 	__u32 uid;
 	char comm[CR_COMM_LEN];

@@ -14,9 +14,9 @@
 
 #define MAX_LINKS 32
 
-_Static_assert(sizeof(struct cr_event) == 128, "cr_event layout changed");
+_Static_assert(sizeof(struct cr_event) == 144, "cr_event layout changed");
 _Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
-_Static_assert(sizeof(struct tcp_flow) == 56, "tcp_flow layout changed");
+_Static_assert(sizeof(struct tcp_flow) == 64, "tcp_flow layout changed");
 
 struct capture {
 	struct connrec_bpf *skel;

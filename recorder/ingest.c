@@ -227,6 +227,7 @@ static void conn_from_event(struct ingest *g, struct store_conn *c, const struct
 	c->uid = e->uid;
 	c->netns = e->netns;
 	c->cgroup = e->cgroup_id;
+	c->pstart_ns = e->pstart_ns;
 	memcpy(c->comm, e->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 }
@@ -446,6 +447,7 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 	c->uid = d->uid;
 	c->netns = d->netns;
 	c->cgroup = d->cgroup;
+	c->pstart_ns = d->pstart_ns;
 	memcpy(c->comm, d->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	g->stats.preexisting++;

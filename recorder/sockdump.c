@@ -142,6 +142,41 @@ static void read_comm(uint32_t pid, char comm[16])
 	fclose(f);
 }
 
+/*
+ * When a process started, in ns since boot: field 22 of /proc/PID/stat, in clock ticks. The
+ * name (field 2) may hold spaces and parentheses, so parse after its last ')'.
+ */
+static uint64_t read_pstart(uint32_t pid)
+{
+	char path[64], buf[1024], *p, *end;
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || hz <= 0)
+		return 0;
+	/* Step to the space before field 22 (fields 3.. follow ") "). */
+	for (int field = 3; field <= 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return 0;
+	}
+	errno = 0;
+	ticks = strtoull(p + 1, &end, 10);
+	if (errno || end == p + 1 || ticks > UINT64_MAX / 1000000000ull)
+		return 0;
+	return ticks * (1000000000ull / (unsigned long long)hz);
+}
+
 /* The cgroup v2 id of a process: the inode of its cgroup directory. */
 static uint64_t read_cgroup(uint32_t pid, const char *cgroot)
 {
@@ -400,6 +435,7 @@ int sockdump_all(sockdump_fn fn, void *ctx)
 		e->direction = infer_direction(&lis, e);
 		if (e->pid) {
 			read_comm(e->pid, e->comm);
+			e->pstart_ns = read_pstart(e->pid);
 			e->cgroup = read_cgroup(e->pid, cg);
 		}
 	}

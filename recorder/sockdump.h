@@ -22,6 +22,11 @@ struct sockdump_entry {
 	uint32_t pid; /* 0 when no process holds it (e.g. orphaned in FIN_WAIT2) */
 	uint64_t cookie;
 	uint64_t cgroup;
+	/*
+	 * The owner's start in ns since boot, from /proc/PID/stat (clock ticks, so a multiple of
+	 * 1/CLK_TCK s: compare it with BPF's exact pstart_ns at that granularity); 0 unknown.
+	 */
+	uint64_t pstart_ns;
 	char comm[16];
 };
 

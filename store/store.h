@@ -45,6 +45,7 @@ struct store_conn {
 	uint16_t lport, rport;
 	uint32_t pid, uid, netns;
 	uint64_t cgroup;
+	uint64_t pstart_ns; /* the owner's start, ns since boot (cr_event.pstart_ns); 0 unknown */
 	char comm[16]; /* NUL-terminated */
 	/* Set has_end when the end is already known (short-lived flow: one row). */
 	bool has_end;
