@@ -97,7 +97,6 @@ static void store_free(struct store *s)
 	vec_free(&s->to_seal);
 	vec_free(&s->sealed);
 	vec_free(&s->vanished);
-	open_set_free(&s->open);
 	lives_free(&s->lives);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -129,7 +128,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->gaps.esz = sizeof(struct gap_row);
 	s->runs.esz = sizeof(struct run_row);
 	s->metas.esz = sizeof(struct meta_row);
-	s->to_seal.esz = sizeof(uint32_t);
+	s->to_seal.esz = sizeof(struct seal_job);
 	s->sealed.esz = sizeof(struct seg_info);
 	s->vanished.esz = sizeof(uint32_t);
 	err = apply_opts(s, opts);
@@ -154,6 +153,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	err = recover_segments(s);
 	if (err)
 		goto cleanup;
+	s->run_id_floor = store_next_conn_id(s);
 	err = queue_run(s, CR_RUN_START);
 	if (err)
 		goto cleanup;

@@ -119,6 +119,8 @@ struct store_stats {
 	uint64_t lives_written;	   /* life rows (process images) written */
 	uint64_t lives_known;	   /* process lives held in memory */
 	uint64_t tamper_events;	   /* tamper gaps recorded this run (store_add_tamper) */
+	uint64_t carried_rows;	 /* open connections copied into a new segment (store_carry.c) */
+	uint64_t carry_ns;	 /* how long the last such copy took */
 	uint32_t active_seq;	 /* number of the active segment */
 };
 

@@ -292,11 +292,7 @@ static void after_commit(struct store *s)
 
 		if (c->id >= s->next_conn_id)
 			s->next_conn_id = c->id + 1;
-		if (!c->has_end)
-			open_set_add(&s->open, c);
 	}
-	for (size_t i = 0; i < s->ends.n; i++)
-		open_set_del(&s->open, ((const struct store_end *)vec_at(&s->ends, i))->id);
 	s->w->rows += s->conns.n + s->ends.n + s->gaps.n;
 	s->stats.conns_written += s->conns.n;
 	s->stats.ends_written += s->ends.n;

@@ -208,9 +208,10 @@ static void clear_paths(struct store *s, uint32_t seq, const struct file_id ids[
 
 /*
  * The active segment's files are gone: save what the old connection still reads into a copy,
- * start segment seq+1 (with the open connections, like a rotation; the rows still queued go
- * there at the next flush), put the copy back at the old name and hand it to the sealer, so
- * the hash chain goes on through it. HOW says what became of the old rows.
+ * start segment seq+1 (the rows still queued go there at the next flush), put the copy back at
+ * the old name and hand it to the sealer, which carries its open connections into seq+1 as
+ * after a rotation and seals it, so the hash chain goes on through it. With no copy, the open
+ * connections are lost with the rest. HOW says what became of the old rows.
  */
 static int heal_segment(struct store *s, char *how, size_t len)
 {
@@ -224,11 +225,13 @@ static int heal_segment(struct store *s, char *how, size_t len)
 	file_path(s, seq, 0, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s" RESCUE_SFX, path);
 	save_err = save_copy(s, tmp);
-	err = writer_create(s, seq + 1, true, &nw);
+	err = writer_create(s, seq + 1, &nw);
 	if (err) {
 		unlink(tmp); /* made again at the next try */
 		return err;
 	}
+	/* Carried proc rows keep their ids: number this segment's own ones above them. */
+	proc_cache_start_at(&nw->procs, old->procs.next_id);
 	memcpy(ids, old->files, sizeof(ids));
 	/* No copy: what the old WAL holds at least goes into the old main file, if that is ours. */
 	if (save_err)
@@ -244,8 +247,9 @@ static int heal_segment(struct store *s, char *how, size_t len)
 			strerror(errno));
 	}
 	seg_fsync_dir(s->dir);
+	/* The sealer carries the saved copy's open connections into seq+1 first, as after a rotation. */
 	if (access(path, F_OK) == 0)
-		sealer_enqueue(s, seq);
+		sealer_enqueue(s, seq, seq + 1);
 	seg_format_name(name, sizeof(name), seq, SEG_RAW);
 	seg_format_name(next, sizeof(next), seq + 1, SEG_RAW);
 	if (!save_err)

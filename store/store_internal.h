@@ -9,7 +9,8 @@
  *   store_proc.c     the proc rows a segment already holds (deduplication)
  *   store_lives.c    process lives and cgroup names, and which of them a segment holds
  *   store_flush.c    the in-memory queue and the flush transaction (store_add_*, store_flush)
- *   store_rotate.c   rotation, and the open connections a new segment starts with
+ *   store_rotate.c   rotation
+ *   store_carry.c    the open connections a new segment starts with (on the sealing thread)
  *   store_seal.c     the sealing thread
  *   store_retain.c   retention
  *   store_reserve.c  the space kept back for a full disk
@@ -58,7 +59,7 @@ void vec_free(struct vec *q);
 
 /*
  * Hash buckets over an array whose entries chain to each other by index (-1 ends a chain).
- * The proc cache and the open set keep their entries in plain arrays and find them with this.
+ * The proc cache keeps its entries in a plain array and finds them with this.
  */
 struct chains {
 	int32_t *head; /* nb bucket heads */
@@ -231,9 +232,9 @@ struct store;
 /* Opens segment SEQ's file (creating it when CREATE) in WAL mode; no tables, no statements. */
 int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out);
 /* A brand-new segment file SEQ, initialised; on failure nothing is left behind. */
-int writer_create(struct store *s, uint32_t seq, bool carry, struct writer **out);
-/* Schema, meta, run row and (when CARRY) the open connections, in one transaction. */
-int writer_init(struct store *s, struct writer *w, bool carry);
+int writer_create(struct store *s, uint32_t seq, struct writer **out);
+/* Schema, meta and run row, in one transaction. */
+int writer_init(struct store *s, struct writer *w);
 int writer_prepare(struct writer *w);
 bool writer_has_tables(struct writer *w);
 /* Bytes of the segment file, WAL included. */
@@ -264,26 +265,16 @@ int bulk_register(sqlite3 *db, const struct conn_feed *feed);
 
 /* ---- store_rotate.c ---- */
 
-struct open_ent {
-	struct store_conn c;
-	int32_t next;
-};
-
-/* Connections written without an end: copied into the next segment when it opens. */
-struct open_set {
-	struct open_ent *v;
-	size_t n, cap;
-	struct chains idx;
-};
-
-void open_set_add(struct open_set *o, const struct store_conn *c);
-void open_set_del(struct open_set *o, uint64_t id);
-/* The open connection ID, or NULL; good until the next add or delete. */
-const struct store_conn *open_set_find(struct open_set *o, uint64_t id);
-void open_set_free(struct open_set *o);
-
 /* Starts the next segment when the active one is big or old enough. */
 void rotate_maybe(struct store *s);
+
+/* ---- store_carry.c ---- */
+
+/*
+ * On the sealing thread: copies the connections open when segment FROM was rotated into
+ * segment TO. Returns 0 or -errno (what was copied stays).
+ */
+int carry_open_conns(struct store *s, uint32_t from, uint32_t to);
 
 /* ---- the store itself ---- */
 
@@ -298,8 +289,8 @@ struct store {
 	struct vec conns, ends, gaps, runs, metas;
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
-	struct open_set open;
 	struct lives lives;
+	uint64_t run_id_floor; /* the first conn id of this run: older open rows are not carried */
 
 	/* A failing stretch of flushes (disk full): reported as one gap when it ends. */
 	int64_t fail_since_ns;
@@ -326,9 +317,12 @@ struct store {
 	bool sealer_started, stopping, closing;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct vec to_seal;  /* uint32_t seqs, ascending */
+	struct vec to_seal;  /* struct seal_job, ascending */
 	struct vec sealed;   /* struct seg_info, finished since the last flush */
 	struct vec vanished; /* uint32_t seqs whose files someone removed before sealing */
+	/* The carried copies in segment carry_seq so far, which rotation does not count. */
+	uint32_t carry_seq;
+	int64_t carry_bytes;
 };
 
 static inline void path_in(const struct store *s, char *buf, size_t len, const char *name)
@@ -363,10 +357,16 @@ uint64_t queue_rows(const struct store *s);
 
 /* ---- store_seal.c ---- */
 
+/* Seal segment seq; first carry its open connections into carry_to, unless that is 0. */
+struct seal_job {
+	uint32_t seq;
+	uint32_t carry_to;
+};
+
 int sealer_start(struct store *s);
 /* Lets the thread finish what is queued, then joins it. A no-op when it is not running. */
 void sealer_stop(struct store *s);
-void sealer_enqueue(struct store *s, uint32_t seq);
+void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to);
 /* Seals finished since the last call: counted, and the hash queued for the next segment. */
 void sealer_collect(struct store *s);
 

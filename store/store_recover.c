@@ -159,7 +159,7 @@ static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
 		/* A crash while it was being created: initialise it now. */
 		s->w->created_ns = seg_now_ns();
 		*fresh = true;
-		return writer_init(s, s->w, false);
+		return writer_init(s, s->w);
 	}
 	if ((seg_meta_get(s->w->db, "sealed", val, sizeof(val)) == 0 && !strcmp(val, "1")) ||
 	    !reusable(s->w->db, s->w->seq)) {
@@ -201,7 +201,7 @@ int recover_segments(struct store *s)
 	}
 	init_next_conn_id(s, v, n);
 	if (!active) {
-		err = writer_create(s, max_seq + 1, false, &s->w);
+		err = writer_create(s, max_seq + 1, &s->w);
 		if (err)
 			goto cleanup;
 		fresh = true;
@@ -212,7 +212,7 @@ int recover_segments(struct store *s)
 		if (v[i].seq == s->w->seq)
 			continue;
 		if (v[i].has_raw) {
-			sealer_enqueue(s, v[i].seq);
+			sealer_enqueue(s, v[i].seq, 0);
 		} else if (v[i].has_tmp) {
 			char path[PATH_MAX + SEG_NAME_MAX];
 

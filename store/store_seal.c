@@ -16,13 +16,13 @@
 
 #define SEAL_RETRY_S 2
 
-void sealer_enqueue(struct store *s, uint32_t seq)
+void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to)
 {
 	pthread_mutex_lock(&s->mu);
-	uint32_t *slot = vec_push(&s->to_seal);
+	struct seal_job *slot = vec_push(&s->to_seal);
 
 	if (slot)
-		*slot = seq;
+		*slot = (struct seal_job){ .seq = seq, .carry_to = carry_to };
 	else
 		cr_warn("store: out of memory queueing segment %" PRIu32 " for sealing", seq);
 	pthread_cond_broadcast(&s->cv);
@@ -76,6 +76,7 @@ static void *sealer_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct seg_info info;
+		struct seal_job job;
 		uint32_t seq;
 		int err;
 
@@ -83,11 +84,17 @@ static void *sealer_main(void *arg)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (!s->to_seal.n)
 			break;
-		seq = *(uint32_t *)vec_at(&s->to_seal, 0);
+		job = *(struct seal_job *)vec_at(&s->to_seal, 0);
+		/* Carried once, whatever happens: a retry only seals. */
+		((struct seal_job *)vec_at(&s->to_seal, 0))->carry_to = 0;
+		seq = job.seq;
 		pthread_mutex_unlock(&s->mu);
 
 		int64_t t0 = mono_ns();
 
+		/* Before sealing: the carry reads the segment while it is still a plain file. */
+		if (job.carry_to)
+			carry_open_conns(s, seq, job.carry_to);
 		err = seal_one(s, seq, &info);
 		if (err == -ENOSPC) {
 			/* Sealing frees space once the raw file is gone: worth the reserve. */

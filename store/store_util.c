@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Small pieces the store's files share: growable arrays (the queue, the sealing lists), the
- * hash chains of the proc cache and the open set, and reading a one-line file.
+ * hash chains of the proc cache, and reading a one-line file.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The active segment file: opening or creating it (schema, meta, carried copies of the open
- * connections), its prepared statements, and writing one row of each kind. Transactions
+ * The active segment file: opening or creating it (schema, meta), its prepared statements, and writing one row of each kind. Transactions
  * belong to the callers; a failed one is undone with writer_rollback().
  */
 #include <errno.h>
@@ -335,7 +334,7 @@ static int put_initial_meta(struct store *s, struct writer *w)
  * All in one transaction: a crash leaves either a complete segment or one with no tables,
  * which store_open initialises again.
  */
-int writer_init(struct store *s, struct writer *w, bool carry)
+int writer_init(struct store *s, struct writer *w)
 {
 	struct run_row r = { .ts_ns = w->created_ns, .kind = CR_RUN_SEGMENT };
 	int rc = SQLITE_OK, err = 0;
@@ -351,8 +350,6 @@ int writer_init(struct store *s, struct writer *w, bool carry)
 	rc = put_initial_meta(s, w);
 	if (rc == SQLITE_OK)
 		rc = writer_put_run(w, &r, s->version);
-	for (size_t i = 0; carry && rc == SQLITE_OK && i < s->open.n; i++)
-		rc = writer_put_conn(w, &s->open.v[i].c, CR_FLAG_CARRIED);
 	if (rc == SQLITE_OK)
 		rc = lives_write(w->lives, w);
 	if (rc != SQLITE_OK)
@@ -371,7 +368,7 @@ fail_err:
 	return err;
 }
 
-int writer_create(struct store *s, uint32_t seq, bool carry, struct writer **out)
+int writer_create(struct store *s, uint32_t seq, struct writer **out)
 {
 	struct writer *w = NULL;
 	int err;
@@ -380,7 +377,7 @@ int writer_create(struct store *s, uint32_t seq, bool carry, struct writer **out
 	err = writer_open(s, seq, true, &w);
 	if (!err) {
 		w->created_ns = seg_now_ns();
-		err = writer_init(s, w, carry);
+		err = writer_init(s, w);
 	}
 	if (err) {
 		writer_free(w, false);
