@@ -23,19 +23,34 @@ struct listener {
 	uint32_t count; /* sockets listening on it (SO_REUSEPORT allows several) */
 };
 
+/*
+ * The rows waiting for the next commit, in arrival order, and an index from flow id to row.
+ * Only rows that a later event may still look up are indexed (an OPEN, a pre-existing
+ * connection); a CLOSE that carries a whole flow is final. The index is open addressing
+ * whose slots carry the commit generation they were filled in: a commit empties it by
+ * starting a new generation, without touching it.
+ */
+struct pending {
+	struct store_conn *rows;
+	size_t n, cap;
+	struct pending_slot *slots;
+	size_t nslots;	 /* power of two, at least twice the rows indexed */
+	size_t nindexed;
+	uint32_t gen;	 /* slots of another generation are empty */
+};
+
+struct pending_slot {
+	uint32_t gen;
+	uint32_t row;
+};
+
 struct ingest {
 	struct store *store;
 	ingest_id_fn new_id;
 	void *id_ctx;
 	int64_t offset_ns; /* wall = boot + offset */
 
-	/* OPEN rows waiting for the next commit, and an id -> slot index over them. */
-	struct store_conn *pending;
-	size_t *pending_slot; /* where pending[i] sits in slot_id, to clear it without probing */
-	size_t npending, cap_pending;
-	uint64_t *slot_id; /* open addressing; 0 = empty (ids start at 1) */
-	uint32_t *slot_idx;
-	size_t nslots; /* power of two */
+	struct pending pending;
 
 	struct cookie_id *pre; /* sorted by cookie once the start-up dump is done */
 	size_t npre, cap_pre;
@@ -83,13 +98,7 @@ int ingest_new(struct ingest **out, struct store *store, ingest_id_fn new_id, vo
 	g->store = store;
 	g->new_id = new_id;
 	g->id_ctx = id_ctx;
-	g->nslots = 1024;
-	g->slot_id = calloc(g->nslots, sizeof(*g->slot_id));
-	g->slot_idx = calloc(g->nslots, sizeof(*g->slot_idx));
-	if (!g->slot_id || !g->slot_idx) {
-		ingest_free(g);
-		return -ENOMEM;
-	}
+	g->pending.gen = 1;
 	ingest_sync_clock(g);
 	g->last_loss_check_ns = clock_ns(CLOCK_REALTIME);
 	*out = g;
@@ -100,119 +109,109 @@ void ingest_free(struct ingest *g)
 {
 	if (!g)
 		return;
-	free(g->pending);
-	free(g->pending_slot);
-	free(g->slot_id);
-	free(g->slot_idx);
+	free(g->pending.rows);
+	free(g->pending.slots);
 	free(g->pre);
 	free(g->listeners);
 	free(g);
 }
 
-static size_t slot_of(const struct ingest *g, uint64_t id)
+/* ---- the pending table ---- */
+
+/* The slot that holds ID, or the empty one where it would go. */
+static struct pending_slot *slot_of(const struct pending *p, uint64_t id)
 {
 	/* Fibonacci hashing spreads sequential ids over the table. */
-	size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (g->nslots - 1);
+	size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & (p->nslots - 1);
 
-	while (g->slot_id[i] && g->slot_id[i] != id)
-		i = (i + 1) & (g->nslots - 1);
-	return i;
+	while (p->slots[i].gen == p->gen && p->rows[p->slots[i].row].id != id)
+		i = (i + 1) & (p->nslots - 1);
+	return &p->slots[i];
 }
 
-static int grow_slots(struct ingest *g)
+/* Doubles the index and puts this generation's entries back in. */
+static int grow_index(struct pending *p)
 {
-	size_t n = g->nslots * 2;
-	uint64_t *ids = calloc(n, sizeof(*ids));
-	uint32_t *idx = calloc(n, sizeof(*idx));
-	uint64_t *old_ids = g->slot_id;
-	uint32_t *old_idx = g->slot_idx;
-	size_t old_n = g->nslots;
+	size_t n = p->nslots ? 2 * p->nslots : 1024;
+	struct pending_slot *old = p->slots, *ns = calloc(n, sizeof(*ns));
+	size_t old_n = p->nslots;
 
-	if (!ids || !idx) {
-		free(ids);
-		free(idx);
+	if (!ns)
 		return -ENOMEM;
-	}
-	g->slot_id = ids;
-	g->slot_idx = idx;
-	g->nslots = n;
-	for (size_t i = 0; i < old_n; i++) {
-		if (old_ids[i]) {
-			size_t s = slot_of(g, old_ids[i]);
-
-			g->slot_id[s] = old_ids[i];
-			g->slot_idx[s] = old_idx[i];
-			g->pending_slot[old_idx[i]] = s;
-		}
-	}
-	free(old_ids);
-	free(old_idx);
+	p->slots = ns;
+	p->nslots = n;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i].gen == p->gen)
+			*slot_of(p, p->rows[old[i].row].id) = old[i];
+	free(old);
 	return 0;
 }
 
-/* Rebuild the id -> slot index after the pending array moved. */
-static void reindex(struct ingest *g)
+static struct store_conn *pending_find(const struct pending *p, uint64_t id)
 {
-	memset(g->slot_id, 0, g->nslots * sizeof(*g->slot_id));
-	for (size_t i = 0; i < g->npending; i++) {
-		size_t s;
+	struct pending_slot *s;
 
-		if (!g->pending[i].id)
-			continue;
-		s = slot_of(g, g->pending[i].id);
-		g->slot_id[s] = g->pending[i].id;
-		g->slot_idx[s] = (uint32_t)i;
-		g->pending_slot[i] = s;
-	}
+	if (!p->nindexed)
+		return NULL;
+	s = slot_of(p, id);
+	return s->gen == p->gen ? &p->rows[s->row] : NULL;
 }
 
-/* pending_slot of a row that is not in the id index. */
-#define NO_SLOT SIZE_MAX
-
-static struct store_conn *pending_find(struct ingest *g, uint64_t id)
-{
-	size_t s = slot_of(g, id);
-
-	return g->slot_id[s] ? &g->pending[g->slot_idx[s]] : NULL;
-}
-
-static struct store_conn *pending_add(struct ingest *g, uint64_t id)
+/*
+ * A new zeroed row for flow ID; INDEXED when a later event may look it up. NULL when out of
+ * memory. The row is good until the next pending_add.
+ */
+static struct store_conn *pending_add(struct pending *p, uint64_t id, bool indexed)
 {
 	struct store_conn *c;
-	size_t s;
 
-	if (g->npending == g->cap_pending) {
-		size_t cap = g->cap_pending ? 2 * g->cap_pending : 1024;
-		struct store_conn *n = realloc(g->pending, cap * sizeof(*n));
-		size_t *ns;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 1024;
+		struct store_conn *nr = realloc(p->rows, cap * sizeof(*nr));
 
-		if (!n)
+		if (!nr)
 			return NULL;
-		g->pending = n;
-		ns = realloc(g->pending_slot, cap * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		g->pending_slot = ns;
-		g->cap_pending = cap;
+		p->rows = nr;
+		p->cap = cap;
 	}
-	if (2 * (g->npending + 1) > g->nslots && grow_slots(g))
+	if (indexed && 2 * (p->nindexed + 1) > p->nslots && grow_index(p))
 		return NULL;
-	c = &g->pending[g->npending];
+	c = &p->rows[p->n];
 	memset(c, 0, sizeof(*c));
 	c->id = id;
-	g->pending_slot[g->npending] = NO_SLOT;
-	if (id) {
-		s = slot_of(g, id);
-		g->slot_id[s] = id;
-		g->slot_idx[s] = (uint32_t)g->npending;
-		g->pending_slot[g->npending] = s;
+	if (indexed) {
+		*slot_of(p, id) = (struct pending_slot){ .gen = p->gen, .row = (uint32_t)p->n };
+		p->nindexed++;
 	}
-	g->npending++;
+	p->n++;
 	return c;
 }
 
-/* Identity columns of a conn row, from an event that carries the whole flow. */
-static void conn_from_event(struct ingest *g, struct store_conn *c, const struct cr_event *e)
+/* Forgets rows [0, done): the rest move to the front and are indexed again. */
+static void pending_drop(struct pending *p, size_t done)
+{
+	size_t keep = p->n - done;
+
+	if (++p->gen == 0) { /* wrapped: old slots could look current */
+		if (p->slots)
+			memset(p->slots, 0, p->nslots * sizeof(*p->slots));
+		p->gen = 1;
+	}
+	memmove(p->rows, p->rows + done, keep * sizeof(*p->rows));
+	p->n = keep;
+	p->nindexed = 0;
+	for (size_t i = 0; i < keep; i++) {
+		if (2 * (p->nindexed + 1) > p->nslots && grow_index(p))
+			return; /* out of memory: the rest are written, but no longer found */
+		*slot_of(p, p->rows[i].id) = (struct pending_slot){ .gen = p->gen, .row = (uint32_t)i };
+		p->nindexed++;
+	}
+}
+
+/* ---- rows ---- */
+
+/* The identity columns of a conn row (everything but the end), from an event. */
+static void conn_fill(struct ingest *g, struct store_conn *c, const struct cr_event *e)
 {
 	c->start_ns = ingest_wall_ns(g, e->start_boot_ns ? e->start_boot_ns : e->ts_boot_ns);
 	c->proto = e->proto;
@@ -232,14 +231,75 @@ static void conn_from_event(struct ingest *g, struct store_conn *c, const struct
 	c->comm[sizeof(c->comm) - 1] = '\0';
 }
 
-static void set_end(struct store_conn *c, int64_t end_ns, const struct cr_event *e)
+/* The same, from the start-up dump (a connection older than the recorder). */
+static void conn_fill_dump(struct store_conn *c, const struct sockdump_entry *d, int64_t seen_ns)
+{
+	c->start_ns = seen_ns;
+	c->proto = d->proto;
+	c->family = d->family;
+	c->dir = d->direction;
+	c->flags = CR_FLAG_PREEXISTING | (d->pid ? 0 : CR_FLAG_NO_PID);
+	memcpy(c->laddr, d->laddr, 16);
+	memcpy(c->raddr, d->raddr, 16);
+	c->lport = d->lport;
+	c->rport = d->rport;
+	c->pid = d->pid;
+	c->uid = d->uid;
+	c->netns = d->netns;
+	c->cgroup = d->cgroup;
+	c->pstart_ns = d->pstart_ns;
+	memcpy(c->comm, d->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+}
+
+/* How a flow ended: the conn_end columns. */
+static struct store_end end_of(struct ingest *g, uint64_t id, const struct cr_event *e)
+{
+	return (struct store_end){
+		.id = id,
+		.end_ns = ingest_wall_ns(g, e->ts_boot_ns),
+		.bytes_out = e->bytes_out,
+		.bytes_in = e->bytes_in,
+		.has_bytes = e->proto == CR_PROTO_TCP,
+		.reason = e->end_reason,
+	};
+}
+
+/* Folds an end into a row that has not been written yet. */
+static void conn_end(struct store_conn *c, const struct store_end *end)
 {
 	c->has_end = true;
-	c->end_ns = end_ns < c->start_ns ? c->start_ns : end_ns;
-	c->reason = e->end_reason;
-	c->has_bytes = e->proto == CR_PROTO_TCP;
-	c->bytes_out = e->bytes_out;
-	c->bytes_in = e->bytes_in;
+	c->end_ns = end->end_ns < c->start_ns ? c->start_ns : end->end_ns;
+	c->reason = end->reason;
+	c->has_bytes = end->has_bytes;
+	c->bytes_out = end->bytes_out;
+	c->bytes_in = end->bytes_in;
+}
+
+/* The end of a flow whose start went to the store already, or waits in the pending table. */
+static void flow_end(struct ingest *g, const struct store_end *end)
+{
+	struct store_conn *c = pending_find(&g->pending, end->id);
+
+	if (c)
+		conn_end(c, end);
+	else if (store_add_end(g->store, end))
+		cr_warn("out of memory queueing the end of flow %llu", (unsigned long long)end->id);
+}
+
+/* A row that a CLOSE carries whole (no OPEN was, or will be, sent for it). */
+static void whole_flow(struct ingest *g, uint64_t id, const struct cr_event *e, uint8_t flags)
+{
+	struct store_conn *c = pending_add(&g->pending, id, false);
+	struct store_end end = end_of(g, id, e);
+
+	if (!c) {
+		cr_warn("out of memory queueing flow %llu", (unsigned long long)id);
+		return;
+	}
+	conn_fill(g, c, e);
+	c->flags |= flags;
+	conn_end(c, &end);
 }
 
 static struct listener *listener_find(struct ingest *g, uint32_t netns, uint16_t port)
@@ -304,101 +364,89 @@ static uint64_t take_preexisting(struct ingest *g, uint64_t cookie, uint8_t *dir
 	return id;
 }
 
-static void on_close(struct ingest *g, const struct cr_event *ev)
+/*
+ * A CLOSE that BPF did not track (conn id 0): a connection from before the recorder started,
+ * known by its cookie, or one the full tracking map left out, stored from its close alone.
+ */
+static void untracked_close(struct ingest *g, const struct cr_event *ev)
 {
-	struct cr_event fixed = *ev, *e = &fixed;
-	int64_t end_ns = ingest_wall_ns(g, e->ts_boot_ns);
-	uint64_t id = e->conn_id;
-	struct store_conn *c;
+	struct cr_event e = *ev;
 	uint8_t dir = 0;
+	uint64_t id = take_preexisting(g, e.cookie, &dir);
 
-	g->stats.closes++;
+	if (id) {
+		struct store_end end;
+
+		/* BPF could not know the direction: an active open's SYN is in bytes_acked. */
+		if (dir == CR_DIR_OUT && e.proto == CR_PROTO_TCP && e.bytes_out)
+			e.bytes_out--;
+		end = end_of(g, id, &e);
+		flow_end(g, &end);
+		return;
+	}
+	/* BPF cannot tell accepted from connected here; a listened-on port can. */
+	if (e.direction == CR_DIR_OUT && listener_find(g, e.netns, e.lport))
+		e.direction = CR_DIR_IN;
+	/* Its start was not seen: say so rather than invent one. */
+	whole_flow(g, g->new_id(g->id_ctx), &e, CR_FLAG_PREEXISTING);
+}
+
+static void on_close(struct ingest *g, const struct cr_event *e)
+{
+	struct store_end end;
+
 	if (e->proto == CR_PROTO_TCP && e->direction == CR_DIR_LISTEN)
 		listener_track(g, e->netns, e->lport, -1);
-	if (!id) {
-		/* Untracked in BPF: a connection from before we started, or a full map. */
-		id = take_preexisting(g, e->cookie, &dir);
-		/* BPF could not know the direction: an active open's SYN is in bytes_acked. */
-		if (id && dir == CR_DIR_OUT && e->proto == CR_PROTO_TCP && e->bytes_out)
-			e->bytes_out--;
-		if (!id) {
-			g->stats.orphan_closes++;
-			c = pending_add(g, g->new_id(g->id_ctx));
-			if (!c)
-				return;
-			/* BPF cannot tell accepted from connected here; a listened-on port can. */
-			if (e->direction == CR_DIR_OUT && listener_find(g, e->netns, e->lport))
-				e->direction = CR_DIR_IN;
-			conn_from_event(g, c, e);
-			/* Its start was not seen: say so rather than invent one. */
-			c->flags |= CR_FLAG_PREEXISTING;
-			set_end(c, end_ns, e);
-			return;
-		}
-	}
-	if (!(e->flags & CR_FLAG_OPEN_SENT) && e->conn_id) {
-		/*
-		 * Never opened (short-lived, refused, timed out, never accepted): the CLOSE
-		 * carries everything, and BPF guarantees no OPEN follows, so nothing will look
-		 * this id up: skip the index.
-		 */
-		c = pending_add(g, 0); /* 0: not indexed */
-		if (!c)
-			return;
-		conn_from_event(g, c, e);
-		c->id = id;
-		set_end(c, end_ns, e);
+	if (!e->conn_id) {
+		untracked_close(g, e);
 		return;
 	}
-	c = pending_find(g, id);
-	if (c) {
-		set_end(c, end_ns, e);
-		g->stats.merged++;
+	/*
+	 * Never opened (short-lived, refused, timed out, never accepted): the CLOSE carries
+	 * everything, and BPF guarantees no OPEN follows.
+	 */
+	if (!(e->flags & CR_FLAG_OPEN_SENT)) {
+		whole_flow(g, e->conn_id, e, 0);
 		return;
 	}
-	{
-		struct store_end end = {
-			.id = id,
-			.end_ns = end_ns,
-			.bytes_out = e->bytes_out,
-			.bytes_in = e->bytes_in,
-			.has_bytes = e->proto == CR_PROTO_TCP,
-			.reason = e->end_reason,
-		};
+	end = end_of(g, e->conn_id, e);
+	flow_end(g, &end);
+}
 
-		if (store_add_end(g->store, &end))
-			cr_warn("out of memory queueing a close");
+static void on_open(struct ingest *g, const struct cr_event *e)
+{
+	struct store_conn *c;
+
+	if (e->proto == CR_PROTO_TCP && e->direction == CR_DIR_LISTEN)
+		listener_track(g, e->netns, e->lport, +1);
+	c = pending_find(&g->pending, e->conn_id);
+	if (c) {
+		/* Its CLOSE came first (BPF orders them, but be safe): keep one row, and its end. */
+		struct store_conn ended = *c;
+
+		conn_fill(g, c, e);
+		c->has_end = ended.has_end;
+		c->end_ns = ended.end_ns;
+		c->reason = ended.reason;
+		c->has_bytes = ended.has_bytes;
+		c->bytes_out = ended.bytes_out;
+		c->bytes_in = ended.bytes_in;
+		return;
 	}
+	c = pending_add(&g->pending, e->conn_id, true);
+	if (c)
+		conn_fill(g, c, e);
+	else
+		cr_warn("out of memory queueing flow %llu", (unsigned long long)e->conn_id);
 }
 
 void ingest_event(void *ctx, const struct cr_event *e)
 {
 	struct ingest *g = ctx;
-	struct store_conn *c;
 
-	g->stats.events++;
 	switch (e->kind) {
 	case CR_EV_OPEN:
-		g->stats.opens++;
-		if (e->proto == CR_PROTO_TCP && e->direction == CR_DIR_LISTEN)
-			listener_track(g, e->netns, e->lport, +1);
-		c = pending_find(g, e->conn_id);
-		if (c) {
-			/* Its CLOSE came first (BPF orders them, but be safe): keep one row. */
-			struct store_conn ended = *c;
-
-			conn_from_event(g, c, e);
-			c->has_end = ended.has_end;
-			c->end_ns = ended.end_ns;
-			c->reason = ended.reason;
-			c->has_bytes = ended.has_bytes;
-			c->bytes_out = ended.bytes_out;
-			c->bytes_in = ended.bytes_in;
-			break;
-		}
-		c = pending_add(g, e->conn_id);
-		if (c)
-			conn_from_event(g, c, e);
+		on_open(g, e);
 		break;
 	case CR_EV_CLOSE:
 		on_close(g, e);
@@ -411,49 +459,21 @@ void ingest_event(void *ctx, const struct cr_event *e)
 
 void ingest_udp_end(struct ingest *g, uint64_t conn_id, int64_t end_ns, uint8_t reason)
 {
-	struct store_conn *c = pending_find(g, conn_id);
 	struct store_end end = { .id = conn_id, .end_ns = end_ns, .reason = reason };
 
-	g->stats.closes++;
-	if (c) {
-		c->has_end = true;
-		c->end_ns = end_ns < c->start_ns ? c->start_ns : end_ns;
-		c->reason = reason;
-		c->has_bytes = false;
-		g->stats.merged++;
-		return;
-	}
-	if (store_add_end(g->store, &end))
-		cr_warn("out of memory queueing a UDP flow end");
+	flow_end(g, &end);
 }
 
 int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_t conn_id,
 		       int64_t seen_ns)
 {
-	struct store_conn *c = pending_add(g, conn_id);
+	struct store_conn *c = pending_add(&g->pending, conn_id, true);
 
 	if (!c)
 		return -ENOMEM;
-	c->start_ns = seen_ns;
-	c->proto = d->proto;
-	c->family = d->family;
-	c->dir = d->direction;
-	c->flags = CR_FLAG_PREEXISTING | (d->pid ? 0 : CR_FLAG_NO_PID);
-	memcpy(c->laddr, d->laddr, 16);
-	memcpy(c->raddr, d->raddr, 16);
-	c->lport = d->lport;
-	c->rport = d->rport;
-	c->pid = d->pid;
-	c->uid = d->uid;
-	c->netns = d->netns;
-	c->cgroup = d->cgroup;
-	c->pstart_ns = d->pstart_ns;
-	memcpy(c->comm, d->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = '\0';
-	g->stats.preexisting++;
+	conn_fill_dump(c, d, seen_ns);
 	if (d->proto == CR_PROTO_TCP && d->direction == CR_DIR_LISTEN)
 		listener_track(g, d->netns, d->lport, +1);
-
 	if (d->proto == CR_PROTO_TCP && d->cookie) {
 		if (g->npre == g->cap_pre) {
 			size_t cap = g->cap_pre ? 2 * g->cap_pre : 256;
@@ -515,7 +535,6 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 		if (err)
 			return err;
 		g->last_drops[k] = drops[k];
-		g->stats.lost += delta;
 	}
 	g->last_loss_check_ns = now;
 	return 0;
@@ -523,29 +542,19 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX])
 
 int ingest_commit(struct ingest *g)
 {
+	struct pending *p = &g->pending;
 	size_t done = 0;
 	int err = 0;
 
-	for (; done < g->npending; done++) {
-		err = store_add_conn(g->store, &g->pending[done]);
+	for (; done < p->n; done++) {
+		err = store_add_conn(g->store, &p->rows[done]);
 		if (err)
 			break;
 	}
-	/*
-	 * Forget what the store took: clear just the slots in use, by their recorded position
-	 * (looking them up by probing would stop at slots already cleared).
-	 */
-	for (size_t i = 0; i < done; i++)
-		if (g->pending_slot[i] != NO_SLOT)
-			g->slot_id[g->pending_slot[i]] = 0;
-	if (err) {
-		/* Out of memory: keep the rest, re-indexed, for the next commit. */
-		memmove(g->pending, g->pending + done, (g->npending - done) * sizeof(*g->pending));
-		g->npending -= done;
-		reindex(g);
+	/* What the store did not take (out of memory) waits for the next commit. */
+	pending_drop(p, done);
+	if (err)
 		return err;
-	}
-	g->npending = 0;
 	return store_flush(g->store);
 }
 

@@ -44,10 +44,8 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX]);
 /* Hand every waiting row to the store and flush it. Returns store_flush()'s result. */
 int ingest_commit(struct ingest *g);
 
-/* Counters for the status line. */
+/* The BPF counters that are not losses (CR_DROP_RECURSION, CR_DROP_LATE_CLOSE), for the stop. */
 struct ingest_stats {
-	uint64_t events, opens, closes, merged, orphan_closes, preexisting, lost;
-	/* The counters that are not losses (CR_DROP_RECURSION, CR_DROP_LATE_CLOSE). */
 	uint64_t skipped[CR_DROP_MAX];
 };
 const struct ingest_stats *ingest_get_stats(const struct ingest *g);
