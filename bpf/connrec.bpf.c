@@ -73,6 +73,26 @@ struct {
 	__type(value, struct udp_sock_state);
 } udp_socks SEC(".maps");
 
+/* The young journal (connrec_maps.h); userspace sizes both to the number of CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, CR_YOUNG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct young_slot);
+} young SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct young_head);
+} young_heads SEC(".maps");
+
+/* Slots per CPU in `young`, a power of two up to CR_YOUNG_SLOTS; set by userspace. */
+const volatile __u32 young_slots = CR_YOUNG_SLOTS;
+
 /* Losses, per CPU so counting never contends: index enum cr_drop_reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -337,6 +357,31 @@ static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64
 	return false;
 }
 
+/*
+ * Tell the recorder about a socket that started being tracked (connrec_maps.h, the young
+ * journal). A softirq may interrupt this on the same CPU: the atomic add gives each its own
+ * slot, and the exchange that marks the slot complete orders it after the slot's contents.
+ */
+static __always_inline void journal_add(__u32 proto, __u64 key, __u64 id)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), idx;
+	struct young_head *h = bpf_map_lookup_elem(&young_heads, &cpu);
+	struct young_slot *slot;
+	__u64 n;
+
+	if (!h)
+		return;
+	n = __sync_fetch_and_add(&h->next, 1);
+	idx = cpu * young_slots + (__u32)(n & (young_slots - 1));
+	slot = bpf_map_lookup_elem(&young, &idx);
+	if (!slot)
+		return;
+	slot->key = key;
+	slot->id = id;
+	slot->proto = proto;
+	__sync_lock_test_and_set(&slot->seq, n + 1);
+}
+
 /* Start tracking a socket; f is filled in for the caller. False if the map is full. */
 static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direction,
 				      bool in_task, __u32 opened, __u64 now, bool count_full)
@@ -368,6 +413,7 @@ static __always_inline bool track_tcp(__u64 key, struct tcp_flow *f, __u8 direct
 			count_drop(CR_DROP_MAP_FULL);
 		return false;
 	}
+	journal_add(IPPROTO_TCP, key, f->id);
 	return true;
 }
 
@@ -584,23 +630,22 @@ int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * Not attached: the recorder runs this (BPF_PROG_TEST_RUN) for a connection that has been
- * open for a while, with the map key (the socket) and the flow id it read from tcp_flows.
- * The id check guards against the socket having closed and its memory serving a new one
- * since. Returns 1 if the OPEN was sent, 0 if the flow is gone, closing, not ready yet (a
- * connect still in SYN_SENT, a connection nobody accepted) or already reported. A socket
- * already in TCP_CLOSE lost its CLOSE to a skipped state change and is not destroyed yet
- * (its owner still holds it): its CLOSE is sent instead.
+ * What the recorder asks about a connection from the young journal that has been open for a
+ * while, given the map key (the socket) and the flow id it read there. The id check guards
+ * against the socket having closed and its memory serving a new one since. A socket already
+ * in TCP_CLOSE lost its CLOSE to a skipped state change and is not destroyed yet (its owner
+ * still holds it): its CLOSE is sent instead.
  */
-SEC("raw_tp")
-int BPF_PROG(report_open, struct sock *sk, __u64 id)
+static __always_inline __u32 report_tcp(__u64 key, __u64 id)
 {
-	__u64 key = (__u64)sk;
 	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
+	struct sock *sk = (struct sock *)key;
 	int state;
 
-	if (!f || f->id != id || (f->direction == CR_DIR_IN && !f->has_pid))
-		return 0;
+	if (!f || f->id != id || f->opened != FLOW_NEW)
+		return REPORT_GONE;
+	if (f->direction == CR_DIR_IN && !f->has_pid)
+		return REPORT_NOT_READY; /* nobody accepted it yet */
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state == TCP_CLOSE) {
 		/*
@@ -610,24 +655,100 @@ int BPF_PROG(report_open, struct sock *sk, __u64 id)
 		if (!BPF_CORE_READ(sk, __sk_common.skc_dport)) {
 			count_drop(CR_DROP_UNSEEN);
 			bpf_map_delete_elem(&tcp_flows, &key);
-			return 0;
+			return REPORT_GONE;
 		}
 		late_close(sk, f, key);
-		return 0;
+		return REPORT_GONE;
 	}
 	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV)
-		return 0;
-	return send_open(sk, f, f->start_ns);
+		return REPORT_NOT_READY;
+	if (send_open(sk, f, f->start_ns))
+		return REPORT_SENT;
+	return f->opened == FLOW_NEW ? REPORT_RING_FULL : REPORT_GONE;
 }
 
-/* Start a UDP flow if (cookie, peer) is new; refresh its idle timer otherwise. */
-static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 family,
-				     const __u8 *laddr, __u16 lport, __u32 netns)
+/* ---- UDP ---- */
+
+/* A UDP flow's identity in an event: the socket's (owner, local end) and the peer in key. */
+static __always_inline void udp_identity(struct cr_event *e, const struct udp_sock_state *us,
+					 const struct udp_key *key)
 {
-	__u64 now = bpf_ktime_get_boot_ns();
+	e->proto = IPPROTO_UDP;
+	e->cookie = key->cookie;
+	e->family = us->family;
+	e->direction = us->direction;
+	e->netns = us->netns;
+	e->lport = us->lport;
+	e->rport = key->rport;
+	__builtin_memcpy(e->laddr, us->laddr, 16);
+	__builtin_memcpy(e->raddr, key->raddr, 16);
+	e->pid = us->pid;
+	e->uid = us->uid;
+	e->cgroup_id = us->cgroup_id;
+	e->pstart_ns = us->pstart_ns;
+	__builtin_memcpy(e->comm, us->comm, CR_COMM_LEN);
+	if (!us->pid)
+		e->flags |= CR_FLAG_NO_PID;
+}
+
+/* An OPEN for a UDP flow. False if the ring is full. */
+static __always_inline bool emit_udp_open(const struct udp_sock_state *us, __u64 id,
+					   const struct udp_key *key, __u64 start)
+{
+	struct cr_event *e = event_reserve();
+
+	if (!e)
+		return false;
+	udp_identity(e, us, key);
+	e->kind = CR_EV_OPEN;
+	e->ts_boot_ns = start;
+	e->start_boot_ns = start;
+	e->conn_id = id;
+	event_submit(e);
+	return true;
+}
+
+/*
+ * A socket's first datagram (or connect): its state, with the whole first flow. Nothing is
+ * sent: the release carries the flow, or the recorder asks for its OPEN a second later.
+ */
+static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direction,
+					   __u8 family, const __u8 *laddr, __u16 lport,
+					   __u32 netns, __u64 now)
+{
+	struct udp_sock_state ns = {};
+
+	ns.first.id = new_conn_id();
+	ns.first.last_ns = now;
+	ns.start_ns = now;
+	ns.nflows = 1;
+	ns.opened = FLOW_NEW;
+	ns.family = family;
+	ns.direction = direction;
+	ns.netns = netns;
+	ns.lport = lport;
+	ns.rport = key->rport;
+	__builtin_memcpy(ns.laddr, laddr, 16);
+	__builtin_memcpy(ns.raddr, key->raddr, 16);
+	current_identity(&ns.pid, &ns.uid, &ns.cgroup_id, ns.comm, &ns.pstart_ns);
+	/* Another CPU may have won the race for this socket's first flow: then it is its. */
+	if (bpf_map_update_elem(&udp_socks, &key->cookie, &ns, BPF_NOEXIST)) {
+		if (!bpf_map_lookup_elem(&udp_socks, &key->cookie))
+			count_drop(CR_DROP_MAP_FULL);
+		return;
+	}
+	journal_add(IPPROTO_UDP, key->cookie, ns.first.id);
+}
+
+/*
+ * A flow with a second (third, ...) peer of a socket: udp_flows, OPEN at once, owned by the
+ * process that sends or receives this datagram (servers may share a socket).
+ */
+static __always_inline void udp_other_flow(struct udp_sock_state *us, const struct udp_key *key,
+					   __u8 direction, __u64 now)
+{
 	struct udp_flow *uf = bpf_map_lookup_elem(&udp_flows, key);
 	struct udp_flow nf = {};
-	struct udp_sock_state *us, ns = {};
 	struct cr_event *e;
 
 	if (uf) {
@@ -640,40 +761,103 @@ static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 f
 		count_drop(CR_DROP_MAP_FULL);
 		return;
 	}
-	us = bpf_map_lookup_elem(&udp_socks, &key->cookie);
-	if (us) {
-		__sync_fetch_and_add(&us->nflows, 1);
-	} else {
-		ns.nflows = 1;
-		ns.first = *key;
-		if (bpf_map_update_elem(&udp_socks, &key->cookie, &ns, BPF_NOEXIST))
-			count_drop(CR_DROP_MAP_FULL);
-	}
-
+	__sync_fetch_and_add(&us->nflows, 1);
 	e = event_reserve();
-	if (!e) {
+	if (e) {
+		udp_identity(e, us, key);
+		e->kind = CR_EV_OPEN;
+		e->ts_boot_ns = now;
+		e->start_boot_ns = now;
+		e->conn_id = nf.id;
+		e->direction = direction;
+		e->flags &= ~CR_FLAG_NO_PID;
+		current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm, &e->pstart_ns);
+		event_submit(e);
+	} else {
 		/* The flow is lost; id 0 keeps later datagrams, its release and expiry quiet. */
 		count_drop(CR_DROP_RINGBUF);
 		uf = bpf_map_lookup_elem(&udp_flows, key);
 		if (uf)
 			uf->id = 0;
+	}
+}
+
+/* Two 16-byte addresses, both 8-byte aligned (udp_key, udp_sock_state). */
+static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/*
+ * A datagram to or from the peer in key: start a flow if (socket, peer) is new, refresh its
+ * idle timer otherwise. The socket's identity (owner, local address) is the first flow's.
+ */
+static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 family,
+				     const __u8 *laddr, __u16 lport, __u32 netns)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct udp_sock_state *us = bpf_map_lookup_elem(&udp_socks, &key->cookie);
+
+	if (!us) {
+		udp_first_flow(key, direction, family, laddr, lport, netns, now);
 		return;
 	}
-	e->kind = CR_EV_OPEN;
-	e->proto = IPPROTO_UDP;
-	e->ts_boot_ns = now;
-	e->start_boot_ns = now;
-	e->conn_id = nf.id;
-	e->cookie = key->cookie;
-	e->family = family;
-	e->direction = direction;
-	e->netns = netns;
-	e->lport = lport;
-	e->rport = key->rport;
-	__builtin_memcpy(e->laddr, laddr, 16);
-	__builtin_memcpy(e->raddr, key->raddr, 16);
-	current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm, &e->pstart_ns);
-	event_submit(e);
+	/* The first flow's peer, and that flow still going: the common case. */
+	if (us->first.id && us->rport == key->rport && same_addr(us->raddr, key->raddr)) {
+		us->first.last_ns = now;
+		return;
+	}
+	udp_other_flow(us, key, direction, now);
+}
+
+/*
+ * report_opens for a UDP socket's first flow (the young journal's key is its cookie). The
+ * claim is the same compare-and-swap as TCP's: exactly one of this OPEN and the release's
+ * CLOSE speaks first.
+ */
+static __always_inline __u32 report_udp(__u64 cookie, __u64 id)
+{
+	struct udp_sock_state *us = bpf_map_lookup_elem(&udp_socks, &cookie);
+	struct udp_key key = { .cookie = cookie };
+
+	if (!us || us->first.id != id)
+		return REPORT_GONE;
+	if (__sync_val_compare_and_swap(&us->opened, FLOW_NEW, FLOW_OPEN_SENT) != FLOW_NEW)
+		return REPORT_GONE;
+	key.rport = us->rport;
+	__builtin_memcpy(key.raddr, us->raddr, 16);
+	if (emit_udp_open(us, id, &key, us->start_ns))
+		return REPORT_SENT;
+	__sync_val_compare_and_swap(&us->opened, FLOW_OPEN_SENT, FLOW_NEW);
+	return REPORT_RING_FULL;
+}
+
+/* Filled by the recorder before each run of report_opens (connrec_maps.h). */
+struct report_req report_batch[CR_REPORT_BATCH];
+__u32 report_n;
+
+static long report_one(__u32 i, void *ctx)
+{
+	struct report_req *r;
+
+	if (i >= CR_REPORT_BATCH)
+		return 1;
+	r = &report_batch[i];
+	r->result = r->proto == IPPROTO_UDP ? report_udp(r->key, r->id) : report_tcp(r->key, r->id);
+	return 0;
+}
+
+/*
+ * Not attached: the recorder runs this (BPF_PROG_TEST_RUN) for up to CR_REPORT_BATCH
+ * connections at a time, one system call for all of them.
+ */
+SEC("raw_tp")
+int report_opens(void *ctx)
+{
+	bpf_loop(report_n < CR_REPORT_BATCH ? report_n : CR_REPORT_BATCH, report_one, NULL, 0);
+	return 0;
 }
 
 /* v4 address into a 16-byte field: as is for AF_INET sockets, v4-mapped for AF_INET6 ones. */
@@ -818,13 +1002,43 @@ int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * The end of a socket's first flow at its release: the whole flow when its OPEN was not
+ * sent, else just the end.
+ */
+static __always_inline void udp_close_first(struct udp_sock_state *us, __u64 cookie, __u64 now)
+{
+	bool whole = __sync_val_compare_and_swap(&us->opened, FLOW_NEW, FLOW_CLOSED_FIRST) ==
+		     FLOW_NEW;
+	struct udp_key key = { .cookie = cookie, .rport = us->rport };
+	struct cr_event *e = event_reserve();
+
+	if (!e) {
+		count_drop(whole ? CR_DROP_RINGBUF : CR_DROP_RING_END);
+		return;
+	}
+	__builtin_memcpy(key.raddr, us->raddr, 16);
+	udp_identity(e, us, &key);
+	e->kind = CR_EV_CLOSE;
+	e->ts_boot_ns = now;
+	e->start_boot_ns = us->start_ns;
+	e->conn_id = us->first.id;
+	e->end_reason = CR_END_RELEASED;
+	e->bytes_out = us->first.bytes_out;
+	e->bytes_in = us->first.bytes_in;
+	e->pkts_out = us->first.pkts_out;
+	e->pkts_in = us->first.pkts_in;
+	if (!whole)
+		e->flags |= CR_FLAG_OPEN_SENT;
+	event_submit(e);
+}
+
 SEC("cgroup/sock_release")
 int on_sock_release(struct bpf_sock *ctx)
 {
-	__u64 cookie;
 	struct udp_sock_state *us;
-	struct udp_flow *uf;
 	struct cr_event *e;
+	__u64 cookie, now;
 
 	if (ctx->protocol != IPPROTO_UDP)
 		return 1;
@@ -832,32 +1046,25 @@ int on_sock_release(struct bpf_sock *ctx)
 	us = bpf_map_lookup_elem(&udp_socks, &cookie);
 	if (!us)
 		return 1;
-	/* Ring full: the flows stay in udp_flows and the recorder ends them as idle later. */
-	e = event_reserve();
-	if (!e)
-		goto out;
-	e->proto = IPPROTO_UDP;
-	e->ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->cookie = cookie;
-	e->end_reason = CR_END_RELEASED;
-	if (us->nflows == 1) {
-		uf = bpf_map_lookup_elem(&udp_flows, &us->first);
-		if (!uf || !uf->id) { /* expired by the recorder, or its OPEN was lost */
-			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-			if (uf)
-				bpf_map_delete_elem(&udp_flows, &us->first);
-			goto out;
+	now = bpf_ktime_get_boot_ns();
+	/* id 0: the recorder ended it as idle, or its OPEN was lost (counted). */
+	if (us->first.id)
+		udp_close_first(us, cookie, now);
+	if (us->nflows > 1) {
+		/*
+		 * Several peers: the recorder ends this cookie's flows in udp_flows. With the
+		 * ring full they stay there, and the recorder ends them as idle later.
+		 */
+		e = event_reserve();
+		if (e) {
+			e->kind = CR_EV_UDP_RELEASE;
+			e->proto = IPPROTO_UDP;
+			e->ts_boot_ns = now;
+			e->cookie = cookie;
+			e->end_reason = CR_END_RELEASED;
+			event_submit(e);
 		}
-		e->kind = CR_EV_CLOSE;
-		e->conn_id = uf->id;
-		e->flags = CR_FLAG_OPEN_SENT;
-		bpf_map_delete_elem(&udp_flows, &us->first);
-	} else {
-		/* Several peers: the recorder ends every flow of this cookie. */
-		e->kind = CR_EV_UDP_RELEASE;
 	}
-	event_submit(e);
-out:
 	bpf_map_delete_elem(&udp_socks, &cookie);
 	return 1;
 }

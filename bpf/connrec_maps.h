@@ -36,6 +36,52 @@ struct tcp_flow {
 	__u8 pad[2];
 };
 
+/*
+ * The young journal: every flow whose OPEN BPF holds back (a TCP socket it starts tracking, a
+ * UDP socket's first flow) is appended, as (proto, map key, flow id), to a ring of
+ * CR_YOUNG_SLOTS slots that belongs to the CPU it ran on, in the mmapable array `young` (CPU
+ * c owns slots c * CR_YOUNG_SLOTS ...); young_heads[c].next counts what CPU c appended. The
+ * recorder reads the journal, not the maps, to find the flows that live long enough to be
+ * reported open: walking a map of a million entries costs ~0.3 s of CPU. A slot's seq is its
+ * sequence number + 1, written last, so a reader never takes a slot that is half written or
+ * from an earlier lap. CR_YOUNG_SLOTS is the most slots per CPU: userspace sets the number
+ * (a power of two) in young_slots before load, fewer per CPU on hosts with many.
+ */
+#define CR_YOUNG_SLOTS 32768
+
+struct young_slot {
+	__u64 key; /* TCP: tcp_flows key (the socket); UDP: udp_socks key (the cookie) */
+	__u64 id;
+	__u64 seq;
+	__u32 proto;
+	__u32 pad;
+};
+
+struct young_head {
+	__u64 next;
+	__u64 pad[7]; /* one cache line per CPU */
+};
+
+/*
+ * report_open's batch, in the program's .bss: the recorder fills key/id of n entries, runs
+ * the program once, and reads each result (enum report_result).
+ */
+#define CR_REPORT_BATCH 256
+
+enum report_result {
+	REPORT_GONE = 0,      /* closed, or no longer ours: nothing to do */
+	REPORT_SENT = 1,      /* its OPEN is in the ring */
+	REPORT_NOT_READY = 2, /* still connecting, or not accepted yet: ask again later */
+	REPORT_RING_FULL = 3, /* the ring was full: ask again later */
+};
+
+struct report_req {
+	__u64 key;
+	__u64 id;
+	__u32 proto;
+	__u32 result;
+};
+
 /* One UDP flow is one socket talking to one peer. */
 struct udp_key {
 	__u64 cookie;
@@ -44,20 +90,46 @@ struct udp_key {
 	__u16 pad[3];
 };
 
+/*
+ * A UDP flow's counters. The traffic counters are for cgroup_skb programs to add to, where
+ * they run (bpf/dns.bpf.h): find the socket's state in udp_socks by its cookie; when the
+ * packet's peer is the socket's first peer, count in udp_sock_state.first, else look the flow
+ * up in udp_flows by (cookie, peer). The CLOSE carries them (cr_event bytes and pkts).
+ */
 struct udp_flow {
-	__u64 id;
+	__u64 id;      /* 0: no flow here (its OPEN was lost, or it ended idle) */
 	__u64 last_ns; /* last datagram, for the recorder's idle expiry */
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u32 pkts_out;
+	__u32 pkts_in;
 };
 
 /*
- * Per UDP socket: how many flows it started, and the key of the first. A socket with one
- * peer (the common client case) is ended here at release; a socket with several peers is
- * handed to the recorder, which walks udp_flows for its cookie.
+ * Per UDP socket (udp_socks, by cookie): its first flow, whole, because most UDP sockets are
+ * clients that talk to one peer and close soon. BPF holds that flow's OPEN back like a TCP
+ * connection's: the CLOSE at release carries it all, and the recorder asks for the OPEN of
+ * one still alive after a second (the young journal). A second peer's flows go to udp_flows,
+ * OPEN sent at once; at release the recorder ends those (CR_EV_UDP_RELEASE).
  */
 struct udp_sock_state {
-	__u32 nflows;
-	__u32 pad;
-	struct udp_key first;
+	struct udp_flow first;
+	__u64 start_ns;
+	__u64 cgroup_id;
+	__u64 pstart_ns;
+	__u32 pid;
+	__u32 uid;
+	__u32 netns;
+	__u32 nflows;	 /* flows this socket started, the first included */
+	__u32 opened;	 /* of the first flow: FLOW_NEW until its OPEN or CLOSE claims it */
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 direction;
+	__u8 pad[6];
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[CR_COMM_LEN];
 };
 
 #endif /* CONNREC_MAPS_H */

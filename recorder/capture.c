@@ -43,9 +43,13 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 static int on_ring_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
+	const struct cr_event *e = data;
 
 	if (size < sizeof(struct cr_event))
 		return 0;
+	/* A flow that spoke needs no OPEN from the young journal any more. */
+	if (e->conn_id)
+		young_closed(c, e->conn_id);
 	c->fn(c->ctx, data);
 	return 0;
 }
@@ -131,11 +135,52 @@ static int attach_all(struct capture *c)
 	return 0;
 }
 
+uint32_t capture_default_max_flows(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	kb /= CAPTURE_KB_PER_FLOW;
+	if (kb < CAPTURE_MIN_FLOWS)
+		return CAPTURE_MIN_FLOWS;
+	return kb > CAPTURE_MAX_FLOWS ? CAPTURE_MAX_FLOWS : (uint32_t)kb;
+}
+
+/*
+ * The tracking maps are preallocated: an insert never allocates, which keeps the per
+ * connection cost low (bench/NOTES.md). UDP sockets and flows are fewer than TCP endpoints
+ * on a busy server, and live at most the idle timeout: half and a quarter of the TCP size.
+ */
+static void size_maps(struct capture *c, uint32_t flows)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	bpf_map__set_max_entries(c->skel->maps.tcp_flows, flows);
+	bpf_map__set_max_entries(c->skel->maps.udp_flows, flows / 2 > 1024 ? flows / 2 : 1024);
+	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows / 4 > 1024 ? flows / 4 : 1024);
+	uint32_t slots = CR_YOUNG_SLOTS;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	/* About 32 MB of journal at most, however many CPUs: 8192 slots each at least. */
+	while (slots > 8192 && (uint64_t)slots * (uint64_t)ncpu > (1u << 20))
+		slots /= 2;
+	c->skel->rodata->young_slots = slots;
+	bpf_map__set_max_entries(c->skel->maps.young, (uint32_t)ncpu * slots);
+	bpf_map__set_max_entries(c->skel->maps.young_heads, (uint32_t)ncpu);
+}
+
 int capture_open(struct capture **out, const struct capture_opts *opts, capture_event_fn fn,
 		 void *ctx)
 {
 	uint32_t ring = opts->ring_size ? opts->ring_size : CAPTURE_DEFAULT_RING_SIZE;
-	uint32_t flows = opts->max_flows ? opts->max_flows : CAPTURE_DEFAULT_MAX_FLOWS;
+	uint32_t flows = opts->max_flows ? opts->max_flows : capture_default_max_flows();
 	struct capture *c;
 	int err;
 
@@ -158,9 +203,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
-	bpf_map__set_max_entries(c->skel->maps.tcp_flows, flows);
-	bpf_map__set_max_entries(c->skel->maps.udp_flows, flows);
-	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows);
+	size_maps(c, flows);
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
@@ -173,6 +216,13 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 		goto cleanup;
 	}
 	c->skel->data->next_conn_id = opts->first_conn_id ? opts->first_conn_id : 1;
+	err = young_open(c);
+	if (err) {
+		cr_err("cannot map the list of new connections: %s", strerror(-err));
+		goto cleanup;
+	}
+	cr_debug("tracking up to %u TCP endpoints (%u UDP flows)", flows,
+		 bpf_map__max_entries(c->skel->maps.udp_flows));
 
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_ring_record, c, NULL);
 	if (!c->rb) {
@@ -205,6 +255,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 
 		n = m < 0 ? m : n + m;
 	}
+	young_read(c);
 	return n;
 }
 
@@ -296,6 +347,7 @@ void capture_close(struct capture *c)
 		return;
 	for (int i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
+	young_close(c);
 	ring_buffer__free(c->rb);
 	connrec_bpf__destroy(c->skel);
 	if (c->cgroup_fd >= 0)

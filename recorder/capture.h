@@ -13,7 +13,7 @@
 
 struct capture_opts {
 	uint32_t ring_size;	/* bytes, power of two; 0 = default */
-	uint32_t max_flows;	/* capacity of each tracking map; 0 = default */
+	uint32_t max_flows;	/* TCP endpoints tracked at once; 0 = capture_default_max_flows() */
 	uint64_t first_conn_id; /* ids below this are already used in the store */
 	/*
 	 * Fault injection for tests (hidden flag --skip-close-port): the state program ignores
@@ -25,7 +25,15 @@ struct capture_opts {
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)
-#define CAPTURE_DEFAULT_MAX_FLOWS 65536u
+/*
+ * The default number of TCP endpoints tracked at once: one per 16 KiB of RAM (an open TCP
+ * socket alone takes the kernel about 4 KiB), between 64Ki and 16Mi. Each costs about 137
+ * bytes of preallocated kernel memory, plus 84 for the UDP maps sized from it (bench/RESULTS.md).
+ */
+#define CAPTURE_KB_PER_FLOW 16u
+#define CAPTURE_MIN_FLOWS 65536u
+#define CAPTURE_MAX_FLOWS (1u << 24)
+uint32_t capture_default_max_flows(void);
 
 typedef void (*capture_event_fn)(void *ctx, const struct cr_event *e);
 
@@ -65,9 +73,11 @@ int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp
 			 void *ctx);
 
 /*
- * Put the OPEN of every TCP connection that started before started_before_boot_ns and is
- * still open into the ring (BPF sends none for connections that close quickly: their CLOSE
- * carries the whole flow). Returns how many were sent, or -errno.
+ * Put the OPEN of every TCP connection that the recorder learnt of before
+ * started_before_boot_ns and is still open into the ring (BPF sends none for connections
+ * that close quickly: their CLOSE carries the whole flow). The work is proportional to the
+ * connections made since the last call, not to the connections open (capture_young.c).
+ * Returns how many were sent, or -errno.
  */
 int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
 

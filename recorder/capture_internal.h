@@ -17,6 +17,10 @@
 _Static_assert(sizeof(struct cr_event) == 144, "cr_event layout changed");
 _Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
 _Static_assert(sizeof(struct tcp_flow) == 64, "tcp_flow layout changed");
+_Static_assert(sizeof(struct young_slot) == 32, "young_slot layout changed");
+_Static_assert(sizeof(struct udp_flow) == 40, "udp_flow layout changed");
+_Static_assert(sizeof(struct udp_sock_state) == 144, "udp_sock_state layout changed");
+_Static_assert(sizeof(struct report_req) == 24, "report_req layout changed");
 
 struct capture {
 	struct connrec_bpf *skel;
@@ -27,7 +31,8 @@ struct capture {
 	int cgroup_fd;
 	capture_event_fn fn;
 	void *ctx;
-	bool report_failed; /* report_open cannot run here: said once, not retried */
+	bool report_failed; /* report_opens cannot run here: said once, not retried */
+	struct young *young; /* capture_young.c */
 	/* Process events (proc_capture.c): their ring's consumer. */
 	void (*proc_fn)(void *ctx, const void *data, size_t size);
 	void *proc_ctx;
@@ -35,5 +40,27 @@ struct capture {
 
 /* proc_capture.c: sizes the process-event ring; call between open and load. */
 void proc_capture_configure(struct connrec_bpf *skel, uint32_t ring_size);
+
+/* ---- capture_young.c: connections not reported open yet ---- */
+
+struct young;
+
+/* Maps the journal; call after load. */
+int young_open(struct capture *c);
+void young_close(struct capture *c);
+/* Takes what BPF appended to the journal since the last call. */
+void young_read(struct capture *c);
+/* A CLOSE for this flow id went by: it needs no OPEN. */
+void young_closed(struct capture *c, uint64_t id);
+/*
+ * Runs report_opens over reqs[0..n) (n <= CR_REPORT_BATCH); each result is in reqs[i].result
+ * and *sent counts the OPENs sent. -EOPNOTSUPP when the kernel refuses to run it.
+ */
+int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *sent);
+
+/* ---- capture_maps.c ---- */
+
+/* The fallback: asks about every tracked connection older than the cutoff. */
+int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent);
 
 #endif /* CONNREC_CAPTURE_INTERNAL_H */

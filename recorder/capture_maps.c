@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Walking the BPF tracking maps from userspace: UDP flows that the recorder ends (idle,
- * released multi-peer sockets, the start-up dump) and TCP connections old enough that their
- * OPEN should be in the store before they close.
+ * released multi-peer sockets, the start-up dump) and, when the young journal lapped, TCP
+ * connections old enough that their OPEN should be in the store before they close.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,114 +15,200 @@
 #include "capture_internal.h"
 #include "log.h"
 
+static uint64_t boot_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
 		      uint64_t conn_id)
 {
-	struct udp_key key = { .cookie = cookie, .rport = rport };
-	struct udp_flow flow = { .id = conn_id };
-	struct udp_sock_state us = { .nflows = 1 };
-	struct timespec ts;
-	int sfd = bpf_map__fd(c->skel->maps.udp_socks);
+	/* Already stored as open by the start-up dump: only its end is left to send. */
+	struct udp_sock_state us = { .first = { .id = conn_id, .last_ns = boot_now() },
+				     .nflows = 1, .opened = FLOW_OPEN_SENT, .rport = rport };
 
-	memcpy(key.raddr, raddr, 16);
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	flow.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.udp_flows), &key, &flow, BPF_NOEXIST))
+	memcpy(us.raddr, raddr, 16);
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.udp_socks), &cookie, &us, BPF_NOEXIST))
 		return -errno;
-	us.first = key;
-	if (bpf_map_update_elem(sfd, &cookie, &us, BPF_NOEXIST)) {
-		/* The socket already has flows: it now has one more. */
-		if (bpf_map_lookup_elem(sfd, &cookie, &us) == 0) {
-			us.nflows++;
-			bpf_map_update_elem(sfd, &cookie, &us, BPF_EXIST);
-		}
-	}
 	return 0;
 }
 
-/*
- * End every udp_flows entry that match() selects. Keys are collected in a first pass and
- * deleted in a second, because deleting while walking with get_next_key restarts the walk.
- */
-static int end_udp_where(struct capture *c,
-			 int (*match)(const struct udp_key *, const struct udp_flow *, uint64_t),
-			 uint64_t arg, capture_udp_end_fn fn, void *ctx)
-{
-	int fd = bpf_map__fd(c->skel->maps.udp_flows);
-	uint32_t cap = bpf_map__max_entries(c->skel->maps.udp_flows);
-	struct udp_key key, *found;
-	struct udp_flow flow;
-	void *prev = NULL;
-	uint32_t nfound = 0, steps = 0;
-	int n = 0;
+#define WALK_CHUNK 1024
 
-	found = calloc(cap, sizeof(*found));
-	if (!found)
-		return -ENOMEM;
-	/* steps bounds the walk even if entries churn underneath it. */
-	while (steps++ < 2 * cap && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &flow) == 0 && match(&key, &flow, arg) &&
-		    nfound < cap)
-			found[nfound++] = key;
+/*
+ * Calls fn(ctx, key, value) for every entry of a hash map, reading WALK_CHUNK entries per
+ * system call. Entries that change meanwhile may be seen or not; none is seen twice.
+ */
+static int map_walk(struct bpf_map *map, void (*fn)(void *ctx, const void *k, const void *v),
+		    void *ctx)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	char *keys = calloc(WALK_CHUNK, ksz), *vals = calloc(WALK_CHUNK, vsz);
+	uint64_t token = 0;
+	bool first = true, done = false;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	for (uint32_t i = 0; i < nfound; i++) {
-		/* Look up again: BPF may have ended or refreshed it meanwhile. */
-		if (bpf_map_lookup_elem(fd, &found[i], &flow) || !match(&found[i], &flow, arg))
+	while (!done) {
+		__u32 count = WALK_CHUNK;
+
+		if (bpf_map_lookup_batch(bpf_map__fd(map), first ? NULL : &token, &token, keys,
+					 vals, &count, NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+			done = true; /* ENOENT: this was the last chunk */
+		}
+		first = false;
+		for (__u32 i = 0; i < count; i++)
+			fn(ctx, keys + (size_t)i * ksz, vals + (size_t)i * vsz);
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* The udp_flows keys a walk selected, to end after it (deleting while walking skips entries). */
+struct udp_pick {
+	bool by_cookie; /* else: idle before cutoff */
+	uint64_t arg;	/* the cookie, or the cutoff */
+	struct udp_key *keys;
+	size_t n, cap;
+	int err;
+};
+
+static bool udp_picked(const struct udp_pick *p, const struct udp_key *k, const struct udp_flow *f)
+{
+	return p->by_cookie ? k->cookie == p->arg : f->last_ns < p->arg;
+}
+
+static void pick_udp(void *ctx, const void *k, const void *v)
+{
+	struct udp_pick *p = ctx;
+
+	if (!udp_picked(p, k, v) || p->err)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		struct udp_key *nk = realloc(p->keys, cap * sizeof(*nk));
+
+		if (!nk) {
+			p->err = -ENOMEM;
+			return;
+		}
+		p->keys = nk;
+		p->cap = cap;
+	}
+	p->keys[p->n++] = *(const struct udp_key *)k;
+}
+
+/* Ends the udp_flows entries p selects; returns how many. */
+static int end_udp_flows(struct capture *c, struct udp_pick *p, capture_udp_end_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(c->skel->maps.udp_flows), n = 0;
+	int err = map_walk(c->skel->maps.udp_flows, pick_udp, p);
+	struct udp_flow flow;
+
+	for (size_t i = 0; i < p->n; i++) {
+		/* Look up again: BPF may have refreshed it meanwhile. */
+		if (bpf_map_lookup_elem(fd, &p->keys[i], &flow) || !udp_picked(p, &p->keys[i], &flow))
 			continue;
-		if (bpf_map_delete_elem(fd, &found[i]) || !flow.id)
+		if (bpf_map_delete_elem(fd, &p->keys[i]) || !flow.id)
 			continue; /* id 0: its OPEN was lost (counted), so there is nothing to end */
 		fn(ctx, flow.id, flow.last_ns);
 		n++;
 	}
-	free(found);
-	return n;
-}
-
-static int match_cookie(const struct udp_key *k, const struct udp_flow *f, uint64_t cookie)
-{
-	(void)f;
-	return k->cookie == cookie;
-}
-
-static int match_idle(const struct udp_key *k, const struct udp_flow *f, uint64_t cutoff)
-{
-	(void)k;
-	return f->last_ns < cutoff;
+	free(p->keys);
+	return err ? err : p->err ? p->err : n;
 }
 
 int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx)
 {
-	return end_udp_where(c, match_cookie, cookie, fn, ctx);
+	struct udp_pick p = { .by_cookie = true, .arg = cookie };
+
+	return end_udp_flows(c, &p, fn, ctx);
+}
+
+/* Sockets whose first flow went idle: its OPEN was sent (a second after it began). */
+struct idle_socks {
+	uint64_t cutoff;
+	uint64_t *cookies;
+	size_t n, cap;
+	int err;
+};
+
+static void pick_idle_sock(void *ctx, const void *k, const void *v)
+{
+	struct idle_socks *p = ctx;
+	const struct udp_sock_state *us = v;
+
+	if (!us->first.id || us->opened != FLOW_OPEN_SENT || us->first.last_ns >= p->cutoff ||
+	    p->err)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		uint64_t *nc = realloc(p->cookies, cap * sizeof(*nc));
+
+		if (!nc) {
+			p->err = -ENOMEM;
+			return;
+		}
+		p->cookies = nc;
+		p->cap = cap;
+	}
+	p->cookies[p->n++] = *(const uint64_t *)k;
+}
+
+/*
+ * Ends the idle first flows of open sockets: the socket's state stays (its other flows, its
+ * release), with no first flow; a new datagram to that peer starts a flow in udp_flows.
+ */
+static int end_idle_first_flows(struct capture *c, uint64_t cutoff, capture_udp_end_fn fn,
+				void *ctx)
+{
+	struct idle_socks p = { .cutoff = cutoff };
+	int fd = bpf_map__fd(c->skel->maps.udp_socks), n = 0;
+	int err = map_walk(c->skel->maps.udp_socks, pick_idle_sock, &p);
+	struct udp_sock_state us;
+
+	for (size_t i = 0; i < p.n; i++) {
+		uint64_t id;
+
+		if (bpf_map_lookup_elem(fd, &p.cookies[i], &us) || !us.first.id ||
+		    us.first.last_ns >= cutoff)
+			continue;
+		id = us.first.id;
+		us.first.id = 0;
+		/* Gone meanwhile: the release sent its end. */
+		if (bpf_map_update_elem(fd, &p.cookies[i], &us, BPF_EXIST))
+			continue;
+		fn(ctx, id, us.first.last_ns);
+		n++;
+	}
+	free(p.cookies);
+	return err ? err : p.err ? p.err : n;
 }
 
 int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
 			 void *ctx)
 {
-	return end_udp_where(c, match_idle, cutoff_boot_ns, fn, ctx);
+	struct udp_pick p = { .arg = cutoff_boot_ns };
+	int a = end_udp_flows(c, &p, fn, ctx), b = end_idle_first_flows(c, cutoff_boot_ns, fn, ctx);
+
+	return a < 0 ? a : b < 0 ? b : a + b;
 }
 
 /* ---- TCP connections that stay open ---- */
 
-#define REPORT_CHUNK 1024
-
-/* Runs report_open for one connection; true if its OPEN went into the ring. */
-static bool report_one(struct capture *c, uint64_t sk, uint64_t id)
-{
-	uint64_t args[2] = { sk, id };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
-	int err = bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.report_open), &opts);
-
-	if (err) {
-		if (!c->report_failed)
-			cr_warn("cannot ask the kernel for open connections (%s): long connections "
-				"will only be stored when they close",
-				strerror(-err));
-		c->report_failed = true;
-		return false;
-	}
-	return opts.retval == 1;
-}
+#define SWEEP_CHUNK 1024
 
 /*
  * Worth asking for: not reported or closing, started before the cutoff, and with an owner if
@@ -134,38 +220,88 @@ static bool wants_report(const struct tcp_flow *f, uint64_t started_before)
 	       (f->direction != CR_DIR_IN || f->has_pid);
 }
 
-int capture_report_opens(struct capture *c, uint64_t started_before)
+/* UDP sockets' first flows not reported yet, for the sweep. */
+struct udp_unreported {
+	struct capture *c;
+	uint64_t started_before;
+	struct report_req reqs[CR_REPORT_BATCH];
+	uint32_t n;
+	int *sent;
+	int err;
+};
+
+static void pick_unreported(void *ctx, const void *k, const void *v)
+{
+	struct udp_unreported *p = ctx;
+	const struct udp_sock_state *us = v;
+
+	if (!us->first.id || us->opened != FLOW_NEW || us->start_ns >= p->started_before || p->err)
+		return;
+	p->reqs[p->n++] = (struct report_req){ .key = *(const uint64_t *)k, .id = us->first.id,
+					       .proto = CR_PROTO_UDP };
+	if (p->n == CR_REPORT_BATCH) {
+		p->err = report_batch(p->c, p->reqs, p->n, p->sent);
+		p->n = 0;
+	}
+}
+
+static int sweep_udp_opens(struct capture *c, uint64_t started_before, int *sent)
+{
+	struct udp_unreported p = { .c = c, .started_before = started_before, .sent = sent };
+	int err = map_walk(c->skel->maps.udp_socks, pick_unreported, &p);
+
+	if (!err && !p.err && p.n)
+		p.err = report_batch(c, p.reqs, p.n, sent);
+	return err ? err : p.err;
+}
+
+/*
+ * The fallback when the young journal lapped (capture_young.c): reads the whole map, in
+ * chunks of entries per system call, and asks about each candidate in batches. Costs about
+ * 0.3 s of CPU per million tracked connections.
+ */
+int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
 {
 	int fd = bpf_map__fd(c->skel->maps.tcp_flows);
-	uint64_t *keys = calloc(REPORT_CHUNK, sizeof(*keys));
-	struct tcp_flow *vals = calloc(REPORT_CHUNK, sizeof(*vals));
+	uint64_t *keys = calloc(SWEEP_CHUNK, sizeof(*keys));
+	struct tcp_flow *vals = calloc(SWEEP_CHUNK, sizeof(*vals));
+	struct report_req reqs[CR_REPORT_BATCH];
 	uint64_t token = 0;
-	int n = 0, err = 0;
+	uint32_t n = 0;
 	bool first = true, done = false;
+	int err = 0;
 
 	if (!keys || !vals) {
-		n = -ENOMEM;
+		err = -ENOMEM;
 		goto out;
 	}
-	/* One system call per chunk of entries: the map can hold tens of thousands. */
-	while (!done && !c->report_failed) {
-		__u32 count = REPORT_CHUNK;
+	while (!done && !err) {
+		__u32 count = SWEEP_CHUNK;
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals, &count,
-					   NULL);
-		if (err && errno != ENOENT) {
-			n = -errno;
-			break;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals, &count,
+					 NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+			done = true; /* ENOENT: this was the last chunk */
 		}
-		done = err != 0; /* ENOENT: this was the last chunk */
 		first = false;
-		for (__u32 i = 0; i < count && !c->report_failed; i++)
-			if (wants_report(&vals[i], started_before) &&
-			    report_one(c, keys[i], vals[i].id))
-				n++;
+		for (__u32 i = 0; i < count && !err; i++) {
+			if (!wants_report(&vals[i], started_before))
+				continue;
+			reqs[n++] = (struct report_req){ .key = keys[i], .id = vals[i].id,
+							 .proto = CR_PROTO_TCP };
+			if (n == CR_REPORT_BATCH) {
+				err = report_batch(c, reqs, n, sent);
+				n = 0;
+			}
+		}
 	}
+	if (!err && n)
+		err = report_batch(c, reqs, n, sent);
 out:
 	free(keys);
 	free(vals);
-	return n;
+	return err ? err : sweep_udp_opens(c, started_before, sent);
 }

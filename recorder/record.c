@@ -75,10 +75,12 @@ static const struct opt record_options[] = {
 	  .help = "delete sealed segments older than this (e.g. 30d)" },
 	{ .id = OPT_UDP_IDLE, .name = "udp-idle", .arg = OPT_REQUIRED, .metavar = "DUR",
 	  .help = "end a UDP flow after this long without a datagram (default 60s)" },
+	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N",
+	  .help = "TCP endpoints tracked at once (default: one per 16 KiB of RAM, at least 65536;"
+		  " about 220 bytes of kernel memory each)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
-	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N" },
 	{ .id = OPT_SKIP_CLOSE_PORT, .name = "skip-close-port", .arg = OPT_REQUIRED,
 	  .metavar = "PORT" },
 	{ .id = OPT_PROC_RING_SIZE, .name = "proc-ring-size", .arg = OPT_REQUIRED,
