@@ -1,0 +1,119 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# A busy load balancer (issue 17): 102,000 loopback TCP connections held open at once, by 6
+# client and 6 server processes of 17,000 connections each (open files are capped at 20,000
+# per process). The store rotates every 4 MiB, so the open connections are carried from
+# segment to segment while they are held. Checks:
+#   1. the recorder survives, and every endpoint is stored as open (state S1) with the pid of
+#      the process holding it, reported by the recorder's young-connection scan;
+#   2. after the processes close them all, every endpoint has exactly one lifetime, ended
+#      normally (SF), still with its owner;
+#   3. nothing was counted lost, the store verifies, and the recorder stops cleanly.
+# `make bench` runs the same at a million endpoints (bench/hold.sh).
+set -eu
+. "$(dirname "$0")/lib.sh"
+cr_init
+cr_tool storm storm
+procs=${CR_HOLD_PROCS:-6}
+per=${CR_HOLD_PER:-17000}
+total=$((procs * per))
+CR_TIMEOUT=${CR_HOLD_TIMEOUT:-120}
+
+# The tracking capacity follows RAM (one endpoint per 16 KiB); a machine too small for this
+# test gets the flag, the way an operator would use it.
+need=$((2 * total + 4096))
+default=$(awk '/^MemTotal:/ { print int($2 / 16) }' /proc/meminfo)
+[ "$default" -ge 65536 ] || default=65536
+set -- --rotate-size 4M
+[ "$default" -ge "$need" ] || set -- "$@" --max-flows "$need"
+cr_start "$@"
+
+# Servers first, each on a port of the kernel's choosing; then one client per server.
+ports="" spids="" cpids=""
+i=1
+while [ "$i" -le "$procs" ]; do
+	"$storm" --server-only -m hold -n "$per" -t 2 -d 600 >"$CR_TMP/srv$i.out" 2>&1 &
+	cr_track $!
+	spids="$spids $!"
+	cr_wait_file "$CR_TMP/srv$i.out" '"event":"listening"'
+	ports="$ports $(cr_jget "$CR_TMP/srv$i.out" port)"
+	i=$((i + 1))
+done
+t0=$(date +%s%N)
+i=1
+for p in $ports; do
+	"$storm" --client-only -m hold -p "$p" -n "$per" -t 4 --spread 4 -d 600 \
+		>"$CR_TMP/cli$i.out" 2>&1 &
+	cr_track $!
+	cpids="$cpids $!"
+	i=$((i + 1))
+done
+i=1
+for p in $ports; do
+	cr_wait_file "$CR_TMP/cli$i.out" '"event":"holding"'
+	cr_eq "connections held by client $i (port $p)" "$per" \
+		"$(sed -n 's/.*"event":"holding".*"made":\([0-9]*\).*/\1/p' "$CR_TMP/cli$i.out")"
+	i=$((i + 1))
+done
+cr_log "holding $total connections after $((($(date +%s%N) - t0) / 1000000)) ms"
+
+portlist=$(echo $ports | tr ' ' ',')
+q() { "$CONNREC_BIN" query -d "$CR_DATA" --proto tcp --port "$portlist" --count "$@"; }
+
+# 1. Every endpoint stored as open, with its owner.
+dl=$(($(date +%s) + CR_TIMEOUT))
+while :; do
+	open=$(q --state S1 --direction out)
+	open_in=$(q --state S1 --direction in)
+	[ $((open + open_in)) -lt $((2 * total)) ] || break
+	[ "$(date +%s)" -lt "$dl" ] || break
+	sleep 0.5
+done
+cr_log "all endpoints stored as open after $((($(date +%s%N) - t0) / 1000000)) ms" \
+	"from the first connect"
+cr_eq "client endpoints stored as open" "$total" "$open"
+cr_eq "server endpoints stored as open" "$total" "$open_in"
+cr_true "the recorder is alive while holding" cr_alive "$CR_REC_PID"
+i=1
+for pid in $cpids; do
+	cr_eq "open endpoints owned by client $i (pid $pid)" "$per" \
+		"$(q --state S1 --pid "$pid")"
+	i=$((i + 1))
+done
+i=1
+for pid in $spids; do
+	cr_eq "open endpoints owned by server $i (pid $pid)" "$per" \
+		"$(q --state S1 --pid "$pid" --direction in)"
+	i=$((i + 1))
+done
+segs=$(ls "$CR_DATA"/seg-* | wc -l)
+cr_log "the store has $segs segment files (rotating every 4 MiB)"
+cr_true "the store rotated while the connections were open ($segs files)" [ "$segs" -ge 2 ]
+
+# 2. Release: every process closes what it holds; every endpoint ends, once.
+for pid in $cpids $spids; do kill -TERM "$pid"; done
+for pid in $cpids $spids; do cr_wait_gone "$pid" "$CR_TIMEOUT" || cr_fatal "storm $pid did not exit"; done
+dl=$(($(date +%s) + CR_TIMEOUT))
+while :; do
+	ended=$(($(q --state SF --direction out) + $(q --state SF --direction in)))
+	[ "$ended" -lt $((2 * total)) ] || break
+	[ "$(date +%s)" -lt "$dl" ] || break
+	sleep 0.5
+done
+cr_eq "endpoints ended normally after the release" $((2 * total)) "$ended"
+cr_eq "lifetimes of these endpoints (none twice)" $((2 * total)) \
+	$(($(q --direction out) + $(q --direction in)))
+cr_eq "endpoints still open" 0 "$(q --state S1)"
+i=1
+for pid in $cpids; do
+	cr_eq "ended endpoints owned by client $i" "$per" "$(q --state SF --pid "$pid")"
+	i=$((i + 1))
+done
+
+# 3. No loss, a consistent store, a clean stop.
+lost=$("$CONNREC_BIN" query -d "$CR_DATA" --gaps --format csv | awk -F, 'NR > 1 && $1 == "lost"' | wc -l)
+cr_eq "gap rows for lost events" 0 "$lost"
+cr_true "the recorder is alive after the release" cr_alive "$CR_REC_PID"
+cr_stop
+cr_true "connrec verify accepts the store" "$CONNREC_BIN" verify -d "$CR_DATA"
+cr_finish
