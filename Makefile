@@ -121,7 +121,7 @@ san:
 # Unit-test and tool binaries: tests/unit/NAME.c -> $(OUTPUT)/tests/NAME, linked with the lib.
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
-TOOL_SRCS := $(wildcard tests/tools/*.c bench/*.c)
+TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard tests/tools/*.c bench/*.c))
 TOOL_BINS := $(patsubst %.c,$(OUTPUT)/tools/%,$(notdir $(TOOL_SRCS)))
 
 # The ingest test drives the recorder's ingest code directly.
@@ -152,6 +152,22 @@ $(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/l
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
+# The bare tracepoint counter `make bench` compares with (bench/tpcount.c).
+$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-I$(OUTPUT) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/tpcount.skel.h: $(OUTPUT)/tpcount.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tpcount_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/tools/tpcount: bench/tpcount.c $(OUTPUT)/tpcount.skel.h
+	$(Q)mkdir -p $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/tools/%: bench/%.c
 	$(Q)mkdir -p $(OUTPUT)/tools
@@ -184,6 +200,7 @@ fuzz:
 
 bench: connrec tools
 	sh bench/run.sh
+	sh bench/hold.sh
 
 install: connrec man
 	install -D -m 0755 $(OUTPUT)/connrec $(DESTDIR)$(PREFIX)/sbin/connrec
