@@ -210,8 +210,13 @@ static bool run_batch(struct capture *c, const struct report_req *reqs, uint32_t
 	return true;
 }
 
+/* OPENs a batch may put into the ring before the recorder takes them out. */
+#define DRAIN_EVERY 4096
+
 int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *sent)
 {
+	int before = *sent;
+
 	if (!n || c->report_failed)
 		return 0;
 	if (!run_batch(c, reqs, n))
@@ -219,6 +224,12 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
 	memcpy(reqs, c->skel->bss->report_batch, n * sizeof(*reqs));
 	for (uint32_t i = 0; i < n; i++)
 		*sent += reqs[i].result == REPORT_SENT;
+	/*
+	 * Thousands of OPENs at once (a burst of connections that all stay open) would fill the
+	 * ring and come back as REPORT_RING_FULL: take them out as they come.
+	 */
+	if (*sent / DRAIN_EVERY != before / DRAIN_EVERY)
+		ring_buffer__consume(c->rb);
 	return 0;
 }
 
