@@ -12,7 +12,9 @@
  * matter to readers, who join conn and conn_end by id.
  *
  * proc ids stay as they were: the writer numbers the new segment's own proc rows from the
- * rotated segment's next id on (rotate()), so the two never collide.
+ * rotated segment's next id on (rotate()), so the two never collide. The process lives the
+ * carried proc rows name (schema 2: life, life_exit, cgroup) come along, flagged carried, so
+ * that a segment still holds every life its flows refer to; life rows get new ids.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,14 +47,43 @@ static const char copy_sql[] =
 	" WHERE id IN (SELECT proc FROM temp.carry);"
 	"INSERT OR IGNORE INTO main.conn SELECT * FROM temp.carry;";
 
+static const char stage_lives_sql[] =
+	"CREATE TEMP TABLE IF NOT EXISTS carry_life AS SELECT * FROM src.life WHERE 0;"
+	"CREATE TEMP TABLE IF NOT EXISTS carry_exit AS SELECT * FROM src.life_exit WHERE 0;";
+
+/*
+ * The lives of this chunk's processes that the new segment does not hold yet: every image,
+ * the exit, and the cgroups named by the procs and the images. The writer may add the same
+ * life meanwhile; a repeated image row reads the same in the views.
+ */
+static const char copy_lives_sql[] =
+	"DELETE FROM temp.carry_life; DELETE FROM temp.carry_exit;"
+	"CREATE TEMP VIEW IF NOT EXISTS carry_keys AS SELECT DISTINCT p.pid, p.pstart_ns"
+	" FROM src.proc p WHERE p.id IN (SELECT proc FROM temp.carry) AND p.pstart_ns != 0;"
+	"INSERT INTO temp.carry_life SELECT l.* FROM temp.carry_keys k"
+	" JOIN src.life l ON l.pid = k.pid AND l.pstart_ns = k.pstart_ns"
+	" WHERE NOT EXISTS (SELECT 1 FROM main.life m WHERE m.pid = l.pid"
+	" AND m.pstart_ns = l.pstart_ns AND m.image_ns = l.image_ns);"
+	"INSERT INTO temp.carry_exit SELECT x.* FROM temp.carry_keys k"
+	" JOIN src.life_exit x ON x.pid = k.pid AND x.pstart_ns = k.pstart_ns"
+	" WHERE NOT EXISTS (SELECT 1 FROM main.life_exit m WHERE m.pid = x.pid"
+	" AND m.pstart_ns = x.pstart_ns);"
+	"UPDATE temp.carry_life SET id = NULL, flags = flags | " CR_SQL(CR_LIFE_CARRIED) ";"
+	"UPDATE temp.carry_exit SET id = NULL;"
+	"INSERT OR IGNORE INTO main.cgroup SELECT * FROM src.cgroup WHERE id IN"
+	" (SELECT cgroup FROM src.proc WHERE id IN (SELECT proc FROM temp.carry)"
+	" UNION SELECT cgroup FROM temp.carry_life);"
+	"INSERT INTO main.life SELECT * FROM temp.carry_life;"
+	"INSERT INTO main.life_exit SELECT * FROM temp.carry_exit;";
+
 static int64_t pages(sqlite3 *db)
 {
 	return seg_query_i64(db, "PRAGMA main.page_count", 0);
 }
 
 /* One transaction: up to CARRY_CHUNK rows after *last. *n = rows copied. */
-static int carry_chunk(sqlite3 *db, sqlite3_stmt *chunk, uint64_t floor, int64_t *last,
-		       int64_t *n, int64_t *pages_added)
+static int carry_chunk(sqlite3 *db, sqlite3_stmt *chunk, uint64_t floor, bool lives,
+		       int64_t *last, int64_t *n, int64_t *pages_added)
 {
 	int64_t before;
 	int rc;
@@ -70,6 +101,8 @@ static int carry_chunk(sqlite3 *db, sqlite3_stmt *chunk, uint64_t floor, int64_t
 		*n = sqlite3_changes(db);
 		*last = seg_query_i64(db, "SELECT coalesce(max(id), 0) FROM temp.carry", *last);
 		rc = sqlite3_exec(db, copy_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK && lives)
+			rc = sqlite3_exec(db, copy_lives_sql, NULL, NULL, NULL);
 	}
 	if (rc == SQLITE_OK || rc == SQLITE_DONE)
 		rc = sqlite3_exec(db, "DELETE FROM temp.carry", NULL, NULL, NULL);
@@ -86,6 +119,7 @@ int carry_open_conns(struct store *s, uint32_t from, uint32_t to)
 {
 	char src[PATH_MAX + SEG_NAME_MAX], dst[PATH_MAX + SEG_NAME_MAX];
 	int64_t last = 0, n = 0, added = 0, rows = 0, bytes = 0, page_size, t0 = mono_ns();
+	bool lives = false;
 	sqlite3_stmt *chunk = NULL;
 	sqlite3_stmt *attach = NULL;
 	sqlite3 *db = NULL;
@@ -109,13 +143,18 @@ int carry_open_conns(struct store *s, uint32_t from, uint32_t to)
 		rc = sqlite3_exec(db, "PRAGMA temp_store = MEMORY;", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, stage_sql, NULL, NULL, NULL);
+	/* Segments of schema 1 have no lives to carry. */
+	lives = seg_query_i64(db, "SELECT count(*) FROM src.sqlite_schema WHERE name = 'life'", 0) &&
+		seg_query_i64(db, "SELECT count(*) FROM main.sqlite_schema WHERE name = 'life'", 0);
+	if (rc == SQLITE_OK && lives)
+		rc = sqlite3_exec(db, stage_lives_sql, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, chunk_sql, -1, &chunk, NULL);
 	page_size = seg_query_i64(db, "PRAGMA main.page_size", 4096);
 	do {
 		if (rc != SQLITE_OK)
 			break;
-		rc = carry_chunk(db, chunk, s->run_id_floor, &last, &n, &added);
+		rc = carry_chunk(db, chunk, s->run_id_floor, lives, &last, &n, &added);
 		rows += n;
 		bytes += added * page_size;
 		pthread_mutex_lock(&s->mu);

@@ -409,6 +409,25 @@ static int64_t seg_q(const char *dir, uint32_t seq, const char *sql)
 	return v;
 }
 
+/* Runs SQL on segment SEQ's raw file (beside the writer, which waits its turn). */
+static int seg_exec(const char *dir, uint32_t seq, const char *sql)
+{
+	char path[400];
+	sqlite3 *db = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/seg-%08u.db", dir, seq);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			fprintf(stderr, "seg_exec: %s\n", sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+	return rc;
+}
+
 /* Flushes until the sealing thread has carried at least WANT rows in all (or 10 s pass). */
 static void wait_carried(struct store *s, uint64_t want)
 {
@@ -443,6 +462,24 @@ static void test_carry(void)
 
 		store_add_conn(s, &c);
 	}
+	/*
+	 * And one open flow whose proc row names a process life (written here the way the
+	 * process-lives code writes them; proc id -5 is one the writer never hands out).
+	 */
+	CHECK_THAT(seg_exec(dir, 1,
+			    "INSERT INTO proc(id, pid, comm, uid, netns, cgroup, pstart_ns)"
+			    " VALUES(-5, 4242, 'lived', 0, 1, 77, 99);"
+			    "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr,"
+			    " rport, proc, flags) VALUES(900000, 1, 6, 4, 0, x'0a000001', 1,"
+			    " x'0a000002', 2, -5, 0);"
+			    "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns,"
+			    " pcomm, uid, cgroup, comm, exe, args, flags) VALUES(4242, 99, 1, 1, 1, 1,"
+			    " 'init', 0, 77, 'lived', '/bin/lived', 'lived -d', 1);"
+			    "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns,"
+			    " pcomm, uid, cgroup, comm, exe, args, flags) VALUES(4343, 7, 1, 1, 1, 1,"
+			    " 'init', 0, 78, 'other', '/bin/other', 'other', 1);"
+			    "INSERT INTO cgroup(id, path, container, unit) VALUES(77, '/a', '', 'a.service');"
+			    "INSERT INTO cgroup(id, path, container, unit) VALUES(78, '/b', '', '');") == 0);
 	CHECK_THAT(store_flush(s) == 0);
 	CHECK_THAT(store_get_stats(s)->active_seq == 2); /* those rows alone rotated segment 1 */
 	for (uint64_t k = 1; k <= OPEN; k += 3, ended_open++) {
@@ -451,10 +488,18 @@ static void test_carry(void)
 		store_add_end(s, &e);
 	}
 	CHECK_THAT(store_flush(s) == 0);
-	wait_carried(s, OPEN);
-	CHECK_THAT(store_get_stats(s)->carried_rows == OPEN);
+	wait_carried(s, OPEN + 1);
+	CHECK_THAT(store_get_stats(s)->carried_rows == OPEN + 1);
+	/* The flow with a life: its proc row, its life (flagged carried) and cgroup, no other. */
+	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc"
+				 " WHERE c.id = 900000 AND c.flags = 2 AND p.pstart_ns = 99") == 1);
+	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM life WHERE pid = 4242 AND pstart_ns = 99"
+				 " AND exe = '/bin/lived' AND flags = 3") == 1);
+	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM life WHERE pid = 4343") == 0);
+	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM cgroup WHERE id = 77 AND unit = 'a.service'") ==
+		   1);
 	/* Carried: all of them (the ends came after the rotation), with their proc rows. */
-	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM conn WHERE flags & 2") == OPEN);
+	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM conn WHERE flags & 2") == OPEN + 1);
 	CHECK_THAT(seg_q(dir, 2, "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc"
 				 " WHERE c.flags & 2 AND p.comm = 'proc' || p.pid"
 				 " AND c.lport = 30000 + c.id % 20000") == OPEN);
@@ -478,9 +523,11 @@ static void test_carry(void)
 		CHECK_THAT(store_flush(s) == 0);
 	}
 	CHECK_THAT(store_get_stats(s)->active_seq == 3);
-	wait_carried(s, OPEN + (OPEN - ended_open));
+	wait_carried(s, OPEN + 1 + (OPEN - ended_open) + 1);
 	CHECK_THAT(seg_q(dir, 3, "SELECT count(*) FROM conn WHERE flags & 2") ==
-		   (int64_t)(OPEN - ended_open));
+		   (int64_t)(OPEN - ended_open) + 1);
+	/* Carried on again: the life comes along once more, once. */
+	CHECK_THAT(seg_q(dir, 3, "SELECT count(*) FROM life WHERE pid = 4242 AND flags = 3") == 1);
 	CHECK_THAT(seg_q(dir, 3, "SELECT count(*) FROM conn WHERE flags & 2 AND (id - 1) % 3 = 0") ==
 		   0);
 	CHECK_THAT(store_close(s) == 0);
