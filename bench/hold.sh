@@ -13,7 +13,7 @@
 #   - the time until every end is stored once the processes close them.
 # Writes its section of bench/RESULTS.md (between the "bench/hold.sh" markers).
 #
-# Knobs (environment): HOLD_PAIRS (default 26), HOLD_PER (19000), HOLD_IDLE_SECS (30),
+# Knobs (environment): HOLD_PAIRS (default 26), HOLD_PER (19250: 1,001,000 endpoints), HOLD_IDLE_SECS (30),
 # HOLD_ROTATE_SECS (segment age that forces the rotation, default 150), BENCH_RESULTS,
 # BENCH_KEEP=1. Needs root and about 6 GB of free memory for the sockets. About 6 minutes.
 set -eu
@@ -23,7 +23,7 @@ CONNREC=${CONNREC_BIN:-$TOP/connrec}
 [ -n "${CONNREC_BIN:-}" ] || CONNREC_COMMIT=${CONNREC_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || true)}
 STORM=${STORM_BIN:-$TOP/${OUTPUT:-.output}/tools/storm}
 PAIRS=${HOLD_PAIRS:-26}
-PER=${HOLD_PER:-19000}
+PER=${HOLD_PER:-19250}
 IDLE=${HOLD_IDLE_SECS:-30}
 ROT=${HOLD_ROTATE_SECS:-150}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
