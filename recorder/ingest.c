@@ -197,7 +197,8 @@ static void pending_drop(struct pending *p, size_t done)
 			memset(p->slots, 0, p->nslots * sizeof(*p->slots));
 		p->gen = 1;
 	}
-	memmove(p->rows, p->rows + done, keep * sizeof(*p->rows));
+	if (keep)
+		memmove(p->rows, p->rows + done, keep * sizeof(*p->rows));
 	p->n = keep;
 	p->nindexed = 0;
 	for (size_t i = 0; i < keep; i++) {
