@@ -5,8 +5,7 @@
 # per process). Checks:
 #   1. the recorder survives, and every endpoint is stored as open (state S1) with the pid of
 #      the process holding it, reported by the recorder's young-connection scan;
-#   2. after the processes close them all, every endpoint has exactly one lifetime, ended
-#      normally (SF), still with its owner;
+#   2. after the processes close them all, every endpoint has exactly one row, and an end;
 #   3. nothing was counted lost, the store verifies, and the recorder stops cleanly.
 # `make bench` runs the same at a million endpoints (bench/hold.sh).
 set -eu
@@ -93,8 +92,9 @@ cr_eq "rows of these endpoints (none twice)" $((2 * total)) "$(count 1)"
 cr_eq "distinct endpoints among them" $((2 * total)) \
 	"$(cr_sql_sum "SELECT count(*) FROM (SELECT DISTINCT c.dir, c.laddr, c.lport, c.raddr, c.rport
 		FROM conn c WHERE $ours)")"
-cr_eq "endpoints ended normally (FIN either way)" $((2 * total)) \
-	"$(count "COALESCE(c.reason, (SELECT e.reason FROM conn_end e WHERE e.id = c.id)) IN (1, 2)")"
+# (A mass close may end some with resets: more orphans than the kernel keeps, TIME_WAIT full.)
+cr_eq "endpoints with an end reason" $((2 * total)) \
+	"$(count "COALESCE(c.reason, (SELECT e.reason FROM conn_end e WHERE e.id = c.id)) > 0")"
 
 # 3. No loss, a consistent store, a clean stop.
 cr_eq "flows counted lost" 0 "$(cr_sql_sum "SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1")"
