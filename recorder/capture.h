@@ -7,6 +7,7 @@
 #ifndef CONNREC_CAPTURE_H
 #define CONNREC_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "connrec_event.h"
@@ -22,6 +23,8 @@ struct capture_opts {
 	 */
 	uint16_t skip_close_port;
 	uint32_t proc_ring_size; /* bytes of the process-event ring, power of two; 0 = default */
+	/* Leave the process-event programs out (hidden flag --no-proc-events, for benchmarks). */
+	bool no_proc_events;
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)

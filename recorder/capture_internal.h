@@ -38,8 +38,8 @@ struct capture {
 	void *proc_ctx;
 };
 
-/* proc_capture.c: sizes the process-event ring; call between open and load. */
-void proc_capture_configure(struct connrec_bpf *skel, uint32_t ring_size);
+/* proc_capture.c: sizes the process-event ring (or leaves its programs out); before load. */
+void proc_capture_configure(struct connrec_bpf *skel, const struct capture_opts *opts);
 
 /* ---- capture_young.c: connections not reported open yet ---- */
 

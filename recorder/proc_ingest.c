@@ -22,7 +22,7 @@ struct proc_ingest {
 	struct store *store;
 	int64_t offset_ns; /* wall = boot + offset */
 	int64_t ns_per_tick;
-	uint64_t last_lost;
+	uint64_t last_lost[CR_PROC_DROP_MAX];
 	int64_t last_loss_ns;
 	struct proc_ingest_stats stats;
 };
@@ -301,18 +301,26 @@ void proc_ingest_event(void *ctx, const void *data, size_t size)
 	}
 }
 
-int proc_ingest_losses(struct proc_ingest *p, uint64_t lost_total)
+int proc_ingest_losses(struct proc_ingest *p, const uint64_t lost[CR_PROC_DROP_MAX])
 {
+	static const char *const why[CR_PROC_DROP_MAX] = {
+		[CR_PROC_FORK] = "process ring buffer full: forks lost",
+		[CR_PROC_EXEC] = "process ring buffer full: execs lost",
+		[CR_PROC_EXIT] = "process ring buffer full: exits lost",
+		[CR_PROC_SEED] = "process ring buffer full: running processes not listed",
+	};
 	int64_t now = ts_now_ns();
-	uint64_t delta = lost_total - p->last_lost;
-	int err = 0;
 
-	if (delta) {
-		err = store_add_gap(p->store, CR_GAP_LOST, p->last_loss_ns, now, delta,
-				    "process ring buffer full: process events lost");
+	for (int k = 0; k < CR_PROC_DROP_MAX; k++) {
+		uint64_t delta = lost[k] - p->last_lost[k];
+		int err;
+
+		if (!delta || !why[k])
+			continue;
+		err = store_add_gap(p->store, CR_GAP_LOST, p->last_loss_ns, now, delta, why[k]);
 		if (err)
 			return err;
-		p->last_lost = lost_total;
+		p->last_lost[k] = lost[k];
 		p->stats.lost += delta;
 	}
 	p->last_loss_ns = now;

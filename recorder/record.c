@@ -60,6 +60,7 @@ enum {
 	OPT_MAX_FLOWS,
 	OPT_SKIP_CLOSE_PORT,
 	OPT_PROC_RING_SIZE,
+	OPT_NO_PROC_EVENTS,
 	OPT_VERBOSE,
 };
 
@@ -85,6 +86,7 @@ static const struct opt record_options[] = {
 	  .metavar = "PORT" },
 	{ .id = OPT_PROC_RING_SIZE, .name = "proc-ring-size", .arg = OPT_REQUIRED,
 	  .metavar = "BYTES" },
+	{ .id = OPT_NO_PROC_EVENTS, .name = "no-proc-events" },
 	{ 0 },
 };
 
@@ -150,6 +152,9 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		o->capture.skip_close_port = (uint16_t)port;
 		break;
 	}
+	case OPT_NO_PROC_EVENTS:
+		o->capture.no_proc_events = true;
+		break;
 	case OPT_PROC_RING_SIZE:
 		if (parse_u32(arg, (uint32_t)page, 1u << 30, &o->capture.proc_ring_size) ||
 		    (o->capture.proc_ring_size & (o->capture.proc_ring_size - 1)))
@@ -286,11 +291,11 @@ static int commit(struct recorder *r)
 	uint64_t drops[CR_DROP_MAX];
 	int err;
 
-	uint64_t proc_lost;
+	uint64_t proc_lost[CR_PROC_DROP_MAX];
 
 	if (capture_drops(r->cap, drops) == 0)
 		ingest_losses(r->ingest, drops);
-	if (proc_capture_drops(r->cap, &proc_lost) == 0)
+	if (proc_capture_drops(r->cap, proc_lost) == 0)
 		proc_ingest_losses(r->procs, proc_lost);
 	err = ingest_commit(r->ingest);
 	ingest_sync_clock(r->ingest);

@@ -45,7 +45,11 @@ struct store_conn {
 	uint16_t lport, rport;
 	uint32_t pid, uid, netns;
 	uint64_t cgroup;
-	uint64_t pstart_ns; /* the owner's start, ns since boot (cr_event.pstart_ns); 0 unknown */
+	/*
+	 * The owner's start, ns since boot (cr_event.pstart_ns): with pid, its process life
+	 * (struct store_life). 0, or a start-up dump's that names no life: the pid's running one.
+	 */
+	uint64_t pstart_ns;
 	char comm[16]; /* NUL-terminated */
 	/* Set has_end when the end is already known (short-lived flow: one row). */
 	bool has_end;

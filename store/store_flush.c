@@ -61,6 +61,22 @@ static int queue_capped(struct store *s, struct vec *q, const void *row)
 
 int store_add_conn(struct store *s, const struct store_conn *c)
 {
+	struct store_conn named;
+	uint64_t running;
+
+	/*
+	 * Found by the start-up dump, through /proc: its start (field 22 of /proc/PID/stat) is in
+	 * clock ticks and names no life exactly; the life its pid has now is its owner.
+	 */
+	if (c->pid && (!c->pstart_ns || ((c->flags & CR_FLAG_PREEXISTING) &&
+					  !lives_has(&s->lives, c->pid, c->pstart_ns)))) {
+		running = lives_pstart_of(&s->lives, c->pid);
+		if (running) {
+			named = *c;
+			named.pstart_ns = running;
+			c = &named;
+		}
+	}
 	return queue_capped(s, &s->conns, c);
 }
 

@@ -107,9 +107,12 @@ int proc_cache_init(struct proc_cache *pc);
 void proc_cache_free(struct proc_cache *pc);
 /* Ids continue after the proc rows a reopened segment already holds. */
 void proc_cache_start_at(struct proc_cache *pc, int64_t next_id);
-/* Returns a sqlite result code; *id is the proc row for C, inserted with INSERT if new. */
+/*
+ * Returns a sqlite result code; *id is the proc row for C, inserted with INSERT if new (then
+ * *inserted is set).
+ */
 int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct store_conn *c,
-		   int64_t *id);
+		   int64_t *id, bool *inserted);
 void proc_cache_commit(struct proc_cache *pc);
 void proc_cache_rollback(struct proc_cache *pc);
 
@@ -143,6 +146,10 @@ uint64_t lives_commit(struct lives *L, uint32_t seq, struct store_stats *stats);
 void lives_rollback(struct lives *L);
 /* Something in segment SEQ refers to the life (pid, pstart): its rows go there too. */
 int lives_ref(struct lives *L, uint32_t pid, uint64_t pstart_ns, uint32_t seq);
+/* The start time of the life PID has now (the latest that has not ended); 0 when none. */
+uint64_t lives_pstart_of(const struct lives *L, uint32_t pid);
+/* Whether the life (pid, pstart) is known. */
+bool lives_has(struct lives *L, uint32_t pid, uint64_t pstart_ns);
 /* The cgroup row for ID in W's segment, written now if missing (a sqlite result code). */
 int lives_ref_cgroup(struct lives *L, struct writer *w, uint64_t id);
 

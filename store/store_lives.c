@@ -382,6 +382,24 @@ static int cgroup_ref(struct lives *L, struct writer *w, uint64_t id)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+uint64_t lives_pstart_of(const struct lives *L, uint32_t pid)
+{
+	const struct life_ent *best = NULL;
+
+	for (size_t i = 0; i < L->n; i++) {
+		const struct life_ent *e = &L->v[i];
+
+		if (e->pid == pid && !e->exited && (!best || e->pstart_ns > best->pstart_ns))
+			best = e;
+	}
+	return best ? best->pstart_ns : 0;
+}
+
+bool lives_has(struct lives *L, uint32_t pid, uint64_t pstart_ns)
+{
+	return life_find(L, pid, pstart_ns) != NULL;
+}
+
 int lives_ref_cgroup(struct lives *L, struct writer *w, uint64_t id)
 {
 	return cgroup_ref(L, w, id);

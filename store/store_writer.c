@@ -18,7 +18,8 @@
 #define CONN_COLUMNS 15
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES(?1,?2,?3,?4,?5,?6)",
+	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup, pstart_ns)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_CONN] = "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport,"
 		    " proc, flags, dur_ns, bytes_out, bytes_in, reason)"
 		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
@@ -57,6 +58,22 @@ static void bind_addr(sqlite3_stmt *st, int col, uint8_t family, const uint8_t *
 	sqlite3_bind_blob(st, col, a, family == 4 ? 4 : 16, SQLITE_STATIC);
 }
 
+/*
+ * The proc row of C in W's segment. A new one brings along the rows of the process life and
+ * the cgroup it names, so that the segment names them on its own.
+ */
+static int proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
+{
+	bool inserted;
+	int rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, proc, &inserted);
+
+	if (rc != SQLITE_OK || !inserted)
+		return rc;
+	if (c->pid && lives_ref(w->lives, c->pid, c->pstart_ns, w->seq))
+		return SQLITE_NOMEM;
+	return lives_ref_cgroup(w->lives, w, c->cgroup);
+}
+
 /* Binds one conn row at parameters base+1 .. base+CONN_COLUMNS. */
 static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct store_conn *c,
 		     uint8_t extra_flags)
@@ -64,7 +81,7 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 	int64_t proc = 0;
 	int rc;
 
-	rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, &proc);
+	rc = proc_of(w, c, &proc);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, base + 1, (int64_t)c->id);
@@ -103,7 +120,7 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		rc = proc_cache_get(&w->procs, w->st[ST_PROC], refs[i].row, &refs[i].proc);
+		rc = proc_of(w, refs[i].row, &refs[i].proc);
 		if (rc != SQLITE_OK)
 			return rc;
 	}

@@ -133,14 +133,23 @@ static void test_events(const char *base)
 	CHECK_THAT(proc_ingest_get_stats(p)->forks == 1 && proc_ingest_get_stats(p)->execs == 1 &&
 		   proc_ingest_get_stats(p)->exits == 1);
 
-	/* Losses become one gap per growth of the counter. */
-	CHECK_THAT(proc_ingest_losses(p, 0) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 5) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 5) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 7) == 0);
+	/* Losses become one gap per growth of a counter, named by what was lost. */
+	{
+		uint64_t lost[CR_PROC_DROP_MAX] = { 0 };
+
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		lost[CR_PROC_EXEC] = 5;
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		lost[CR_PROC_EXEC] = 7;
+		lost[CR_PROC_EXIT] = 1;
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+	}
 	CHECK_THAT(store_flush(s) == 0);
-	CHECK_THAT(q1(db, "SELECT count(*) || sum(count) FROM gap WHERE kind = 1 AND reason LIKE"
-			  " 'process ring buffer full%'") == 27);
+	CHECK_THAT(q1(db, "SELECT count(*) || sum(count) FROM gap WHERE kind = 1 AND reason ="
+			  " 'process ring buffer full: execs lost'") == 27);
+	CHECK_THAT(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1 AND reason ="
+			  " 'process ring buffer full: exits lost'") == 1);
 	proc_ingest_free(p);
 	CHECK_THAT(store_close(s) == 0);
 }
