@@ -72,6 +72,7 @@ static void query_free(struct query *q)
 	free(q->out);
 	free(q->files);
 	flow_table_free(&q->pending);
+	who_free(&q->who);
 	flow_filter_free(&q->ff);
 }
 
@@ -83,7 +84,9 @@ int query_run(int argc, char **argv)
 	int err, status = EXIT_FAIL;
 
 	flow_filter_init(&q.ff);
+	who_filter_init(&q.wf);
 	flow_table_init(&q.pending);
+	who_init(&q.who);
 	err = query_parse_args(&q, argc, argv);
 	if (err) {
 		status = opt_exit_status(err);
@@ -104,7 +107,7 @@ int query_run(int argc, char **argv)
 	}
 	query_plan(&q);
 	p = out_find(q.format);
-	o = (struct out_ctx){ .f = stdout, .hosts = q.hosts, .n_hosts = q.n_hosts };
+	o = (struct out_ctx){ .f = stdout, .hosts = q.hosts, .n_hosts = q.n_hosts, .who = &q.who };
 	if (q.mode == MODE_GAPS || q.mode == MODE_EVENTS)
 		err = query_gaps_events(&q, p, &o);
 	else

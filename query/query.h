@@ -7,6 +7,7 @@
  *   filter.c     the SQL prefilter made from the options
  *   sources.c    opening the data dir or files, and which segments the window needs
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
+ *   procs.c      --procs: the process lives in the window with their flow counts
  *   events.c     --gaps and --events
  * flows.c (merging, states, the C filter) and output.c (the printers) have their own headers.
  */
@@ -21,8 +22,9 @@
 #include "output.h"
 #include "pager.h"
 #include "store_read.h"
+#include "who.h"
 
-enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT };
+enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS };
 
 /* One segment file, in host and segment order once planned. */
 struct slot {
@@ -35,6 +37,7 @@ struct slot {
 	bool late;   /* created after the window: only read for ends of waiting lifetimes */
 	bool read;
 	bool failed; /* could not be opened when it was to be read (warned, counted) */
+	uint32_t boot; /* who.h's index of (host, boot id), once read */
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -57,6 +60,7 @@ struct query {
 	uint64_t max_unpacked;
 	enum pager_choice pager;
 	struct flow_filter ff;
+	struct who_filter wf;
 	struct sr_conn_filter sf;
 	/* state */
 	struct slot *slots;
@@ -66,6 +70,8 @@ struct query {
 	struct stop_mark *stops;
 	size_t n_stops;
 	struct flow_table pending;
+	struct who who; /* process lives and cgroup names of the segments read */
+	uint32_t cur_boot;
 	struct flow *out;
 	size_t n_out, cap_out;
 	uint64_t count;
@@ -125,6 +131,9 @@ void query_seg_close(struct slot *s);
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);
+
+/* procs.c: prints the process lives that --procs selects (after query_lifetimes read them). */
+int query_procs(struct query *q, const struct printer *p, const struct out_ctx *o);
 
 /* events.c: reads and prints --gaps or --events. */
 int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o);

@@ -8,6 +8,7 @@
  *   store_read_dir.c     the segment list of a data dir
  *   store_read_where.c   a conn filter as SQL with bound values
  *   store_read_rows.c    the row iterators
+ *   store_read_lives.c   the row iterators of process lives and cgroups (version 2)
  */
 #ifndef CONNREC_STORE_READ_INTERNAL_H
 #define CONNREC_STORE_READ_INTERNAL_H
@@ -38,6 +39,11 @@ void sr_set_err(char *buf, size_t len, const char *fmt, ...) __attribute__((form
 
 /* Whether the file starts with the n-byte magic (*ok); 0 or -errno when it cannot be read. */
 int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok);
+
+/* ---- store_read_rows.c ---- */
+
+/* The first column of a row of st as text, bounded and terminated ("" for NULL). */
+void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len);
 
 /* ---- store_read_copy.c ---- */
 

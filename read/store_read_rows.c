@@ -54,7 +54,7 @@ static int prepare_window(struct sr_segment *seg, const char *sql, int64_t since
 	return 0;
 }
 
-static void text_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -118,28 +118,33 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		r.bytes_in = (uint64_t)sqlite3_column_int64(st, 16);
 	}
 	r.pid = (uint32_t)sqlite3_column_int64(st, 18);
-	text_copy(st, 19, r.comm, sizeof(r.comm));
+	sr_text_copy(st, 19, r.comm, sizeof(r.comm));
 	r.uid = (uint32_t)sqlite3_column_int64(st, 20);
 	r.netns = (uint32_t)sqlite3_column_int64(st, 21);
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
+	if (sqlite3_column_count(st) > 23) /* version 2 on: the process life's key */
+		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 23);
 	return cb->fn.conn(&r, cb->ctx);
 }
 
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx)
 {
-	static const char head[] =
-		"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"
-		" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"
-		" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"
-		" p.pid, p.comm, p.uid, p.netns, p.cgroup"
-		" FROM conn c LEFT JOIN proc p ON p.id = c.proc"
-		" LEFT JOIN conn_end e ON e.id = c.id WHERE 1";
+#define CONN_SELECT(extra)                                                                       \
+	"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"          \
+	" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"                        \
+	" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"                                          \
+	" p.pid, p.comm, p.uid, p.netns, p.cgroup" extra                                         \
+	" FROM conn c LEFT JOIN proc p ON p.id = c.proc"                                         \
+	" LEFT JOIN conn_end e ON e.id = c.id WHERE 1"
 	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx };
 	const struct match_sets *sets;
 	struct match_sets own;
 	sqlite3_stmt *st = NULL;
 	int err = sr_filter_sets(f, &own, &sets);
+	const char *head = seg->meta.schema_version >= 2 ? CONN_SELECT(", p.pstart_ns")
+							  : CONN_SELECT("");
+#undef CONN_SELECT
 
 	if (!err)
 		err = sr_prepare_filtered(seg, head, f, sets, false, &st);
@@ -264,7 +269,7 @@ static int gap_row(sqlite3_stmt *st, const struct row_cb *cb)
 		.count = (uint64_t)sqlite3_column_int64(st, 4),
 	};
 
-	text_copy(st, 5, g.reason, sizeof(g.reason));
+	sr_text_copy(st, 5, g.reason, sizeof(g.reason));
 	return cb->fn.gap(&g, cb->ctx);
 }
 
@@ -290,7 +295,7 @@ static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 		.pid = (uint32_t)sqlite3_column_int64(st, 3),
 	};
 
-	text_copy(st, 4, r.version, sizeof(r.version));
+	sr_text_copy(st, 4, r.version, sizeof(r.version));
 	return cb->fn.run(&r, cb->ctx);
 }
 
