@@ -42,6 +42,27 @@ int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok);
 
 /* ---- store_read_rows.c ---- */
 
+/* The caller's callback for one iterator, whatever its row type. */
+struct row_cb {
+	union {
+		int (*conn)(const struct sr_conn *row, void *ctx);
+		int (*end)(const struct sr_end *row, void *ctx);
+		int (*gap)(const struct sr_gap *row, void *ctx);
+		int (*run)(const struct sr_run *row, void *ctx);
+		int (*life)(const struct sr_life *row, void *ctx);
+		int (*life_exit)(const struct sr_life_exit *row, void *ctx);
+		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
+	} fn;
+	void *ctx;
+};
+
+/*
+ * Hands every row of st to decode, stopping at its first non-zero return, which is returned;
+ * -EBADMSG when stepping fails (a damaged page). Finalizes st.
+ */
+int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
+		 const struct row_cb *cb);
+
 /* The first column of a row of st as text, bounded and terminated ("" for NULL). */
 void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len);
 

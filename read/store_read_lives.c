@@ -10,33 +10,6 @@
 
 #include "store_read_internal.h"
 
-/* The caller's callback, whatever its row type. */
-struct cb {
-	union {
-		int (*life)(const struct sr_life *row, void *ctx);
-		int (*exit)(const struct sr_life_exit *row, void *ctx);
-		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
-	} fn;
-	void *ctx;
-};
-
-/* Steps st, decoding each row with one and handing it to the callback; finalizes st. */
-static int each_row(sqlite3_stmt *st, int (*one)(sqlite3_stmt *st, const struct cb *cb),
-		    const struct cb *cb)
-{
-	int rc, err = 0;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		err = one(st, cb);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = -EBADMSG;
-	sqlite3_finalize(st);
-	return err;
-}
-
 static int prepare(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
 {
 	*st = NULL;
@@ -45,7 +18,7 @@ static int prepare(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v2(seg->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
 }
 
-static int life_row(sqlite3_stmt *st, const struct cb *cb)
+static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
 	struct sr_life r;
 
@@ -79,12 +52,12 @@ int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *
 			  " cgroup, comm, exe, args, flags, exit_ns, exit_code FROM life",
 			  &st);
 
-	const struct cb c = { .fn.life = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.life = cb, .ctx = ctx };
 
-	return err || !st ? err : each_row(st, life_row, &c);
+	return err || !st ? err : sr_step_rows(st, life_row, &c);
 }
 
-static int exit_row(sqlite3_stmt *st, const struct cb *cb)
+static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
 	struct sr_life_exit r = {
 		.pid = (uint32_t)sqlite3_column_int64(st, 0),
@@ -93,7 +66,7 @@ static int exit_row(sqlite3_stmt *st, const struct cb *cb)
 		.exit_code = sqlite3_column_int64(st, 3),
 	};
 
-	return cb->fn.exit(&r, cb->ctx);
+	return cb->fn.life_exit(&r, cb->ctx);
 }
 
 int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
@@ -102,12 +75,12 @@ int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *r
 	sqlite3_stmt *st;
 	int err = prepare(seg, "SELECT pid, pstart_ns, exit_ns, exit_code FROM life_exit", &st);
 
-	const struct cb c = { .fn.exit = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.life_exit = cb, .ctx = ctx };
 
-	return err || !st ? err : each_row(st, exit_row, &c);
+	return err || !st ? err : sr_step_rows(st, exit_row, &c);
 }
 
-static int cgroup_row(sqlite3_stmt *st, const struct cb *cb)
+static int cgroup_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
 	struct sr_cgroup r;
 
@@ -125,7 +98,7 @@ int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, vo
 	sqlite3_stmt *st;
 	int err = prepare(seg, "SELECT id, path, container, unit FROM cgroup", &st);
 
-	const struct cb c = { .fn.cgroup = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.cgroup = cb, .ctx = ctx };
 
-	return err || !st ? err : each_row(st, cgroup_row, &c);
+	return err || !st ? err : sr_step_rows(st, cgroup_row, &c);
 }

@@ -11,23 +11,8 @@
 #include "schema_values.h"
 #include "store_read_internal.h"
 
-/* The caller's callback for one iterator, whatever its row type. */
-struct row_cb {
-	union {
-		int (*conn)(const struct sr_conn *row, void *ctx);
-		int (*end)(const struct sr_end *row, void *ctx);
-		int (*gap)(const struct sr_gap *row, void *ctx);
-		int (*run)(const struct sr_run *row, void *ctx);
-	} fn;
-	void *ctx;
-};
-
-/*
- * Hands every row of st to decode, stopping at its first non-zero return, which is returned;
- * -EBADMSG when stepping fails (a damaged page). Finalizes st.
- */
-static int step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
-		     const struct row_cb *cb)
+int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
+		 const struct row_cb *cb)
 {
 	int rc, err = 0;
 
@@ -151,7 +136,7 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	if (err)
 		sqlite3_finalize(st);
 	else
-		err = step_rows(st, conn_row, &rcb);
+		err = sr_step_rows(st, conn_row, &rcb);
 	match_sets_free(&own);
 	return err;
 }
@@ -217,7 +202,7 @@ int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
 				 " WHERE end_ns BETWEEN ?1 AND ?2 ORDER BY end_ns",
 				 since, until, &st);
 
-	return err ? err : step_rows(st, end_row, &rcb);
+	return err ? err : sr_step_rows(st, end_row, &rcb);
 }
 
 int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
@@ -283,7 +268,7 @@ int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 				 " WHERE start_ns <= ?2 AND end_ns >= ?1 ORDER BY start_ns, id",
 				 since, until, &st);
 
-	return err ? err : step_rows(st, gap_row, &rcb);
+	return err ? err : sr_step_rows(st, gap_row, &rcb);
 }
 
 static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
@@ -308,5 +293,5 @@ int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ct
 			       "SELECT id, ts_ns, kind, pid, version FROM run ORDER BY ts_ns, id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EBADMSG;
-	return step_rows(st, run_row, &rcb);
+	return sr_step_rows(st, run_row, &rcb);
 }

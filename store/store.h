@@ -17,6 +17,7 @@
 #define CONNREC_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "schema_values.h"
@@ -152,6 +153,13 @@ int store_life_begin(struct store *s, const struct store_life *l);
 int store_life_exec(struct store *s, const struct store_life *l);
 int store_life_exit(struct store *s, uint32_t pid, uint64_t pstart_ns, int64_t exit_ns,
 		    uint32_t exit_code);
+
+/*
+ * Forgets the running lives that ALIVE says are gone: their exit was lost (a full ring), so
+ * nothing would ever end them. Their end is not stored (it is not known). Returns how many.
+ */
+typedef bool (*store_alive_fn)(void *ctx, uint32_t pid, int64_t start_ns);
+size_t store_lives_sweep(struct store *s, store_alive_fn alive, void *ctx);
 
 /*
  * Someone else blinded the recorder from START_NS (the last check that found everything in

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "sqlq.h"
 #include "log.h"
 #include "proc_event.h"
 #include "proc_ingest.h"
@@ -55,21 +56,6 @@ static void test_quote(void)
 	CHECK(!strcmp(small, "abcdefg"), "short buffer: [%s]", small);
 }
 
-static int64_t q1(const char *db_path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else
-		fprintf(stderr, "q1(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "?");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
 
 static void test_events(const char *base)
 {

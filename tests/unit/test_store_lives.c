@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "sqlq.h"
 #include "log.h"
 #include "schema.h"
 #include "store.h"
@@ -26,35 +27,7 @@
 
 static char base[256];
 
-static int64_t q1(const char *db_path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
 
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else
-		fprintf(stderr, "q1(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "?");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-/* The first column of the first row as text ("" when none). */
-static void qs(const char *db_path, const char *sql, char *out, size_t len)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-
-	out[0] = '\0';
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
 
 static void seg_path_of(char *buf, size_t len, const char *dir, int seq)
 {
@@ -391,6 +364,42 @@ static void test_flows(void)
 		   1);
 }
 
+static bool only_even_pids_run(void *ctx, uint32_t pid, int64_t start_ns)
+{
+	(void)ctx;
+	(void)start_ns;
+	return pid % 2 == 0;
+}
+
+/* Lives whose exit was lost are forgotten once /proc says they are gone; no end is made up. */
+static void test_sweep(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/sweep", base);
+	seg_path_of(db, sizeof(db), dir, 1);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	for (uint32_t pid = 2000; pid < 2010; pid++) {
+		struct store_life l = mk_life(pid, pid, 1, 1, "w");
+
+		CHECK_THAT(store_life_begin(s, &l) == 0);
+	}
+	CHECK_THAT(store_life_exit(s, 2001, 2001, T0 + 5, 0) == 0); /* a real exit: kept */
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_lives_sweep(s, only_even_pids_run, NULL) == 4); /* 2003 .. 2009 */
+	CHECK_THAT(store_lives_sweep(s, only_even_pids_run, NULL) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 10);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life WHERE exit_ns IS NOT NULL") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life_exit") == 0);
+	CHECK_THAT(store_close(s) == 0);
+}
+
 /* A recorder restarted on the same active segment names a cgroup the segment already has. */
 static void test_restart(void)
 {
@@ -538,6 +547,7 @@ int main(void)
 	test_rollback();
 	test_carry();
 	test_flows();
+	test_sweep();
 	test_restart();
 	test_upgrade();
 	test_reboot();
