@@ -23,14 +23,6 @@ static bool flow_filters_set(const struct flow_filter *f)
 	       f->short_lived >= 0;
 }
 
-static bool in_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == x)
-			return true;
-	return false;
-}
-
 static bool in_window(const struct flow_filter *ff, const struct who_life *l)
 {
 	int64_t start = l->first >= 0 ? l->start_ns : l->exit_ns;
@@ -44,14 +36,14 @@ static bool in_window(const struct flow_filter *ff, const struct who_life *l)
 static bool some_image(const struct query *q, const struct who_life *l)
 {
 	const struct who *w = &q->who;
-	bool image_conds = q->ff.n_uids || q->ff.comm || who_filter_set(&q->wf);
+	bool image_conds = q->ff.sets.uids || q->ff.comm || who_filter_set(&q->wf);
 
 	if (l->first < 0)
 		return !image_conds;
 	for (int32_t i = l->first; i >= 0; i = w->images[i].next) {
 		const struct who_image *m = &w->images[i];
 
-		if (q->ff.n_uids && !in_u32(q->ff.uids, q->ff.n_uids, m->uid))
+		if (q->ff.sets.uids && !num_set_has(q->ff.sets.uids, m->uid))
 			continue;
 		if (q->ff.comm && fnmatch(q->ff.comm, m->comm, 0))
 			continue;
@@ -94,7 +86,7 @@ int query_procs(struct query *q, const struct printer *p, const struct out_ctx *
 
 		if (!in_window(&q->ff, l) || (need_flows && !l->flows))
 			continue;
-		if (q->ff.n_pids && !in_u32(q->ff.pids, q->ff.n_pids, l->pid))
+		if (q->ff.sets.pids && !num_set_has(q->ff.sets.pids, l->pid))
 			continue;
 		if (!some_image(q, l))
 			continue;
