@@ -220,12 +220,15 @@ static struct who_life *life_get(struct who *w, uint32_t boot, uint32_t pid, uin
 /* Adds image r to life l in image_ns order; one image per start time. */
 static int add_image(struct who *w, struct who_life *l, const struct sr_life *r)
 {
-	int32_t *pp = &l->first;
+	/* Indexes, not pointers into w->images: the realloc below may move it. */
+	int32_t prev = -1, cur = l->first;
 	struct who_image *m;
 
-	while (*pp >= 0 && w->images[*pp].image_ns < r->image_ns)
-		pp = &w->images[*pp].next;
-	if (*pp >= 0 && w->images[*pp].image_ns == r->image_ns)
+	while (cur >= 0 && w->images[cur].image_ns < r->image_ns) {
+		prev = cur;
+		cur = w->images[cur].next;
+	}
+	if (cur >= 0 && w->images[cur].image_ns == r->image_ns)
 		return 0; /* the same image, carried into another segment */
 	if (w->n_images >= INT32_MAX)
 		return -ENOMEM;
@@ -248,8 +251,12 @@ static int add_image(struct who *w, struct who_life *l, const struct sr_life *r)
 	m->args = intern(w, r->args);
 	if (!m->comm || !m->exe || !m->args)
 		return -ENOMEM;
-	m->next = *pp;
-	*pp = (int32_t)w->n_images++;
+	m->next = cur;
+	if (prev >= 0)
+		w->images[prev].next = (int32_t)w->n_images;
+	else
+		l->first = (int32_t)w->n_images;
+	w->n_images++;
 	return 0;
 }
 
