@@ -179,8 +179,12 @@ if [ "$FLOWS" -gt 0 ]; then
 			done
 			c1=$(cpu_ns "$REC_PID")
 			rec_stop
-			printf '%s\t%s\t%s\t%s\n' "$m" "$r" "$(jget "$dir.storm" flows_per_s)" \
-				"$(calc "($c1 - $c0) / $FLOWS")" >>"$W/ab.tsv"
+			# The store's bytes per stored endpoint: the active segment (.db and -wal, after
+			# a clean stop), lives and cgroups included.
+			ends=$(conns_of "$dir" "$port")
+			bytes=$(cat "$dir"/seg-*.db* | wc -c)
+			printf '%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$(jget "$dir.storm" flows_per_s)" \
+				"$(calc "($c1 - $c0) / $FLOWS")" "$(calc "$bytes / ($ends > 0 ? $ends : 1)")" >>"$W/ab.tsv"
 			say "storm $m process events, round $r: $(jget "$dir.storm" flows_per_s) flows/s," \
 				"recorder $(calc "($c1 - $c0) / $FLOWS") ns/flow"
 			rm -rf "$dir"
@@ -226,6 +230,9 @@ lost_all=$(tail -n 1 "$W/rounds.tsv" | cut -f 5)
 		echo "| recorder CPU per flow, ns (median; range) | $(ab_med with 4) ($(ab_rng with 4)) |" \
 			"$(ab_med without 4) ($(ab_rng without 4)) |" \
 			"$(fmt "$(calc "$(ab_med with 4) / $(ab_med without 4)")" 3) |"
+		echo "| store bytes per endpoint, active .db + -wal (median; range) |" \
+			"$(ab_med with 5) ($(ab_rng with 5)) | $(ab_med without 5) ($(ab_rng without 5)) |" \
+			"$(fmt "$(calc "$(ab_med with 5) / $(ab_med without 5)")" 3) |"
 	fi
 	echo "<!-- bench/exec.sh: end -->"
 } >"$W/section.md"
