@@ -209,6 +209,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
+	c->skel->rodata->lose_close_port = opts->lose_close_port;
 	proc_capture_configure(c->skel, opts);
 
 	err = connrec_bpf__load(c->skel);
