@@ -357,6 +357,7 @@ static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64
 {
 	if (!claim_open(f))
 		return false;
+	f->portpair = BPF_CORE_READ(sk, __sk_common.skc_portpair);
 	if (emit_tcp(sk, f, CR_EV_OPEN, 0, 0, ts))
 		return true;
 	__sync_val_compare_and_swap(&f->opened, FLOW_OPEN_SENT, FLOW_NEW);
@@ -662,17 +663,19 @@ int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 /*
  * The audit of a connection stored as open (the recorder asks about each one now and then).
  * A tracked socket in TCP_CLOSE closed with no program seeing it: its state change and its
- * destruction were both skipped. Freed socket memory reads TCP_CLOSE too, until a new socket
- * takes it (and a new connection there would have taken the entry over, see track_tcp). Send
- * its CLOSE now; the payload counts are what the memory says. The state is read before the
- * entry is looked up again: on_tcp_state deletes the entry before the kernel stores
- * TCP_CLOSE, so a CLOSE it sent is not sent twice.
+ * destruction were both skipped. Freed socket memory reads TCP_CLOSE too, until something
+ * else takes it: other ports than when the OPEN was sent say so (a new connection there
+ * would have taken the entry over, see track_tcp). Send its CLOSE now; the payload counts
+ * are what the memory says. The state is read before the entry is looked up again:
+ * on_tcp_state deletes the entry before the kernel stores TCP_CLOSE, so a CLOSE it sent is
+ * not sent twice.
  */
-static __always_inline void audit_tcp(struct sock *sk, __u64 key, __u64 id)
+static __always_inline void audit_tcp(struct sock *sk, __u64 key, __u64 id, __u32 portpair)
 {
 	struct tcp_flow *f;
 
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+	    BPF_CORE_READ(sk, __sk_common.skc_portpair) == portpair)
 		return;
 	f = bpf_map_lookup_elem(&tcp_flows, &key);
 	if (f && f->id == id && f->opened == FLOW_OPEN_SENT)
@@ -693,7 +696,7 @@ static __always_inline __u32 report_tcp(__u64 key, __u64 id)
 	int state;
 
 	if (f && f->id == id && f->opened == FLOW_OPEN_SENT) {
-		audit_tcp(sk, key, id);
+		audit_tcp(sk, key, id, f->portpair);
 		return REPORT_GONE;
 	}
 	if (!f || f->id != id || f->opened != FLOW_NEW)

@@ -38,6 +38,13 @@ struct tcp_flow {
 	__u8 direction;
 	__u8 has_pid;
 	__u8 pad[2];
+	/*
+	 * The socket's ports (skc_portpair) when its OPEN was sent: the audit of reported
+	 * connections takes other ports there for a sign that the socket was freed and its
+	 * memory serves something else now.
+	 */
+	__u32 portpair;
+	__u32 pad2;
 };
 
 /*
