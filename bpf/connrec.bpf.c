@@ -661,6 +661,16 @@ int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * Both ports of a skc_portpair (skc_dport, skc_num) are set: a connection's, fixed once it is
+ * established. A listener has no peer port, and its OPEN may be sent before the kernel picks
+ * its own port (listen() without bind()), so its ports say nothing.
+ */
+static __always_inline bool connected_ports(__u32 portpair)
+{
+	return (portpair & 0xffff) && (portpair >> 16);
+}
+
+/*
  * The audit of a connection stored as open (the recorder asks about each one now and then).
  * A tracked socket in TCP_CLOSE closed with no program seeing it: its state change and its
  * destruction were both skipped. Freed socket memory reads TCP_CLOSE too, until something
@@ -675,7 +685,8 @@ static __always_inline void audit_tcp(struct sock *sk, __u64 key, __u64 id, __u3
 	struct tcp_flow *f;
 
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
-	    BPF_CORE_READ(sk, __sk_common.skc_portpair) == portpair)
+	    (!connected_ports(portpair) ||
+	     BPF_CORE_READ(sk, __sk_common.skc_portpair) == portpair))
 		return;
 	f = bpf_map_lookup_elem(&tcp_flows, &key);
 	if (f && f->id == id && f->opened == FLOW_OPEN_SENT)
