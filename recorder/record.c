@@ -71,6 +71,7 @@ enum {
 	OPT_AUDIT_PERIOD,
 	OPT_PROC_RING_SIZE,
 	OPT_NO_PROC_EVENTS,
+	OPT_ALLOW_UNSAFE_DIR,
 	OPT_VERBOSE,
 };
 
@@ -89,6 +90,10 @@ static const struct opt record_options[] = {
 	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N",
 	  .help = "TCP endpoints tracked at once (default: one per 16 KiB of RAM, at least 65536;"
 		  " about 220 bytes of kernel memory each)" },
+	{ .id = OPT_ALLOW_UNSAFE_DIR, .name = "allow-unsafe-dir",
+	  .help = "record into a data dir owned by another user, or writable by\n"
+		  "group or others (refused by default: whoever can write there can\n"
+		  "plant links and rewrite the history)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
@@ -185,6 +190,9 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		    (o->capture.proc_ring_size & (o->capture.proc_ring_size - 1)))
 			return opt_bad_value(opt, arg,
 					     "expected a power of two of at least a page");
+		break;
+	case OPT_ALLOW_UNSAFE_DIR:
+		o->store.allow_unsafe_dir = true;
 		break;
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);

@@ -193,6 +193,32 @@ void seg_unlink_raw(const char *dir, uint32_t seq)
 	unlink(raw);
 }
 
+int seg_secure_files(const char *path, bool create)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[4200 + 16];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (lstat(p, &st)) {
+			if (errno != ENOENT)
+				return -errno;
+			if (i > 0)
+				continue; /* SQLite makes it, with the segment's mode */
+			if (!create)
+				return -ENOENT;
+		}
+		fd = cr_open_private(p, O_RDWR);
+		if (fd < 0)
+			return fd;
+		close(fd);
+	}
+	return 0;
+}
+
 void seg_hex(const unsigned char *md, unsigned len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -303,9 +329,9 @@ int seg_manifest_append(const char *dir, const struct seg_info *info)
 	int fd, n, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_MANIFEST_NAME);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	fd = cr_open_private(path, O_WRONLY | O_APPEND);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = snprintf(line, sizeof(line), "%" PRIu32 " %s %" PRId64 " %" PRId64 " %" PRIu64 "\n",
 		     info->seq, info->sha256, info->first_ns, info->last_ns, info->bytes);
 	if (write(fd, line, (size_t)n) != n)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -40,15 +41,47 @@ int mkdir_p(const char *dir)
 	return 0;
 }
 
+/*
+ * The data dir must be ours alone: owned by this user and writable by nobody else. Anyone who
+ * can write it can delete or replace segments, or plant symlinks under the store's names.
+ */
+static int check_dir_safe(const char *dir, bool allow)
+{
+	struct stat st;
+
+	if (stat(dir, &st)) {
+		cr_err("store: %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cr_err("store: %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() && !allow) {
+		cr_err("store: %s is owned by uid %u, not by this user (uid %u): refused (chown it, "
+		       "or pass --allow-unsafe-dir)",
+		       dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if ((st.st_mode & 022) && !allow) {
+		cr_err("store: %s is writable by group or others (mode %04o): refused (chmod 700 "
+		       "it, or pass --allow-unsafe-dir)",
+		       dir, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int take_lock(struct store *s)
 {
 	char path[PATH_MAX + 32], pid[32];
 	int n;
 
 	path_in(s, path, sizeof(path), STORE_LOCK_NAME);
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* Truncated below: a symlink planted as the lock must not truncate its target. */
+	s->lock_fd = cr_open_private(path, O_RDWR);
 	if (s->lock_fd < 0)
-		return -errno;
+		return s->lock_fd;
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB))
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	/* The pid is for people and `connrec status`; the lock itself is the flock. */
@@ -142,12 +175,16 @@ int store_open(struct store **out, const struct store_opts *opts)
 		cr_err("store: cannot create %s: %s", s->dir, strerror(-err));
 		goto cleanup;
 	}
+	err = check_dir_safe(s->dir, opts && opts->allow_unsafe_dir);
+	if (err)
+		goto cleanup;
 	err = take_lock(s);
 	if (err) {
 		if (err == -EBUSY)
 			cr_err("store: %s is in use by another recorder", s->dir);
 		else
-			cr_err("store: cannot lock %s: %s", s->dir, strerror(-err));
+			cr_err("store: cannot lock %s: %s: %s", s->dir, STORE_LOCK_NAME,
+			       cr_open_strerror(err));
 		goto cleanup;
 	}
 	err = recover_segments(s);

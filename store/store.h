@@ -109,6 +109,12 @@ struct store_opts {
 	/* Names cgroups for the cgroup table; NULL leaves every path empty. */
 	store_cgroup_fn cgroup_name;
 	void *cgroup_ctx;
+	/*
+	 * Record into a DIR owned by another user or writable by group or others. Refused
+	 * otherwise (-EPERM, with the reason logged): whoever can write there can plant symlinks
+	 * under the store's names and delete or rewrite segments.
+	 */
+	bool allow_unsafe_dir;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */

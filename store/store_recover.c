@@ -83,7 +83,8 @@ static void init_next_conn_id(struct store *s, const struct seg_entry *v, size_t
 		if (!v[i].has_raw || (s->w && v[i].seq == s->w->seq))
 			continue;
 		seg_path(path, sizeof(path), s->dir, v[i].seq, SEG_RAW);
-		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
+		    SQLITE_OK)
 			next = next_id_past(db, next);
 		sqlite3_close(db);
 	}

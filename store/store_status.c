@@ -6,6 +6,7 @@
  * Written and parsed here only (store_status_read() in store_dir.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ void status_write(struct store *s, const char *state)
 	uint64_t events = s->stats.conns_written + s->stats.ends_written;
 	int64_t mono = mono_ns();
 	FILE *f;
+	int fd;
 
 	if (!s->rate_t0_ns) {
 		s->rate_t0_ns = mono;
@@ -36,9 +38,15 @@ void status_write(struct store *s, const char *state)
 	}
 	path_in(s, tmp, sizeof(tmp), SEG_STATUS_NAME ".tmp");
 	path_in(s, path, sizeof(path), SEG_STATUS_NAME);
-	f = fopen(tmp, "we");
-	if (!f)
+	/* A temporary name, made fresh: a planted link under it is removed, never followed. */
+	unlink(tmp);
+	fd = cr_open_private(tmp, O_WRONLY | O_EXCL);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	fprintf(f,
 		"state=%s\npid=%d\nversion=%s\nstart_ns=%" PRId64 "\nupdated_ns=%" PRId64
 		"\nactive_seq=%" PRIu32 "\nevents=%" PRIu64 "\nconns=%" PRIu64 "\nends=%" PRIu64

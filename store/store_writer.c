@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "schema_values.h"
 #include "log.h"
 #include "schema.h"
@@ -265,10 +266,13 @@ int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
 	if (err)
 		goto cleanup;
 	seg_path(path, sizeof(path), s->dir, seq, SEG_RAW);
+	err = seg_secure_files(path, create);
+	if (err) {
+		cr_err("store: %s: %s", path, cr_open_strerror(err));
+		goto cleanup;
+	}
 	rc = sqlite3_open_v2(path, &w->db,
-			     SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		cr_err("store: open %s: %s", path, w->db ? sqlite3_errmsg(w->db) : "out of memory");
 		err = seg_sqlite_err(rc);
