@@ -59,6 +59,15 @@ static void print_text(const struct status_view *v)
 		printf("tamper:      %" PRIu64 " events this run, last: %s\n", st->tamper_events,
 		       st->last_tamper[0] ? cr_escape(st->last_tamper, tamper, sizeof(tamper))
 					  : "none");
+		/* Said as long as it lasts: the status file is written in place, disk full or not. */
+		if (st->failing_since_ns &&
+		    !ts_format_time(st->failing_since_ns, 0, when, sizeof(when)))
+			printf("store:       NOT WRITABLE since %s (%s): events wait in memory\n", when,
+			       error);
+		if (st->unstored_events)
+			printf("unstored:    %" PRIu64 " events the last stop could not store (a lost "
+			       "gap at the next start)\n",
+			       st->unstored_events);
 	}
 	printf("segments:    %zu (%zu sealed, %zu waiting to be sealed, %zu active)\n",
 	       v->u.segments, v->u.sealed, v->u.waiting, v->u.active);
@@ -95,9 +104,11 @@ static void print_json(const struct status_view *v)
 	COUNTER(queued);
 	COUNTER(flush_failures);
 	COUNTER(tamper_events);
+	COUNTER(unstored_events);
 #undef COUNTER
 	jsonl_str(&j, "last_error", s ? st->last_error : NULL);
 	jsonl_str(&j, "last_tamper", s ? st->last_tamper : NULL);
+	jsonl_int_if(&j, "failing_since_ns", s && st->failing_since_ns, st->failing_since_ns);
 	jsonl_uint(&j, "segments", v->u.segments);
 	jsonl_uint(&j, "segments_sealed", v->u.sealed);
 	jsonl_uint(&j, "segments_waiting", v->u.waiting);

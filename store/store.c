@@ -120,6 +120,8 @@ static void store_free(struct store *s)
 	writer_free(s->w, true);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->status_fd >= 0)
+		close(s->status_fd);
 	vec_free(&s->conns);
 	vec_free(&s->conn_order);
 	vec_free(&s->id_slots);
@@ -152,6 +154,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (!s)
 		return -ENOMEM;
 	s->lock_fd = -1;
+	s->status_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->conns.esz = sizeof(struct store_conn);
@@ -191,6 +194,7 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (err)
 		goto cleanup;
 	s->run_id_floor = store_next_conn_id(s);
+	status_open(s);
 	err = queue_run(s, CR_RUN_START);
 	if (err)
 		goto cleanup;
@@ -226,6 +230,24 @@ const struct store_stats *store_get_stats(const struct store *s)
 	return &s->stats;
 }
 
+/*
+ * The events that a failed final flush leaves unstored: queued connections and ends, those
+ * dropped from the full queue since the store stopped being writable, and the counts of the
+ * loss gaps still queued (lost events already counted once, now lost with their record).
+ */
+static uint64_t unstored_events(const struct store *s)
+{
+	uint64_t n = s->conns.n + s->ends.n + s->dropped_in_fail;
+
+	for (size_t i = 0; i < s->gaps.n; i++) {
+		const struct gap_row *g = vec_at(&s->gaps, i);
+
+		if (g->kind == CR_GAP_LOST)
+			n += g->count;
+	}
+	return n;
+}
+
 int store_close(struct store *s)
 {
 	int err;
@@ -241,9 +263,13 @@ int store_close(struct store *s)
 	sealer_stop(s);
 	queue_run(s, CR_RUN_STOP);
 	err = store_flush(s);
-	if (err)
-		cr_err("store: final flush failed (%s); %" PRIu64 " rows not stored",
-		       strerror(-err), queue_rows(s));
+	if (err) {
+		/* The status file carries them to the next start, which stores them as a gap. */
+		s->unstored = unstored_events(s);
+		cr_err("store: final flush failed (%s); %" PRIu64 " events not stored, recorded as "
+		       "a gap at the next start",
+		       strerror(-err), s->unstored);
+	}
 	status_write(s, err ? "failed" : "stopped");
 	store_free(s);
 	return err;

@@ -26,6 +26,8 @@ struct store_status {
 	char last_error[128]; /* "none" when the last flush worked */
 	uint64_t tamper_events; /* tamper gaps of this run (docs/blinding.md) */
 	char last_tamper[128];	/* the latest one's reason, "none" before any */
+	int64_t failing_since_ns; /* flushes fail (disk full) since then; 0 while they work */
+	uint64_t unstored_events; /* state "failed": events the final flush could not store */
 };
 
 /*

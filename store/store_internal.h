@@ -289,6 +289,8 @@ struct store {
 	char dir[PATH_MAX];
 	char version[64];
 	int lock_fd;
+	int status_fd; /* connrec.status, rewritten in place (store_status.c); -1 when none */
+	bool status_warned; /* that it cannot be opened, once */
 	uint64_t rotate_size, retain_size, max_queued;
 	int64_t rotate_age_ns, retain_age_ns;
 	struct writer *w;
@@ -303,6 +305,8 @@ struct store {
 	int64_t fail_since_ns;
 	int fail_err;
 	uint64_t dropped_in_fail;
+	/* Events the final flush could not store (the status file carries them to the next run). */
+	uint64_t unstored;
 
 	uint64_t next_conn_id;
 	int64_t start_ns, status_ns, rate_t0_ns, rotate_retry_ns, retention_ns;
@@ -388,9 +392,12 @@ void reserve_release(struct store *s);
 
 /* ---- store_status.c ---- */
 
+/*
+ * Opens DIR/connrec.status for status_write() and gives it its room on disk (after recovery
+ * has read the previous run's). A failure only leaves the store without a status file.
+ */
+void status_open(struct store *s);
 void status_write(struct store *s, const char *state);
-/* Whether the status file says its recorder was running: it did not stop cleanly. */
-bool status_left_running(const char *dir);
 
 /* ---- for the commands and the tests ---- */
 

@@ -18,6 +18,7 @@
 #include "connrec_event.h"
 #include "log.h"
 #include "store.h"
+#include "store_dir.h"
 #include "store_internal.h"
 #include "check.h"
 
@@ -349,6 +350,54 @@ static void test_queue_cap(void)
 	CHECK_THAT(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1") == (int64_t)dropped);
 }
 
+/*
+ * A stop while the store cannot be written: the status file says what the final flush could
+ * not store, and the next start records it as a lost gap with that count (and a down gap).
+ */
+static void test_full_at_stop(void)
+{
+	char dir[300], db[400], sql[256];
+	struct store_opts o = { .version = "test", .max_queued = 1000 };
+	struct store_status st;
+	struct store *s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/fullstop", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64,
+		 q1(db, "PRAGMA page_count") + 1);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	for (int i = 1; i <= 3000; i++) {
+		struct store_conn c = mk_conn((uint64_t)i, 1, "x", 4);
+
+		store_add_conn(s, &c);
+		if (i % 500 == 0)
+			CHECK_THAT(store_flush(s) == -ENOSPC);
+	}
+	CHECK_THAT(store_get_stats(s)->rows_dropped > 0);
+	CHECK_THAT(store_close(s) == -ENOSPC);
+	CHECK_THAT(store_status_read(dir, &st) == 0);
+	CHECK(!strcmp(st.state, "failed"), "state %s", st.state);
+	CHECK(st.unstored_events == 3000, "unstored_events %" PRIu64, st.unstored_events);
+	CHECK_THAT(st.failing_since_ns > 0 && st.failing_since_ns <= st.updated_ns);
+	CHECK(strstr(st.last_error, "space") != NULL, "last_error %s", st.last_error);
+	/* The next start stores them as one lost gap, over the failing stretch. */
+	s = NULL;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM gap WHERE kind = 1 AND count = 3000 AND start_ns = %" PRId64
+		 " AND end_ns = %" PRId64 " AND reason LIKE 'store not writable at the stop%%'",
+		 st.failing_since_ns, st.updated_ns);
+	CHECK_THAT(q1(db, sql) == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap WHERE kind = 2 AND reason LIKE"
+			  " '%could not write%'") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 0);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -364,6 +413,7 @@ int main(void)
 	test_unclean();
 	test_full();
 	test_queue_cap();
+	test_full_at_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (!check_failed && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", base);
