@@ -298,44 +298,44 @@ else
 	ok
 fi
 # A fatal signal while a copy is being made removes it, however many were made before.
-for sig in INT:2 TERM:15; do
-	num=${sig#*:}
-	sig=${sig%:*}
-	"$BIN" query "$@" --max-unpacked 8G -o csv >/dev/null 2>"$tmp/e" &
+# kill_during_copy SIGNAL COMMAND...: runs it, sends SIGNAL once a copy passes 1 MiB; sets rc
+# and left (files left in the temp dir), or rc=-1 when no copy ever appeared.
+kill_during_copy() {
+	sig=$1
+	shift
+	"$@" >/dev/null 2>&1 &
 	qpid=$!
 	i=0
 	while [ $i -lt 2000 ] && ! find "$T" -name '*.db' -size +1M 2>/dev/null | grep -q .; do
 		i=$((i + 1))
 		sleep 0.01
 	done
-	kill -s $sig $qpid
+	kill -s "$sig" $qpid
 	wait $qpid
 	rc=$?
+	[ $i -lt 2000 ] || rc=-1
 	left=$(find "$T" -mindepth 1 | wc -l)
-	if [ $i -ge 2000 ]; then
-		no "SIG$sig: the bomb's copy never appeared"
+	[ "$left" -eq 0 ] || rm -rf "${T:?}"/*
+}
+for t in "INT:130:query" "TERM:143:query" "INT:130:verify"; do
+	sig=${t%%:*}
+	want=${t#*:}
+	want=${want%:*}
+	if [ "${t##*:}" = query ]; then
+		kill_during_copy "$sig" "$BIN" query "$@" --max-unpacked 8G -o csv
+	else
+		kill_during_copy "$sig" "$BIN" verify -f "$M/zz-bomb.db.zst"
+	fi
+	if [ $rc -eq -1 ]; then
+		no "${t##*:}, SIG$sig: the bomb's copy never appeared"
 	elif [ "$left" -ne 0 ]; then
-		no "SIG$sig: $left files left in the temp dir"
-		find "$T" | head -5
-		rm -rf "${T:?}"/*
-	elif [ $rc -ne $((128 + num)) ]; then
-		no "SIG$sig: exit $rc"
+		no "${t##*:}, SIG$sig: $left files left in the temp dir"
+	elif [ $rc -ne "$want" ]; then
+		no "${t##*:}, SIG$sig: exit $rc, want $want"
 	else
 		ok
 	fi
 done
-# verify cleans up too.
-"$BIN" verify -f "$M/zz-bomb.db.zst" >/dev/null 2>&1 &
-qpid=$!
-i=0
-while [ $i -lt 2000 ] && ! find "$T" -name '*.db' -size +1M 2>/dev/null | grep -q .; do
-	i=$((i + 1))
-	sleep 0.01
-done
-kill -s INT $qpid
-wait $qpid
-left=$(find "$T" -mindepth 1 | wc -l)
-[ $i -lt 2000 ] && [ "$left" -eq 0 ] && ok || { no "verify, SIGINT: $left files left"; rm -rf "${T:?}"/*; }
 # The default cap is at most half the free space of the temp dir's file system.
 if mkdir "$tmp/small" && mount -t tmpfs -o size=16m tmpfs "$tmp/small" 2>/dev/null; then
 	TMPDIR=$tmp/small "$BIN" query -f "$M/zz-bomb.db.zst" >/dev/null 2>"$tmp/e"
