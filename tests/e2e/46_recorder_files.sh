@@ -37,12 +37,6 @@ cr_true "the line names the lock and the link" grep -q "connrec.lock: a symbolic
 victim_same "connrec.lock"
 
 rm "$CR_DATA/connrec.lock"
-ln -s "$victim" "$CR_DATA/seg-00000001.db-wal"
-try_record "$CR_DATA"
-cr_eq "a symlink as the first segment's -wal: exit status" 1 "$try_st"
-cr_true "the line names the -wal" grep -q "seg-00000001.db-wal: a symbolic link" "$CR_TMP/try.err"
-victim_same "seg-00000001.db-wal"
-rm -f "$CR_DATA"/seg-00000001.db*
 
 ln -s "$victim" "$CR_DATA/connrec.status.tmp"
 ln -s "$victim" "$CR_DATA/connrec.reserve"
@@ -52,6 +46,15 @@ cr_wait_file "$CR_DATA/connrec.status" "state=running"
 cr_stop
 victim_same "connrec.status.tmp and connrec.reserve"
 cr_true "connrec.status was written" grep -q "state=stopped" "$CR_DATA/connrec.status"
+
+# The segment that run left is reopened by the next one: a symlink as its -wal stops that.
+cr_true "the first run left its segment" test -f "$CR_DATA/seg-00000001.db"
+rm -f "$CR_DATA/seg-00000001.db-wal" "$CR_DATA/seg-00000001.db-shm"
+ln -s "$victim" "$CR_DATA/seg-00000001.db-wal"
+try_record "$CR_DATA"
+cr_eq "a symlink as the active segment's -wal: exit status" 1 "$try_st"
+cr_true "the line names the -wal" grep -q "seg-00000001.db-wal: a symbolic link" "$CR_TMP/try.err"
+victim_same "seg-00000001.db-wal"
 
 # --- unsafe data dirs ---
 for mode in 0777 0770 0702; do
