@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "fileio.h"
+#include "log.h"
 #include "segment.h"
 #include "timespec.h"
 
@@ -212,8 +213,10 @@ int seg_secure_files(const char *path, bool create)
 				return -ENOENT;
 		}
 		fd = cr_open_private(p, O_RDWR);
-		if (fd < 0)
+		if (fd < 0) {
+			cr_err("store: %s: %s", p, cr_open_strerror(fd));
 			return fd;
+		}
 		close(fd);
 	}
 	return 0;

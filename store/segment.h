@@ -65,7 +65,7 @@ void seg_unlink_raw(const char *dir, uint32_t seq);
  * must exist: -ENOENT) and any -wal, -shm or -journal beside it must be regular files, never
  * symlinks (-ELOOP) or anything else (-EINVAL), and are made 0600. SQLite gives the
  * companions it creates later the segment's own mode, so they are 0600 too. Open with
- * SQLITE_OPEN_NOFOLLOW as well.
+ * SQLITE_OPEN_NOFOLLOW as well. A refused file is named in the log.
  */
 int seg_secure_files(const char *path, bool create);
 

@@ -62,10 +62,8 @@ static int seal_db(const char *path, const char *prev_sha256, struct seg_info *i
 	int rc, err = 0;
 
 	err = seg_secure_files(path, false);
-	if (err) {
-		cr_warn("seal %s: %s", path, cr_open_strerror(err));
+	if (err)
 		goto cleanup;
-	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		err = seg_sqlite_err(rc);

@@ -267,10 +267,8 @@ int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
 		goto cleanup;
 	seg_path(path, sizeof(path), s->dir, seq, SEG_RAW);
 	err = seg_secure_files(path, create);
-	if (err) {
-		cr_err("store: %s: %s", path, cr_open_strerror(err));
+	if (err)
 		goto cleanup;
-	}
 	rc = sqlite3_open_v2(path, &w->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
