@@ -38,9 +38,9 @@ cr_pass "flushes fail: $(grep -m1 'flush failed' "$CR_TMP/recorder.err")"
 t0=$(date +%s%N)
 _dl=$(($(date +%s) + 30))
 while [ "$(status_key updated_ns)" -le "$t0" ] && [ "$(date +%s)" -lt "$_dl" ]; do sleep 0.1; done
-cr_gt "connrec.status rewritten while the disk is full" "$(status_key updated_ns)" "$t0"
+cr_gt "connrec.status rewritten while the disk is full" "$t0" "$(status_key updated_ns)"
 cr_eq "connrec.status: last_error" "No space left on device" "$(status_key last_error)"
-cr_gt "connrec.status: failing_since_ns" "$(status_key failing_since_ns)" 0
+cr_gt "connrec.status: failing_since_ns" 0 "$(status_key failing_since_ns)"
 cr_true "connrec status says the store is not writable" \
 	sh -c "'$CONNREC_BIN' status -d '$CR_DATA' | grep -q 'NOT WRITABLE since'"
 kill -INT "$spid"
@@ -79,7 +79,7 @@ wait "$CR_REC_PID" && st=0 || st=$?
 CR_REC_PID=""
 cr_eq "exit status of a stop that could not store everything" 1 "$st"
 unstored=$(sed -n 's/.*final flush failed.*; \([0-9]*\) events not stored.*/\1/p' "$CR_TMP/recorder.err")
-cr_gt "events the final flush could not store (stderr)" "${unstored:-0}" 0
+cr_gt "events the final flush could not store (stderr)" 0 "${unstored:-0}"
 cr_eq "connrec.status: state after that stop" failed "$(status_key state)"
 cr_eq "connrec.status: unstored_events" "$unstored" "$(status_key unstored_events)"
 
