@@ -32,6 +32,7 @@ struct sr_segment {
 	sqlite3 *db;
 	struct sr_copy copy;
 	struct sr_meta meta;
+	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
 
 /* A one-line message into the caller's buffer (which may be NULL). */
@@ -54,6 +55,7 @@ struct row_cb {
 		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
 	} fn;
 	void *ctx;
+	struct sr_segment *seg; /* where a refused row is explained (row_err) */
 };
 
 /*

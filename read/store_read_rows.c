@@ -11,6 +11,27 @@
 #include "schema_values.h"
 #include "store_read_internal.h"
 
+/*
+ * Every time connrec stores is nanoseconds since the epoch, at or after 0, and an end is a
+ * start plus a duration that fits in 64 bits. A row outside that is not connrec's: it is
+ * refused (the read stops with -ERANGE and sr_errmsg() names the row) rather than handed on,
+ * where subtracting such times would overflow.
+ */
+static int refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		      int64_t value)
+{
+	snprintf(cb->seg->row_err, sizeof(cb->seg->row_err),
+		 "%s row %lld: %s %lld is not a value connrec writes", table, (long long)id, col,
+		 (long long)value);
+	return -ERANGE;
+}
+
+static int time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		      int64_t t)
+{
+	return t >= 0 ? 0 : refuse_row(cb, table, id, col, t);
+}
+
 int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
 		 const struct row_cb *cb)
 {
@@ -88,7 +109,10 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		/* Folded in: the flow had ended before its row was written. */
 		r.has_end = true;
 		r.end_folded = true;
-		r.end_ns = (int64_t)((uint64_t)r.start_ns + (uint64_t)sqlite3_column_int64(st, 10));
+		int64_t dur = sqlite3_column_int64(st, 10);
+
+		if (__builtin_add_overflow(r.start_ns, dur, &r.end_ns))
+			return refuse_row(cb, "conn", r.id, "dur_ns", dur); /* no end fits */
 		r.reason = (uint8_t)sqlite3_column_int(st, 13);
 		r.has_bytes = sqlite3_column_type(st, 11) != SQLITE_NULL;
 		r.bytes_out = (uint64_t)sqlite3_column_int64(st, 11);
@@ -109,6 +133,10 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
 	if (sqlite3_column_count(st) > 23) /* version 2 on: the process life's key */
 		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 23);
+	if (time_check(cb, "conn", r.id, "start_ns", r.start_ns) ||
+	    (r.has_end && time_check(cb, r.end_folded ? "conn" : "conn_end", r.id, "end_ns",
+				     r.end_ns)))
+		return -ERANGE;
 	return cb->fn.conn(&r, cb->ctx);
 }
 
@@ -122,7 +150,7 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	" p.pid, p.comm, p.uid, p.netns, p.cgroup" extra                                         \
 	" FROM conn c LEFT JOIN proc p ON p.id = c.proc"                                         \
 	" LEFT JOIN conn_end e ON e.id = c.id WHERE 1"
-	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx, .seg = seg };
 	const struct match_sets *sets;
 	struct match_sets own;
 	sqlite3_stmt *st = NULL;
@@ -189,13 +217,15 @@ static int end_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
 	struct sr_end e = end_from(st);
 
+	if (time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
+		return -ERANGE;
 	return cb->fn.end(&e, cb->ctx);
 }
 
 int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_end *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.end = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.end = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 	int err = prepare_window(seg,
 				 "SELECT id, end_ns, bytes_out, bytes_in, reason FROM conn_end"
@@ -219,8 +249,10 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		const struct row_cb rcb = { .seg = seg };
+
 		*out = end_from(st);
-		ret = 1;
+		ret = time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns) ? -ERANGE : 1;
 	} else if (rc != SQLITE_DONE) {
 		ret = -EBADMSG;
 	}
@@ -255,13 +287,16 @@ static int gap_row(sqlite3_stmt *st, const struct row_cb *cb)
 	};
 
 	sr_text_copy(st, 5, g.reason, sizeof(g.reason));
+	if (time_check(cb, "gap", g.id, "start_ns", g.start_ns) ||
+	    time_check(cb, "gap", g.id, "end_ns", g.end_ns))
+		return -ERANGE;
 	return cb->fn.gap(&g, cb->ctx);
 }
 
 int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_gap *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.gap = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.gap = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 	int err = prepare_window(seg,
 				 "SELECT id, kind, start_ns, end_ns, count, reason FROM gap"
@@ -281,12 +316,14 @@ static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 	};
 
 	sr_text_copy(st, 4, r.version, sizeof(r.version));
+	if (time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
+		return -ERANGE;
 	return cb->fn.run(&r, cb->ctx);
 }
 
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.run = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.run = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(seg->db,

@@ -140,6 +140,55 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/*
+ * Values connrec never writes: a segment number below 1 (or none), a time before the epoch, an
+ * end past what 64 bits hold. The reader refuses such rows when it meets them (query stops
+ * there); verify names the first one, so a doctored or damaged store does not pass as OK.
+ */
+static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	/* One statement each: the reader allows few compound SELECTs. */
+	static const char *const sql[] = {
+		"SELECT 'conn', id, 'start_ns', start_ns FROM conn WHERE start_ns < 0",
+		"SELECT 'conn', id, 'dur_ns', dur_ns FROM conn WHERE dur_ns IS NOT NULL"
+		" AND (dur_ns > 9223372036854775807 - start_ns OR start_ns + dur_ns < 0)",
+		"SELECT 'conn_end', id, 'end_ns', end_ns FROM conn_end WHERE end_ns < 0",
+		"SELECT 'gap', id, 'start_ns', start_ns FROM gap WHERE start_ns < 0",
+		"SELECT 'gap', id, 'end_ns', end_ns FROM gap WHERE end_ns < 0",
+		"SELECT 'run', id, 'ts_ns', ts_ns FROM run WHERE ts_ns < 0",
+	};
+	const struct sr_meta *m = &v->meta;
+	const int64_t times[] = { m->created_ns, m->first_ns, m->last_ns };
+
+	if (m->segment_id < 1)
+		problem(c, v->name, "its metadata has no valid segment number");
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i] != SR_NO_TIME && times[i] < 0) {
+			problem(c, v->name, "its metadata has a time before 1970 (%" PRId64 ")",
+				times[i]);
+			break;
+		}
+	}
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(sr_db(seg), sql[i], -1, &st, NULL);
+
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			problem(c, v->name, "%s row %lld: %s %lld is not a value connrec writes",
+				(const char *)sqlite3_column_text(st, 0),
+				(long long)sqlite3_column_int64(st, 1),
+				(const char *)sqlite3_column_text(st, 2),
+				(long long)sqlite3_column_int64(st, 3));
+		else if (rc != SQLITE_DONE)
+			problem(c, v->name, "cannot check its values: %s", sr_errmsg(seg));
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			break;
+	}
+}
+
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
 static void check_one(struct vctx *c, struct vseg *v)
 {
@@ -176,6 +225,7 @@ static void check_one(struct vctx *c, struct vseg *v)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	check_values(c, v, seg);
 	if (sqlite3_prepare_v2(sr_db(seg), "SELECT count(*) FROM conn", -1, &st, NULL) ==
 		    SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
