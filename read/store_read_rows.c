@@ -5,6 +5,7 @@
  * caller's callback. Values are copied with bounds: a row may be damaged or hostile.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,11 +91,45 @@ static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
 	return n > 255 ? 255 : (size_t)n;
 }
 
+/*
+ * Columns read into narrower C types (ports, pids, one-byte codes): a value that does not fit
+ * is not connrec's and is refused, not truncated into another value (-1 is no port 65535).
+ */
+struct narrow_col {
+	int col, id_col; /* the value, and the id of the row it belongs to */
+	const char *table, *name;
+	int64_t max; /* 0 is the minimum */
+};
+
+static int check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct narrow_col *v,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t x = sqlite3_column_int64(st, v[i].col);
+
+		if (x < 0 || x > v[i].max)
+			return refuse_row(cb, v[i].table, sqlite3_column_int64(st, v[i].id_col),
+					  v[i].name, x);
+	}
+	return 0;
+}
+
 /* The columns of CONN_SELECT, in order. */
 static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = {
+		{ 2, 0, "conn", "proto", UINT8_MAX },	    { 3, 0, "conn", "family", UINT8_MAX },
+		{ 4, 0, "conn", "dir", UINT8_MAX },	    { 6, 0, "conn", "lport", UINT16_MAX },
+		{ 8, 0, "conn", "rport", UINT16_MAX },	    { 9, 0, "conn", "flags", UINT8_MAX },
+		{ 13, 0, "conn", "reason", UINT8_MAX },	    { 17, 0, "conn_end", "reason", UINT8_MAX },
+		{ 18, 23, "proc", "pid", UINT32_MAX },	    { 20, 23, "proc", "uid", UINT32_MAX },
+		{ 21, 23, "proc", "netns", UINT32_MAX },
+	};
 	struct sr_conn r = { 0 };
+	int err = check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0]));
 
+	if (err)
+		return err;
 	r.id = sqlite3_column_int64(st, 0);
 	r.start_ns = sqlite3_column_int64(st, 1);
 	r.proto = (uint8_t)sqlite3_column_int(st, 2);
@@ -131,8 +166,8 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.uid = (uint32_t)sqlite3_column_int64(st, 20);
 	r.netns = (uint32_t)sqlite3_column_int64(st, 21);
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
-	if (sqlite3_column_count(st) > 23) /* version 2 on: the process life's key */
-		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 23);
+	if (sqlite3_column_count(st) > 24) /* version 2 on: the process life's key */
+		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 24);
 	if (time_check(cb, "conn", r.id, "start_ns", r.start_ns) ||
 	    (r.has_end && time_check(cb, r.end_folded ? "conn" : "conn_end", r.id, "end_ns",
 				     r.end_ns)))
@@ -147,7 +182,7 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"          \
 	" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"                        \
 	" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"                                          \
-	" p.pid, p.comm, p.uid, p.netns, p.cgroup" extra                                         \
+	" p.pid, p.comm, p.uid, p.netns, p.cgroup, p.id" extra                                   \
 	" FROM conn c LEFT JOIN proc p ON p.id = c.proc"                                         \
 	" LEFT JOIN conn_end e ON e.id = c.id WHERE 1"
 	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx, .seg = seg };
@@ -215,9 +250,10 @@ static struct sr_end end_from(sqlite3_stmt *st)
 
 static int end_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = { { 4, 0, "conn_end", "reason", UINT8_MAX } };
 	struct sr_end e = end_from(st);
 
-	if (time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
+	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
 		return -ERANGE;
 	return cb->fn.end(&e, cb->ctx);
 }
@@ -251,8 +287,15 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 	if (rc == SQLITE_ROW) {
 		const struct row_cb rcb = { .seg = seg };
 
+		static const struct narrow_col narrow[] = {
+			{ 4, 0, "conn_end", "reason", UINT8_MAX },
+		};
+
 		*out = end_from(st);
-		ret = time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns) ? -ERANGE : 1;
+		ret = 1;
+		if (check_narrow(&rcb, st, narrow, 1) ||
+		    time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns))
+			ret = -ERANGE;
 	} else if (rc != SQLITE_DONE) {
 		ret = -EBADMSG;
 	}
@@ -308,6 +351,7 @@ int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 
 static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = { { 3, 0, "run", "pid", UINT32_MAX } };
 	struct sr_run r = {
 		.id = sqlite3_column_int64(st, 0),
 		.ts_ns = sqlite3_column_int64(st, 1),
@@ -316,7 +360,7 @@ static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 	};
 
 	sr_text_copy(st, 4, r.version, sizeof(r.version));
-	if (time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
+	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
 		return -ERANGE;
 	return cb->fn.run(&r, cb->ctx);
 }

@@ -140,25 +140,42 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int ignore_conn(const struct sr_conn *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_end(const struct sr_end *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_gap(const struct sr_gap *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_run(const struct sr_run *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
 /*
- * Values connrec never writes: a segment number below 1 (or none), a time before the epoch, an
- * end past what 64 bits hold. The reader refuses such rows when it meets them (query stops
- * there); verify names the first one, so a doctored or damaged store does not pass as OK.
+ * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
+ * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
+ * or pid that does not fit). Each row is read the way query reads it, so what query refuses
+ * verify names, and a doctored or damaged store does not pass as OK.
  */
 static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
 {
-	/* One statement each: the reader allows few compound SELECTs. */
-	static const char *const sql[] = {
-		"SELECT 'conn', id, 'start_ns', start_ns FROM conn WHERE start_ns < 0",
-		"SELECT 'conn', id, 'dur_ns', dur_ns FROM conn WHERE dur_ns IS NOT NULL"
-		" AND (dur_ns > 9223372036854775807 - start_ns OR start_ns + dur_ns < 0)",
-		"SELECT 'conn_end', id, 'end_ns', end_ns FROM conn_end WHERE end_ns < 0",
-		"SELECT 'gap', id, 'start_ns', start_ns FROM gap WHERE start_ns < 0",
-		"SELECT 'gap', id, 'end_ns', end_ns FROM gap WHERE end_ns < 0",
-		"SELECT 'run', id, 'ts_ns', ts_ns FROM run WHERE ts_ns < 0",
-	};
 	const struct sr_meta *m = &v->meta;
 	const int64_t times[] = { m->created_ns, m->first_ns, m->last_ns };
+	struct sr_conn_filter all;
+	int err;
 
 	if (m->segment_id < 1)
 		problem(c, v->name, "its metadata has no valid segment number");
@@ -169,24 +186,18 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 			break;
 		}
 	}
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *st = NULL;
-		int rc = sqlite3_prepare_v2(sr_db(seg), sql[i], -1, &st, NULL);
-
-		if (rc == SQLITE_OK)
-			rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			problem(c, v->name, "%s row %lld: %s %lld is not a value connrec writes",
-				(const char *)sqlite3_column_text(st, 0),
-				(long long)sqlite3_column_int64(st, 1),
-				(const char *)sqlite3_column_text(st, 2),
-				(long long)sqlite3_column_int64(st, 3));
-		else if (rc != SQLITE_DONE)
-			problem(c, v->name, "cannot check its values: %s", sr_errmsg(seg));
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			break;
-	}
+	sr_conn_filter_init(&all);
+	err = sr_conns(seg, &all, ignore_conn, NULL);
+	if (!err)
+		err = sr_ends(seg, SR_NO_TIME, SR_TIME_MAX, ignore_end, NULL);
+	if (!err)
+		err = sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, ignore_gap, NULL);
+	if (!err)
+		err = sr_runs(seg, ignore_run, NULL);
+	if (err == -ERANGE)
+		problem(c, v->name, "%s", sr_errmsg(seg));
+	else if (err)
+		problem(c, v->name, "cannot read its rows: %s", sr_errmsg(seg));
 }
 
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
