@@ -241,10 +241,14 @@ same "--pid @-" "$tmp/want"
 printf '10.0.0.1\n\n# fine\nnot-an-address\033[2J\n' >"$tmp/bad.txt"
 : >"$tmp/empty.txt"
 printf '# nothing here\n\n' >"$tmp/comments.txt"
+# No text file: before the lines were bounded, @/dev/zero grew one line until memory ran out.
+head -c 5000 /dev/zero | tr '\0' 1 >"$tmp/long.txt"
 for t in "--addr @$tmp/bad.txt|invalid --addr '@$tmp/bad.txt': line 4: expected addresses or CIDRs like 10.0.0.0/8,::1, got 'not-an-address\\\\x1b\[2J'" \
 	"--port @$tmp/empty.txt|invalid --port '@$tmp/empty.txt': the file holds no entries" \
 	"--cgroup @$tmp/comments.txt|invalid --cgroup '@$tmp/comments.txt': the file holds no entries" \
-	"--port @$tmp/missing.txt|invalid --port '@$tmp/missing.txt': cannot read the list: No such file"; do
+	"--port @$tmp/missing.txt|invalid --port '@$tmp/missing.txt': cannot read the list: No such file" \
+	"--addr @/dev/zero|invalid --addr '@/dev/zero': line 1: a NUL byte: not a text file" \
+	"--port @$tmp/long.txt|invalid --port '@$tmp/long.txt': line 1: longer than 4095 bytes"; do
 	# shellcheck disable=SC2086
 	run "$BIN" $Q ${t%%|*}
 	if [ $rc -ne 2 ] || [ "$(wc -l <"$tmp/e")" -ne 1 ] || ! grep -q "${t#*|}" "$tmp/e" ||
