@@ -165,6 +165,51 @@ static int ignore_run(const struct sr_run *row, void *ctx)
 }
 
 /*
+ * A sealed segment's meta first_ns..last_ns is what query trusts to skip it without reading
+ * it, so it must cover every time in its rows (the writer computes it from them at sealing).
+ * A span narrowed after sealing hides rows from a query window: it is a problem, named.
+ */
+static void check_span(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	/* One statement each: the reader allows few compound SELECTs. */
+	static const char *const sql[] = {
+		"SELECT min(start_ns), max(start_ns + coalesce(dur_ns, 0)) FROM conn",
+		"SELECT min(end_ns), max(end_ns) FROM conn_end",
+		"SELECT min(start_ns), max(end_ns) FROM gap",
+		"SELECT min(ts_ns), max(ts_ns) FROM run",
+		"SELECT min(ts_ns), max(ts_ns) FROM retention",
+	};
+	const struct sr_meta *m = &v->meta;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	if (!m->sealed || m->first_ns == SR_NO_TIME || m->last_ns == SR_NO_TIME)
+		return;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(sr_db(seg), sql[i], -1, &st, NULL);
+
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			int64_t a = sqlite3_column_int64(st, 0), b = sqlite3_column_int64(st, 1);
+
+			lo = a < lo ? a : lo;
+			hi = b > hi ? b : hi;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW) {
+			problem(c, v->name, "cannot read its time span: %s", sr_errmsg(seg));
+			return;
+		}
+	}
+	if (lo <= hi && (lo < m->first_ns || hi > m->last_ns))
+		problem(c, v->name,
+			"its metadata says its rows span %" PRId64 "..%" PRId64 " ns, but they span"
+			" %" PRId64 "..%" PRId64 ": a query window would skip some",
+			m->first_ns, m->last_ns, lo, hi);
+}
+
+/*
  * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
  * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
  * or pid that does not fit). Each row is read the way query reads it, so what query refuses
@@ -198,6 +243,8 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 		problem(c, v->name, "%s", sr_errmsg(seg));
 	else if (err)
 		problem(c, v->name, "cannot read its rows: %s", sr_errmsg(seg));
+	else
+		check_span(c, v, seg);
 }
 
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
