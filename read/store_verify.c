@@ -222,7 +222,7 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 	struct sr_conn_filter all;
 	int err;
 
-	if (m->segment_id < 1)
+	if (m->segment_id < 1 || m->segment_id > UINT32_MAX) /* names hold a 32-bit number */
 		problem(c, v->name, "its metadata has no valid segment number");
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
 		if (times[i] != SR_NO_TIME && times[i] < 0) {

@@ -463,7 +463,7 @@ done <<EOF
 $V
 EOF
 # A segment number that is no number, or none at all.
-for v in abc -5 99999999999999999999; do
+for v in abc -5 4294967297 99999999999999999999; do
 	cp "$S/seg-00000002.db" "$tmp/value.db"
 	sqlite3 "$tmp/value.db" "UPDATE meta SET value = '$v' WHERE key = 'segment_id'" || exit 1
 	run "$BIN" verify -f "$tmp/value.db"
