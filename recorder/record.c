@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "commands.h"
 #include "capture.h"
 #include "cgroup_names.h"
@@ -46,6 +47,7 @@ static void on_signal(int sig)
 struct record_opts {
 	struct store_opts store;
 	struct capture_opts capture;
+	struct anchor_opts anchor;
 	int64_t udp_idle_ns;
 };
 
@@ -230,6 +232,7 @@ static int64_t now_boot(void)
 }
 
 struct recorder {
+	struct anchor *anchor; /* off-host lines: the store's checkpoints and seals, tamper events */
 	struct store *store;
 	struct capture *cap;
 	struct ingest *ingest;
@@ -358,6 +361,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 static int record_run(int argc, char **argv)
 {
 	struct record_opts o = { .store = { .dir = STORE_DEFAULT_DIR, .version = CONNREC_VERSION },
+				 .anchor = { .facility = ANCHOR_DEFAULT_FACILITY },
 				 .udp_idle_ns = DEFAULT_UDP_IDLE_NS };
 	struct recorder r = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -380,10 +384,21 @@ static int record_run(int argc, char **argv)
 		o.store.cgroup_name = cgroup_names_lookup;
 		o.store.cgroup_ctx = r.cgnames;
 	}
+	if (o.anchor.socket_path && !strcmp(o.anchor.socket_path, "none"))
+		err = 0; /* no anchor: the store writes its lines nowhere */
+	else
+		err = anchor_open(&r.anchor, &o.anchor);
+	if (err) {
+		cr_err("cannot open a socket for syslog: %s", strerror(-err));
+		cgroup_names_close(r.cgnames);
+		return EXIT_FAIL;
+	}
+	o.store.anchor = r.anchor;
 	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
 	if (err) {
 		cgroup_names_close(r.cgnames);
+		anchor_close(r.anchor);
 		return EXIT_FAIL;
 	}
 	o.capture.first_conn_id = store_next_conn_id(r.store);
@@ -436,6 +451,7 @@ cleanup:
 	capture_close(r.cap);
 	if (store_close(r.store) && status == EXIT_OK)
 		status = EXIT_FAIL;
+	anchor_close(r.anchor);
 	ingest_free(r.ingest);
 	proc_ingest_free(r.procs);
 	cgroup_names_close(r.cgnames); /* after store_close: its last flush may name cgroups */

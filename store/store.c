@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -75,6 +76,7 @@ static int apply_opts(struct store *s, const struct store_opts *opts)
 	s->retain_age_ns = opts && opts->retain_age_ns ? opts->retain_age_ns
 						       : STORE_DEFAULT_RETAIN_AGE_NS;
 	s->max_queued = opts && opts->max_queued ? opts->max_queued : STORE_DEFAULT_MAX_QUEUED;
+	s->anchor = opts ? opts->anchor : NULL;
 	s->reserve_bytes = s->rotate_size / 2 < RESERVE_MAX ? s->rotate_size / 2 : RESERVE_MAX;
 	return 0;
 }
@@ -166,6 +168,8 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (err)
 		goto cleanup;
 	guard_remember(s);
+	anchor_set_store(s->anchor, s->store_id);
+	anchor_emit(s->anchor, "start", "seg=%" PRIu32 " pid=%d", s->w->seq, (int)getpid());
 	status_write(s, "running");
 	*out = s;
 	return 0;
@@ -208,6 +212,8 @@ int store_close(struct store *s)
 		cr_err("store: final flush failed (%s); %" PRIu64 " rows not stored",
 		       strerror(-err), queue_rows(s));
 	status_write(s, err ? "failed" : "stopped");
+	if (!err)
+		anchor_emit(s->anchor, "stop", "seg=%" PRIu32 " pid=%d", s->w->seq, (int)getpid());
 	store_free(s);
 	return err;
 }

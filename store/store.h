@@ -10,8 +10,8 @@
  *
  * Data dir layout (see docs/store.md): connrec.lock, seg-NNNNNNNN.db (the highest-numbered
  * plain .db is the active segment; lower ones wait to be sealed), seg-NNNNNNNN.db.zst (sealed),
- * plus helper files that are never segments: connrec.status, connrec.sealed (manifest),
- * connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
+ * plus helper files that are never segments: connrec.status, connrec.id, connrec.sealed
+ * (manifest), connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
  */
 #ifndef CONNREC_STORE_H
 #define CONNREC_STORE_H
@@ -93,6 +93,7 @@ struct store_cgroup {
 
 /* Fills OUT for cgroup ID; called once per cgroup and segment that references it. */
 typedef void (*store_cgroup_fn)(void *ctx, uint64_t id, struct store_cgroup *out);
+struct anchor;
 
 struct store_opts {
 	const char *dir;
@@ -109,6 +110,8 @@ struct store_opts {
 	/* Names cgroups for the cgroup table; NULL leaves every path empty. */
 	store_cgroup_fn cgroup_name;
 	void *cgroup_ctx;
+	/* Where start, stop, checkpoint and seal lines go (anchor.h); NULL: nowhere. */
+	struct anchor *anchor;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */

@@ -16,6 +16,7 @@
  *   store_reserve.c  the space kept back for a full disk
  *   store_status.c   the status file
  *   store_guard.c    the data dir and the active segment are still the store's own files
+ *   store_ident.c    the store's id (meta store_id, connrec.id)
  *   store_util.c     growable arrays and hash chains
  *
  * The segment files themselves are segment.h's. This header also serves the commands that
@@ -40,6 +41,8 @@
 
 #define SEG_STATUS_NAME "connrec.status"
 #define SEG_RESERVE_NAME "connrec.reserve"
+#define STORE_ID_NAME "connrec.id"
+#define STORE_ID_LEN 32 /* hex digits */
 
 #define NS_PER_SEC ((int64_t)1000000000)
 
@@ -304,6 +307,9 @@ struct store {
 	int fail_err;
 	uint64_t dropped_in_fail;
 
+	char store_id[STORE_ID_LEN + 1];
+	struct anchor *anchor; /* the recorder's, may be NULL */
+
 	uint64_t next_conn_id;
 	int64_t start_ns, status_ns, rate_t0_ns, rotate_retry_ns, retention_ns;
 	uint64_t rate_ev0;
@@ -385,6 +391,15 @@ void retention_apply(struct store *s);
 
 void reserve_make(struct store *s);
 void reserve_release(struct store *s);
+
+/* ---- store_ident.c ---- */
+
+bool store_id_valid(const char *id);
+/*
+ * Sets s->store_id: the active segment's meta store_id, else DIR/connrec.id, else a new random
+ * one; queues it into the active segment's meta when missing there, and writes connrec.id.
+ */
+int store_ident_init(struct store *s);
 
 /* ---- store_status.c ---- */
 

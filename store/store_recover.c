@@ -200,6 +200,9 @@ int recover_segments(struct store *s)
 			goto cleanup;
 	}
 	init_next_conn_id(s, v, n);
+	err = store_ident_init(s);
+	if (err)
+		goto cleanup;
 	if (!active) {
 		err = writer_create(s, max_seq + 1, &s->w);
 		if (err)

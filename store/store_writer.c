@@ -344,6 +344,9 @@ static int put_initial_meta(struct store *s, struct writer *w)
 
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
 		rc = writer_put_meta(w, meta[i][0], meta[i][1]);
+	/* Unknown only while store_open re-creates a half-made segment; it queues it then. */
+	if (rc == SQLITE_OK && s->store_id[0])
+		rc = writer_put_meta(w, "store_id", s->store_id);
 	return rc;
 }
 
