@@ -63,6 +63,8 @@ enum {
 	OPT_SKIP_CLOSE_PORT,
 	OPT_PROC_RING_SIZE,
 	OPT_NO_PROC_EVENTS,
+	OPT_SYSLOG_SOCKET,
+	OPT_SYSLOG_FACILITY,
 	OPT_VERBOSE,
 };
 
@@ -81,6 +83,13 @@ static const struct opt record_options[] = {
 	{ .id = OPT_MAX_FLOWS, .name = "max-flows", .arg = OPT_REQUIRED, .metavar = "N",
 	  .help = "TCP endpoints tracked at once (default: one per 16 KiB of RAM, at least 65536;"
 		  " about 220 bytes of kernel memory each)" },
+	{ .id = OPT_SYSLOG_SOCKET, .name = "syslog-socket", .arg = OPT_REQUIRED, .metavar = "PATH",
+	  .help = "send anchor lines (start, stop, checkpoints, seals) to this unix "
+		  "datagram socket (default " ANCHOR_DEFAULT_SOCKET "; 'none': nowhere)" },
+	{ .id = OPT_SYSLOG_FACILITY, .name = "syslog-facility", .arg = OPT_REQUIRED,
+	  .metavar = "NAME", .help = "syslog facility of anchor lines (default auth)",
+	  .values = "auth authpriv daemon user syslog local0 local1 local2 local3 local4 local5 "
+		    "local6 local7" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
@@ -162,6 +171,17 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		    (o->capture.proc_ring_size & (o->capture.proc_ring_size - 1)))
 			return opt_bad_value(opt, arg,
 					     "expected a power of two of at least a page");
+		break;
+	case OPT_SYSLOG_SOCKET:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return opt_bad_value(opt, arg, "expected a socket path (at most 107 bytes)"
+						       " or 'none'");
+		o->anchor.socket_path = arg;
+		break;
+	case OPT_SYSLOG_FACILITY:
+		o->anchor.facility = anchor_facility(arg);
+		if (o->anchor.facility < 0)
+			return opt_bad_value(opt, arg, "expected a facility like auth or local0");
 		break;
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
