@@ -214,6 +214,31 @@ static int vseg_cmp(const void *a, const void *b)
 	return sx < sy ? -1 : sx > sy;
 }
 
+/*
+ * A sealed segment is only ever kept compressed: once its successor records the hash of the
+ * .zst, a plain .db of it was decompressed afterwards (and maybe edited), and nothing can
+ * prove its rows. One marked sealed is checked like a .zst would be: a sealed successor must
+ * record its hash; an active one may not yet, as when a crash interrupted its sealing (which a
+ * recorder started on the dir finishes) -- or when an intruder decompressed the newest sealed
+ * segment and removed its hash from the active one, which only its seal record can tell.
+ */
+static void check_plain_sealed(struct vctx *c, const struct vseg *v, const struct vseg *next)
+{
+	if (next && next->opened && next->meta.prev_sha256[0])
+		problem(c, v->name, "plain .db, but %s records the SHA-256 of its sealed file: "
+				    "decompressed after sealing (and maybe edited); its rows are not "
+				    "proven",
+			next->name);
+	else if (v->meta.sealed && next && next->zst)
+		problem(c, v->name, "marked sealed but not compressed, and %s (sealed) records no "
+				    "hash of it: decompressed and maybe edited",
+			next->name);
+	else if (v->meta.sealed)
+		note(c, v->name, "marked sealed but not compressed yet: its sealing was "
+				 "interrupted (a recorder started on the dir finishes it), or it was "
+				 "decompressed; no hash proves its rows until then");
+}
+
 static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -229,7 +254,7 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 				       (prev->seq && prev->meta.segment_id != prev->seq);
 
 			if (!prev->zst || !prev->opened || renamed)
-				continue; /* not sealed yet: no hash to compare */
+				continue; /* not sealed: no hash to compare (check_plain_sealed) */
 			if (!cur->meta.prev_sha256[0]) {
 				if (cur->zst)
 					problem(c, cur->name, "does not record the hash of %s",
@@ -363,6 +388,12 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 	if (n > 1)
 		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
+	for (size_t i = 0; i < n; i++) {
+		bool has_next = i + 1 < n && vseg_num(&v[i + 1]) == vseg_num(&v[i]) + 1;
+
+		if (!v[i].zst && v[i].opened)
+			check_plain_sealed(&c, &v[i], has_next ? &v[i + 1] : NULL);
+	}
 	sum.segments = n;
 	sum.problems = c.problems;
 	sum.tampers = c.tampers;
