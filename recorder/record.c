@@ -65,6 +65,8 @@ enum {
 	OPT_NO_PROC_EVENTS,
 	OPT_SYSLOG_SOCKET,
 	OPT_SYSLOG_FACILITY,
+	OPT_CHECKPOINT_EVERY,
+	OPT_KEY_FILE,
 	OPT_VERBOSE,
 };
 
@@ -90,6 +92,11 @@ static const struct opt record_options[] = {
 	  .metavar = "NAME", .help = "syslog facility of anchor lines (default auth)",
 	  .values = "auth authpriv daemon user syslog local0 local1 local2 local3 local4 local5 "
 		    "local6 local7" },
+	{ .id = OPT_CHECKPOINT_EVERY, .name = "checkpoint-every", .arg = OPT_REQUIRED,
+	  .metavar = "DUR", .help = "checkpoint the active segment's rows at least this often "
+				    "(default 15m)" },
+	{ .id = OPT_KEY_FILE, .name = "key-file", .arg = OPT_REQUIRED, .metavar = "PATH",
+	  .help = "seal with this key (connrec keygen; default DIR/connrec.key when it exists)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
@@ -182,6 +189,16 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		o->anchor.facility = anchor_facility(arg);
 		if (o->anchor.facility < 0)
 			return opt_bad_value(opt, arg, "expected a facility like auth or local0");
+		break;
+	case OPT_CHECKPOINT_EVERY:
+		if (ts_parse_duration(arg, &o->store.checkpoint_every_ns) ||
+		    o->store.checkpoint_every_ns < TS_NSEC_PER_SEC)
+			return opt_bad_value(opt, arg, "expected a duration of at least 1s, like 15m");
+		break;
+	case OPT_KEY_FILE:
+		if (!*arg)
+			return opt_bad_value(opt, arg, "empty path");
+		o->store.key_file = arg;
 		break;
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);

@@ -16,6 +16,7 @@
 
 #include "anchor.h"
 #include "log.h"
+#include "sealkey.h"
 #include "store_internal.h"
 
 #define RESERVE_MAX (64ULL << 20)
@@ -77,6 +78,15 @@ static int apply_opts(struct store *s, const struct store_opts *opts)
 						       : STORE_DEFAULT_RETAIN_AGE_NS;
 	s->max_queued = opts && opts->max_queued ? opts->max_queued : STORE_DEFAULT_MAX_QUEUED;
 	s->anchor = opts ? opts->anchor : NULL;
+	s->ckpt_every_ns = opts && opts->checkpoint_every_ns > 0 ? opts->checkpoint_every_ns
+								 : STORE_DEFAULT_CHECKPOINT_NS;
+	s->key_required = opts && opts->key_file;
+	if (s->key_required && strlen(opts->key_file) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (s->key_required)
+		snprintf(s->key_path, sizeof(s->key_path), "%s", opts->key_file);
+	else
+		path_in(s, s->key_path, sizeof(s->key_path), SEALKEY_NAME);
 	s->reserve_bytes = s->rotate_size / 2 < RESERVE_MAX ? s->rotate_size / 2 : RESERVE_MAX;
 	return 0;
 }
@@ -96,9 +106,13 @@ static void store_free(struct store *s)
 	vec_free(&s->gaps);
 	vec_free(&s->runs);
 	vec_free(&s->metas);
+	vec_free(&s->anchors);
 	vec_free(&s->to_seal);
+	vec_free(&s->to_ckpt);
 	vec_free(&s->sealed);
 	vec_free(&s->vanished);
+	vec_free(&s->made);
+	sealkey_close(s->key);
 	lives_free(&s->lives);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -130,14 +144,18 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->gaps.esz = sizeof(struct gap_row);
 	s->runs.esz = sizeof(struct run_row);
 	s->metas.esz = sizeof(struct meta_row);
+	s->anchors.esz = sizeof(struct anchor_row);
 	s->to_seal.esz = sizeof(struct seal_job);
+	s->to_ckpt.esz = sizeof(struct ckpt_job);
 	s->sealed.esz = sizeof(struct seg_info);
 	s->vanished.esz = sizeof(uint32_t);
+	s->made.esz = sizeof(struct anchor_row);
 	err = apply_opts(s, opts);
 	if (err)
 		goto cleanup;
 	lives_init(&s->lives, opts ? opts->cgroup_name : NULL, opts ? opts->cgroup_ctx : NULL);
 	s->start_ns = seg_now_ns();
+	s->stats.seal_epoch = -1;
 
 	err = mkdir_p(s->dir);
 	if (err) {
@@ -199,14 +217,18 @@ int store_close(struct store *s)
 
 	if (!s)
 		return 0;
-	err = store_flush(s);
 	s->closing = true;
+	queue_run(s, CR_RUN_STOP);
+	err = store_flush(s);
+	/* A last checkpoint covers every row, the stop included. */
+	if (!err)
+		ckpt_maybe_cut(s, true);
 	/*
-	 * The sealing thread finishes what is queued (a later store_open resumes anything it
-	 * could not), so the hash of the last sealed segment can still go into the active one.
+	 * The sealing thread finishes what is queued (a later store_open resumes any seal it
+	 * could not), so the last checkpoint, and the seal record and hash of the last sealed
+	 * segment, can still go into the active one.
 	 */
 	sealer_stop(s);
-	queue_run(s, CR_RUN_STOP);
 	err = store_flush(s);
 	if (err)
 		cr_err("store: final flush failed (%s); %" PRIu64 " rows not stored",

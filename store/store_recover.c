@@ -210,6 +210,9 @@ int recover_segments(struct store *s)
 		fresh = true;
 	}
 	s->stats.active_seq = s->w->seq;
+	err = ckpt_recover(s);
+	if (err)
+		goto cleanup;
 	check_previous_run(s, fresh);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].seq == s->w->seq)

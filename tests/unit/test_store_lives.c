@@ -423,6 +423,8 @@ static void test_restart(void)
 	}
 	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 2);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM cgroup WHERE id = 77") == 1);
+	/* The insert that did nothing is no late row: run 1's last checkpoint still holds. */
+	CHECK_THAT(q1(db, "SELECT count(*) FROM ckpt_late") == 0);
 }
 
 /* A version-1 active segment is upgraded in place; the result reads like a new one. */
