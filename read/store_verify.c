@@ -24,7 +24,9 @@
 #include "progress.h"
 #include "store_read.h"
 #include "store_verify.h"
+#include "sealkey.h"
 #include "timespec.h"
+#include "verify_seal.h"
 
 struct vseg {
 	char path[PATH_MAX];
@@ -50,6 +52,7 @@ struct vctx {
 	int tampers; /* tamper gaps seen: not problems of the store, but the reader must know */
 	struct ret *rets;
 	size_t nrets;
+	struct vseal *seal; /* checkpoints and seals (verify_seal.c) */
 };
 
 static void emit(struct vctx *c, const struct verify_item *it)
@@ -140,6 +143,15 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int64_t vseg_num(const struct vseg *v);
+
+static struct vs_seg vs_seg_of(const struct vseg *v)
+{
+	return (struct vs_seg){ .num = (uint32_t)vseg_num(v), .name = v->name, .path = v->path,
+				.zst = v->zst, .opened = v->opened, .active = v->active,
+				.sha256 = v->sha256 };
+}
+
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
 static void check_one(struct vctx *c, struct vseg *v)
 {
@@ -198,6 +210,9 @@ static void check_one(struct vctx *c, struct vseg *v)
 	it.sha256 = v->zst ? v->sha256 : NULL;
 	emit(c, &it);
 	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, emit_gap, &gc);
+	struct vs_seg vsg = vs_seg_of(v);
+
+	vseal_read_segment(c->seal, &vsg, sr_db(seg));
 	sr_close(seg);
 }
 
@@ -367,20 +382,58 @@ static int vsegs_of_files(char *const *files, size_t nfiles, struct vseg **out, 
 	return 0;
 }
 
-int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
-		 char *err_buf, size_t err_len)
+/* The records' checks, after everything else: they need every segment's facts. */
+static void check_records(struct vctx *c, struct vseg *v, size_t n)
+{
+	struct vs_seg *segs = calloc(n ? n : 1, sizeof(*segs));
+	struct vs_ret *rets = calloc(c->nrets ? c->nrets : 1, sizeof(*rets));
+
+	if (!segs || !rets) {
+		problem(c, "records", "out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++)
+		segs[i] = vs_seg_of(&v[i]);
+	for (size_t i = 0; i < c->nrets; i++)
+		rets[i] = (struct vs_ret){ c->rets[i].name, c->rets[i].sha256 };
+	c->problems += vseal_finish(c->seal, segs, n, rets, c->nrets, c->fn, c->ctx);
+cleanup:
+	free(segs);
+	free(rets);
+}
+
+int store_verify(const char *dir, char *const *files, size_t nfiles,
+		 const struct verify_opts *opts, verify_fn fn, void *ctx, char *err_buf,
+		 size_t err_len)
 {
 	struct vctx c = { .fn = fn, .ctx = ctx };
 	struct verify_item sum = { .kind = VERIFY_SUMMARY, .dir = dir };
+	struct vseal_opts so = { .whole_dir = dir != NULL };
+	char key_file[PATH_MAX + 32];
 	struct vseg *v = NULL;
 	size_t n = 0;
 	int err;
 
+	if (opts) {
+		so.verify_key = opts->verify_key;
+		so.heads_file = opts->heads_file;
+		so.key_file = opts->key_file;
+	}
+	if (!so.key_file && dir) {
+		snprintf(key_file, sizeof(key_file), "%s/%s", dir, SEALKEY_NAME);
+		so.key_file = key_file;
+		so.dir = dir;
+	}
+	err = vseal_new(&so, &c.seal, err_buf, err_len);
+	if (err)
+		return err;
 	snprintf(err_buf, err_len, "%s", strerror(ENOMEM));
 	err = dir ? vsegs_of_dir(dir, &v, &n, err_buf, err_len)
 		  : vsegs_of_files(files, nfiles, &v, &n);
-	if (err)
+	if (err) {
+		vseal_free(c.seal);
 		return err;
+	}
 	for (size_t i = 0; i < n; i++) {
 		progress_say("checking segment %zu of %zu: %s", i + 1, n, v[i].name);
 		check_one(&c, &v[i]);
@@ -394,11 +447,14 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 		if (!v[i].zst && v[i].opened)
 			check_plain_sealed(&c, &v[i], has_next ? &v[i + 1] : NULL);
 	}
+	check_records(&c, v, n);
+	vseal_summary(c.seal, &sum);
 	sum.segments = n;
 	sum.problems = c.problems;
 	sum.tampers = c.tampers;
 	emit(&c, &sum);
 	free(c.rets);
 	free(v);
+	vseal_free(c.seal);
 	return c.problems ? 1 : 0;
 }
