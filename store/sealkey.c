@@ -74,27 +74,6 @@ void sealkey_id_of(const uint8_t k0[SEALKEY_LEN], char id[SEALKEY_ID_LEN + 1])
 	seg_hex(md, SEALKEY_ID_LEN / 2, id);
 }
 
-static int unhex(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		int v = 0;
-
-		for (int j = 0; j < 2; j++) {
-			char ch = s[2 * i + j];
-
-			v <<= 4;
-			if (ch >= '0' && ch <= '9')
-				v |= ch - '0';
-			else if (ch >= 'a' && ch <= 'f')
-				v |= ch - 'a' + 10;
-			else
-				return -EINVAL;
-		}
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 int sealkey_parse_verify(const char *s, uint8_t k0[SEALKEY_LEN], char id[SEALKEY_ID_LEN + 1])
 {
 	char want[SEALKEY_ID_LEN + 1];
@@ -104,7 +83,7 @@ int sealkey_parse_verify(const char *s, uint8_t k0[SEALKEY_LEN], char id[SEALKEY
 	n = strcspn(s, " \t\r\n");
 	if (n != SEALKEY_VERIFY_LEN || s[SEALKEY_ID_LEN] != '-' || s[n + strspn(s + n, " \t\r\n")])
 		return -EINVAL;
-	if (unhex(s + SEALKEY_ID_LEN + 1, SEALKEY_LEN, k0))
+	if (seg_unhex(s + SEALKEY_ID_LEN + 1, k0, SEALKEY_LEN))
 		return -EINVAL;
 	memcpy(id, s, SEALKEY_ID_LEN);
 	id[SEALKEY_ID_LEN] = '\0';
@@ -177,7 +156,7 @@ static int slot_parse(const char *raw, struct sealkey *k)
 	key = end + 5;
 	pend = key + 2 * SEALKEY_LEN;
 	if (strlen(key) < 2 * SEALKEY_LEN || strncmp(pend, "\npending=", 9) ||
-	    unhex(key, SEALKEY_LEN, k->key))
+	    seg_unhex(key, k->key, SEALKEY_LEN))
 		return -EBADMSG;
 	pend += 9;
 	pend[strcspn(pend, "\n")] = '\0';

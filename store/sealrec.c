@@ -80,25 +80,7 @@ static int parse_i64(const char *v, int64_t *out)
 
 static int parse_hex(const char *v, uint8_t *out, size_t n)
 {
-	if (strlen(v) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned b = 0;
-
-		for (int j = 0; j < 2; j++) {
-			char c = v[2 * i + j];
-
-			b <<= 4;
-			if (c >= '0' && c <= '9')
-				b |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				b |= (unsigned)(c - 'a' + 10);
-			else
-				return -EINVAL;
-		}
-		out[i] = (uint8_t)b;
-	}
-	return 0;
+	return strlen(v) == 2 * n ? seg_unhex(v, out, n) : -EINVAL;
 }
 
 enum field {

@@ -227,24 +227,12 @@ cleanup:
 	return err;
 }
 
-static int unhex32(const char *hex, uint8_t out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 void ckpt_record_seal(struct store *s, const struct seg_info *info)
 {
 	struct sealrec r = { .kind = SEALREC_SEAL, .seg = info->seq, .bytes = info->bytes,
 			     .first_ns = info->first_ns, .last_ns = info->last_ns };
 
-	if (unhex32(info->sha256, r.sha256))
+	if (seg_unhex(info->sha256, r.sha256, sizeof(r.sha256)))
 		return;
 	publish(s, &r);
 }
