@@ -320,7 +320,8 @@ int vseal_new(const struct vseal_opts *o, struct vseal **out, char *err, size_t 
 		fclose(f);
 		vs->heads_pending = true;
 	}
-	if (o->key_file && !stat(o->key_file, &st) &&
+	/* Only for a whole data dir: files given may not include the one holding its record. */
+	if (o->key_file && o->whole_dir && !stat(o->key_file, &st) &&
 	    !sealkey_peek(o->key_file, &vs->kf_epoch, vs->kf_id, vs->kf_pending,
 			  sizeof(vs->kf_pending))) {
 		vs->kf_present = true;
