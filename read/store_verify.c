@@ -422,7 +422,6 @@ int store_verify(const char *dir, char *const *files, size_t nfiles,
 	if (!so.key_file && dir) {
 		snprintf(key_file, sizeof(key_file), "%s/%s", dir, SEALKEY_NAME);
 		so.key_file = key_file;
-		so.dir = dir;
 	}
 	err = vseal_new(&so, &c.seal, err_buf, err_len);
 	if (err)

@@ -21,21 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "sealkey.h"
 #include "sealrec.h"
-#include "store_dir.h"
 #include "segment.h"
 #include "timespec.h"
 #include "verify_seal.h"
 
 /* A record of another store in the heads file is skipped; a damaged one counted. */
 #define TAMPER_NOTES_MAX 20
-/* The key file changed this recently: its last record may not be stored yet. */
-#define KEY_FILE_SETTLE_S 5
 
 enum ck_state { CK_UNCHECKED, CK_MATCH, CK_DIFF, CK_ERROR };
 enum auth { AUTH_NONE, AUTH_OK, AUTH_BAD, AUTH_OTHER_KEY };
@@ -44,7 +40,7 @@ struct rec {
 	struct sealrec r;
 	char *line;	  /* from "connrec-anchor" on, as made */
 	char src[80];	  /* where it was found first */
-	bool in_store, in_heads;
+	bool in_store, in_heads, in_key_file;
 	enum ck_state state;
 	uint64_t rows_now; /* what the checkpoint's rows count is in the file today */
 	enum auth auth;
@@ -79,7 +75,6 @@ struct vseal {
 	uint64_t kf_epoch;
 	char kf_id[SEALKEY_ID_LEN + 1];
 	char kf_pending[SEALKEY_LINE_MAX];
-	time_t kf_mtime;
 	verify_fn fn;
 	void *ctx;
 	int problems;
@@ -177,9 +172,12 @@ static int reindex(struct vseal *vs, size_t cap)
 	return 0;
 }
 
+/* Where a record was found. */
+enum source { FROM_STORE, FROM_HEADS, FROM_KEY_FILE };
+
 /* The record for LINE, found or added; NULL without memory. */
 static struct rec *add_rec(struct vseal *vs, const struct sealrec *r, const char *line,
-			   const char *src, bool heads)
+			   const char *src, enum source from)
 {
 	struct rec *x;
 	size_t i;
@@ -196,7 +194,7 @@ static struct rec *add_rec(struct vseal *vs, const struct sealrec *r, const char
 
 		if (reindex(vs, ncap))
 			return NULL;
-		return add_rec(vs, r, line, src, heads);
+		return add_rec(vs, r, line, src, from);
 	}
 	if (vs->n == vs->cap) {
 		size_t ncap = vs->cap ? vs->cap * 2 : 256;
@@ -216,10 +214,9 @@ static struct rec *add_rec(struct vseal *vs, const struct sealrec *r, const char
 	snprintf(x->src, sizeof(x->src), "%s", src);
 	vs->index[i] = vs->n++;
 found:
-	if (heads)
-		x->in_heads = true;
-	else
-		x->in_store = true;
+	x->in_heads |= from == FROM_HEADS;
+	x->in_store |= from == FROM_STORE;
+	x->in_key_file |= from == FROM_KEY_FILE;
 	return x;
 }
 
@@ -277,7 +274,7 @@ static void read_heads(struct vseal *vs)
 			while (blen && b[blen - 1] == ' ')
 				b[--blen] = '\0';
 			snprintf(src, sizeof(src), "heads line %zu", lineno);
-			add_rec(vs, &r, b, src, true);
+			add_rec(vs, &r, b, src, FROM_HEADS);
 		} /* else another host's or store's line */
 	}
 	free(line);
@@ -325,7 +322,6 @@ int vseal_new(const struct vseal_opts *o, struct vseal **out, char *err, size_t 
 	    !sealkey_peek(o->key_file, &vs->kf_epoch, vs->kf_id, vs->kf_pending,
 			  sizeof(vs->kf_pending))) {
 		vs->kf_present = true;
-		vs->kf_mtime = st.st_mtime;
 	}
 	*out = vs;
 	return 0;
@@ -420,7 +416,7 @@ static void read_anchor_table(struct vseal *vs, const struct vs_seg *seg, sqlite
 				snprintf(vs->malformed_in, sizeof(vs->malformed_in), "%s", seg->name);
 			continue;
 		}
-		add_rec(vs, &r, body_of((const char *)line), seg->name, false);
+		add_rec(vs, &r, body_of((const char *)line), seg->name, FROM_STORE);
 	}
 	sqlite3_finalize(st);
 }
@@ -718,32 +714,33 @@ static void check_epochs(struct vseal *vs, const struct vs_seg *segs, size_t n, 
 }
 
 /*
- * The key file's last record must be in the store: otherwise the newest history was cut. A
- * recorder that sealed it a moment ago may not have written it yet.
+ * The key file keeps the last record sealed until the store holds it: it is checked like any
+ * other record (a cut tail shows as a record of a segment that is gone, rewritten rows as a
+ * checkpoint that differs); missing from the store, it is only said, since a recorder that
+ * stopped (or is writing) right after sealing it leaves it so.
  */
+static void add_key_file_record(struct vseal *vs)
+{
+	struct sealrec r;
+
+	if (!vs->kf_present || !vs->kf_pending[0] || sealrec_parse(vs->kf_pending, &r) ||
+	    strcmp(r.store_id, vs->store_id))
+		return;
+	add_rec(vs, &r, body_of(vs->kf_pending), "key file", FROM_KEY_FILE);
+}
+
 static void check_key_file(struct vseal *vs)
 {
-	char t[64];
-	bool found = false;
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct rec *x = &vs->recs[i];
 
-	if (!vs->kf_present || !vs->kf_pending[0] ||
-	    (vs->have_vk && strcmp(vs->kf_id, vs->vk_id)))
-		return;
-	for (size_t i = 0; i < vs->n && !found; i++)
-		found = vs->recs[i].in_store && !strcmp(vs->recs[i].line, vs->kf_pending);
-	if (found)
-		return;
-	if (time(NULL) - vs->kf_mtime < KEY_FILE_SETTLE_S && vs->o.dir &&
-	    store_lock_holder(vs->o.dir) > 0) {
-		note(vs, "records", "the last record sealed (key file %s, epoch %" PRIu64
-				    ") is not stored yet: the recorder is writing it",
+		if (!x->in_key_file || x->in_store)
+			continue;
+		note(vs, "records", "the last record sealed (key file %s, epoch %" PRIu64 ") is not "
+				    "in the store: the recorder stopped or is writing right after "
+				    "making it, or it was removed; it is checked from the key file",
 		     vs->o.key_file, vs->kf_epoch - 1);
-		return;
 	}
-	problem(vs, "records", "the last record sealed (key file %s at epoch %" PRIu64
-			       ", changed %s) is not in the store: the newest history was cut",
-		vs->o.key_file, vs->kf_epoch,
-		when((int64_t)vs->kf_mtime * 1000000000, t, sizeof(t)));
 }
 
 static void report_sources(struct vseal *vs)
@@ -860,6 +857,7 @@ int vseal_finish(struct vseal *vs, const struct vs_seg *segs, size_t n,
 				       "anchor line or seal can be matched to it");
 		return vs->problems;
 	}
+	add_key_file_record(vs);
 	check_remaining(vs, segs, n);
 	if (vs->have_vk)
 		check_macs(vs);

@@ -24,7 +24,6 @@ struct vseal_opts {
 	const char *verify_key; /* KEYID-K0, or NULL */
 	const char *heads_file; /* syslog lines, or NULL */
 	const char *key_file;	/* the sealing key file to compare with (data dir mode), or NULL */
-	const char *dir;	/* the data dir whose recorder may be writing, or NULL */
 	bool whole_dir;		/* a data dir: a segment not there is missing, not just not given */
 };
 

@@ -87,10 +87,11 @@ verify_case edited 1 "^FAIL $(basename "$act"): rows differ from its checkpoint"
 
 copy cut
 last=$(ls "$CR_TMP"/cut/seg-*.db.zst | tail -n 1)
-rm "$(ls "$CR_TMP"/cut/seg-*.db | tail -n 1)" "$last"
-touch -d '1 minute ago' "$CR_TMP/cut/connrec.key"
+cutact=$(ls "$CR_TMP"/cut/seg-*.db | tail -n 1)
+rm "$cutact" "$last"
 verify_case cut 1 "^FAIL $(basename "$last"): missing, but its" --heads "$CR_TMP/heads"
-verify_case cut 1 '^FAIL records: the last record sealed (key file' --verify-key "$VK"
+# The key file's last record names the deleted active segment.
+verify_case cut 1 "^FAIL $(basename "$cutact" .db).db.zst: missing, but its .*(key file)" --verify-key "$VK"
 
 # Segment 1 rewritten and the chain after it re-hashed, up to the active segment.
 copy rewritten
