@@ -65,11 +65,17 @@ verify_case() {
 	fi
 }
 copy() { rm -rf "$CR_TMP/$1"; cp -a "$CR_DATA" "$CR_TMP/$1"; }
-edit_conn() { # DB: one conn row changed, the schema left as it was
+# edit_conn DB: one conn row changed, the schema left as it was. The oldest row no checkpoint
+# lists as late (so one a checkpoint covers); the active segment may hold only a few conn rows
+# among the process lives, so not a fixed offset.
+edit_conn() {
 	_t=$(sqlite3 "$1" "SELECT sql FROM sqlite_schema WHERE name = 'conn_no_update'")
-	sqlite3 "$1" "DROP TRIGGER conn_no_update;
-		UPDATE conn SET rport = 4444 WHERE rowid = (SELECT rowid FROM conn LIMIT 1 OFFSET 3);
-		$_t;"
+	_c=$(sqlite3 "$1" "DROP TRIGGER conn_no_update;
+		UPDATE conn SET rport = rport + 1 WHERE rowid = (SELECT min(rowid) FROM conn
+			WHERE rowid NOT IN (SELECT rid FROM ckpt_late WHERE tbl = 'conn'));
+		SELECT changes();
+		$_t;")
+	cr_eq "conn rows edited in $(basename "$1")" 1 "$_c"
 }
 
 copy untouched

@@ -29,7 +29,7 @@ $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c 
 
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealkey.c store/anchor.c \
-	store/segment.c lib/fileio.c lib/log.c lib/escape.c lib/timespec.c -lsqlite3 -lcrypto \
+	store/segment.c lib/fileio.c lib/log.c lib/escape.c lib/progress.c lib/timespec.c -lsqlite3 -lcrypto \
 	-o "$work/fuzz_anchor" ||
 	exit 1
 
