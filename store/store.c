@@ -220,16 +220,21 @@ int store_close(struct store *s)
 	s->closing = true;
 	queue_run(s, CR_RUN_STOP);
 	err = store_flush(s);
-	/* A last checkpoint covers every row, the stop included. */
-	if (!err)
-		ckpt_maybe_cut(s, true);
 	/*
 	 * The sealing thread finishes what is queued (a later store_open resumes any seal it
-	 * could not), so the last checkpoint, and the seal record and hash of the last sealed
-	 * segment, can still go into the active one.
+	 * could not), the connections it carries into the active segment included, so the seal
+	 * record and hash of the last sealed segment can still go into the active one.
 	 */
 	sealer_stop(s);
 	err = store_flush(s);
+	/*
+	 * A last checkpoint covers every row, the stop and the carried ones included; with the
+	 * sealing thread gone it is hashed here, and stored by one more flush.
+	 */
+	if (!err) {
+		ckpt_maybe_cut(s, true);
+		err = store_flush(s);
+	}
 	if (err)
 		cr_err("store: final flush failed (%s); %" PRIu64 " rows not stored",
 		       strerror(-err), queue_rows(s));

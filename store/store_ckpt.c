@@ -137,6 +137,13 @@ void ckpt_maybe_cut(struct store *s, bool force)
 
 	if (!force && now < s->ck.next_ns)
 		return;
+	/*
+	 * The sealing thread copies the connections still open at rotation into this segment
+	 * with their own ids, below the marks of any cut made meanwhile, and the writer never
+	 * sees them to list them late: no cut until they are all in (the next flush tries again).
+	 */
+	if (sealer_carrying_into(s, s->w->seq))
+		return;
 	s->ck.next_ns = now + s->ckpt_every_ns;
 	if (ckpt_marks_now(s->w->db, &j.marks)) {
 		cr_warn("store: cannot cut checkpoint %" PRId64 " of segment %" PRIu32 ": %s", j.k,
@@ -144,7 +151,10 @@ void ckpt_maybe_cut(struct store *s, bool force)
 		return;
 	}
 	set_marks(s, j.k, &j.marks);
-	sealer_enqueue_cut(s, &j);
+	if (s->sealer_started)
+		sealer_enqueue_cut(s, &j);
+	else
+		ckpt_record_cut(s, &j); /* at a clean stop: the sealing thread is gone */
 }
 
 int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid)

@@ -399,6 +399,7 @@ struct store {
 	/* The carried copies in segment carry_seq so far, which rotation does not count. */
 	uint32_t carry_seq;
 	int64_t carry_bytes;
+	uint32_t carrying; /* the segment connections are being carried into now, 0 if none */
 };
 
 static inline void path_in(const struct store *s, char *buf, size_t len, const char *name)
@@ -444,6 +445,8 @@ int sealer_start(struct store *s);
 void sealer_stop(struct store *s);
 void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to);
 void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j);
+/* Whether open connections are still to be carried into segment SEQ, or being carried now. */
+bool sealer_carrying_into(struct store *s, uint32_t seq);
 /* Seals finished since the last call: counted, and the hash queued for the next segment. */
 void sealer_collect(struct store *s);
 

@@ -43,6 +43,18 @@ void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j)
 	pthread_mutex_unlock(&s->mu);
 }
 
+bool sealer_carrying_into(struct store *s, uint32_t seq)
+{
+	bool busy;
+
+	pthread_mutex_lock(&s->mu);
+	busy = s->carrying == seq;
+	for (size_t i = 0; i < s->to_seal.n && !busy; i++)
+		busy = ((const struct seal_job *)vec_at(&s->to_seal, i))->carry_to == seq;
+	pthread_mutex_unlock(&s->mu);
+	return busy;
+}
+
 /* The hash the next segment must record: from the manifest, else from the file itself. */
 static int prev_hash(struct store *s, uint32_t seq, char hex[65])
 {
@@ -112,13 +124,18 @@ static void *sealer_main(void *arg)
 		/* Carried once, whatever happens: a retry only seals. */
 		((struct seal_job *)vec_at(&s->to_seal, 0))->carry_to = 0;
 		seq = job.seq;
+		s->carrying = job.carry_to;
 		pthread_mutex_unlock(&s->mu);
 
 		int64_t t0 = mono_ns();
 
 		/* Before sealing: the carry reads the segment while it is still a plain file. */
-		if (job.carry_to)
+		if (job.carry_to) {
 			carry_open_conns(s, seq, job.carry_to);
+			pthread_mutex_lock(&s->mu);
+			s->carrying = 0;
+			pthread_mutex_unlock(&s->mu);
+		}
 		err = seal_one(s, seq, &info);
 		if (err == -ENOSPC) {
 			/* Sealing frees space once the raw file is gone: worth the reserve. */
