@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anchor.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -111,6 +112,13 @@ int store_add_tamper(struct store *s, int64_t start_ns, int64_t end_ns, const ch
 	snprintf(s->last_tamper, sizeof(s->last_tamper), "%s", what);
 	/* The window: from the last check that found all in place to when it was healed. */
 	cr_warn("tamper: %s (window %.3f s)", what, (double)(end_ns - start_ns) / 1e9);
+	/*
+	 * Off the host too, at once: the gap row only reaches the file at the next flush, and
+	 * whoever blinded the recorder may cut the store's tail later; a forwarded syslog keeps it.
+	 */
+	anchor_emit(s->anchor, "tamper",
+		    "seg=%" PRIu32 " start=%" PRId64 " end=%" PRId64 " msg=%s", s->w ? s->w->seq : 0,
+		    start_ns, end_ns, what ? what : "");
 	/* `connrec status` shows it now, not at the next periodic rewrite. */
 	status_write(s, "running");
 	return err;
