@@ -26,6 +26,7 @@
 
 #include "sealkey.h"
 #include "sealrec.h"
+#include "schema_values.h"
 #include "segment.h"
 #include "timespec.h"
 #include "verify_seal.h"
@@ -45,6 +46,22 @@ struct rec {
 	uint64_t rows_now; /* what the checkpoint's rows count is in the file today */
 	enum auth auth;
 	bool ok; /* agrees with the store */
+};
+
+/*
+ * A tamper line of this store from the heads file, and whether the store still holds its
+ * gap: a gap of kind tamper with the same window, in any segment checked (it is committed to
+ * whichever segment is active at the next flush, seg or a later one).
+ */
+struct tamper_line {
+	char *line;
+	uint32_t seg;
+	int64_t start_ns, end_ns;
+	bool parsed;	 /* seg, start and end read from the line */
+	bool in_store;	 /* its gap was found */
+	bool open;	 /* no start or stop line of this store after it yet */
+	bool clean_stop; /* the next start or stop line after it is a stop: its recorder stopped
+			    cleanly, so it flushed the gap before sending that line */
 };
 
 struct seg_rows {
@@ -69,7 +86,7 @@ struct vseal {
 	size_t malformed_store; /* lines in anchor tables that do not parse */
 	char malformed_in[80];
 	size_t heads_lines, heads_malformed, heads_start, heads_stop, heads_tamper;
-	char *tamper[TAMPER_NOTES_MAX];
+	struct tamper_line tamper[TAMPER_NOTES_MAX];
 	bool heads_pending; /* not read yet: its lines wait for the store id */
 	bool kf_present;
 	uint64_t kf_epoch;
@@ -227,6 +244,97 @@ static const char *body_of(const char *line)
 }
 
 /* The heads file's anchor lines of this store (read once its id is known). */
+/* The integer after KEY (" start=") in a line's fields; false when absent or malformed. */
+static bool field_i64(const char *b, const char *key, int64_t *v)
+{
+	const char *p = strstr(b, key);
+	char *end;
+	long long x;
+
+	if (!p)
+		return false;
+	p += strlen(key);
+	errno = 0;
+	x = strtoll(p, &end, 10);
+	if (end == p || errno || (*end && *end != ' '))
+		return false;
+	*v = x;
+	return true;
+}
+
+static void add_tamper_line(struct tamper_line *t, const char *b)
+{
+	int64_t seg;
+
+	t->line = strdup(b);
+	t->open = true;
+	t->parsed = field_i64(b, " seg=", &seg) && seg >= 0 && seg <= UINT32_MAX &&
+		    field_i64(b, " start=", &t->start_ns) && field_i64(b, " end=", &t->end_ns);
+	t->seg = t->parsed ? (uint32_t)seg : 0;
+}
+
+/* A start or stop line of this store: the tamper lines before it know how their run ended. */
+static void close_tamper_lines(struct vseal *vs, bool stop)
+{
+	for (size_t i = 0; i < TAMPER_NOTES_MAX; i++) {
+		if (vs->tamper[i].open)
+			vs->tamper[i].clean_stop = stop;
+		vs->tamper[i].open = false;
+	}
+}
+
+/* While a segment of this store is open: which tamper lines' gaps it holds. */
+static void find_tamper_gaps(struct vseal *vs, sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+
+	for (size_t i = 0; i < TAMPER_NOTES_MAX; i++) {
+		struct tamper_line *t = &vs->tamper[i];
+
+		if (!t->line || !t->parsed || t->in_store)
+			continue;
+		if (!st && sqlite3_prepare_v2(db, "SELECT 1 FROM gap WHERE kind = ?1 AND "
+						  "start_ns = ?2 AND end_ns = ?3 LIMIT 1",
+					      -1, &st, NULL) != SQLITE_OK)
+			break;
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, CR_GAP_TAMPER);
+		sqlite3_bind_int64(st, 2, t->start_ns);
+		sqlite3_bind_int64(st, 3, t->end_ns);
+		t->in_store = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+}
+
+/*
+ * Each tamper line: a note when the store holds its gap, or when it may honestly not (the
+ * recorder died before its next flush, the segment is not among those checked); a problem
+ * when its recorder stopped cleanly and its segment is here, yet the gap is not: removed.
+ */
+static void report_tamper_lines(struct vseal *vs, const struct vs_seg *segs, size_t n)
+{
+	for (size_t i = 0; i < TAMPER_NOTES_MAX && vs->tamper[i].line; i++) {
+		const struct tamper_line *t = &vs->tamper[i];
+		const char *seg_name = NULL;
+
+		for (size_t j = 0; j < n && t->parsed; j++)
+			if (segs[j].num == t->seg && segs[j].opened)
+				seg_name = segs[j].name;
+		if (t->in_store)
+			note(vs, "off-host", "%s (its tamper gap is in the store)", t->line);
+		else if (seg_name && t->clean_stop && vs->o.whole_dir)
+			problem(vs, seg_name, "holds no tamper gap for the off-host line \"%s\", though "
+					      "the recorder that sent it stopped cleanly: the gap row "
+					      "was removed",
+				t->line);
+		else
+			note(vs, "off-host", "%s (its tamper gap is not in the segments checked: "
+					     "removed, not given, or the recorder died before "
+					     "writing it)",
+			     t->line);
+	}
+}
+
 static void read_heads(struct vseal *vs)
 {
 	FILE *f = fopen(vs->o.heads_file, "re");
@@ -263,7 +371,9 @@ static void read_heads(struct vseal *vs)
 					vs->heads_stop++;
 				else if (strstr(b, " kind=tamper ") &&
 					 vs->heads_tamper++ < TAMPER_NOTES_MAX)
-					vs->tamper[vs->heads_tamper - 1] = strdup(b);
+					add_tamper_line(&vs->tamper[vs->heads_tamper - 1], b);
+				if (strstr(b, " kind=start ") || strstr(b, " kind=stop "))
+					close_tamper_lines(vs, strstr(b, " kind=stop ") != NULL);
 			}
 		} else if (err) {
 			vs->heads_malformed++;
@@ -337,7 +447,7 @@ void vseal_free(struct vseal *vs)
 	for (size_t i = 0; i < vs->n; i++)
 		free(vs->recs[i].line);
 	for (size_t i = 0; i < TAMPER_NOTES_MAX; i++)
-		free(vs->tamper[i]);
+		free(vs->tamper[i].line);
 	free(vs->recs);
 	free(vs->index);
 	free(vs->segrows);
@@ -481,6 +591,8 @@ void vseal_read_segment(struct vseal *vs, const struct vs_seg *seg, sqlite3 *db)
 	note_store_id(vs, seg, db);
 	if (first_id && vs->store_id[0] && vs->heads_pending)
 		read_heads(vs);
+	if (vs->store_id[0])
+		find_tamper_gaps(vs, db);
 	read_anchor_table(vs, seg, db);
 	nr = realloc(vs->segrows, (vs->nsegrows + 1) * sizeof(*nr));
 	if (nr) {
@@ -765,8 +877,6 @@ static void report_sources(struct vseal *vs)
 		it.unsealed += !x->r.keyed;
 	}
 	vs->fn(vs->ctx, &it);
-	for (size_t i = 0; i < TAMPER_NOTES_MAX && vs->tamper[i]; i++)
-		note(vs, "off-host", "%s", vs->tamper[i]);
 	for (size_t i = 0; i < vs->n; i++) {
 		const struct rec *x = &vs->recs[i];
 
@@ -862,6 +972,7 @@ int vseal_finish(struct vseal *vs, const struct vs_seg *segs, size_t n,
 	if (vs->have_vk)
 		check_macs(vs);
 	report_sources(vs);
+	report_tamper_lines(vs, segs, n);
 	if (vs->malformed_store)
 		problem(vs, vs->malformed_in, "%zu malformed records in anchor tables",
 			vs->malformed_store);
