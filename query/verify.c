@@ -103,7 +103,7 @@ static void print_text(void *ctx, const struct verify_item *it)
 			text_line(f, "history %s up to %s%s", it->proof, a,
 				  it->problems ? " (not beyond: see the FAIL lines)" : "");
 		} else if (it->proof) {
-			text_line(f, "history %s: none of it", it->problems ? "proven" : "proven");
+			text_line(f, "history: no record covers any of it");
 		}
 		if (it->problems)
 			text_line(f, "verify: FAILED: %d problem%s in %zu segment%s", it->problems,
