@@ -24,7 +24,9 @@
 #include "progress.h"
 #include "store_read.h"
 #include "store_verify.h"
+#include "sealkey.h"
 #include "timespec.h"
+#include "verify_seal.h"
 
 struct vseg {
 	char path[PATH_MAX];
@@ -50,6 +52,7 @@ struct vctx {
 	int tampers; /* tamper gaps seen: not problems of the store, but the reader must know */
 	struct ret *rets;
 	size_t nrets;
+	struct vseal *seal; /* checkpoints and seals (verify_seal.c) */
 };
 
 static void emit(struct vctx *c, const struct verify_item *it)
@@ -247,6 +250,15 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 		check_span(c, v, seg);
 }
 
+static int64_t vseg_num(const struct vseg *v);
+
+static struct vs_seg vs_seg_of(const struct vseg *v)
+{
+	return (struct vs_seg){ .num = (uint32_t)vseg_num(v), .name = v->name, .path = v->path,
+				.zst = v->zst, .opened = v->opened, .active = v->active,
+				.sha256 = v->sha256 };
+}
+
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
 static void check_one(struct vctx *c, struct vseg *v)
 {
@@ -306,6 +318,9 @@ static void check_one(struct vctx *c, struct vseg *v)
 	it.sha256 = v->zst ? v->sha256 : NULL;
 	emit(c, &it);
 	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, emit_gap, &gc);
+	struct vs_seg vsg = vs_seg_of(v);
+
+	vseal_read_segment(c->seal, &vsg, sr_db(seg));
 	sr_close(seg);
 }
 
@@ -320,6 +335,31 @@ static int vseg_cmp(const void *a, const void *b)
 	int64_t sx = vseg_num(a), sy = vseg_num(b);
 
 	return sx < sy ? -1 : sx > sy;
+}
+
+/*
+ * A sealed segment is only ever kept compressed: once its successor records the hash of the
+ * .zst, a plain .db of it was decompressed afterwards (and maybe edited), and nothing can
+ * prove its rows. One marked sealed is checked like a .zst would be: a sealed successor must
+ * record its hash; an active one may not yet, as when a crash interrupted its sealing (which a
+ * recorder started on the dir finishes) -- or when an intruder decompressed the newest sealed
+ * segment and removed its hash from the active one, which only its seal record can tell.
+ */
+static void check_plain_sealed(struct vctx *c, const struct vseg *v, const struct vseg *next)
+{
+	if (next && next->opened && next->meta.prev_sha256[0])
+		problem(c, v->name, "plain .db, but %s records the SHA-256 of its sealed file: "
+				    "decompressed after sealing (and maybe edited); its rows are not "
+				    "proven",
+			next->name);
+	else if (v->meta.sealed && next && next->zst)
+		problem(c, v->name, "marked sealed but not compressed, and %s (sealed) records no "
+				    "hash of it: decompressed and maybe edited",
+			next->name);
+	else if (v->meta.sealed)
+		note(c, v->name, "marked sealed but not compressed yet: its sealing was "
+				 "interrupted (a recorder started on the dir finishes it), or it was "
+				 "decompressed; no hash proves its rows until then");
 }
 
 static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir)
@@ -337,7 +377,7 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 				       (prev->seq && prev->meta.segment_id != prev->seq);
 
 			if (!prev->zst || !prev->opened || renamed)
-				continue; /* not sealed yet: no hash to compare */
+				continue; /* not sealed: no hash to compare (check_plain_sealed) */
 			if (!cur->meta.prev_sha256[0]) {
 				if (cur->zst)
 					problem(c, cur->name, "does not record the hash of %s",
@@ -450,20 +490,57 @@ static int vsegs_of_files(char *const *files, size_t nfiles, struct vseg **out, 
 	return 0;
 }
 
-int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
-		 char *err_buf, size_t err_len)
+/* The records' checks, after everything else: they need every segment's facts. */
+static void check_records(struct vctx *c, struct vseg *v, size_t n)
+{
+	struct vs_seg *segs = calloc(n ? n : 1, sizeof(*segs));
+	struct vs_ret *rets = calloc(c->nrets ? c->nrets : 1, sizeof(*rets));
+
+	if (!segs || !rets) {
+		problem(c, "records", "out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++)
+		segs[i] = vs_seg_of(&v[i]);
+	for (size_t i = 0; i < c->nrets; i++)
+		rets[i] = (struct vs_ret){ c->rets[i].name, c->rets[i].sha256 };
+	c->problems += vseal_finish(c->seal, segs, n, rets, c->nrets, c->fn, c->ctx);
+cleanup:
+	free(segs);
+	free(rets);
+}
+
+int store_verify(const char *dir, char *const *files, size_t nfiles,
+		 const struct verify_opts *opts, verify_fn fn, void *ctx, char *err_buf,
+		 size_t err_len)
 {
 	struct vctx c = { .fn = fn, .ctx = ctx };
 	struct verify_item sum = { .kind = VERIFY_SUMMARY, .dir = dir };
+	struct vseal_opts so = { .whole_dir = dir != NULL };
+	char key_file[PATH_MAX + 32];
 	struct vseg *v = NULL;
 	size_t n = 0;
 	int err;
 
+	if (opts) {
+		so.verify_key = opts->verify_key;
+		so.heads_file = opts->heads_file;
+		so.key_file = opts->key_file;
+	}
+	if (!so.key_file && dir) {
+		snprintf(key_file, sizeof(key_file), "%s/%s", dir, SEALKEY_NAME);
+		so.key_file = key_file;
+	}
+	err = vseal_new(&so, &c.seal, err_buf, err_len);
+	if (err)
+		return err;
 	snprintf(err_buf, err_len, "%s", strerror(ENOMEM));
 	err = dir ? vsegs_of_dir(dir, &v, &n, err_buf, err_len)
 		  : vsegs_of_files(files, nfiles, &v, &n);
-	if (err)
+	if (err) {
+		vseal_free(c.seal);
 		return err;
+	}
 	for (size_t i = 0; i < n; i++) {
 		progress_say("checking segment %zu of %zu: %s", i + 1, n, v[i].name);
 		check_one(&c, &v[i]);
@@ -471,11 +548,20 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 	if (n > 1)
 		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
+	for (size_t i = 0; i < n; i++) {
+		bool has_next = i + 1 < n && vseg_num(&v[i + 1]) == vseg_num(&v[i]) + 1;
+
+		if (!v[i].zst && v[i].opened)
+			check_plain_sealed(&c, &v[i], has_next ? &v[i + 1] : NULL);
+	}
+	check_records(&c, v, n);
+	vseal_summary(c.seal, &sum);
 	sum.segments = n;
 	sum.problems = c.problems;
 	sum.tampers = c.tampers;
 	emit(&c, &sum);
 	free(c.rets);
 	free(v);
+	vseal_free(c.seal);
 	return c.problems ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "commands.h"
 #include "capture.h"
 #include "cgroup_names.h"
@@ -53,6 +54,7 @@ static void on_signal(int sig)
 struct record_opts {
 	struct store_opts store;
 	struct capture_opts capture;
+	struct anchor_opts anchor;
 	int64_t udp_idle_ns;
 	int64_t audit_period_ns;
 };
@@ -72,6 +74,10 @@ enum {
 	OPT_PROC_RING_SIZE,
 	OPT_NO_PROC_EVENTS,
 	OPT_ALLOW_UNSAFE_DIR,
+	OPT_SYSLOG_SOCKET,
+	OPT_SYSLOG_FACILITY,
+	OPT_CHECKPOINT_EVERY,
+	OPT_KEY_FILE,
 	OPT_VERBOSE,
 };
 
@@ -94,6 +100,18 @@ static const struct opt record_options[] = {
 	  .help = "record into a data dir owned by another user, or writable by\n"
 		  "group or others (refused by default: whoever can write there can\n"
 		  "plant links and rewrite the history)" },
+	{ .id = OPT_SYSLOG_SOCKET, .name = "syslog-socket", .arg = OPT_REQUIRED, .metavar = "PATH",
+	  .help = "send anchor lines (start, stop, checkpoints, seals) to this unix "
+		  "datagram socket (default " ANCHOR_DEFAULT_SOCKET "; 'none': nowhere)" },
+	{ .id = OPT_SYSLOG_FACILITY, .name = "syslog-facility", .arg = OPT_REQUIRED,
+	  .metavar = "NAME", .help = "syslog facility of anchor lines (default auth)",
+	  .values = "auth authpriv daemon user syslog local0 local1 local2 local3 local4 local5 "
+		    "local6 local7" },
+	{ .id = OPT_CHECKPOINT_EVERY, .name = "checkpoint-every", .arg = OPT_REQUIRED,
+	  .metavar = "DUR", .help = "checkpoint the active segment's rows at least this often "
+				    "(default 15m)" },
+	{ .id = OPT_KEY_FILE, .name = "key-file", .arg = OPT_REQUIRED, .metavar = "PATH",
+	  .help = "seal with this key (connrec keygen; default DIR/connrec.key when it exists)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
@@ -194,6 +212,27 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 	case OPT_ALLOW_UNSAFE_DIR:
 		o->store.allow_unsafe_dir = true;
 		break;
+	case OPT_SYSLOG_SOCKET:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return opt_bad_value(opt, arg, "expected a socket path (at most 107 bytes)"
+						       " or 'none'");
+		o->anchor.socket_path = arg;
+		break;
+	case OPT_SYSLOG_FACILITY:
+		o->anchor.facility = anchor_facility(arg);
+		if (o->anchor.facility < 0)
+			return opt_bad_value(opt, arg, "expected a facility like auth or local0");
+		break;
+	case OPT_CHECKPOINT_EVERY:
+		if (ts_parse_duration(arg, &o->store.checkpoint_every_ns) ||
+		    o->store.checkpoint_every_ns < TS_NSEC_PER_SEC)
+			return opt_bad_value(opt, arg, "expected a duration of at least 1s, like 15m");
+		break;
+	case OPT_KEY_FILE:
+		if (!*arg)
+			return opt_bad_value(opt, arg, "empty path");
+		o->store.key_file = arg;
+		break;
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
 		break;
@@ -263,6 +302,7 @@ static int64_t now_boot(void)
 }
 
 struct recorder {
+	struct anchor *anchor; /* off-host lines: the store's checkpoints and seals, tamper events */
 	struct store *store;
 	struct capture *cap;
 	struct ingest *ingest;
@@ -396,6 +436,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 static int record_run(int argc, char **argv)
 {
 	struct record_opts o = { .store = { .dir = STORE_DEFAULT_DIR, .version = CONNREC_VERSION },
+				 .anchor = { .facility = ANCHOR_DEFAULT_FACILITY },
 				 .udp_idle_ns = DEFAULT_UDP_IDLE_NS,
 				 .audit_period_ns = DEFAULT_AUDIT_PERIOD_NS };
 	struct recorder r = { 0 };
@@ -419,10 +460,21 @@ static int record_run(int argc, char **argv)
 		o.store.cgroup_name = cgroup_names_lookup;
 		o.store.cgroup_ctx = r.cgnames;
 	}
+	if (o.anchor.socket_path && !strcmp(o.anchor.socket_path, "none"))
+		err = 0; /* no anchor: the store writes its lines nowhere */
+	else
+		err = anchor_open(&r.anchor, &o.anchor);
+	if (err) {
+		cr_err("cannot open a socket for syslog: %s", strerror(-err));
+		cgroup_names_close(r.cgnames);
+		return EXIT_FAIL;
+	}
+	o.store.anchor = r.anchor;
 	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
 	if (err) {
 		cgroup_names_close(r.cgnames);
+		anchor_close(r.anchor);
 		return EXIT_FAIL;
 	}
 	o.capture.first_conn_id = store_next_conn_id(r.store);
@@ -475,6 +527,7 @@ cleanup:
 	capture_close(r.cap);
 	if (store_close(r.store) && status == EXIT_OK)
 		status = EXIT_FAIL;
+	anchor_close(r.anchor);
 	ingest_free(r.ingest);
 	proc_ingest_free(r.procs);
 	cgroup_names_close(r.cgnames); /* after store_close: its last flush may name cgroups */

@@ -233,6 +233,19 @@ void seg_hex(const unsigned char *md, unsigned len, char *hex)
 	hex[2 * len] = '\0';
 }
 
+int seg_unhex(const char *hex, unsigned char *out, size_t len)
+{
+	for (size_t i = 0; i < 2 * len; i++) {
+		char c = hex[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -EINVAL;
+		out[i / 2] = (unsigned char)(i % 2 ? out[i / 2] << 4 | v : v);
+	}
+	return 0;
+}
+
 int seg_hash_file(const char *path, char hex[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -73,6 +73,8 @@ int seg_secure_files(const char *path, bool create);
 int seg_hash_file(const char *path, char hex[65]);
 /* LEN bytes of digest as lowercase hex into HEX (2 * LEN + 1 bytes). */
 void seg_hex(const unsigned char *md, unsigned len, char *hex);
+/* The reverse: 2 * LEN lowercase hex digits into LEN bytes. 0, or -EINVAL on any other. */
+int seg_unhex(const char *hex, unsigned char *out, size_t len);
 
 /*
  * Seal segment SEQ of DIR, idempotently, resuming whatever step a crash interrupted:

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "fileio.h"
 #include "log.h"
+#include "sealkey.h"
 #include "store_internal.h"
 
 #define RESERVE_MAX (64ULL << 20)
@@ -108,6 +110,16 @@ static int apply_opts(struct store *s, const struct store_opts *opts)
 	s->retain_age_ns = opts && opts->retain_age_ns ? opts->retain_age_ns
 						       : STORE_DEFAULT_RETAIN_AGE_NS;
 	s->max_queued = opts && opts->max_queued ? opts->max_queued : STORE_DEFAULT_MAX_QUEUED;
+	s->anchor = opts ? opts->anchor : NULL;
+	s->ckpt_every_ns = opts && opts->checkpoint_every_ns > 0 ? opts->checkpoint_every_ns
+								 : STORE_DEFAULT_CHECKPOINT_NS;
+	s->key_required = opts && opts->key_file;
+	if (s->key_required && strlen(opts->key_file) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (s->key_required)
+		snprintf(s->key_path, sizeof(s->key_path), "%s", opts->key_file);
+	else
+		path_in(s, s->key_path, sizeof(s->key_path), SEALKEY_NAME);
 	s->reserve_bytes = s->rotate_size / 2 < RESERVE_MAX ? s->rotate_size / 2 : RESERVE_MAX;
 	return 0;
 }
@@ -129,9 +141,13 @@ static void store_free(struct store *s)
 	vec_free(&s->gaps);
 	vec_free(&s->runs);
 	vec_free(&s->metas);
+	vec_free(&s->anchors);
 	vec_free(&s->to_seal);
+	vec_free(&s->to_ckpt);
 	vec_free(&s->sealed);
 	vec_free(&s->vanished);
+	vec_free(&s->made);
+	sealkey_close(s->key);
 	lives_free(&s->lives);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -164,14 +180,18 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->gaps.esz = sizeof(struct gap_row);
 	s->runs.esz = sizeof(struct run_row);
 	s->metas.esz = sizeof(struct meta_row);
+	s->anchors.esz = sizeof(struct anchor_row);
 	s->to_seal.esz = sizeof(struct seal_job);
+	s->to_ckpt.esz = sizeof(struct ckpt_job);
 	s->sealed.esz = sizeof(struct seg_info);
 	s->vanished.esz = sizeof(uint32_t);
+	s->made.esz = sizeof(struct anchor_row);
 	err = apply_opts(s, opts);
 	if (err)
 		goto cleanup;
 	lives_init(&s->lives, opts ? opts->cgroup_name : NULL, opts ? opts->cgroup_ctx : NULL);
 	s->start_ns = seg_now_ns();
+	s->stats.seal_epoch = -1;
 
 	err = mkdir_p(s->dir);
 	if (err) {
@@ -207,6 +227,8 @@ int store_open(struct store **out, const struct store_opts *opts)
 	if (err)
 		goto cleanup;
 	guard_remember(s);
+	anchor_set_store(s->anchor, s->store_id);
+	anchor_emit(s->anchor, "start", "seg=%" PRIu32 " pid=%d", s->w->seq, (int)getpid());
 	status_write(s, "running");
 	*out = s;
 	return 0;
@@ -254,15 +276,24 @@ int store_close(struct store *s)
 
 	if (!s)
 		return 0;
-	err = store_flush(s);
 	s->closing = true;
-	/*
-	 * The sealing thread finishes what is queued (a later store_open resumes anything it
-	 * could not), so the hash of the last sealed segment can still go into the active one.
-	 */
-	sealer_stop(s);
 	queue_run(s, CR_RUN_STOP);
 	err = store_flush(s);
+	/*
+	 * The sealing thread finishes what is queued (a later store_open resumes any seal it
+	 * could not), the connections it carries into the active segment included, so the seal
+	 * record and hash of the last sealed segment can still go into the active one.
+	 */
+	sealer_stop(s);
+	err = store_flush(s);
+	/*
+	 * A last checkpoint covers every row, the stop and the carried ones included; with the
+	 * sealing thread gone it is hashed here, and stored by one more flush.
+	 */
+	if (!err) {
+		ckpt_maybe_cut(s, true);
+		err = store_flush(s);
+	}
 	if (err) {
 		/* The status file carries them to the next start, which stores them as a gap. */
 		s->unstored = unstored_events(s);
@@ -271,6 +302,8 @@ int store_close(struct store *s)
 		       strerror(-err), s->unstored);
 	}
 	status_write(s, err ? "failed" : "stopped");
+	if (!err)
+		anchor_emit(s->anchor, "stop", "seg=%" PRIu32 " pid=%d", s->w->seq, (int)getpid());
 	store_free(s);
 	return err;
 }

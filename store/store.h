@@ -10,8 +10,8 @@
  *
  * Data dir layout (see docs/store.md): connrec.lock, seg-NNNNNNNN.db (the highest-numbered
  * plain .db is the active segment; lower ones wait to be sealed), seg-NNNNNNNN.db.zst (sealed),
- * plus helper files that are never segments: connrec.status, connrec.sealed (manifest),
- * connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
+ * plus helper files that are never segments: connrec.status, connrec.id, connrec.sealed
+ * (manifest), connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
  */
 #ifndef CONNREC_STORE_H
 #define CONNREC_STORE_H
@@ -22,7 +22,7 @@
 
 #include "schema_values.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
 #define STORE_LOCK_NAME "connrec.lock"
 
@@ -32,6 +32,7 @@
 #define STORE_DEFAULT_RETAIN_SIZE (4ULL << 30)		 /* 4 GiB of sealed segments */
 #define STORE_DEFAULT_RETAIN_AGE_NS (30LL * 86400 * 1000000000) /* or 30 days */
 #define STORE_DEFAULT_MAX_QUEUED (1U << 20)		 /* rows held while the disk is full */
+#define STORE_DEFAULT_CHECKPOINT_NS (15LL * 60 * 1000000000) /* a checkpoint at least this often */
 
 /* One endpoint lifetime start, as the recorder hands it to the store. */
 struct store_conn {
@@ -93,6 +94,7 @@ struct store_cgroup {
 
 /* Fills OUT for cgroup ID; called once per cgroup and segment that references it. */
 typedef void (*store_cgroup_fn)(void *ctx, uint64_t id, struct store_cgroup *out);
+struct anchor;
 
 struct store_opts {
 	const char *dir;
@@ -115,6 +117,15 @@ struct store_opts {
 	 * under the store's names and delete or rewrite segments.
 	 */
 	bool allow_unsafe_dir;
+	/* Where start, stop, checkpoint and seal lines go (anchor.h); NULL: nowhere. */
+	struct anchor *anchor;
+	/* A checkpoint of the active segment at least this often; 0 = default (15 min). */
+	int64_t checkpoint_every_ns;
+	/*
+	 * The sealing key file (connrec keygen). NULL: DIR/connrec.key when it exists, else the
+	 * records are made without a MAC. Given explicitly, it must exist.
+	 */
+	const char *key_file;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */
@@ -133,6 +144,8 @@ struct store_stats {
 	uint64_t carried_rows;	 /* open connections copied into a new segment (store_carry.c) */
 	uint64_t carry_ns;	 /* how long the last such copy took */
 	uint32_t active_seq;	 /* number of the active segment */
+	uint64_t records_made;	 /* checkpoint and seal records */
+	int64_t seal_epoch;	 /* the sealing key's next epoch; -1 when there is no key */
 };
 
 struct store;

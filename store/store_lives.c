@@ -399,7 +399,14 @@ static int cgroup_ref(struct lives *L, struct writer *w, uint64_t id)
 	sqlite3_bind_text(st, 4, c->name.unit, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	/*
+	 * Its rowid is the cgroup id: a new row below the last checkpoint's mark is listed. One
+	 * the segment had already (a restarted recorder) was not inserted and is not late.
+	 */
+	return sqlite3_changes(w->db) ? ckpt_note_row(w, CKPT_LATE_CGROUP, (int64_t)c->id)
+				      : SQLITE_OK;
 }
 
 uint64_t lives_pstart_of(const struct lives *L, uint32_t pid)

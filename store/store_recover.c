@@ -226,6 +226,9 @@ int recover_segments(struct store *s)
 			goto cleanup;
 	}
 	init_next_conn_id(s, v, n);
+	err = store_ident_init(s);
+	if (err)
+		goto cleanup;
 	if (!active) {
 		err = writer_create(s, max_seq + 1, &s->w);
 		if (err)
@@ -233,6 +236,9 @@ int recover_segments(struct store *s)
 		fresh = true;
 	}
 	s->stats.active_seq = s->w->seq;
+	err = ckpt_recover(s);
+	if (err)
+		goto cleanup;
 	check_previous_run(s, fresh);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].seq == s->w->seq)

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "store_dir.h"
+#include "anchor.h"
 #include "store_internal.h"
 
 #define RATE_WINDOW_NS (5 * NS_PER_SEC)
@@ -74,6 +75,7 @@ void status_write(struct store *s, const char *state)
 	int64_t now = seg_now_ns();
 	uint64_t events = s->stats.conns_written + s->stats.ends_written;
 	int64_t mono = mono_ns();
+	struct anchor_stats an = anchor_get_stats(s->anchor);
 	int n;
 
 	if (!s->rate_t0_ns) {
@@ -93,13 +95,16 @@ void status_write(struct store *s, const char *state)
 		     "\nends=%" PRIu64 "\ngaps=%" PRIu64 "\nevents_per_s=%.1f\nlost_events=%" PRIu64
 		     "\nrows_dropped=%" PRIu64 "\nrows_rejected=%" PRIu64 "\nqueued=%" PRIu64
 		     "\nflush_failures=%" PRIu64 "\nsegments_sealed=%" PRIu64
-		     "\nsegments_deleted=%" PRIu64 "\nlast_error=%s\ntamper_events=%" PRIu64
+		     "\nsegments_deleted=%" PRIu64 "\nrecords_made=%" PRIu64 "\nseal_epoch=%" PRId64
+		     "\nanchor_sent=%" PRIu64 "\nanchor_failed=%" PRIu64
+		     "\nlast_error=%s\ntamper_events=%" PRIu64
 		     "\nlast_tamper=%s\nfailing_since_ns=%" PRId64 "\nunstored_events=%" PRIu64 "\n",
 		     state, (int)getpid(), s->version, s->start_ns, now, s->w ? s->w->seq : 0,
 		     events, s->stats.conns_written, s->stats.ends_written, s->stats.gaps_written,
 		     s->rate, s->stats.lost_events, s->stats.rows_dropped, s->stats.rows_rejected,
 		     s->stats.queued, s->stats.flush_failures, s->stats.segments_sealed,
-		     s->stats.segments_deleted, s->fail_err ? strerror(-s->fail_err) : "none",
+		     s->stats.segments_deleted, s->stats.records_made, s->stats.seal_epoch, an.sent,
+		     an.failed, s->fail_err ? strerror(-s->fail_err) : "none",
 		     s->stats.tamper_events, s->last_tamper[0] ? s->last_tamper : "none",
 		     s->fail_since_ns, s->unstored);
 	if (n < 0 || n >= (int)sizeof(buf))
@@ -124,6 +129,7 @@ static void status_parse_line(struct store_status *st, const char *key, const ch
 		NUM(flush_failures), NUM(segments_sealed), NUM(segments_deleted),
 		NUM(tamper_events),
 		NUM(unstored_events),
+		NUM(records_made),   NUM(anchor_sent),	  NUM(anchor_failed),
 #undef NUM
 	};
 
@@ -143,6 +149,10 @@ static void status_parse_line(struct store_status *st, const char *key, const ch
 		st->updated_ns = strtoll(val, NULL, 10);
 	else if (!strcmp(key, "failing_since_ns"))
 		st->failing_since_ns = strtoll(val, NULL, 10);
+	else if (!strcmp(key, "seal_epoch")) {
+		st->seal_epoch = strtoll(val, NULL, 10);
+		st->seal_known = true;
+	}
 	else if (!strcmp(key, "events_per_s"))
 		st->events_per_s = strtod(val, NULL);
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -156,6 +166,7 @@ int store_status_read(const char *dir, struct store_status *st)
 	FILE *f;
 
 	memset(st, 0, sizeof(*st));
+	st->seal_epoch = -1;
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_STATUS_NAME);
 	f = cr_fopen_regular(path);
 	if (!f)

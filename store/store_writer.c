@@ -32,6 +32,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RET] = "INSERT INTO retention(ts_ns, name, first_ns, last_ns, sha256)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
+	[ST_LATE] = "INSERT INTO ckpt_late(ck, tbl, rid) VALUES(?1, ?2, ?3)",
+	[ST_ANCHOR] = "INSERT INTO anchor(ts_ns, kind, line) VALUES(?1, ?2, ?3)",
 	[ST_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
 	[ST_LIFE] = "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
 		    " uid, cgroup, comm, exe, args, flags, exit_ns, exit_code)"
@@ -194,6 +196,26 @@ int writer_put_ret(struct writer *w, const struct ret_row *r)
 	return step_insert(st);
 }
 
+int writer_put_late(struct writer *w, int64_t ck, const char *tbl, int64_t rid)
+{
+	sqlite3_stmt *st = w->st[ST_LATE];
+
+	sqlite3_bind_int64(st, 1, ck);
+	sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, rid);
+	return step_insert(st);
+}
+
+int writer_put_anchor(struct writer *w, const struct anchor_row *a)
+{
+	sqlite3_stmt *st = w->st[ST_ANCHOR];
+
+	sqlite3_bind_int64(st, 1, a->ts_ns);
+	sqlite3_bind_text(st, 2, a->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->line, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
 void writer_rollback(struct writer *w)
 {
 	if (!sqlite3_get_autocommit(w->db))
@@ -262,6 +284,7 @@ int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
 		return -ENOMEM;
 	w->seq = seq;
 	w->lives = &s->lives;
+	w->ck = &s->ck;
 	err = proc_cache_init(&w->procs);
 	if (err)
 		goto cleanup;
@@ -346,6 +369,9 @@ static int put_initial_meta(struct store *s, struct writer *w)
 
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
 		rc = writer_put_meta(w, meta[i][0], meta[i][1]);
+	/* Unknown only while store_open re-creates a half-made segment; it queues it then. */
+	if (rc == SQLITE_OK && s->store_id[0])
+		rc = writer_put_meta(w, "store_id", s->store_id);
 	return rc;
 }
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
-# a share of SECONDS (default 30): the query's parsers, and opening store files seeded with
-# real segments from mkfixture. Exits non-zero on any crash, leak or sanitizer report; the
-# reproducer is kept in the printed directory. `make fuzz` runs it longer.
+# a share of SECONDS (default 30): the query's parsers, opening store files seeded with
+# real segments from mkfixture, and parsing anchor lines (seal records, keys). Exits non-zero
+# on any crash, leak or sanitizer report; the reproducer is kept in the printed directory.
+# `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -26,7 +27,19 @@ $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c 
 	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open"
+# shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealkey.c store/anchor.c \
+	store/segment.c lib/fileio.c lib/log.c lib/escape.c lib/progress.c lib/timespec.c -lsqlite3 -lcrypto \
+	-o "$work/fuzz_anchor" ||
+	exit 1
+
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor"
+for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
+	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
+	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
+	'proc:7,conn:148,conn_end:0'; do
+	printf '%s' "$s" >"$work/c_anchor/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
+done
 for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \
 	@1795230840.5 10.0.0.0/8,::1 '[::1]' 53,80,8000-8100 64K 1.5GiB now -2d; do
 	printf '%s' "$s" >"$work/c_parsers/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
@@ -58,11 +71,11 @@ PY
 fi
 
 status=0
-half=$((secs / 2))
+half=$((secs / 3))
 [ $half -ge 1 ] || half=1
-for t in parsers open; do
+for t in parsers open anchor; do
 	(cd "$work" && ./fuzz_$t -max_total_time=$half -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$([ $t = open ] && echo 131072 || echo 256) "c_$t" >"fuzz_$t.log" 2>&1)
+		-max_len=$([ $t = open ] && echo 131072 || echo 1200) "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then

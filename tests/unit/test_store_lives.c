@@ -22,6 +22,7 @@
 #include "store.h"
 #include "store_internal.h"
 #include "store_read.h"
+#include "store_verify.h"
 
 #define T0 1700000000000000000LL
 
@@ -400,10 +401,21 @@ static void test_sweep(void)
 	CHECK_THAT(store_close(s) == 0);
 }
 
+static int problems;
+
+static void count_problems(void *ctx, const struct verify_item *it)
+{
+	(void)ctx;
+	if (it->kind == VERIFY_PROBLEM) {
+		problems++;
+		fprintf(stderr, "verify: FAIL %s: %s\n", it->segment, it->message);
+	}
+}
+
 /* A recorder restarted on the same active segment names a cgroup the segment already has. */
 static void test_restart(void)
 {
-	char dir[300], db[400];
+	char dir[300], db[400], err[256];
 	struct store_opts o = { .version = "test", .cgroup_name = name_cgroup };
 	struct store *s = NULL;
 	struct store_life l = mk_life(600, 60, 1, 1, "a");
@@ -423,6 +435,11 @@ static void test_restart(void)
 	}
 	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 2);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM cgroup WHERE id = 77") == 1);
+	/* The insert that did nothing is no late row: run 1's last checkpoint still holds. */
+	CHECK_THAT(q1(db, "SELECT count(*) FROM ckpt_late") == 0);
+	CHECK(store_verify(dir, NULL, 0, NULL, count_problems, NULL, err, sizeof(err)) == 0 &&
+		      problems == 0,
+	      "verify after the restart: %d problems", problems);
 }
 
 /* A version-1 active segment is upgraded in place; the result reads like a new one. */
