@@ -194,9 +194,9 @@ int sealkey_create(const char *path, bool force, char *vk)
 	if (err)
 		goto cleanup;
 	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = cr_open_private(tmp, O_WRONLY | O_EXCL); /* 0600 whatever the umask */
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	err = cr_write_all(fd, text, SLOT_SIZE);

@@ -55,9 +55,9 @@ static int write_id_file(struct store *s)
 	path_in(s, path, sizeof(path), STORE_ID_NAME);
 	path_in(s, tmp, sizeof(tmp), STORE_ID_NAME ".tmp");
 	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = cr_open_private(tmp, O_WRONLY | O_EXCL); /* 0600 whatever the umask */
 	if (fd < 0)
-		return -errno;
+		return fd;
 	snprintf(line, sizeof(line), "%s\n", s->store_id);
 	err = cr_write_all(fd, line, strlen(line));
 	if (!err && fsync(fd))
