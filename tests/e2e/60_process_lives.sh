@@ -172,16 +172,16 @@ cr_eq "--args (a substring glob)" "$odd_pid" "$(qj pid --args 'not curl*/dev/nul
 cr_eq "--exe on the deleted path" "$odd_pid" "$(qj pid --exe "*/odd dir/*")"
 # Two lives of one pid: one flow each, each with its own executable and start time.
 same_rows=$(qj exe,pstart_ns --pid "$same")
-cr_eq "one pid, two flows: executables" "$CURL
-$samepid" "$(echo "$same_rows" | cut -d '|' -f 1 | sort)"
+# Both sides sorted: where the checkout lies decides whether samepid's path sorts before curl's.
+cr_eq "one pid, two flows: executables" "$(printf '%s\n%s\n' "$CURL" "$samepid" | sort)" \
+	"$(echo "$same_rows" | cut -d '|' -f 1 | sort)"
 cr_eq "one pid, two flows: two start times" 2 "$(echo "$same_rows" | cut -d '|' -f 2 | sort -u | wc -l)"
 cr_eq "--container (a prefix)" "$docker_pid|$hex|docker-$hex.scope" \
 	"$(qj pid,container,unit --container "$(echo "$hex" | cut -c1-12)")"
 cr_eq "--unit" "$unit_pid|$unit_name" "$(qj pid,unit --unit "$unit_name")"
 cr_eq "--unit (glob)" "$unit_pid" "$(qj pid --unit 'crtest-*.service')"
 # --procs: the two lives of the reused pid, one flow each.
-cr_eq "--procs for the reused pid (exe|flows)" "$CURL|1
-$samepid|1" \
+cr_eq "--procs for the reused pid (exe|flows)" "$(printf '%s|1\n%s|1\n' "$CURL" "$samepid" | sort)" \
 	"$("$CONNREC_BIN" query -d "$CR_DATA" -o json --procs --pid "$same" | "$PY" -c '
 import json, sys
 for line in sys.stdin:
