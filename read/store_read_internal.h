@@ -68,6 +68,30 @@ int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct 
 /* The first column of a row of st as text, bounded and terminated ("" for NULL). */
 void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len);
 
+/*
+ * Values connrec never writes: the row is refused. sr_refuse_row() says which row, column and
+ * value in cb->seg's sr_errmsg() and returns -ERANGE; sr_time_check() refuses a time before
+ * 1970.
+ */
+int sr_refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t value);
+int sr_time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t t);
+
+/*
+ * Columns read into narrower C types (ports, pids, one-byte codes): a value that does not fit
+ * is not connrec's and is refused, not truncated into another value (-1 is no port 65535).
+ */
+struct sr_narrow_col {
+	int col, id_col; /* the value, and the id of the row it belongs to */
+	const char *table, *name;
+	int64_t max; /* 0 is the minimum */
+};
+
+/* The first column of V[0..n) that is out of its range refuses the row (sr_refuse_row). */
+int sr_check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct sr_narrow_col *v,
+		    size_t n);
+
 /* ---- store_read_copy.c ---- */
 
 /* What SQLite opens for a segment, and how. */
