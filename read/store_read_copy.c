@@ -507,7 +507,16 @@ int sr_stage(const char *path, const struct sr_open_opts *o, struct sr_copy *cop
 
 	src->file = path;
 	src->params = "immutable=1";
-	if (plen > 4 && !strcmp(path + plen - 4, ".zst"))
+	src->zs = NULL;
+	if (plen > 4 && !strcmp(path + plen - 4, ".zst")) {
+		/* A seekable one is read in place through the VFS; an older one is copied. */
+		int err = sr_zseek_open(path, &src->zs, errbuf, errlen);
+
+		if (src->zs)
+			cr_debug("%s: seekable, pages served from its frames (no copy)", path);
+		if (err || src->zs)
+			return err;
 		return stage_zst(path, o, copy, src, errbuf, errlen);
+	}
 	return stage_db(path, o, copy, src, errbuf, errlen);
 }
