@@ -49,6 +49,9 @@ if [ -x "$OUT/tools/mkfixture" ]; then
 	cp "$work/store/seg-00000002.db" "$work/c_open/seg2.db"
 	cp "$work/store/seg-00000001.db.zst" "$work/c_open/seg1.zst"
 	cp "$work/store/h2/seg-00000001.db.zst" "$work/c_open/h2.zst"
+	# A sealed segment of two seekable frames, so mutations reach the seek table and frames.
+	"$OUT/tools/mkfixture" big "$work/big" 5000 2 1795230000 7200 >/dev/null 2>&1 &&
+		cp "$work/big/seg-00000001.db.zst" "$work/c_open/seekable2.zst"
 	# Segments with sidecars (see fuzz_open.c for the format): the active segment with its
 	# -wal and -shm, and a sealed one with a hot journal that names a super-journal.
 	cp "$work/store/seg-00000002.db" "$work/hot.db"

@@ -31,6 +31,7 @@
 
 #include "connrec_event.h"
 #include "schema.h"
+#include "segment.h"
 
 #define S  1000000000LL
 #define T0 (1795230000LL * S)
@@ -104,41 +105,17 @@ static void seal(sqlite3 *db, int64_t first, int64_t last)
 	exec(db, "COMMIT");
 }
 
+/* Sealed segments are compressed as the recorder does it (seekable, store/segment_zstd.c). */
 static void compress(const char *path)
 {
+	struct seg_info info;
 	char out[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n, cap;
-	void *src, *dst;
-	long len;
+	int err;
 
-	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-		die("read %s", path);
-	src = malloc((size_t)len);
-	if (!src || fread(src, 1, (size_t)len, f) != (size_t)len)
-		die("read %s", path);
-	fclose(f);
-	cap = ZSTD_compressBound((size_t)len);
-	dst = malloc(cap);
-	if (!dst)
-		die("oom");
-	/* As the recorder seals: level 3 with the frame checksum, so a changed byte shows. */
-	ZSTD_CCtx *zc = ZSTD_createCCtx();
-
-	if (!zc)
-		die("oom");
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, 3);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
-	n = ZSTD_compress2(zc, dst, cap, src, (size_t)len);
-	ZSTD_freeCCtx(zc);
-	if (ZSTD_isError(n))
-		die("zstd: %s", ZSTD_getErrorName(n));
 	snprintf(out, sizeof(out), "%s.zst", path);
-	f = fopen(out, "wb");
-	if (!f || fwrite(dst, 1, n, f) != n || fclose(f))
-		die("write %s", out);
-	free(src);
-	free(dst);
+	err = seg_compress(path, out, &info);
+	if (err)
+		die("compress %s: %s", path, strerror(-err));
 	unlink(path);
 }
 
