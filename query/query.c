@@ -118,6 +118,8 @@ int query_run(int argc, char **argv)
 		cr_err("writing output: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (!strcmp(q.format, "table"))
+		query_report_checks(&q);
 	status = q.failures ? EXIT_FAIL : EXIT_OK;
 cleanup:
 	if (err == -ENOMEM)

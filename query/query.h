@@ -38,6 +38,9 @@ struct slot {
 	bool read;
 	bool failed; /* could not be opened when it was to be read (warned, counted) */
 	uint32_t boot; /* who.h's index of (host, boot id), once read */
+	/* How it was opened to be read: quick_check skipped because the hash chain vouches
+	 * for it (trusted), or run (checked); neither with --no-check. */
+	bool trusted, checked;
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -128,6 +131,8 @@ void query_seg_warn(struct query *q, struct slot *s, int err);
  */
 int query_seg_open(struct query *q, struct slot *s);
 void query_seg_close(struct slot *s);
+/* Says on stderr which segments read were taken on trust of the hash chain, which checked. */
+void query_report_checks(const struct query *q);
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);

@@ -62,12 +62,32 @@ zstd -q -3 --check "$tmp/old/seg-00000001.db" -o "$tmp/old/seg-00000001.db.zst"
 rm "$tmp/old/seg-00000001.db"
 run "$BIN" query -f "$tmp/old/seg-00000001.db.zst" -o csv -v
 cp "$tmp/o" "$tmp/old.csv"
-grep -q 'seekable' "$tmp/e" && no "a single-frame segment taken for seekable" || ok
+grep -q 'pages served from its frames' "$tmp/e" && no "a single-frame segment taken for seekable" || ok
 run "$BIN" query -f "$Z" -o csv
 [ -s "$tmp/o" ] && cmp -s "$tmp/o" "$tmp/old.csv" && ok ||
 	no "a single-frame copy of the segment gives other rows"
 
-# ---- 3. Damaged seek tables and frames: an error naming the segment, never a crash ----
+# ---- 3. Check once: the hash chain vouches for a sealed segment, or it is checked ----
+# mkfixture records each sealed segment's SHA-256 in the next one, as the recorder does.
+run "$BIN" query -d "$S" --now @1795230000 --count
+grep -q "2 segment(s) taken on trust of the hash chain .*: seg-00000001.db.zst .. seg-00000002.db.zst$" "$tmp/e" &&
+	grep -q "1 segment(s) checked with quick_check: seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "chain-vouched segments not reported as such"; cat "$tmp/e"; }
+# Another compression of the same .db: same rows, other bytes, so the chain does not vouch.
+cp -a "$S" "$tmp/rezip"
+cp "$tmp/old/seg-00000001.db.zst" "$tmp/rezip/seg-00000001.db.zst"
+run "$BIN" query -d "$tmp/rezip" --now @1795230000 --count
+[ "$(cat "$tmp/o")" = "$want" ] && grep -q "1 segment(s) taken on trust .*: seg-00000002.db.zst$" "$tmp/e" &&
+	grep -q "2 segment(s) checked with quick_check: seg-00000001.db.zst, seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "a segment whose hash the chain does not record was not checked"; cat "$tmp/o" "$tmp/e"; }
+# Alone, a segment has no successor to vouch for it; --no-check reports neither.
+run "$BIN" query -f "$Z" --count
+grep -q "1 segment(s) checked with quick_check: seg-00000001.db.zst$" "$tmp/e" && ! grep -q trust "$tmp/e" &&
+	ok || { no "a segment without its successor was not checked"; cat "$tmp/e"; }
+run "$BIN" query -d "$S" --now @1795230000 --count --no-check
+grep -q "quick_check\|trust" "$tmp/e" && { no "--no-check still reports checks"; cat "$tmp/e"; } || ok
+
+# ---- 4. Damaged seek tables and frames: an error naming the segment, never a crash ----
 # Each case edits a copy of the segment with python (struct layout: store/seekable.h) and
 # gives the words the error must contain.
 damage() { # name, expected words, python statements on bytearray d (n = frame count)
