@@ -24,8 +24,15 @@
  * most 2M frames (256 GiB at 128 KiB), so the offsets take at most 32 MB. */
 #define ZS_MAX_FRAME_BYTES (1u << 20)
 #define ZS_MAX_FRAMES	   (1u << 21)
-/* Decompressed frames kept: 8 of 128 KiB is 1 MiB (8 MiB at the largest frames allowed). */
-#define ZS_CACHE_SLOTS 8
+/*
+ * Decompressed frames kept: about 4 MiB, 32 frames of 128 KiB (at least 8 of larger frames).
+ * A scan with its joins touches frames all over the file (b-tree interior pages were
+ * allocated as it grew): 8 frames of 128 KiB made the 10M-flow full count 4x slower, 16 was
+ * close to and 32 as fast as any larger cache (bench/RESULTS.md).
+ */
+#define ZS_CACHE_BYTES	   (4u << 20)
+#define ZS_CACHE_MAX_SLOTS 32
+#define ZS_CACHE_MIN_SLOTS 8
 
 struct zs_slot {
 	int64_t frame; /* -1: empty */
@@ -41,7 +48,8 @@ struct sr_zseek {
 	size_t max_csize, max_dsize;
 	unsigned char *cbuf; /* one compressed frame */
 	ZSTD_DCtx *dctx;
-	struct zs_slot slot[ZS_CACHE_SLOTS];
+	struct zs_slot slot[ZS_CACHE_MAX_SLOTS];
+	unsigned nslots; /* used of slot[], by the largest frame */
 	uint64_t clock;
 	unsigned last; /* the slot of the last read, tried first */
 	char err[256];
@@ -74,7 +82,7 @@ void sr_zseek_close(struct sr_zseek *z)
 {
 	if (!z)
 		return;
-	for (unsigned i = 0; i < ZS_CACHE_SLOTS; i++)
+	for (unsigned i = 0; i < ZS_CACHE_MAX_SLOTS; i++)
 		free(z->slot[i].buf);
 	ZSTD_freeDCtx(z->dctx);
 	free(z->cbuf);
@@ -212,7 +220,12 @@ int sr_zseek_open(const char *path, struct sr_zseek **out, char *errbuf, size_t 
 		sr_set_err(errbuf, errlen, "out of memory");
 		goto cleanup;
 	}
-	for (unsigned i = 0; i < ZS_CACHE_SLOTS; i++)
+	z->nslots = z->max_dsize ? (unsigned)(ZS_CACHE_BYTES / z->max_dsize) : 1;
+	if (z->nslots > ZS_CACHE_MAX_SLOTS)
+		z->nslots = ZS_CACHE_MAX_SLOTS;
+	if (z->nslots < ZS_CACHE_MIN_SLOTS)
+		z->nslots = ZS_CACHE_MIN_SLOTS;
+	for (unsigned i = 0; i < ZS_CACHE_MAX_SLOTS; i++)
 		z->slot[i].frame = -1;
 	*out = z;
 	z = NULL;
@@ -271,7 +284,7 @@ static int load_frame(struct sr_zseek *z, uint32_t i, const unsigned char **out)
 	if (s->frame != (int64_t)i) {
 		unsigned pick = 0;
 
-		for (unsigned k = 0; k < ZS_CACHE_SLOTS; k++) {
+		for (unsigned k = 0; k < z->nslots; k++) {
 			if (z->slot[k].frame == (int64_t)i) {
 				pick = k;
 				break;
