@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The seekable segment layout (store/seekable.h): what seg_compress() writes is plain zstd
- * that `zstd -d` turns back into the exact input, with a seek table that describes it.
+ * that `zstd -d` turns back into the exact input, with a seek table that describes it; and
+ * the frame reader gives those bytes back at any offset.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "check.h"
 #include "seekable.h"
 #include "segment.h"
+#include "store_read_internal.h"
 
 static char base[256];
 
@@ -120,6 +122,60 @@ static void round_trip(size_t n)
 	free(z);
 }
 
+/*
+ * The reader (read/store_read_zseek.c) on what the writer made: reads at random offsets and
+ * sizes, across frames and through the cache's evictions, give the original bytes; a read
+ * past the end is short and zero-filled; a single-frame file is not taken for seekable.
+ */
+static void read_back(size_t n)
+{
+	char raw[300], zst[320], cmd[1000], msg[256];
+	struct sr_zseek *z = NULL;
+	unsigned char *a, *buf;
+	size_t alen, bad = 0;
+	int err;
+
+	snprintf(raw, sizeof(raw), "%s/rb-%zu.db", base, n);
+	snprintf(zst, sizeof(zst), "%s.zst", raw);
+	make_input(raw, n, 7);
+	CHECK(seg_compress(raw, zst, &(struct seg_info){ 0 }) == 0, "seg_compress");
+	a = slurp(raw, &alen);
+	buf = malloc(3 * SEEK_FRAME_BYTES);
+	err = sr_zseek_open(zst, &z, msg, sizeof(msg));
+	CHECK(err == 0 && z, "sr_zseek_open: %d %s", err, msg);
+	if (!z || !a || !buf)
+		goto cleanup;
+	CHECK(sr_zseek_size(z) == n, "size %llu", (unsigned long long)sr_zseek_size(z));
+	srand(11);
+	for (int i = 0; i < 3000; i++) {
+		size_t len = 1 + (size_t)rand() % (3 * SEEK_FRAME_BYTES - 1);
+		size_t off = (size_t)rand() % n;
+
+		if (off + len > n)
+			len = n - off;
+		if (sr_zseek_read(z, buf, len, off) != 0 || memcmp(buf, a + off, len))
+			bad++;
+	}
+	CHECK(bad == 0, "%zu of 3000 random reads differ from the original", bad);
+	memset(buf, 0xaa, 100);
+	CHECK(sr_zseek_read(z, buf, 100, n - 50) == 1 && !memcmp(buf, a + n - 50, 50) &&
+		      buf[50] == 0 && buf[99] == 0,
+	      "a read across the end is short and zero-filled");
+	CHECK(sr_zseek_read(z, buf, 10, n + 5) == 1 && buf[0] == 0, "a read past the end");
+	CHECK(sr_zseek_error(z)[0] == '\0', "no frame error: %s", sr_zseek_error(z));
+	sr_zseek_close(z);
+	z = NULL;
+	/* The same bytes as one zstd frame, as sealed before: no seek table, not seekable. */
+	snprintf(cmd, sizeof(cmd), "zstd -q -f -3 --check '%s' -o '%s'", raw, zst);
+	CHECK(system(cmd) == 0, "zstd");
+	err = sr_zseek_open(zst, &z, msg, sizeof(msg));
+	CHECK(err == 0 && !z, "a single-frame file: %d, %s", err, z ? "taken for seekable" : "");
+cleanup:
+	sr_zseek_close(z);
+	free(a);
+	free(buf);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -132,6 +188,7 @@ int main(void)
 	round_trip(SEEK_FRAME_BYTES);	      /* exactly one frame */
 	round_trip(2 * SEEK_FRAME_BYTES + 4096); /* a short last frame */
 	round_trip(5 * SEEK_FRAME_BYTES);
+	read_back(40 * SEEK_FRAME_BYTES + 777); /* more frames than the cache holds */
 	CHECK(seg_compress("/nonexistent/x.db", "/nonexistent/x.db.zst",
 			   &(struct seg_info){ 0 }) == -ENOENT,
 	      "a missing source is -ENOENT");
