@@ -46,6 +46,7 @@
 /* sr_open() flags. */
 #define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
+#define SR_OPEN_NO_COPY	 0x4 /* -EXDEV rather than make a private copy (a cheap look only) */
 
 /* The cap on private copies when none is given: at most this, and at most half the free
  * space of the temp dir's file system (when the first copy is made). */
