@@ -74,6 +74,7 @@ static void query_free(struct query *q)
 	flow_table_free(&q->pending);
 	who_free(&q->who);
 	flow_filter_free(&q->ff);
+	query_trust_free(q);
 }
 
 int query_run(int argc, char **argv)

@@ -48,28 +48,6 @@ static int open_one(struct query *q, const char *path, unsigned flags, struct sl
 	return out->path ? 0 : -ENOMEM;
 }
 
-/*
- * Whether the hash chain vouches for s: a sealed .zst whose SHA-256 is what the next segment
- * of the same host records as prev_sha256. Such a file is byte for byte what the recorder
- * sealed after writing it through SQLite, so PRAGMA quick_check need not run on it again at
- * every query; hashing the compressed file costs a fraction of checking every page.
- */
-static bool chain_vouches(const struct query *q, const struct slot *s)
-{
-	size_t i = (size_t)(s - q->slots), plen = strlen(s->path);
-	const struct slot *next = i + 1 < q->n_slots ? &q->slots[i + 1] : NULL;
-	char hex[65];
-
-	if (!next || strcmp(next->meta.host, s->meta.host) ||
-	    next->meta.segment_id != s->meta.segment_id + 1 || !next->meta.prev_sha256[0])
-		return false;
-	if (!s->meta.sealed || plen < 4 || strcmp(s->path + plen - 4, ".zst"))
-		return false;
-	if (seg_hash_file(s->path, hex))
-		return false;
-	return !strcmp(hex, next->meta.prev_sha256);
-}
-
 int query_seg_open(struct query *q, struct slot *s)
 {
 	struct sr_open_opts o = { .flags = s->open_flags, .max_unpacked = q->max_unpacked };
@@ -81,12 +59,13 @@ int query_seg_open(struct query *q, struct slot *s)
 	if (s->failed)
 		return -EBADMSG;
 	if (!(o.flags & SR_OPEN_NO_CHECK)) {
-		s->trusted = chain_vouches(q, s);
+		s->trusted = query_trust(q, s);
 		s->checked = !s->trusted;
 		if (s->trusted)
 			o.flags |= SR_OPEN_NO_CHECK;
 		cr_debug("%s: %s", s->path,
-			 s->trusted ? "the hash chain vouches for it; no quick_check" : "quick_check");
+			 s->trusted ? "the store's records vouch for it; no quick_check"
+				    : "quick_check");
 	}
 	err = sr_open(s->path, &o, &s->seg, msg, sizeof(msg));
 	if (err) {
@@ -281,9 +260,13 @@ void query_report_checks(const struct query *q)
 	size_t nt = list_status(q, true, trusted, sizeof(trusted));
 	size_t nc = list_status(q, false, checked, sizeof(checked));
 
-	if (nt)
+	if (nt && q->verify_key)
+		cr_info("%zu segment(s) taken on trust of their seal records, authenticated with "
+			"the key given (no quick_check): %s",
+			nt, trusted);
+	else if (nt)
 		cr_info("%zu segment(s) taken on trust of the hash chain (SHA-256 as the next "
-			"segment records it; no quick_check): %s",
+			"segment and its seal records record it; no quick_check): %s",
 			nt, trusted);
 	if (nc)
 		cr_info("%zu segment(s) checked with quick_check: %s", nc, checked);
