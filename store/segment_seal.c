@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Sealing one segment (docs/store.md, "Rotation and sealing"): indexes and seal metadata,
- * rollback journal, seekable zstd (segment_zstd.c) with the SHA-256 of the compressed bytes, manifest line, rename, unlink
- * of the raw file. Each step is done so that a crash at any point leaves something the next
- * call finishes.
+ * rollback journal, seekable zstd (segment_zstd.c) with the SHA-256 of the compressed bytes,
+ * manifest line, rename, unlink of the raw file. Each step is done so that a crash at any
+ * point leaves something the next call finishes.
  */
 #include <errno.h>
 #include <fcntl.h>
