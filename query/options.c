@@ -17,6 +17,7 @@
 #include "query.h"
 #include "store.h"
 #include "timespec.h"
+#include "verify_key.h"
 
 enum {
 	OPT_DATA_DIR = OPT_FIRST,
@@ -48,6 +49,7 @@ enum {
 	OPT_GAPS,
 	OPT_COUNT,
 	OPT_NO_CHECK,
+	OPT_VERIFY_KEY,
 	OPT_PAGER,
 	OPT_NO_PAGER,
 	OPT_MAX_UNPACKED,
@@ -140,6 +142,9 @@ static const struct opt query_options[] = {
 	OPT_ROW_HEADING("Evidence"),
 	{ .id = OPT_NO_CHECK, .name = "no-check",
 	  .help = "skip PRAGMA quick_check (the schema is still checked)" },
+	{ .id = OPT_VERIFY_KEY, .name = "verify-key", .arg = OPT_REQUIRED, .metavar = "KEY",
+	  .help = "skip quick_check only for sealed segments whose seal record carries a right "
+		  "MAC for this verification key (KEYID-KEY as keygen printed it, or @FILE)" },
 	{ .id = OPT_MAX_UNPACKED, .name = "max-unpacked", .arg = OPT_REQUIRED, .metavar = "SIZE",
 	  .help = "cap on the private copies of segments, all together (default:\n"
 		  "16G or half the free space of $TMPDIR, whichever is smaller)" },
@@ -378,6 +383,8 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	case OPT_NO_CHECK:
 		q->open_flags |= SR_OPEN_NO_CHECK;
 		break;
+	case OPT_VERIFY_KEY:
+		return vkey_take(o, a, &q->verify_key);
 	case OPT_MAX_UNPACKED:
 		if (ts_parse_size(a, &q->max_unpacked) || !q->max_unpacked)
 			return opt_bad_value(o, a, "expected a size like 512M or 64G");

@@ -74,6 +74,7 @@ static void query_free(struct query *q)
 	flow_table_free(&q->pending);
 	who_free(&q->who);
 	flow_filter_free(&q->ff);
+	query_trust_free(q);
 }
 
 int query_run(int argc, char **argv)
@@ -118,6 +119,8 @@ int query_run(int argc, char **argv)
 		cr_err("writing output: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (!strcmp(q.format, "table"))
+		query_report_checks(&q);
 	status = q.failures ? EXIT_FAIL : EXIT_OK;
 cleanup:
 	if (err == -ENOMEM)

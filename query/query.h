@@ -38,6 +38,9 @@ struct slot {
 	bool read;
 	bool failed; /* could not be opened when it was to be read (warned, counted) */
 	uint32_t boot; /* who.h's index of (host, boot id), once read */
+	/* How it was opened to be read: quick_check skipped because the hash chain vouches
+	 * for it (trusted), or run (checked); neither with --no-check. */
+	bool trusted, checked;
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -58,11 +61,13 @@ struct query {
 	uint64_t limit; /* 0 = none */
 	unsigned open_flags;
 	uint64_t max_unpacked;
+	const char *verify_key; /* --verify-key: seals must be authenticated to be trusted */
 	enum pager_choice pager;
 	struct flow_filter ff;
 	struct who_filter wf;
 	struct sr_conn_filter sf;
 	/* state */
+	struct trust_key *trust_key; /* trust.c's, once needed */
 	struct slot *slots;
 	size_t n_slots;
 	char **hosts;
@@ -128,6 +133,18 @@ void query_seg_warn(struct query *q, struct slot *s, int err);
  */
 int query_seg_open(struct query *q, struct slot *s);
 void query_seg_close(struct slot *s);
+/* Says on stderr which segments read were taken on trust of the hash chain, which checked. */
+void query_report_checks(const struct query *q);
+
+/*
+ * trust.c: whether sealed segment s may be opened without quick_check. Its SHA-256 and size
+ * must agree with every seal record of it that the next segment of its host holds, and with
+ * that segment's prev_sha256; with --verify-key a seal record of it must also carry a right
+ * MAC. Otherwise (nothing follows it, the records cannot be read cheaply, any disagreement:
+ * warned) it is checked.
+ */
+bool query_trust(struct query *q, struct slot *s);
+void query_trust_free(struct query *q);
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);

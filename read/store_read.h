@@ -10,9 +10,10 @@
  *     the "super-journal" it names). One with a -wal is copied with it into a private 0700
  *     temp dir and opened there, unless it is the active segment of a data dir whose lock a
  *     running recorder holds (SR_OPEN_LIVE, from sr_list_dir(), with -wal and -shm present):
- *     that one opens read-only in place so no committed row is missed. A .db.zst is
- *     decompressed into a private 0700 temp dir. All private copies of the process count
- *     against one cap on their total size, and each is removed by sr_close();
+ *     that one opens read-only in place so no committed row is missed. A seekable .db.zst
+ *     is read in place through a read-only VFS that decompresses the frames SQLite reads; an
+ *     older one is decompressed into a private 0700 temp dir. All private copies of the
+ *     process count against one cap on their total size, and each is removed by sr_close();
  *   - sets SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers and views off,
  *     cell_size_check=ON, mmap_size=0, query_only=ON and tight sqlite3_limit()s;
  *   - checks the header magic, runs PRAGMA quick_check (unless SR_OPEN_NO_CHECK), refuses
@@ -45,6 +46,7 @@
 /* sr_open() flags. */
 #define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
+#define SR_OPEN_NO_COPY	 0x4 /* -EXDEV rather than make a private copy (a cheap look only) */
 
 /* The cap on private copies when none is given: at most this, and at most half the free
  * space of the temp dir's file system (when the first copy is made). */

@@ -4,6 +4,8 @@
  * by concern:
  *   store_read.c         opening a segment: header check, hardened connection, meta
  *   store_read_copy.c    where SQLite opens it from: in place, or a private copy (WAL, .zst)
+ *   store_read_zseek.c   a seekable .zst's seek table and frames, read in place
+ *   store_read_vfs.c     the read-only SQLite VFS that serves pages from those frames
  *   store_read_schema.c  the schema check against the embedded schema files
  *   store_read_dir.c     the segment list of a data dir
  *   store_read_where.c   a conn filter as SQL with bound values
@@ -27,10 +29,16 @@ struct sr_copy {
 	bool used; /* false: read in place, nothing to remove */
 };
 
+struct sr_zseek;
+
 struct sr_segment {
 	char *path;
 	sqlite3 *db;
 	struct sr_copy copy;
+	/* A seekable .zst read in place: owned until the connection takes it, then only for
+	 * its frame errors (the connection closes it). */
+	struct sr_zseek *zs;
+	bool zs_owned;
 	struct sr_meta meta;
 	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
@@ -98,6 +106,7 @@ int sr_check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct sr_n
 struct sr_source {
 	const char *file;   /* the evidence itself, or the private copy */
 	const char *params; /* URI query parameters */
+	struct sr_zseek *zs; /* a seekable .zst: read through the VFS, no copy */
 };
 
 /*
@@ -114,6 +123,34 @@ void sr_copy_remove(struct sr_copy *c);
  */
 int sr_peek_zst(const char *path, size_t max, unsigned char **out, size_t *len, char *errbuf,
 		size_t errlen);
+
+/* ---- store_read_zseek.c ---- */
+
+/*
+ * Opens path as a seekable .zst and checks its whole seek table: 0 with *out set; 0 with *out
+ * NULL when the file has no seek table (an older single-frame segment); -EBADMSG (damaged
+ * table) or -errno with the message.
+ */
+int sr_zseek_open(const char *path, struct sr_zseek **out, char *errbuf, size_t errlen);
+void sr_zseek_close(struct sr_zseek *z);
+/* Size of the decompressed .db. */
+uint64_t sr_zseek_size(const struct sr_zseek *z);
+/*
+ * n bytes of the .db at off: 0; 1 when the .db ends first (the rest of buf zeroed); -EBADMSG
+ * for a damaged frame (sr_zseek_error() says which and why), -ENOMEM.
+ */
+int sr_zseek_read(struct sr_zseek *z, void *buf, size_t n, uint64_t off);
+/* The last frame error, "" when none. */
+const char *sr_zseek_error(const struct sr_zseek *z);
+
+/* ---- store_read_vfs.c ---- */
+
+/*
+ * sqlite3_open_v2(uri) read-only through the seekable VFS, serving *z. On success the
+ * connection owns *z (set to NULL; it is closed with the connection). 0 or -EBADMSG/-EIO;
+ * *db may be set either way (close it).
+ */
+int sr_vfs_open(const char *uri, struct sr_zseek **z, sqlite3 **db);
 
 /* ---- store_read_schema.c ---- */
 

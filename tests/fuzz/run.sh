@@ -14,7 +14,8 @@ OUT=${CONNREC_OUTPUT:-$PWD/.output}
 command -v "$CLANG" >/dev/null || { echo "skip: no clang"; exit 77; }
 work=$(mktemp -d /tmp/connrec-fuzzrun.XXXXXX)
 keep=0
-cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
+# The targets make their scratch files inside $work: another run's cleanup cannot remove them.
+cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 { sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
 	>"$work/schema_sql.c" || exit 1
@@ -26,6 +27,10 @@ $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz
 $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
 	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
+# shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_seekable.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
+	lib/match_set.c lib/escape.c lib/progress.c lib/timespec.c store/segment.c \
+	"$work/schema_sql.c" -lsqlite3 -lzstd -lcrypto -o "$work/fuzz_seekable" || exit 1
 
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealkey.c store/anchor.c \
@@ -33,7 +38,7 @@ $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealke
 	-o "$work/fuzz_anchor" ||
 	exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor"
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_seekable"
 for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
 	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
 	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
@@ -49,6 +54,10 @@ if [ -x "$OUT/tools/mkfixture" ]; then
 	cp "$work/store/seg-00000002.db" "$work/c_open/seg2.db"
 	cp "$work/store/seg-00000001.db.zst" "$work/c_open/seg1.zst"
 	cp "$work/store/h2/seg-00000001.db.zst" "$work/c_open/h2.zst"
+	# A sealed segment of two seekable frames, so mutations reach the seek table and frames.
+	"$OUT/tools/mkfixture" big "$work/big" 5000 2 1795230000 7200 >/dev/null 2>&1 &&
+		cp "$work/big/seg-00000001.db.zst" "$work/c_open/seekable2.zst" &&
+		cp "$work/big/seg-00000001.db.zst" "$work/c_seekable/seekable2.zst"
 	# Segments with sidecars (see fuzz_open.c for the format): the active segment with its
 	# -wal and -shm, and a sealed one with a hot journal that names a super-journal.
 	cp "$work/store/seg-00000002.db" "$work/hot.db"
@@ -71,11 +80,11 @@ PY
 fi
 
 status=0
-half=$((secs / 3))
+half=$((secs / 4))
 [ $half -ge 1 ] || half=1
-for t in parsers open anchor; do
+for t in parsers open seekable anchor; do
 	(cd "$work" && ./fuzz_$t -max_total_time=$half -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$([ $t = open ] && echo 131072 || echo 1200) "c_$t" >"fuzz_$t.log" 2>&1)
+		-max_len=$(case $t in open | seekable) echo 131072 ;; *) echo 1200 ;; esac) "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then

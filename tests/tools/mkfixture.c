@@ -31,6 +31,7 @@
 
 #include "connrec_event.h"
 #include "schema.h"
+#include "segment.h"
 
 #define S  1000000000LL
 #define T0 (1795230000LL * S)
@@ -104,42 +105,28 @@ static void seal(sqlite3 *db, int64_t first, int64_t last)
 	exec(db, "COMMIT");
 }
 
+/*
+ * Sealed segments are compressed as the recorder does it (seekable, store/segment_zstd.c).
+ * The SHA-256 of the .zst goes into sha256 (65 bytes) when it is not NULL.
+ */
+static void compress_hash(const char *path, char *sha256)
+{
+	struct seg_info info;
+	char out[4096];
+	int err;
+
+	snprintf(out, sizeof(out), "%s.zst", path);
+	err = seg_compress(path, out, &info);
+	if (err)
+		die("compress %s: %s", path, strerror(-err));
+	if (sha256)
+		memcpy(sha256, info.sha256, sizeof(info.sha256));
+	unlink(path);
+}
+
 static void compress(const char *path)
 {
-	char out[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n, cap;
-	void *src, *dst;
-	long len;
-
-	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-		die("read %s", path);
-	src = malloc((size_t)len);
-	if (!src || fread(src, 1, (size_t)len, f) != (size_t)len)
-		die("read %s", path);
-	fclose(f);
-	cap = ZSTD_compressBound((size_t)len);
-	dst = malloc(cap);
-	if (!dst)
-		die("oom");
-	/* As the recorder seals: level 3 with the frame checksum, so a changed byte shows. */
-	ZSTD_CCtx *zc = ZSTD_createCCtx();
-
-	if (!zc)
-		die("oom");
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, 3);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
-	n = ZSTD_compress2(zc, dst, cap, src, (size_t)len);
-	ZSTD_freeCCtx(zc);
-	if (ZSTD_isError(n))
-		die("zstd: %s", ZSTD_getErrorName(n));
-	snprintf(out, sizeof(out), "%s.zst", path);
-	f = fopen(out, "wb");
-	if (!f || fwrite(dst, 1, n, f) != n || fclose(f))
-		die("write %s", out);
-	free(src);
-	free(dst);
-	unlink(path);
+	compress_hash(path, NULL);
 }
 
 static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long long netns,
@@ -439,7 +426,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 {
 	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
 	long long per = flows / segs, id = 1;
-	char p[4096];
+	char p[4096], prev_sha256[65] = "";
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		die("mkdir %s", dir);
@@ -455,6 +442,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 		db = seg_create(p, "bench", k + 1, c0, active);
 		exec(db, "PRAGMA synchronous=OFF");
 		exec(db, "BEGIN");
+		/* The hash chain, as the recorder writes it: this segment records the last one's. */
+		execf(db, "UPDATE meta SET value = %Q WHERE key = 'prev_sha256'", prev_sha256);
 		for (int i = 1; i <= 1000; i++) {
 			char comm[16];
 
@@ -513,7 +502,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 		}
 		sqlite3_close(db);
 		if (!active)
-			compress(p);
+			compress_hash(p, prev_sha256);
 		fprintf(stderr, "mkfixture: segment %d: %lld flows\n", k + 1, n);
 	}
 }
