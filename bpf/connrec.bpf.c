@@ -10,6 +10,7 @@
  *   cgroup/connect4|6            makes the kernel assign a socket cookie to UDP sockets
  *   cgroup/sendmsg4|6, recvmsg4|6 unconnected UDP datagrams, with the peer's address
  *   cgroup/sock_release          the end of a UDP socket
+ *   cgroup_skb/ingress           DNS answers (bpf/dns.bpf.h)
  *
  * Every cgroup hook returns 1 ("allow"): connrec observes, it never changes traffic.
  * Each flow gets a 64-bit id from one global counter that userspace seeds above every id
@@ -1139,3 +1140,6 @@ int on_sock_release(struct bpf_sock *ctx)
 
 /* Process lives (exec, fork, exit, and the start-up seed walk): their own ring and counters. */
 #include "proc.bpf.h"
+
+/* DNS answers: their own ring and counters. */
+#include "dns.bpf.h"

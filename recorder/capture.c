@@ -92,7 +92,8 @@ static struct bpf_link *attach_one(struct capture *c, const struct bpf_program *
 	enum bpf_prog_type type = bpf_program__type(prog);
 	struct bpf_program *p = (struct bpf_program *)prog; /* libbpf 1.1 takes non-const */
 
-	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
+	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK ||
+	    type == BPF_PROG_TYPE_CGROUP_SKB)
 		return bpf_program__attach_cgroup(p, c->cgroup_fd);
 	return bpf_program__attach(p);
 }
@@ -206,6 +207,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	}
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
 	size_maps(c, flows);
+	capture_dns_size(c, opts);
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;

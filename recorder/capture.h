@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "connrec_event.h"
+#include "dns_event.h"
 
 struct capture_opts {
 	uint32_t ring_size;	/* bytes, power of two; 0 = default */
@@ -31,6 +32,7 @@ struct capture_opts {
 	uint32_t proc_ring_size; /* bytes of the process-event ring, power of two; 0 = default */
 	/* Leave the process-event programs out (hidden flag --no-proc-events, for benchmarks). */
 	bool no_proc_events;
+	uint32_t dns_ring_size; /* bytes, power of two; 0 = default (hidden flag --dns-ring-size) */
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)
@@ -97,6 +99,18 @@ int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
  * Returns 0 or -errno; the CLOSEs sent are counted as late closes.
  */
 int capture_audit_opens(struct capture *c);
+
+/*
+ * DNS answers come on a ring of their own (bpf/dns_event.h): one record, and the payload it
+ * carries (e->len bytes).
+ */
+typedef void (*capture_dns_fn)(void *ctx, const struct cr_dns_event *e, const uint8_t *payload);
+
+/* Deliver DNS records to fn from now on, from the same capture_poll() and capture_drain(). */
+int capture_dns_start(struct capture *c, capture_dns_fn fn, void *ctx);
+
+/* Cumulative DNS losses counted in BPF, summed over CPUs. */
+int capture_dns_drops(struct capture *c, uint64_t out[CR_DNS_DROP_MAX]);
 
 /* Number of programs attached (for the ready line). */
 int capture_attached(const struct capture *c);

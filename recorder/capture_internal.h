@@ -36,6 +36,9 @@ struct capture {
 	/* Process events (proc_capture.c): their ring's consumer. */
 	void (*proc_fn)(void *ctx, const void *data, size_t size);
 	void *proc_ctx;
+	/* DNS answers (capture_dns.c): their ring's consumer. */
+	capture_dns_fn dns_fn;
+	void *dns_ctx;
 };
 
 /* proc_capture.c: sizes the process-event ring (or leaves its programs out); before load. */
@@ -62,5 +65,8 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
 
 /* The fallback: asks about every tracked connection older than the cutoff. */
 int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent);
+
+/* capture_dns.c: sizes the DNS ring before load. */
+void capture_dns_size(struct capture *c, const struct capture_opts *opts);
 
 #endif /* CONNREC_CAPTURE_INTERNAL_H */
