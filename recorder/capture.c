@@ -280,7 +280,7 @@ static uint64_t prog_misses(const struct bpf_program *prog)
 	return info.recursion_misses;
 }
 
-int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
+int capture_sum_percpu(int map_fd, uint32_t nkeys, uint64_t skip_mask, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *vals;
@@ -290,16 +290,27 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < CR_DROP_MAX; k++) {
+	for (uint32_t k = 0; k < nkeys; k++) {
 		out[k] = 0;
-		if (k == CR_DROP_RECURSION)
-			continue; /* not a BPF-side counter, see below */
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &k, vals))
+		if (k < 64 && (skip_mask >> k & 1))
+			continue;
+		if (bpf_map_lookup_elem(map_fd, &k, vals))
 			continue;
 		for (int i = 0; i < ncpu; i++)
 			out[k] += vals[i];
 	}
 	free(vals);
+	return 0;
+}
+
+int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
+{
+	/* CR_DROP_RECURSION is not a BPF-side counter, see below. */
+	int err = capture_sum_percpu(bpf_map__fd(c->skel->maps.drops), CR_DROP_MAX,
+				     1ULL << CR_DROP_RECURSION, out);
+
+	if (err)
+		return err;
 	/* Runs the kernel skipped because the program was already running on that CPU. */
 	out[CR_DROP_RECURSION] = prog_misses(c->skel->progs.on_tcp_state) +
 				 prog_misses(c->skel->progs.on_tcp_destroy);

@@ -54,21 +54,5 @@ int capture_dns_start(struct capture *c, capture_dns_fn fn, void *ctx)
 
 int capture_dns_drops(struct capture *c, uint64_t out[CR_DNS_DROP_MAX])
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < CR_DNS_DROP_MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.dns_drops), &k, vals))
-			continue;
-		for (int i = 0; i < ncpu; i++)
-			out[k] += vals[i];
-	}
-	free(vals);
-	return 0;
+	return capture_sum_percpu(bpf_map__fd(c->skel->maps.dns_drops), CR_DNS_DROP_MAX, 0, out);
 }

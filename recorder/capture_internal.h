@@ -66,6 +66,12 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
 /* The fallback: asks about every tracked connection older than the cutoff. */
 int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent);
 
+/*
+ * Sums each of the first nkeys keys of a per-CPU array of u64 over the CPUs into out[key];
+ * keys whose bit is set in skip_mask are left at 0. Returns 0 or -errno.
+ */
+int capture_sum_percpu(int map_fd, uint32_t nkeys, uint64_t skip_mask, uint64_t *out);
+
 /* capture_dns.c: sizes the DNS ring before load. */
 void capture_dns_size(struct capture *c, const struct capture_opts *opts);
 
