@@ -74,6 +74,9 @@ enum cr_run_kind {
 	CR_RUN_SEGMENT = 3, /* a segment was opened */
 };
 
+/* The schema version that brought the dns tables (schema/004_dns.sql). */
+#define CR_SCHEMA_DNS 4
+
 /* dns_answer.type: the IANA RR type numbers of the records kept. */
 #define CR_DNS_TYPE_A 1
 #define CR_DNS_TYPE_CNAME 5

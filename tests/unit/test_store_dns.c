@@ -211,17 +211,28 @@ static void make_v2(const char *dir, const char *db)
 	sqlite3_close(h);
 }
 
-static int open_check(const char *db, int *version)
+static int count_dns(const struct sr_dns *d, void *ctx)
+{
+	(void)d;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* Opens db as evidence: its schema version, and how many DNS answers the reader lists. */
+static int open_check(const char *db, int *version, int *answers)
 {
 	struct sr_open_opts oo = { 0 };
 	struct sr_segment *seg = NULL;
 	char err[256] = "";
 	int rc = sr_open(db, &oo, &seg, err, sizeof(err));
 
+	*answers = 0;
 	if (rc)
 		fprintf(stderr, "sr_open %s: %s\n", db, err);
-	else
+	else {
 		*version = sr_meta(seg)->schema_version;
+		rc = sr_dns(seg, SR_NO_TIME, SR_TIME_MAX, count_dns, answers);
+	}
 	sr_close(seg);
 	return rc;
 }
@@ -232,15 +243,15 @@ static void test_upgrade(void)
 	struct store_opts o = { .version = "test" };
 	struct store *s = NULL;
 	struct store_dns d;
-	int version = 0;
+	int version = 0, answers = -1;
 
 	snprintf(dir, sizeof(dir), "%s/upgrade", base);
 	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
 	o.dir = dir;
 	make_v2(dir, db);
 	CHECK_THAT(q1(db, "PRAGMA user_version") == 2);
-	/* The reader takes a version-2 segment as it is. */
-	CHECK_THAT(open_check(db, &version) == 0 && version == 2);
+	/* The reader takes a version-2 segment as it is: no DNS answers, no error. */
+	CHECK_THAT(open_check(db, &version, &answers) == 0 && version == 2 && answers == 0);
 
 	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
@@ -255,7 +266,8 @@ static void test_upgrade(void)
 	CHECK_THAT(q1(db, "SELECT count(*) FROM dns") == 1);
 	/* Upgraded in place, it has exactly the schema of a new segment. */
 	version = 0;
-	CHECK_THAT(open_check(db, &version) == 0 && version == STORE_SCHEMA_VERSION);
+	CHECK_THAT(open_check(db, &version, &answers) == 0 && version == STORE_SCHEMA_VERSION);
+	CHECK_THAT(answers == 1);
 }
 
 int main(void)
