@@ -239,6 +239,28 @@ static void run(sqlite3 *db, int64_t ts, int kind, int pid)
 	      (long long)ts, kind, pid);
 }
 
+/* One DNS answer received by procid from the resolver at 10.0.0.53 (hex), over UDP. */
+static void dns(sqlite3 *db, int64_t id, int64_t ts, int procid, const char *qname, int qtype,
+		int rcode, int flags)
+{
+	execf(db,
+	      "INSERT INTO dns VALUES (%lld, %lld, %d, 17, 4, X'0a000001', 53000, X'0a000035', 53,"
+	      " %d, 4242, %Q, %d, %d)",
+	      (long long)id, (long long)ts, procid, flags, qname, qtype, rcode);
+}
+
+/* One record of answer dns: an address (hex) or a CNAME target. */
+static void dns_rr(sqlite3 *db, int64_t dns, int type, const char *name, int ttl,
+		   const char *addr, const char *target)
+{
+	if (addr)
+		execf(db, "INSERT INTO dns_answer VALUES (%lld, %d, %Q, %d, X'%s', NULL)",
+		      (long long)dns, type, name, ttl, addr);
+	else
+		execf(db, "INSERT INTO dns_answer VALUES (%lld, %d, %Q, %d, NULL, %Q)",
+		      (long long)dns, type, name, ttl, target);
+}
+
 /* Addresses. */
 #define H1   "0a000001"
 #define V6A  "20010db8000000000000000000000001"
@@ -333,6 +355,18 @@ static void golden(const char *dir)
 	conn(db, 10, T0 + 80 * S, 6, 6, CR_DIR_OUT, M1, 40010, M30, 80, 1, 0, 200000000, 100, 900,
 	     CR_END_LOCAL_FIN);
 	gap(db, 1, T0 + 90 * S, T0 + 91 * S, 7, "ring buffer full");
+	/* curl's lookup names flow 1 through a CNAME; the IPv6 socket's flow 10 by its A. */
+	dns(db, 100, T0 + 9 * S, 1, "www.example.com", 1, 0, 0);
+	dns_rr(db, 100, 5, "www.example.com", 300, NULL, "edge.example-cdn.net");
+	dns_rr(db, 100, 1, "edge.example-cdn.net", 60, "5db8d822", NULL);
+	dns(db, 102, T0 + 59 * S, 9, "nx.example", 1, 3, 0);
+	/* In another namespace: must not name psql's flow 9 to the same address. */
+	dns(db, 104, T0 + 65 * S, 4, "other-ns.example", 1, 0, 0);
+	dns_rr(db, 104, 1, "other-ns.example", 600, "0a000014", NULL);
+	dns(db, 103, T0 + 79 * S, 1, "mapped.example", 1, 0, 0);
+	dns_rr(db, 103, 1, "mapped.example", 30, "0a00001e", NULL);
+	/* A hostile file's name: escape codes, a comma, quotes and a tab. */
+	dns(db, 105, T0 + 85 * S, 10, "evil\x1b[31m,\"x\"\t.example", 28, 2, 4);
 	conn_end(db, 4, T0 + 100 * S, 1200, 3400, CR_END_PEER_RST);
 	conn_end(db, 5, T0 + 52 * S, 10, 0, CR_END_LOCAL_RST);
 	exec(db, "COMMIT");
@@ -353,6 +387,8 @@ static void golden(const char *dir)
 	     0, 0);
 	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5, CR_FLAG_CARRIED,
 	     -1, 0, 0, 0);
+	dns(db, 101, T0 + 699 * S, 7, "example.com", 1, 0, 0);
+	dns_rr(db, 101, 1, "example.com", 3600, "5db8d822", NULL);
 	conn(db, 11, T0 + 700 * S, 6, 4, CR_DIR_OUT, H1, 40011, "5db8d822", 80, 7, 0, 300000000, 50,
 	     600, CR_END_PEER_FIN);
 	conn(db, 12, T0 + 800 * S, 6, 4, CR_DIR_OUT, H1, 40012, "0a000015", 6379, 10, 0, -1, 0, 0,
@@ -379,6 +415,14 @@ static void golden(const char *dir)
 	run(db, T0 + 1800 * S, 3, 101);
 	conn(db, 13, T0 + 1500 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
+	/* Still valid when this segment began: carried, same id. */
+	dns(db, 101, T0 + 699 * S, 7, "example.com", 1, 0, CR_DNS_FLAG_CARRIED);
+	dns_rr(db, 101, 1, "example.com", 3600, "5db8d822", NULL);
+	/* TTL 0: names a flow within the grace period. */
+	dns(db, 106, T0 + 1890 * S, 1, "api.example.org", 28, 0, 0);
+	dns_rr(db, 106, 28, "api.example.org", 0, V6B, NULL);
+	dns(db, 107, T0 + 1890 * S, 1, "api.example.org", 1, 0, 0);
+	dns_rr(db, 107, 1, "api.example.org", 0, "0a000016", NULL);
 	conn(db, 14, T0 + 1900 * S, 6, 4, CR_DIR_OUT, H1, 40014, "0a000016", 443, 1, 0, 50000000,
 	     300, 5000, CR_END_PEER_FIN);
 	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0, 0);
