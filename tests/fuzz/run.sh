@@ -14,7 +14,8 @@ OUT=${CONNREC_OUTPUT:-$PWD/.output}
 command -v "$CLANG" >/dev/null || { echo "skip: no clang"; exit 77; }
 work=$(mktemp -d /tmp/connrec-fuzzrun.XXXXXX)
 keep=0
-cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
+# The targets make their scratch dirs inside $work: another run's cleanup cannot remove them.
+cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 { sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
 	>"$work/schema_sql.c" || exit 1
