@@ -10,7 +10,10 @@
  *   mkfixture big DIR FLOWS SEGMENTS END_S SPAN_S
  *                              FLOWS flows spread evenly over SPAN_S seconds ending at END_S
  *                              (epoch seconds), in SEGMENTS segments: all sealed and zstd-
- *                              compressed except the last; every 10th flow is DNS (udp 53)
+ *                              compressed except the last; every 10th flow is DNS (udp 53).
+ *                              With MKFIXTURE_DNS=N in the environment, every Nth flow is
+ *                              preceded by a DNS answer (1 ms before) holding its address, so
+ *                              about 1/N of the flows get a name (for timing rname)
  *   mkfixture newer FILE       a segment claiming schema version 99
  *
  * Times in the golden store count from T0 = 2026-11-21T03:00:00Z.
@@ -483,6 +486,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 {
 	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
 	long long per = flows / segs, id = 1;
+	const char *dns_env = getenv("MKFIXTURE_DNS");
+	long long dns_every = dns_env ? atoll(dns_env) : 0;
 	char p[4096];
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
@@ -512,6 +517,16 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 				       " ?9, 0, ?10, ?11, ?12, ?13)",
 				       -1, &st, NULL) != SQLITE_OK)
 			die("prepare: %s", sqlite3_errmsg(db));
+		sqlite3_stmt *dq = NULL, *da = NULL;
+
+		if (dns_every > 0 &&
+		    (sqlite3_prepare_v2(db,
+					"INSERT INTO dns VALUES (?1, ?2, ?3, 17, 4, X'0a000001', 40000,"
+					" X'0a000035', 53, 0, 1, ?4, 1, 0)",
+					-1, &dq, NULL) != SQLITE_OK ||
+		     sqlite3_prepare_v2(db, "INSERT INTO dns_answer VALUES (?1, 1, ?2, 300, ?3, NULL)",
+					-1, &da, NULL) != SQLITE_OK))
+			die("prepare: %s", sqlite3_errmsg(db));
 		for (long long i = 0; i < n; i++, id++) {
 			int64_t start = c0 + (int64_t)((c1 - c0) * (double)i / (double)n);
 			bool dns = id % 10 == 0;
@@ -527,6 +542,23 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			sqlite3_bind_blob(st, 5, la, 4, SQLITE_TRANSIENT);
 			sqlite3_bind_int(st, 6, 32768 + (int)(rnd() % 28000));
 			sqlite3_bind_blob(st, 7, ra, 4, SQLITE_TRANSIENT);
+			if (dq && id % dns_every == 0) {
+				char name[48];
+
+				/* Its own id space: conn ids are below flows, answers above. */
+				snprintf(name, sizeof(name), "h%lld.example.com", id);
+				sqlite3_bind_int64(dq, 1, flows + id);
+				sqlite3_bind_int64(dq, 2, start - 1000000);
+				sqlite3_bind_int(dq, 3, 1 + (int)(id % 1000));
+				sqlite3_bind_text(dq, 4, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_int64(da, 1, flows + id);
+				sqlite3_bind_text(da, 2, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_blob(da, 3, ra, 4, SQLITE_TRANSIENT);
+				if (sqlite3_step(dq) != SQLITE_DONE || sqlite3_step(da) != SQLITE_DONE)
+					die("insert dns: %s", sqlite3_errmsg(db));
+				sqlite3_reset(dq);
+				sqlite3_reset(da);
+			}
 			sqlite3_bind_int(st, 8, dns ? 53 : ports[rnd() % 8]);
 			sqlite3_bind_int(st, 9, 1 + (int)(rnd() % 1000));
 			/* A folded row is written after its end, so the end lies inside the
@@ -550,6 +582,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			sqlite3_reset(st);
 		}
 		sqlite3_finalize(st);
+		sqlite3_finalize(dq);
+		sqlite3_finalize(da);
 		exec(db, "COMMIT");
 		if (!active) {
 			exec(db, "PRAGMA journal_mode=DELETE");
