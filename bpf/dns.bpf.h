@@ -7,7 +7,7 @@
  *
  * It sees every packet the host receives, so a packet that is not a DNS answer must leave
  * after a few loads: IP version, protocol, source port, and out, with no helper call and no
- * map write. A DNS answer (UDP or TCP from port 53) is copied, header and up to
+ * map write. (A UDP datagram is counted for its flow first: udp_traffic.bpf.h.) A DNS answer (UDP or TCP from port 53) is copied, header and up to
  * CR_DNS_SNAPLEN payload bytes, into the dns_events ring together with the receiving
  * socket's cookie. Nothing else is known here: the packet often arrives in softirq, where
  * the current task is whoever was interrupted. Userspace gives the answer its owner from
@@ -20,8 +20,6 @@
 
 #include "dns_event.h"
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
 #define DNS_PORT 53
 
 /* Userspace sizes it before load; separate from `events` so a DNS flood costs no flow. */
@@ -147,29 +145,8 @@ int on_skb_ingress(struct __sk_buff *skb)
 	__u32 l4off;
 	__u8 proto;
 
-	/*
-	 * skb->data is the network header here. The headers a socket is delivered with have
-	 * been pulled into the linear part by the IP and UDP/TCP input code, so direct reads
-	 * reach them; a packet where they are not is left alone like any other.
-	 */
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data;
-
-		if ((void *)(ip + 1) > end)
-			return 1;
-		proto = ip->protocol;
-		l4off = (ip->ihl & 0xf) * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data;
-
-		/* Extension headers are not followed: answers carry none in practice. */
-		if ((void *)(ip6 + 1) > end)
-			return 1;
-		proto = ip6->nexthdr;
-		l4off = sizeof(*ip6);
-	} else {
-		return 1;
-	}
+	/* A UDP datagram is counted for its flow first (udp_traffic.bpf.h). */
+	proto = udp_skb(skb, true, &l4off);
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		return 1;
 	l4 = data + l4off;

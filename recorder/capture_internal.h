@@ -18,8 +18,8 @@ _Static_assert(sizeof(struct cr_event) == 144, "cr_event layout changed");
 _Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
 _Static_assert(sizeof(struct tcp_flow) == 72, "tcp_flow layout changed");
 _Static_assert(sizeof(struct young_slot) == 32, "young_slot layout changed");
-_Static_assert(sizeof(struct udp_flow) == 40, "udp_flow layout changed");
-_Static_assert(sizeof(struct udp_sock_state) == 144, "udp_sock_state layout changed");
+_Static_assert(sizeof(struct udp_flow) == 48, "udp_flow layout changed");
+_Static_assert(sizeof(struct udp_sock_state) == 152, "udp_sock_state layout changed");
 _Static_assert(sizeof(struct report_req) == 24, "report_req layout changed");
 
 struct capture {
