@@ -73,8 +73,16 @@ uint64_t capture_alloc_conn_id(struct capture *c);
 int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
 		      uint64_t conn_id);
 
-/* Called for each UDP flow that capture_end_udp_*() removes: (ctx, conn id, last seen). */
-typedef void (*capture_udp_end_fn)(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
+/* What capture_end_udp_*() knows of each UDP flow it removes. */
+struct capture_udp_end {
+	uint64_t conn_id;
+	uint64_t last_boot_ns; /* its last datagram */
+	uint64_t bytes_out, bytes_in; /* UDP payload bytes */
+	bool refused;		      /* an ICMP port unreachable reached its socket */
+};
+
+/* Called for each UDP flow that capture_end_udp_*() removes. */
+typedef void (*capture_udp_end_fn)(void *ctx, const struct capture_udp_end *end);
 
 /* End every flow of a released multi-peer socket. Returns the number ended. */
 int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx);

@@ -324,7 +324,7 @@ struct recorder {
 	int64_t end_ns;
 };
 
-static void on_udp_end(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
+static void on_udp_end(void *ctx, const struct capture_udp_end *end);
 
 static uint64_t new_conn_id(void *cap)
 {
@@ -346,13 +346,15 @@ static void on_event(void *ctx, const struct cr_event *e)
 	ingest_event(r->ingest, e);
 }
 
-static void on_udp_end(void *ctx, uint64_t conn_id, uint64_t last_boot_ns)
+static void on_udp_end(void *ctx, const struct capture_udp_end *end)
 {
 	struct recorder *r = ctx;
-	int64_t end = r->end_reason == CR_END_IDLE ? ingest_wall_ns(r->ingest, last_boot_ns)
-						     : r->end_ns;
+	int64_t end_ns = r->end_reason == CR_END_IDLE ? ingest_wall_ns(r->ingest, end->last_boot_ns)
+							: r->end_ns;
 
-	ingest_udp_end(r->ingest, conn_id, end, r->end_reason);
+	/* Refused says more than how it ended: the peer's host turned the datagrams away. */
+	ingest_udp_end(r->ingest, end->conn_id, end_ns,
+		       end->refused ? CR_END_REFUSED : r->end_reason, end->bytes_out, end->bytes_in);
 }
 
 static void on_preexisting(void *ctx, const struct sockdump_entry *d)
