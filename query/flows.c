@@ -22,6 +22,21 @@ int flow_state_bit(const char *name)
 }
 
 /*
+ * A UDP flow has no handshake: what came back says how it went. Refused: an ICMP port
+ * unreachable reached the (connected) socket. Otherwise datagrams both ways or one way, by
+ * the payload bytes the recorder counted; a flow stored without them (an older recorder)
+ * stays SF, as it was then.
+ */
+static const char *udp_state(const struct flow *f)
+{
+	if (f->reason == CR_END_REFUSED)
+		return "REJ";
+	if (!f->has_bytes)
+		return "SF";
+	return f->bytes_out && f->bytes_in ? "SF" : "S0";
+}
+
+/*
  * From the host's point of view. The originator is us for "out", the peer for "in"; that is
  * what turns a local/peer reset into RSTO/RSTR. "Still open" (S1) is only claimed while
  * recording went on; a lost end is UNK. A listener is not a connection: it is LISTEN, and
@@ -41,7 +56,7 @@ const char *flow_state(const struct flow *f)
 	if (f->end == FLOW_END_OPEN)
 		return "S1";
 	if (f->proto != CR_PROTO_TCP)
-		return "SF"; /* UDP: released normally, or idle */
+		return udp_state(f);
 	switch (f->reason) {
 	case CR_END_LOCAL_FIN:
 	case CR_END_PEER_FIN:
