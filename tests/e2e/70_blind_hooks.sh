@@ -33,7 +33,8 @@ section_of() {
 		-e 's/^cgroup_udp\([46]\)_\(sendmsg\|recvmsg\)$/cgroup\/\2\1/' \
 		-e 's/^cgroup_inet\([46]\)_connect$/cgroup\/connect\1/' \
 		-e 's/^cgroup_inet_sock_release$/cgroup\/sock_release/' \
-		-e 's/^cgroup_inet_ingress$/cgroup_skb\/ingress/'
+		-e 's/^cgroup_inet_ingress$/cgroup_skb\/ingress/' \
+		-e 's/^cgroup_inet_egress$/cgroup_skb\/egress/'
 }
 
 ms() { echo $((($1) / 1000000)); }
