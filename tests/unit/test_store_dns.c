@@ -2,7 +2,7 @@
 /*
  * DNS rows in the store: written with their records and owner, ids that a reopened store never
  * hands out again, answers still valid carried into the next segment (and the others not),
- * and an active version-2 segment (before DNS) upgraded in place when a newer recorder reopens it, which
+ * and an active version-3 segment (before DNS) upgraded in place when a newer recorder reopens it, which
  * the evidence reader accepts both before and after.
  */
 #include <inttypes.h>
@@ -190,8 +190,8 @@ static void test_carried(void)
 	CHECK_THAT(store_close(s) == 0);
 }
 
-/* An active segment of schema version 2, as a recorder before DNS left it. */
-static void make_v2(const char *dir, const char *db)
+/* An active segment of schema version 3, as a recorder before DNS left it. */
+static void make_v3(const char *dir, const char *db)
 {
 	struct store_opts o = { .version = "old", .dir = dir };
 	struct store *s = NULL;
@@ -205,8 +205,8 @@ static void make_v2(const char *dir, const char *db)
 	CHECK_THAT(store_close(s) == 0);
 	CHECK_THAT(sqlite3_open(db, &h) == SQLITE_OK);
 	CHECK_THAT(sqlite3_exec(h,
-				"DROP TABLE dns_answer; DROP TABLE dns; PRAGMA user_version = 2;"
-				" UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+				"DROP TABLE dns_answer; DROP TABLE dns; PRAGMA user_version = 3;"
+				" UPDATE meta SET value = '3' WHERE key = 'schema_version'",
 				NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(h);
 }
@@ -248,10 +248,10 @@ static void test_upgrade(void)
 	snprintf(dir, sizeof(dir), "%s/upgrade", base);
 	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
 	o.dir = dir;
-	make_v2(dir, db);
-	CHECK_THAT(q1(db, "PRAGMA user_version") == 2);
-	/* The reader takes a version-2 segment as it is: no DNS answers, no error. */
-	CHECK_THAT(open_check(db, &version, &answers) == 0 && version == 2 && answers == 0);
+	make_v3(dir, db);
+	CHECK_THAT(q1(db, "PRAGMA user_version") == 3);
+	/* The reader takes a version-3 segment as it is: no DNS answers, no error. */
+	CHECK_THAT(open_check(db, &version, &answers) == 0 && version == 3 && answers == 0);
 
 	CHECK_THAT(store_open(&s, &o) == 0);
 	if (!s)
