@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# A TCP server that accepts connections and closes each at once, for tests/e2e/60_dns_names.sh.
+# A TCP server that accepts connections and closes each at once, for tests/e2e/24_dns_names.sh.
 #   accept_close.py ADDR
 # Listens on ADDR, a port of the kernel's choosing; prints "port N", then serves until killed.
 import socket

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# A burst of DNS answers to one socket, for tests/e2e/61_dns_losses.sh.
+# A burst of DNS answers to one socket, for tests/e2e/25_dns_losses.sh.
 #   dns_flood.py N MALFORMED LONG
 # In the namespace it runs in: a "server" socket on 127.0.0.1:53 and a client socket connected
 # to it. The client sends one query; the server answers with LONG answers of 5000 bytes (more

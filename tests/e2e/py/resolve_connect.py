@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Resolves a name with the C library (getaddrinfo, IPv4 only, so one A query through the
 # resolv.conf of the namespace it runs in), then makes one TCP connection to the first address
-# and closes it. For tests/e2e/60_dns_names.sh.
+# and closes it. For tests/e2e/24_dns_names.sh.
 #   resolve_connect.py NAME PORT
 # Prints "pid P", then "addr A" and "lport L" once connected; exits 0, or 1 when the name
 # does not resolve (after printing "noaddr").
