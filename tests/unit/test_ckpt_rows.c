@@ -4,7 +4,8 @@
  * file (ckpt_chain_many), over a store that holds a row of every kind a checkpoint covers:
  * conn rows (short flows, open ones, long ones written late), conn_end rows, proc rows,
  * gaps, runs, retention rows, process lives with their images and exits, life_exit rows,
- * cgroups, and the open connections carried into a new segment at rotation.
+ * cgroups, and the open connections carried into a new segment at rotation. Then a restart on
+ * the same segment, whose checkpoints keep the first version of the hash.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -280,6 +281,25 @@ int main(void)
 	      matched, from_memory);
 	printf("active segment: %d checkpoints match the file (%" PRId64 " hashed from memory)\n",
 	       matched, from_memory);
+	/*
+	 * A recorder started again on the same active segment has not its earlier rows in
+	 * memory: its checkpoints there are of the first version ("hash="), which verify checks
+	 * beside the chained ones.
+	 */
+	o.rotate_size = 64 << 20; /* stay on it */
+	o.retain_size = UINT64_MAX;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	for (int round = 0; s && round < 12; round++, id++) {
+		struct store_conn c = mk_conn(id, 7, 7001, round % 2);
+
+		store_add_conn(s, &c);
+		CHECK_THAT(store_flush(s) == 0);
+		sleep_ms(4);
+	}
+	CHECK_THAT(s && store_close(s) == 0);
+	CHECK(q1(act, "SELECT count(*) FROM anchor WHERE kind = 'checkpoint' AND line LIKE '% hash=%'") >
+		      0,
+	      "no checkpoint of the first version after the restart in %s", act);
 	/* And verify agrees over the whole store, sealed segments included. */
 	{
 		struct verify_opts vo = { 0 };
