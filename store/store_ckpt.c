@@ -56,6 +56,7 @@ void ckpt_writer_reset(struct store *s)
 {
 	struct ckpt_marks none = { 0 };
 
+	s->ck.seq = s->w->seq;
 	set_marks(s, 0, &none);
 	s->ck.next_ns = mono_ns() + s->ckpt_every_ns;
 }
@@ -190,7 +191,11 @@ void ckpt_maybe_cut(struct store *s, bool force)
 
 int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid)
 {
-	if (rid > w->ck->late_mark[t])
+	/*
+	 * A segment being created (its first process lives, written before it becomes the
+	 * active one) has had no cut: the marks are still the previous segment's.
+	 */
+	if (rid > w->ck->late_mark[t] || w->seq != w->ck->seq)
 		return SQLITE_OK;
 	return writer_put_late(w, w->ck->k + 1, late_tables[t], rid);
 }

@@ -348,6 +348,8 @@ struct sealkey;
 
 /* The writer's view of the active segment's checkpoints (capture thread only). */
 struct ckpt_writer {
+	uint32_t seq;		  /* the segment they are of: a new one is being made while not
+				     the active one, and none of its rows is late */
 	int64_t k;		  /* checkpoints cut so far in the active segment */
 	struct ckpt_marks marks;  /* their last marks (zero before the first): rows at or below
 				     them committed now are late */
