@@ -11,6 +11,30 @@
 
 #include "ckpt_rows.h"
 
+/*
+ * A row's columns are written straight into room reserved when it begins: a conn row, the
+ * biggest the writer makes often, is about 150 bytes; texts may need more (ckpt_buf_put).
+ */
+#define ROW_ROOM 512
+
+static void put_int(struct ckpt_rows *r, int64_t v)
+{
+	unsigned char *p;
+	uint64_t be = __builtin_bswap64((uint64_t)v);
+
+	if (r->lost)
+		return;
+	if (r->buf.n + 9 > r->buf.cap) { /* a row longer than its room (long texts) */
+		if (!ckpt_buf_int(&r->buf, v))
+			r->lost = true;
+		return;
+	}
+	p = r->buf.v + r->buf.n;
+	p[0] = 'i';
+	memcpy(p + 1, &be, 8);
+	r->buf.n += 9;
+}
+
 void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 {
 	struct ckpt_row_at *a;
@@ -28,18 +52,32 @@ void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 		r->at = nv;
 		r->cap = ncap;
 	}
+	/* Room for the whole row, so that each column is a plain store. */
+	if (r->buf.n + ROW_ROOM > r->buf.cap) {
+		size_t cap = r->buf.cap ? r->buf.cap * 2 : 64 << 10;
+		unsigned char *nv;
+
+		while (cap < r->buf.n + ROW_ROOM)
+			cap *= 2;
+		nv = realloc(r->buf.v, cap);
+		if (!nv) {
+			r->lost = true;
+			return;
+		}
+		r->buf.v = nv;
+		r->buf.cap = cap;
+	}
 	a = &r->at[r->n];
 	a->rid = rid;
 	a->tbl = (uint8_t)t;
 	r->open = r->buf.n;
-	if (!ckpt_buf_put(&r->buf, "R", 1) || !ckpt_buf_int(&r->buf, rid))
-		r->lost = true;
+	r->buf.v[r->buf.n++] = 'R';
+	put_int(r, rid);
 }
 
 void ckpt_row_int(struct ckpt_rows *r, int64_t v)
 {
-	if (!r->lost && !ckpt_buf_int(&r->buf, v))
-		r->lost = true;
+	put_int(r, v);
 }
 
 void ckpt_row_null(struct ckpt_rows *r)
@@ -50,7 +88,9 @@ void ckpt_row_null(struct ckpt_rows *r)
 
 void ckpt_row_text(struct ckpt_rows *r, const char *s)
 {
-	if (!r->lost && !ckpt_buf_text(&r->buf, s, strlen(s)))
+	if (!s) /* bound as NULL */
+		ckpt_row_null(r);
+	else if (!r->lost && !ckpt_buf_text(&r->buf, s, strlen(s)))
 		r->lost = true;
 }
 
