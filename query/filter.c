@@ -46,7 +46,7 @@ int query_sql_filter(struct query *q)
 	 * two passes over a segment, which costs more than it saves when a selective filter
 	 * leaves few rows: with --addr (exact in SQL too) it was measured 2.4x slower.
 	 */
-	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs &&
+	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs && !f->name &&
 			!who_filter_set(&q->wf);
 	s->skip_folded = q->fast_count;
 	return 0;

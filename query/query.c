@@ -73,6 +73,7 @@ static void query_free(struct query *q)
 	free(q->files);
 	flow_table_free(&q->pending);
 	who_free(&q->who);
+	names_free(q->names);
 	flow_filter_free(&q->ff);
 }
 
@@ -110,6 +111,8 @@ int query_run(int argc, char **argv)
 	o = (struct out_ctx){ .f = stdout, .hosts = q.hosts, .n_hosts = q.n_hosts, .who = &q.who };
 	if (q.mode == MODE_GAPS || q.mode == MODE_EVENTS)
 		err = query_gaps_events(&q, p, &o);
+	else if (q.mode == MODE_DNS)
+		err = query_dns(&q, p, &o);
 	else
 		err = query_lifetimes(&q, p, &o);
 	if (err)

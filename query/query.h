@@ -9,6 +9,8 @@
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
  *   procs.c      --procs: the process lives in the window with their flow counts
  *   events.c     --gaps and --events
+ *   dns_list.c   --dns
+ * names.c picks the DNS answer that names each flow (rname).
  * flows.c (merging, states, the C filter) and output.c (the printers) have their own headers.
  */
 #ifndef CONNREC_QUERY_QUERY_H
@@ -19,12 +21,13 @@
 #include <stdint.h>
 
 #include "flows.h"
+#include "names.h"
 #include "output.h"
 #include "pager.h"
 #include "store_read.h"
 #include "who.h"
 
-enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS };
+enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS, MODE_DNS };
 
 /* One segment file, in host and segment order once planned. */
 struct slot {
@@ -72,6 +75,7 @@ struct query {
 	struct flow_table pending;
 	struct who who; /* process lives and cgroup names of the segments read */
 	uint32_t cur_boot;
+	struct name_index *names; /* the DNS answers read so far, to name flows */
 	struct flow *out;
 	size_t n_out, cap_out;
 	uint64_t count;
@@ -134,6 +138,8 @@ int query_lifetimes(struct query *q, const struct printer *p, const struct out_c
 
 /* procs.c: prints the process lives that --procs selects (after query_lifetimes read them). */
 int query_procs(struct query *q, const struct printer *p, const struct out_ctx *o);
+/* dns_list.c: reads, filters and prints --dns. */
+int query_dns(struct query *q, const struct printer *p, const struct out_ctx *o);
 
 /* events.c: reads and prints --gaps or --events. */
 int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o);

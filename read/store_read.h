@@ -265,4 +265,40 @@ struct sr_run {
 /* All run rows, ordered by ts_ns. */
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx);
 
+/* ---- DNS answers (schema version 3; an older segment has none) ---- */
+
+#define SR_DNS_MAX_RRS 128   /* records per answer handed out; a file may hold more */
+#define SR_DNS_NAME_MAX 1025 /* a name's text and its NUL; a longer stored one is cut */
+
+struct sr_dns_rr {
+	uint16_t type; /* 1 A, 5 CNAME, 28 AAAA */
+	uint32_t ttl;
+	uint8_t addr_len; /* 4 (A) or 16 (AAAA); 0 otherwise, or for a damaged address */
+	uint8_t addr[16];
+	const char *name;
+	const char *target; /* CNAME: the canonical name; NULL otherwise */
+};
+
+struct sr_dns {
+	int64_t id, ts_ns;
+	uint64_t cgroup;
+	uint32_t pid, uid, netns;
+	uint16_t lport, rport, txid, qtype, rcode;
+	uint8_t proto, family, flags;
+	uint8_t laddr_len, raddr_len; /* 4 or 16; anything else means a damaged row */
+	uint8_t laddr[16], raddr[16];
+	char comm[17];
+	const char *qname;
+	const struct sr_dns_rr *rrs;
+	size_t n_rrs;
+	size_t n_rrs_dropped; /* records beyond SR_DNS_MAX_RRS */
+};
+
+/*
+ * DNS answers with since <= ts_ns <= until, by id, each with its records in stored order.
+ * The strings and records are valid during the callback only.
+ */
+int sr_dns(struct sr_segment *seg, int64_t since, int64_t until,
+	   int (*cb)(const struct sr_dns *row, void *ctx), void *ctx);
+
 #endif /* CONNREC_STORE_READ_H */

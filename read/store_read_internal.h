@@ -9,6 +9,7 @@
  *   store_read_where.c   a conn filter as SQL with bound values
  *   store_read_rows.c    the row iterators
  *   store_read_lives.c   the row iterators of process lives and cgroups (version 2)
+ *   store_read_dns.c     the DNS answer iterator (version 3)
  */
 #ifndef CONNREC_STORE_READ_INTERNAL_H
 #define CONNREC_STORE_READ_INTERNAL_H
@@ -124,6 +125,11 @@ int sr_first_text(sqlite3 *db, const char *sql, char *out, size_t len);
  * and any object that is not in the embedded schema of its version (-EPROTO).
  */
 int sr_check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errlen);
+
+/* ---- store_read_rows.c ---- */
+
+/* An address column into 16 bytes (zero-padded); its stored length, 0 when NULL or empty. */
+size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16]);
 
 /* ---- store_read_where.c ---- */
 

@@ -79,7 +79,7 @@ void sr_conn_filter_init(struct sr_conn_filter *f)
 	f->min_dur = f->max_dur = f->short_lived = -1;
 }
 
-static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
+size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16])
 {
 	const void *p = sqlite3_column_blob(st, col);
 	int n = sqlite3_column_bytes(st, col);
@@ -125,9 +125,9 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.proto = (uint8_t)sqlite3_column_int(st, 2);
 	r.family = (uint8_t)sqlite3_column_int(st, 3);
 	r.dir = (uint8_t)sqlite3_column_int(st, 4);
-	r.laddr_len = (uint8_t)blob_copy(st, 5, r.laddr);
+	r.laddr_len = (uint8_t)sr_blob16(st, 5, r.laddr);
 	r.lport = (uint16_t)sqlite3_column_int(st, 6);
-	r.raddr_len = (uint8_t)blob_copy(st, 7, r.raddr);
+	r.raddr_len = (uint8_t)sr_blob16(st, 7, r.raddr);
 	r.rport = (uint16_t)sqlite3_column_int(st, 8);
 	r.flags = (uint8_t)sqlite3_column_int(st, 9);
 	if (sqlite3_column_type(st, 13) != SQLITE_NULL) {

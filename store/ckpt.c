@@ -21,8 +21,8 @@
  * schema joins the end of this list (and, if its rowids do not only grow, the late list:
  * store_ckpt.c); older checkpoints name the tables they covered, so they stay checkable.
  */
-const char *const ckpt_tables[] = { "proc",	 "conn", "conn_end",  "gap",	"run",
-				    "retention", "life", "life_exit", "cgroup", NULL };
+const char *const ckpt_tables[] = { "proc",	 "conn",      "conn_end", "gap", "run", "retention",
+				    "life",	 "life_exit", "cgroup",	  "dns", "dns_answer", NULL };
 
 static bool known_table(const char *name)
 {

@@ -151,6 +151,7 @@ static void store_free(struct store *s)
 	vec_free(&s->made);
 	sealkey_close(s->key);
 	lives_free(&s->lives);
+	dns_free_all(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -183,6 +184,8 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->runs.esz = sizeof(struct run_row);
 	s->metas.esz = sizeof(struct meta_row);
 	s->anchors.esz = sizeof(struct anchor_row);
+	s->dns.esz = sizeof(struct dns_row *);
+	s->dns_live.esz = sizeof(struct dns_row *);
 	s->to_seal.esz = sizeof(struct seal_job);
 	s->to_ckpt.esz = sizeof(struct ckpt_job);
 	s->sealed.esz = sizeof(struct seg_info);

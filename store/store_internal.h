@@ -18,6 +18,7 @@
  *   store_guard.c    the data dir and the active segment are still the store's own files
  *   store_ident.c    the store's id (meta store_id, connrec.id)
  *   store_ckpt.c     checkpoints (cuts, late rows) and the seal records the sealer makes
+ *   store_dns.c      DNS answer rows: their queue, and the still-valid ones new segments carry
  *   store_util.c     growable arrays and hash chains
  *
  * The segment files themselves are segment.h's. This header also serves the commands that
@@ -168,6 +169,8 @@ enum {
 	ST_END,
 	ST_GAP,
 	ST_RUN,
+	ST_DNS,
+	ST_DNS_ANSWER,
 	ST_RET,
 	ST_META,
 	ST_LATE,
@@ -271,10 +274,15 @@ struct store;
 
 /* Opens segment SEQ's file (creating it when CREATE) in WAL mode; no tables, no statements. */
 int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out);
-/* A brand-new segment file SEQ, initialised; on failure nothing is left behind. */
-int writer_create(struct store *s, uint32_t seq, struct writer **out);
-/* Schema, meta and run row, in one transaction. */
-int writer_init(struct store *s, struct writer *w);
+/*
+ * A brand-new segment file SEQ, initialised; on failure nothing is left behind. FROM, when
+ * not NULL, is the segment it follows in this run (a rotation, or a vanished segment healed):
+ * the new one numbers its proc rows above FROM's (the sealer carries FROM's open connections
+ * with their proc ids) and gets the DNS answers that can still name a flow.
+ */
+int writer_create(struct store *s, uint32_t seq, const struct writer *from, struct writer **out);
+/* Schema, meta and run row (and FROM's carried DNS answers), in one transaction. */
+int writer_init(struct store *s, struct writer *w, const struct writer *from);
 int writer_prepare(struct writer *w);
 bool writer_has_tables(struct writer *w);
 /* Bytes of the segment file, WAL included. */
@@ -292,6 +300,11 @@ void writer_rollback(struct writer *w);
 struct ckpt_rows *writer_ck_rows(struct writer *w);
 
 /* One row each, inside the caller's transaction; they return a sqlite result code. */
+/*
+ * The proc row of the process context C (only its owner fields are read) in W's segment,
+ * added with its life and cgroup rows if new.
+ */
+int writer_proc_of(struct writer *w, const struct store_conn *c, int64_t *proc);
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags);
 /*
  * n queued conn rows with one statement (fills in each ref's proc). On an error SQLite keeps
@@ -386,6 +399,8 @@ struct store {
 
 	struct vec conns, ends, gaps, runs, metas;
 	struct vec anchors; /* struct anchor_row: seal records for the active segment */
+	struct vec dns;	     /* struct dns_row *: queued DNS answers (store_dns.c) */
+	struct vec dns_live; /* struct dns_row *: written, still within TTL + grace: carried */
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
 	struct lives lives;
@@ -467,6 +482,27 @@ int recover_segments(struct store *s);
 int queue_run(struct store *s, int kind);
 int queue_meta(struct store *s, const char *key, const char *value);
 uint64_t queue_rows(const struct store *s);
+
+/* ---- store_dns.c ---- */
+
+/* One DNS answer row and its records in one allocation (names follow the records). */
+struct dns_row {
+	struct store_dns d;
+	int64_t valid_until_ns; /* ts + the longest A/AAAA TTL + CR_DNS_GRACE_S; 0: no address */
+	struct store_dns_rr rrs[];
+};
+
+/* One row and its records, inside the caller's transaction; returns a sqlite result code. */
+int writer_put_dns(struct writer *w, const struct store_dns *d, uint8_t extra_flags);
+/* The queued answers, inside the flush transaction; returns a sqlite result code. */
+int dns_write_queued(struct store *s);
+/* After a commit: the written answers that can still name a flow are kept for carrying. */
+void dns_after_commit(struct store *s);
+/* Into a new segment (inside its creation transaction): the answers still valid. */
+int dns_put_carried(struct store *s, struct writer *w);
+/* Drops the oldest eighth of the queue when it is over the cap; returns how many. */
+size_t dns_enforce_cap(struct store *s);
+void dns_free_all(struct store *s);
 
 /* ---- store_seal.c ---- */
 

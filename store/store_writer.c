@@ -29,6 +29,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_GAP] = "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES(?1,?2,?3,?4,?5)",
 	[ST_RUN] = "INSERT INTO run(ts_ns, kind, pid, version) VALUES(?1,?2,?3,?4)",
+	[ST_DNS] = "INSERT INTO dns(id, ts_ns, proc, proto, family, laddr, lport, raddr, rport,"
+		   " flags, txid, qname, qtype, rcode)"
+		   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+	[ST_DNS_ANSWER] = "INSERT INTO dns_answer(dns, type, name, ttl, addr, target)"
+			  " VALUES(?1,?2,?3,?4,?5,?6)",
 	[ST_RET] = "INSERT INTO retention(ts_ns, name, first_ns, last_ns, sha256)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
@@ -129,7 +134,7 @@ static void ck_proc(struct writer *w, const struct store_conn *c, int64_t id)
  * The proc row of C in W's segment. A new one brings along the rows of the process life and
  * the cgroup it names, so that the segment names them on its own.
  */
-static int proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
+int writer_proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
 {
 	bool inserted;
 	int rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, proc, &inserted);
@@ -149,7 +154,7 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 	int64_t proc = 0;
 	int rc;
 
-	rc = proc_of(w, c, &proc);
+	rc = writer_proc_of(w, c, &proc);
 	*proc_out = proc;
 	if (rc != SQLITE_OK)
 		return rc;
@@ -194,7 +199,7 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		rc = proc_of(w, refs[i].row, &refs[i].proc);
+		rc = writer_proc_of(w, refs[i].row, &refs[i].proc);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
@@ -525,11 +530,14 @@ static int put_initial_meta(struct store *s, struct writer *w)
  * All in one transaction: a crash leaves either a complete segment or one with no tables,
  * which store_open initialises again.
  */
-int writer_init(struct store *s, struct writer *w)
+int writer_init(struct store *s, struct writer *w, const struct writer *from)
 {
 	struct run_row r = { .ts_ns = w->created_ns, .kind = CR_RUN_SEGMENT };
 	int rc = SQLITE_OK, err = 0;
 
+	/* Carried proc rows keep their ids: number this segment's own ones above them. */
+	if (from)
+		proc_cache_start_at(&w->procs, from->procs.next_id);
 	rc = writer_begin(w);
 	for (unsigned i = 0; rc == SQLITE_OK && i < schema_sql_count; i++)
 		rc = sqlite3_exec(w->db, schema_sql[i], NULL, NULL, NULL);
@@ -543,6 +551,8 @@ int writer_init(struct store *s, struct writer *w)
 		rc = writer_put_run(w, &r, s->version);
 	if (rc == SQLITE_OK)
 		rc = lives_write(w->lives, w);
+	if (from && rc == SQLITE_OK)
+		rc = dns_put_carried(s, w);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
@@ -559,7 +569,7 @@ fail_err:
 	return err;
 }
 
-int writer_create(struct store *s, uint32_t seq, struct writer **out)
+int writer_create(struct store *s, uint32_t seq, const struct writer *from, struct writer **out)
 {
 	struct writer *w = NULL;
 	int err;
@@ -568,7 +578,7 @@ int writer_create(struct store *s, uint32_t seq, struct writer **out)
 	err = writer_open(s, seq, true, &w);
 	if (!err) {
 		w->created_ns = seg_now_ns();
-		err = writer_init(s, w);
+		err = writer_init(s, w, from);
 	}
 	if (err) {
 		writer_free(w, false);

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
 # a share of SECONDS (default 30): the query's parsers, opening store files seeded with
-# real segments from mkfixture, and parsing anchor lines (seal records, keys). Exits non-zero
-# on any crash, leak or sanitizer report; the reproducer is kept in the printed directory.
-# `make fuzz` runs it longer.
+# real segments from mkfixture, parsing anchor lines (seal records, keys), and the recorder's
+# DNS parser and TCP reassembly. Exits non-zero on any crash, leak or sanitizer report; the
+# reproducer is kept in the printed directory. `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -14,7 +14,8 @@ OUT=${CONNREC_OUTPUT:-$PWD/.output}
 command -v "$CLANG" >/dev/null || { echo "skip: no clang"; exit 77; }
 work=$(mktemp -d /tmp/connrec-fuzzrun.XXXXXX)
 keep=0
-cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
+# The targets make their scratch dirs inside $work: another run's cleanup cannot remove them.
+cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 { sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
 	>"$work/schema_sql.c" || exit 1
@@ -33,7 +34,11 @@ $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealke
 	-o "$work/fuzz_anchor" ||
 	exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor"
+# shellcheck disable=SC2086
+$CLANG $flags -Irecorder tests/fuzz/fuzz_dns.c recorder/dns_parse.c recorder/dns_tcp.c \
+	-lldns -o "$work/fuzz_dns" || exit 1
+
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_dns"
 for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
 	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
 	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
@@ -70,12 +75,20 @@ open(w + "/c_open/hot_journal", "wb").write(pack(4, h, h + "-journal"))
 PY
 fi
 
+# DNS seeds: answers built by ldns (ldns-* tools are not needed: printf the wire bytes).
+# www.example.test A: a CNAME to cdn.example.test and its A record; and an NXDOMAIN.
+printf '\022\064\201\200\000\001\000\002\000\000\000\000\003www\007example\004test\000\000\001\000\001\300\014\000\005\000\001\000\000\000\074\000\006\003cdn\300\020\300\056\000\001\000\001\000\000\001\054\000\004\012\143\000\011' \
+	>"$work/c_dns/cname"
+printf '\000\007\201\203\000\001\000\000\000\000\000\000\002nx\004test\000\000\034\000\001' \
+	>"$work/c_dns/nxdomain"
+
 status=0
-half=$((secs / 3))
-[ $half -ge 1 ] || half=1
-for t in parsers open anchor; do
-	(cd "$work" && ./fuzz_$t -max_total_time=$half -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$([ $t = open ] && echo 131072 || echo 1200) "c_$t" >"fuzz_$t.log" 2>&1)
+share=$((secs / 4))
+[ $share -ge 1 ] || share=1
+for t in parsers open anchor dns; do
+	case $t in open) max=131072 ;; dns) max=4096 ;; *) max=1200 ;; esac
+	(cd "$work" && ./fuzz_$t -max_total_time=$share -timeout=10 -rss_limit_mb=2048 \
+		-max_len=$max "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then
