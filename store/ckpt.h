@@ -104,6 +104,8 @@ enum ckpt_table {
 	CKPT_T_LIFE,
 	CKPT_T_LIFE_EXIT,
 	CKPT_T_CGROUP,
+	CKPT_T_DNS,
+	CKPT_T_DNS_ANSWER,
 	CKPT_T_COUNT,
 };
 

@@ -4,7 +4,7 @@
  * file (ckpt_chain_many), over a store that holds a row of every kind a checkpoint covers:
  * conn rows (short flows, open ones, long ones written late), conn_end rows, proc rows,
  * gaps, runs, retention rows, process lives with their images and exits, life_exit rows,
- * cgroups, and the open connections carried into a new segment at rotation. Then a restart on
+ * cgroups, DNS answers, and the open connections carried into a new segment at rotation. Then a restart on
  * the same segment, whose checkpoints keep the first version of the hash.
  */
 #include <inttypes.h>
@@ -161,7 +161,7 @@ int main(void)
 {
 	char base[] = "/tmp/connrec-test-ckptrows.XXXXXX", dir[100], act[200], err[256];
 	uint32_t act_seq = 0;
-	struct store_opts o = { .version = "test", .rotate_size = 96 << 10,
+	struct store_opts o = { .version = "test", .rotate_size = 256 << 10,
 				.retain_size = 1, .retain_age_ns = -1,
 				.checkpoint_every_ns = 15 * 1000000LL, .cgroup_name = name_cgroup };
 	struct store *s = NULL;
@@ -229,6 +229,24 @@ int main(void)
 
 			store_add_end(s, &e);
 		}
+		if (round % 2 == 0) { /* a DNS answer: an A record and a CNAME */
+			struct store_dns_rr rr[2] = {
+				{ .type = CR_DNS_TYPE_CNAME, .ttl = 60, .name = "www.example.org",
+				  .target = "edge.example.net" },
+				{ .type = CR_DNS_TYPE_A, .ttl = 30, .addr = { 93, 184, 216, 34 },
+				  .name = "edge.example.net" },
+			};
+			struct store_dns d = { .id = id++, .ts_ns = seg_now_ns(), .pid = pid,
+					       .uid = 1000, .netns = 4026531840U, .cgroup = 7001,
+					       .pstart_ns = pstart, .proto = 17, .family = 4,
+					       .laddr = { 127, 0, 0, 1 }, .raddr = { 127, 0, 0, 53 },
+					       .lport = 40000, .rport = 53, .txid = (uint16_t)round,
+					       .qtype = 1, .qname = "www.example.org", .rrs = rr,
+					       .n_rrs = round % 4 ? 2 : 0 };
+
+			snprintf(d.comm, sizeof(d.comm), "w%u", pid);
+			store_add_dns(s, &d);
+		}
 		if (round % 6 == 3)
 			store_add_gap(s, CR_GAP_LOST, seg_now_ns() - 1000, seg_now_ns(), 7,
 				      "ring buffer full: 7 events 'lost'");
@@ -271,6 +289,9 @@ int main(void)
 		"SELECT count(*) FROM cgroup WHERE container != ''",
 		"SELECT count(*) FROM ckpt_late WHERE tbl = 'conn'",
 		"SELECT count(*) FROM retention",
+		"SELECT count(*) FROM dns",
+		"SELECT count(*) FROM dns_answer WHERE addr IS NULL",
+		"SELECT count(*) FROM dns_answer WHERE addr IS NOT NULL",
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		CHECK(q1(act, kinds[i]) > 0, "%s: none in %s", kinds[i], act);
