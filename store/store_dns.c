@@ -144,6 +144,7 @@ int writer_put_dns(struct writer *w, const struct store_dns *d, uint8_t extra_fl
 		.pid = d->pid, .uid = d->uid, .netns = d->netns, .cgroup = d->cgroup,
 		.pstart_ns = d->pstart_ns,
 	};
+	struct ckpt_rows *ck;
 	int64_t proc = 0;
 	int rc;
 
@@ -166,6 +167,25 @@ int writer_put_dns(struct writer *w, const struct store_dns *d, uint8_t extra_fl
 	sqlite3_bind_int(st, 13, d->qtype);
 	sqlite3_bind_int(st, 14, d->rcode);
 	rc = step_insert(st);
+	ck = rc == SQLITE_OK ? writer_ck_rows(w) : NULL;
+	if (ck) { /* the row as the file holds it, for the next checkpoint (ckpt_rows.h) */
+		ckpt_row_begin(ck, CKPT_T_DNS, (int64_t)d->id);
+		ckpt_row_int(ck, (int64_t)d->id);
+		ckpt_row_int(ck, d->ts_ns);
+		ckpt_row_int(ck, proc);
+		ckpt_row_int(ck, d->proto);
+		ckpt_row_int(ck, d->family);
+		ckpt_row_blob(ck, d->laddr, alen);
+		ckpt_row_int(ck, d->lport);
+		ckpt_row_blob(ck, d->raddr, alen);
+		ckpt_row_int(ck, d->rport);
+		ckpt_row_int(ck, d->flags | extra_flags);
+		ckpt_row_int(ck, d->txid);
+		ckpt_row_text(ck, d->qname);
+		ckpt_row_int(ck, d->qtype);
+		ckpt_row_int(ck, d->rcode);
+		ckpt_row_end(ck);
+	}
 	st = w->st[ST_DNS_ANSWER];
 	for (size_t i = 0; rc == SQLITE_OK && i < d->n_rrs; i++) {
 		const struct store_dns_rr *r = &d->rrs[i];
@@ -183,6 +203,22 @@ int writer_put_dns(struct writer *w, const struct store_dns *d, uint8_t extra_fl
 		else
 			sqlite3_bind_null(st, 6);
 		rc = step_insert(st);
+		if (rc != SQLITE_OK || !ck)
+			continue;
+		ckpt_row_begin(ck, CKPT_T_DNS_ANSWER, sqlite3_last_insert_rowid(w->db));
+		ckpt_row_int(ck, (int64_t)d->id);
+		ckpt_row_int(ck, r->type);
+		ckpt_row_text(ck, r->name);
+		ckpt_row_int(ck, r->ttl);
+		if (r->type == CR_DNS_TYPE_A || r->type == CR_DNS_TYPE_AAAA)
+			ckpt_row_blob(ck, r->addr, r->type == CR_DNS_TYPE_A ? 4 : 16);
+		else
+			ckpt_row_null(ck);
+		if (r->target)
+			ckpt_row_text(ck, r->target);
+		else
+			ckpt_row_null(ck);
+		ckpt_row_end(ck);
 	}
 	return rc;
 }

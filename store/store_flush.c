@@ -279,7 +279,7 @@ static int write_queue(struct store *s)
 	struct writer *w = s->w;
 	int rc;
 
-	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = writer_begin(w);
 	if (rc == SQLITE_OK)
 		rc = write_conns(s, conns_by_id(s));
 	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {

@@ -236,6 +236,7 @@ static int heal_segment(struct store *s, char *how, size_t len)
 		sqlite3_wal_checkpoint_v2(old->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	s->w = nw;
 	s->stats.active_seq = nw->seq;
+	ckpt_writer_reset(s); /* a new segment: no checkpoint yet */
 	writer_free(old, false);
 
 	clear_paths(s, seq, ids, save_err != 0);

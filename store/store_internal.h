@@ -39,6 +39,7 @@
 #include <sqlite3.h>
 
 #include "ckpt.h"
+#include "ckpt_rows.h"
 #include "segment.h"
 #include "store.h"
 
@@ -213,6 +214,14 @@ struct file_id {
 /* The active segment's .db, -wal and -shm, which store_guard.c watches. */
 #define GUARD_FILES 3
 
+/* How the active segment's next checkpoint is hashed (store_ckpt.c). */
+enum ckpt_source {
+	CKPT_FROM_MEMORY, /* every row of the interval came through this writer: w->ck_rows */
+	CKPT_FROM_FILE,	  /* the sealing thread added rows (a carry): the interval is read back */
+	CKPT_FIRST_HASH,  /* reopened at start: the rows before are not in memory; the first
+			     version of the hash, read back (ckpt.h) */
+};
+
 struct writer {
 	sqlite3 *db;
 	struct file_id files[GUARD_FILES]; /* what each path named when the store made it */
@@ -224,6 +233,9 @@ struct writer {
 	struct conn_feed feed;
 	struct lives *lives; /* the store's */
 	const struct ckpt_writer *ck; /* the store's: which rows are late */
+	struct ckpt_rows ck_rows;     /* the rows committed since the last cut, serialised */
+	size_t ck_tx_rows;	      /* ck_rows.n when the open transaction began */
+	enum ckpt_source ck_source;
 };
 
 struct gap_row {
@@ -277,8 +289,15 @@ bool writer_has_tables(struct writer *w);
 int64_t writer_size(struct writer *w);
 /* CHECKPOINT: fold the WAL into the file on close (only the final close does). */
 void writer_free(struct writer *w, bool checkpoint);
+/* BEGIN IMMEDIATE on W (a sqlite result code); writer_rollback() undoes what follows. */
+int writer_begin(struct writer *w);
 /* Rolls back an open transaction and forgets the proc rows it added. */
 void writer_rollback(struct writer *w);
+/*
+ * Where a row just inserted into a covered table is serialised for the next checkpoint, with
+ * the same columns as the file will hold; NULL when it need not be (CKPT_FIRST_HASH).
+ */
+struct ckpt_rows *writer_ck_rows(struct writer *w);
 
 /* One row each, inside the caller's transaction; they return a sqlite result code. */
 /*
@@ -326,12 +345,24 @@ struct ckpt_job {
 	uint32_t seq;
 	int64_t k;
 	struct ckpt_marks marks;
+	enum ckpt_source source;
+	struct ckpt_rows rows; /* CKPT_FROM_MEMORY: the interval's rows, the job's own */
+};
+
+/* The chained hash so far of the segment being checkpointed (sealing thread). */
+struct ckpt_chain {
+	uint32_t seq;
+	int64_t k;
+	uint64_t rows;
+	uint8_t hash[CKPT_HASH_LEN];
 };
 
 struct sealkey;
 
 /* The writer's view of the active segment's checkpoints (capture thread only). */
 struct ckpt_writer {
+	uint32_t seq;		  /* the segment they are of: a new one is being made while not
+				     the active one, and none of its rows is late */
 	int64_t k;		  /* checkpoints cut so far in the active segment */
 	struct ckpt_marks marks;  /* their last marks (zero before the first): rows at or below
 				     them committed now are late */
@@ -350,8 +381,8 @@ int ckpt_recover(struct store *s);
 void ckpt_maybe_cut(struct store *s, bool force);
 /* Inside the flush transaction: a row just written is listed if it is late. A sqlite code. */
 int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid);
-/* Sealing thread: hash and record a cut; record a finished seal. 0 or -errno. */
-int ckpt_record_cut(struct store *s, const struct ckpt_job *j);
+/* Sealing thread: hash and record a cut (freeing its rows); record a finished seal. */
+int ckpt_record_cut(struct store *s, struct ckpt_job *j);
 void ckpt_record_seal(struct store *s, const struct seg_info *info);
 
 /* ---- the store itself ---- */
@@ -385,6 +416,7 @@ struct store {
 	char store_id[STORE_ID_LEN + 1];
 	struct anchor *anchor; /* the recorder's, may be NULL */
 	struct ckpt_writer ck;
+	struct ckpt_chain chain; /* the sealing thread's, or the closing one's once it is gone */
 	int64_t ckpt_every_ns;
 	char key_path[PATH_MAX + 32];
 	bool key_required;   /* given explicitly: its absence is an error */
@@ -484,7 +516,8 @@ int sealer_start(struct store *s);
 /* Lets the thread finish what is queued, then joins it. A no-op when it is not running. */
 void sealer_stop(struct store *s);
 void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to);
-void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j);
+/* Hands J (and its rows) to the sealing thread. */
+void sealer_enqueue_cut(struct store *s, struct ckpt_job *j);
 /* Whether open connections are still to be carried into segment SEQ, or being carried now. */
 bool sealer_carrying_into(struct store *s, uint32_t seq);
 /* Seals finished since the last call: counted, and the hash queued for the next segment. */

@@ -199,6 +199,8 @@ static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
 		*active = 0;
 		return 0;
 	}
+	/* Its rows so far are in the file only: its checkpoints read them back (store_ckpt.c). */
+	s->w->ck_source = CKPT_FIRST_HASH;
 	err = migrate(s->w);
 	if (!err)
 		err = writer_prepare(s->w);
