@@ -9,7 +9,9 @@
 #
 # Knobs (environment): BENCH_SECS (length of a storm run, default 3), BENCH_ROUNDS (off/on
 # rounds for each storm, default 5), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
-# BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 7 minutes with the defaults.
+# BENCH_KEEP=1 (keep the work dir), BENCH_TCPLIFE=0 (leave tcplife out). Needs root. Takes
+# about 7 minutes with the defaults; BENCH_SECS=2 BENCH_STEADY_SECS=5 BENCH_TCPLIFE=0 fits a
+# 5-minute hold of the shared lock.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -378,7 +380,7 @@ say "work dir $W; nproc $NPROC; storm runs of $SECS s, $ROUNDS rounds"
 # among TIME_WAIT sockets stays short and the storm is limited by connection work itself.
 STORM_FULL="-d $SECS --spread 16"
 off_run warmup $STORM_FULL # fills the TIME_WAIT table to its steady state
-have_tl=1
+have_tl=${BENCH_TCPLIFE:-1}
 [ -x "$TCPLIFE" ] || have_tl=0
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
@@ -512,9 +514,9 @@ share() { # name -> recorder CPU / wall time of the storm, in % of one core
 }
 tl_cpu=$(awk '{ c += $5; l += $4 } END { if (l) printf "%.2f", c * 1e6 / l; else print "n/a" }' "$W/tl.tsv")
 tl_complete=$(awk '{ r = $4 / (2 * $2); if (!seen || r < lo) lo = r; seen = 1 } END { if (seen) printf "%.4f", lo; else print "n/a" }' "$W/tl.tsv")
-sum_ratio() { # file -> "median (range)"
+sum_ratio() { # file -> "median, spread S (runs: ...)", the spread being max - min
 	if [ -s "$1" ]; then
-		echo "$(fmt "$(median <"$1")") (runs: $(tr '\n' ' ' <"$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? ", " : ""), $i }'))"
+		echo "$(fmt "$(median <"$1")"), spread $(sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f", hi - lo }') (runs: $(tr '\n' ' ' <"$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? ", " : ""), $i }'))"
 	else
 		echo "n/a"
 	fi
@@ -558,7 +560,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "\`connrec record -d DIR\` runs with default options on a fresh DIR for every on-run. A"
 	echo "TCP connection over loopback is two flows (the out and the in endpoint); \`storm -r R\`"
 	echo "makes R connections/s, i.e. 2R flows/s. Each ratio is the median over $ROUNDS rounds,"
-	echo "with every run listed. **Host noise: $noise_verdict** (the off-runs around each on-run"
+	echo "with its spread (largest minus smallest run) and every run listed. **Host noise: $noise_verdict** (the off-runs around each on-run"
 	echo "differed by $(fmt "$(calc "100 * $noise_med")" 1)% in the median, $noise_max% at most)."
 	echo
 	echo "| # | figure | result | goal | command | nproc | date |"
