@@ -9,7 +9,9 @@
 #
 # Knobs (environment): BENCH_SECS (length of a storm run, default 3), BENCH_ROUNDS (off/on
 # rounds for each storm, default 5), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
-# BENCH_KEEP=1 (keep the work dir). Needs root. Takes about 7 minutes with the defaults.
+# BENCH_KEEP=1 (keep the work dir), BENCH_TCPLIFE=0 (leave tcplife out). Needs root. Takes
+# about 7 minutes with the defaults; BENCH_SECS=2 BENCH_STEADY_SECS=5 BENCH_TCPLIFE=0 fits a
+# 5-minute hold of the shared lock.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -150,6 +152,8 @@ rec_stop() {
 		REC_PID=""
 		die "the recorder did not exit within 60 s of SIGINT (killed; its store is in $W)"
 	fi
+	# A zombie's stat still holds the CPU of all its threads, the clean stop's included.
+	STOP_TICKS=$(ticks "$REC_PID" 2>/dev/null || echo 0)
 	st=0
 	wait "$REC_PID" || st=$?
 	REC_PID=""
@@ -284,7 +288,8 @@ range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%
 # rec_run NAME STORM-ARGS...: the storm under a fresh recorder on $W/NAME. Appends a line to
 # $W/rec.tsv: name made rate recorded lost expected cpu_s elapsed_s flows_in_store db_bytes
 # no_end (rows of the storm whose end never arrived and was not counted lost: TCP only; UDP
-# ends come at release) skipped_state_changes late_closes.
+# ends come at release) skipped_state_changes late_closes cpu_with_stop_s (from ready until the
+# recorder exited: its clean stop's checkpoint, which reads back and hashes every row, included).
 rec_run() {
 	name=$1
 	shift
@@ -303,6 +308,7 @@ rec_run() {
 	set -- $(settle "$dir" "$proto" "$port" "$expected")
 	t1=$(ticks "$REC_PID")
 	rec_stop
+	t2=$STOP_TICKS
 	chances=$(second_chances "$dir.err")
 	recorded=$(store_sum "$dir" "$(flows_sql "$proto" "$port")")
 	lost=$(store_sum "$dir" "$LOST_SQL")
@@ -314,10 +320,10 @@ rec_run() {
 	for f in "$dir"/seg-*.db "$dir"/seg-*.db-wal; do
 		[ -f "$f" ] && bytes=$((bytes + $(stat -c %s "$f")))
 	done
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$made" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$made" \
 		"$(rate_of "$W/$name.storm")" "$recorded" "$lost" "$expected" \
 		"$(calc "($t1 - $t0) / $HZ")" "$(jget "$W/$name.storm" elapsed_s)" "$all" "$bytes" \
-		"$noend" $chances >>"$W/rec.tsv"
+		"$noend" $chances "$(calc "($t2 - $t0) / $HZ")" >>"$W/rec.tsv"
 	say "$name: made $made, expected flows $expected, recorded $recorded, lost $lost," \
 		"recorder cpu $(calc "($t1 - $t0) / $HZ") s"
 }
@@ -378,7 +384,7 @@ say "work dir $W; nproc $NPROC; storm runs of $SECS s, $ROUNDS rounds"
 # among TIME_WAIT sockets stays short and the storm is limited by connection work itself.
 STORM_FULL="-d $SECS --spread 16"
 off_run warmup $STORM_FULL # fills the TIME_WAIT table to its steady state
-have_tl=1
+have_tl=${BENCH_TCPLIFE:-1}
 [ -x "$TCPLIFE" ] || have_tl=0
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
@@ -504,17 +510,17 @@ exact=$(awk '/^on|^rston|^udpon|^steady/ && $4 + $5 != $6 { bad = bad " " $1 }
 	END { print bad == "" ? "yes" : "no:" bad }' "$W/rec.tsv")
 recorded_ratio=$(awk '/^on|^rston|^udpon|^steady/ { r = $4 / $6; if (!seen || r < lo) lo = r; seen = 1 }
 	END { printf "%.5f", lo }' "$W/rec.tsv")
-cpu_per_flow() { # name-prefix -> µs per recorded flow (summed over the runs)
-	awk -v n="$1" '$1 ~ "^" n "[0-9]*$" { c += $7; f += $4 } END { if (f) printf "%.2f", c * 1e6 / f; else print "n/a" }' "$W/rec.tsv"
+cpu_per_flow() { # name-prefix [column] -> µs per recorded flow (summed over the runs)
+	awk -v n="$1" -v k="${2:-7}" '$1 ~ "^" n "[0-9]*$" { c += $k; f += $4 } END { if (f) printf "%.2f", c * 1e6 / f; else print "n/a" }' "$W/rec.tsv"
 }
 share() { # name -> recorder CPU / wall time of the storm, in % of one core
 	awk -v n="$1" '$1 == n { printf "%.1f%%", 100 * $7 / $8 }' "$W/rec.tsv"
 }
 tl_cpu=$(awk '{ c += $5; l += $4 } END { if (l) printf "%.2f", c * 1e6 / l; else print "n/a" }' "$W/tl.tsv")
 tl_complete=$(awk '{ r = $4 / (2 * $2); if (!seen || r < lo) lo = r; seen = 1 } END { if (seen) printf "%.4f", lo; else print "n/a" }' "$W/tl.tsv")
-sum_ratio() { # file -> "median (range)"
+sum_ratio() { # file -> "median, spread S (runs: ...)", the spread being max - min
 	if [ -s "$1" ]; then
-		echo "$(fmt "$(median <"$1")") (runs: $(tr '\n' ' ' <"$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? ", " : ""), $i }'))"
+		echo "$(fmt "$(median <"$1")"), spread $(sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f", hi - lo }') (runs: $(tr '\n' ' ' <"$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? ", " : ""), $i }'))"
 	else
 		echo "n/a"
 	fi
@@ -558,7 +564,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "\`connrec record -d DIR\` runs with default options on a fresh DIR for every on-run. A"
 	echo "TCP connection over loopback is two flows (the out and the in endpoint); \`storm -r R\`"
 	echo "makes R connections/s, i.e. 2R flows/s. Each ratio is the median over $ROUNDS rounds,"
-	echo "with every run listed. **Host noise: $noise_verdict** (the off-runs around each on-run"
+	echo "with its spread (largest minus smallest run) and every run listed. **Host noise: $noise_verdict** (the off-runs around each on-run"
 	echo "differed by $(fmt "$(calc "100 * $noise_med")" 1)% in the median, $noise_max% at most)."
 	echo
 	echo "| # | figure | result | goal | command | nproc | date |"
@@ -581,6 +587,8 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 3 | recorder CPU (user + sys) per recorded flow, TCP full storm | $(cpu_per_flow on) µs | ≤ 0.7 µs | \`storm -d $SECS --spread 16\` under \`connrec record\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, TCP RST storm | $(cpu_per_flow rston) µs | ≤ 0.7 µs | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, UDP | $(cpu_per_flow udpon) µs | ≤ 1 µs | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
+	echo "| 3 | same, TCP full storm, up to the recorder's exit (the clean stop's checkpoint reads back and hashes every row of the run) | $(cpu_per_flow on 14) µs | — | as above, /proc/PID/stat of the exited recorder | $NPROC | $DATE |"
+	echo "| 3 | same, UDP, up to the recorder's exit | $(cpu_per_flow udpon 14) µs | — | as above | $NPROC | $DATE |"
 	echo "| 3 | tcplife CPU (user + sys) per printed line | $tl_cpu µs | (tcplife ≈ 12 µs) | \`tcplife > file\` | $NPROC | $DATE |"
 	echo "| 4 | recorder share of one core at 1k flows/s | $(share steady1000) | — | \`storm -r 500 -d $STEADY_SECS\` | $NPROC | $DATE |"
 	echo "| 4 | recorder share of one core at 10k flows/s | $(share steady10000) | — | \`storm -r 5000 -d $STEADY_SECS\` | $NPROC | $DATE |"
@@ -593,9 +601,9 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "Per-run detail (recorded and lost are flows of the storm's port in the store; cpu is the"
 	echo "recorder's user + sys time from /proc/PID/stat between ready and the last row committed):"
 	echo
-	echo "| run | made | conn/s | flows expected | recorded | lost flows (gap rows) | rows without end, not counted | state changes skipped / closes from destroy | recorder cpu s | storm s |"
+	echo "| run | made | conn/s | flows expected | recorded | lost flows (gap rows) | rows without end, not counted | state changes skipped / closes from destroy | recorder cpu s (to exit) | storm s |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $11, $12, $13, $7, $8 }' "$W/rec.tsv"
+	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s (%s) | %s |\n", $1, $2, $3, $6, $4, $5, $11, $12, $13, $7, $14, $8 }' "$W/rec.tsv"
 	if [ -s "$W/tl.tsv" ]; then
 		echo
 		echo "| tcplife run | made | conn/s | lines for the port | tcplife cpu s |"

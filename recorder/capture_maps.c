@@ -124,6 +124,22 @@ static void udp_ended(const struct udp_flow *flow, capture_udp_end_fn fn, void *
 	fn(ctx, &end);
 }
 
+/*
+ * Takes the entry at KEY out of udp_flows into FLOW with one system call (lookup-and-delete
+ * of a hash map, kernel 5.14), or a lookup and a delete where the kernel refuses it. 0, or
+ * -ENOENT when it is gone. Only the recorder deletes udp_flows entries.
+ */
+static int take_udp_flow(int fd, const struct udp_key *key, struct udp_flow *flow)
+{
+	if (!bpf_map_lookup_and_delete_elem(fd, key, flow))
+		return 0;
+	if (errno == ENOENT)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(fd, key, flow) || bpf_map_delete_elem(fd, key))
+		return -errno;
+	return 0;
+}
+
 /* Ends the udp_flows entries p selects; returns how many. */
 static int end_udp_flows(struct capture *c, struct udp_pick *p, capture_udp_end_fn fn, void *ctx)
 {
@@ -132,10 +148,16 @@ static int end_udp_flows(struct capture *c, struct udp_pick *p, capture_udp_end_
 	struct udp_flow flow;
 
 	for (size_t i = 0; i < p->n; i++) {
-		/* Look up again: BPF may have refreshed it meanwhile. */
-		if (bpf_map_lookup_elem(fd, &p->keys[i], &flow) || !udp_picked(p, &p->keys[i], &flow))
+		if (take_udp_flow(fd, &p->keys[i], &flow))
 			continue;
-		if (bpf_map_delete_elem(fd, &p->keys[i]) || !flow.id)
+		/*
+		 * A datagram refreshed it after the walk: put it back. If another datagram made a
+		 * new flow in the moment it was out, that one goes on and this one ends here.
+		 */
+		if (!udp_picked(p, &p->keys[i], &flow) &&
+		    !bpf_map_update_elem(fd, &p->keys[i], &flow, BPF_NOEXIST))
+			continue;
+		if (!flow.id)
 			continue; /* id 0: its OPEN was lost (counted), so there is nothing to end */
 		udp_ended(&flow, fn, ctx);
 		n++;
