@@ -82,7 +82,33 @@ void ckpt_row_int(struct ckpt_rows *r, int64_t v)
 
 void ckpt_row_null(struct ckpt_rows *r)
 {
-	if (!r->lost && !ckpt_buf_null(&r->buf))
+	if (r->lost)
+		return;
+	if (r->buf.n < r->buf.cap)
+		r->buf.v[r->buf.n++] = 'n';
+	else if (!ckpt_buf_null(&r->buf))
+		r->lost = true;
+}
+
+/* A text ('t') or blob ('b') of N bytes: tag, 4-byte big-endian length, bytes. */
+static void put_bytes(struct ckpt_rows *r, char tag, const void *p, size_t n)
+{
+	unsigned char *d;
+	uint32_t be = __builtin_bswap32((uint32_t)n);
+	bool ok;
+
+	if (r->lost)
+		return;
+	if (n <= UINT32_MAX && r->buf.n + 5 + n <= r->buf.cap) {
+		d = r->buf.v + r->buf.n;
+		d[0] = (unsigned char)tag;
+		memcpy(d + 1, &be, 4);
+		memcpy(d + 5, p, n);
+		r->buf.n += 5 + n;
+		return;
+	}
+	ok = tag == 't' ? ckpt_buf_text(&r->buf, p, n) : ckpt_buf_blob(&r->buf, p, n);
+	if (!ok)
 		r->lost = true;
 }
 
@@ -90,14 +116,13 @@ void ckpt_row_text(struct ckpt_rows *r, const char *s)
 {
 	if (!s) /* bound as NULL */
 		ckpt_row_null(r);
-	else if (!r->lost && !ckpt_buf_text(&r->buf, s, strlen(s)))
-		r->lost = true;
+	else
+		put_bytes(r, 't', s, strlen(s));
 }
 
 void ckpt_row_blob(struct ckpt_rows *r, const void *p, size_t n)
 {
-	if (!r->lost && !ckpt_buf_blob(&r->buf, p, n))
-		r->lost = true;
+	put_bytes(r, 'b', p, n);
 }
 
 void ckpt_row_end(struct ckpt_rows *r)
