@@ -14,11 +14,13 @@
 #include <stdint.h>
 
 #include "ckpt.h"
+#include "store.h"
 
 struct ckpt_row_at {
 	int64_t rid;
 	uint32_t off, len; /* in buf */
 	uint8_t tbl;	   /* enum ckpt_table */
+	bool conn;	   /* a struct of ckpt_rows_conn(), not bytes yet */
 };
 
 struct ckpt_rows {
@@ -36,6 +38,14 @@ void ckpt_row_null(struct ckpt_rows *r);
 void ckpt_row_text(struct ckpt_rows *r, const char *s);
 void ckpt_row_blob(struct ckpt_rows *r, const void *p, size_t n);
 void ckpt_row_end(struct ckpt_rows *r);
+
+/*
+ * The conn row the writer inserts for C (bind_conn() in store_writer.c, connrec_rows in
+ * store_bulk.c): its id, PROC, and C's flags | EXTRA_FLAGS; its end columns only without
+ * EXTRA_FLAGS.
+ */
+void ckpt_rows_conn(struct ckpt_rows *r, const struct store_conn *c, int64_t proc,
+		    uint8_t extra_flags);
 
 /* Forgets the rows from the N-th on (a transaction rolled back). */
 void ckpt_rows_truncate(struct ckpt_rows *r, size_t n);

@@ -71,42 +71,14 @@ struct ckpt_rows *writer_ck_rows(struct writer *w)
 	return w->ck_source == CKPT_FIRST_HASH ? NULL : &w->ck_rows;
 }
 
-/* The conn row bind_conn() binds (and store_bulk.c's connrec_rows gives), serialised. */
+/* The conn row bind_conn() binds (and store_bulk.c's connrec_rows gives), for the checkpoint. */
 static void ck_conn(struct writer *w, const struct store_conn *c, int64_t proc,
 		    uint8_t extra_flags)
 {
 	struct ckpt_rows *r = writer_ck_rows(w);
-	bool end = c->has_end && !extra_flags;
 
-	if (!r)
-		return;
-	ckpt_row_begin(r, CKPT_T_CONN, (int64_t)c->id);
-	ckpt_row_int(r, (int64_t)c->id);
-	ckpt_row_int(r, c->start_ns);
-	ckpt_row_int(r, c->proto);
-	ckpt_row_int(r, c->family);
-	ckpt_row_int(r, c->dir);
-	ckpt_row_blob(r, c->laddr, c->family == 4 ? 4 : 16);
-	ckpt_row_int(r, c->lport);
-	ckpt_row_blob(r, c->raddr, c->family == 4 ? 4 : 16);
-	ckpt_row_int(r, c->rport);
-	ckpt_row_int(r, proc);
-	ckpt_row_int(r, c->flags | extra_flags);
-	if (end) {
-		ckpt_row_int(r, c->end_ns - c->start_ns);
-		if (c->has_bytes) {
-			ckpt_row_int(r, (int64_t)c->bytes_out);
-			ckpt_row_int(r, (int64_t)c->bytes_in);
-		} else {
-			ckpt_row_null(r);
-			ckpt_row_null(r);
-		}
-		ckpt_row_int(r, c->reason);
-	} else {
-		for (int i = 0; i < 4; i++)
-			ckpt_row_null(r);
-	}
-	ckpt_row_end(r);
+	if (r)
+		ckpt_rows_conn(r, c, proc, extra_flags);
 }
 
 /* The proc row proc_cache_get() inserted for C. */
