@@ -175,6 +175,44 @@ void sr_conn_filter_init(struct sr_conn_filter *f);
 /* The sets of f's lists (lib/match_set.h), for f->sets and for matching in C. */
 int sr_match_sets_build(const struct sr_conn_filter *f, struct match_sets *out);
 
+/*
+ * How sr_filter_sql() writes a filter in one SQL dialect: the expressions that name what a
+ * condition tests (on the rows that sr_conns() returns), and how values are written.
+ */
+struct sr_sql_dialect {
+	const char *folded;	/* true for a row complete on its own (not carried, end in it) */
+	const char *carried;	/* non-zero for a carried copy */
+	const char *start;	/* start_ns */
+	const char *folded_end; /* the end of a folded row */
+	const char *end;	/* the end the segment knows, NULL when none */
+	const char *dur;	/* the duration of a folded row */
+	const char *lport, *rport, *laddr, *raddr, *proto, *dir;
+	const char *pid, *uid, *netns, *cgroup, *comm;
+	/* Appends a value to s: a parameter to bind, or an escaped literal. */
+	void (*put_int)(void *ctx, sqlite3_str *s, int64_t v);
+	void (*put_blob)(void *ctx, sqlite3_str *s, const uint8_t *v, int len);
+	/*
+	 * A list's condition as one test of its set (" AND ..."), or nothing when the dialect
+	 * leaves a list too long to write to C: true. false: the caller writes the list out.
+	 */
+	bool (*put_port_set)(void *ctx, sqlite3_str *s, size_t n_ranges, const struct port_set *set,
+			     const char *col, const char *col2);
+	bool (*put_addr_set)(void *ctx, sqlite3_str *s, const struct addr_set *set,
+			     const char *col, const char *col2);
+	bool (*put_num_set)(void *ctx, sqlite3_str *s, const struct num_set *set, const char *col);
+	/* Appends " AND " and col matched against the fnmatch() pattern, or nothing (C judges). */
+	void (*put_glob)(void *ctx, sqlite3_str *s, const char *col, const char *pattern);
+};
+
+/*
+ * Appends the conditions of f to s as " AND ..." terms in dialect d (ctx goes to d's value
+ * writers), its lists tested against the sets m (sr_match_sets_build()). FOLDED: only the rows
+ * complete on their own, where the window and duration bounds are exact; otherwise every row
+ * the merge may need (a superset).
+ */
+void sr_filter_sql(sqlite3_str *s, const struct sr_conn_filter *f, const struct match_sets *m,
+		   bool folded, const struct sr_sql_dialect *d, void *ctx);
+
 /* Calls cb for each row, in no particular order; a non-zero return from cb stops and is
  * returned. Errors while reading (a damaged page) return -EBADMSG; see sr_errmsg(). */
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
