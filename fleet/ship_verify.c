@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Before a segment leaves the host, `connrec verify` checks it: integrity, its number, that it
+ * is sealed, and the hash chain with the segments given beside it. The checks are verify's own
+ * (store_verify(), read/verify.h); this keeps the first problem it finds with each segment.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "escape.h"
+#include "ship.h"
+#include "store_verify.h"
+
+struct verdicts {
+	char *const *paths;
+	size_t n;
+	char (*problems)[256];
+};
+
+static void on_item(void *ctx, const struct verify_item *it)
+{
+	struct verdicts *v = ctx;
+
+	if (it->kind != VERIFY_PROBLEM || !it->segment)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		char tmp[PATH_MAX];
+
+		snprintf(tmp, sizeof(tmp), "%s", v->paths[i]);
+		if (strcmp(basename(tmp), it->segment) || v->problems[i][0])
+			continue;
+		/* Printable: it may quote bytes of the file. */
+		cr_escape(it->message ? it->message : "?", v->problems[i], sizeof(v->problems[i]));
+	}
+}
+
+int ship_verify(char *const *paths, size_t n, char (*problems)[256])
+{
+	struct verdicts v = { .paths = paths, .n = n, .problems = problems };
+	char err[512];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		problems[i][0] = '\0';
+	rc = store_verify(NULL, paths, n, on_item, &v, err, sizeof(err));
+	return rc < 0 ? rc : 0;
+}
