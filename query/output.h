@@ -37,6 +37,7 @@ struct out_ctx {
 	FILE *f;
 	char **hosts;
 	size_t n_hosts;
+	bool show_host; /* the table's HOST column even for one host (query --from) */
 };
 
 struct printer {

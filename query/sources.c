@@ -11,6 +11,7 @@
 #include "log.h"
 #include "progress.h"
 #include "query.h"
+#include "remote.h"
 
 /*
  * A segment's meta, for planning. A file read in place stays open until it is read; one that
@@ -52,7 +53,7 @@ int query_seg_open(struct query *q, struct slot *s)
 	char msg[512];
 	int err;
 
-	if (s->seg)
+	if (s->seg || s->remote)
 		return 0;
 	if (s->failed)
 		return -EBADMSG;
@@ -67,6 +68,8 @@ int query_seg_open(struct query *q, struct slot *s)
 
 void query_seg_close(struct slot *s)
 {
+	if (s->remote)
+		remote_seg_done(s->remote);
 	sr_close(s->seg);
 	s->seg = NULL;
 }
@@ -198,6 +201,6 @@ void query_plan(struct query *q)
 void query_seg_warn(struct query *q, struct slot *s, int err)
 {
 	cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path, strerror(-err),
-		sr_errmsg(s->seg));
+		slot_errmsg(q, s));
 	q->failures++;
 }
