@@ -31,6 +31,7 @@
 
 #include "connrec_event.h"
 #include "schema.h"
+#include "segment.h"
 
 #define S  1000000000LL
 #define T0 (1795230000LL * S)
@@ -71,8 +72,9 @@ static void execf(sqlite3 *db, const char *fmt, ...)
 }
 
 /* A new segment with the schema and its meta; WAL for an active one, DELETE when sealed. */
-static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64_t created,
-			   bool wal)
+/* prev_sha256: the SHA-256 of the previous sealed segment ("" when none is known). */
+static sqlite3 *seg_create_chained(const char *path, const char *host, int64_t id,
+				   int64_t created, bool wal, const char *prev_sha256)
 {
 	sqlite3 *db;
 
@@ -87,9 +89,15 @@ static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64
 	      "'%lld'),"
 	      " ('host', %Q), ('boot_id', 'b00t-1d'), ('kernel', '6.18.0'),"
 	      " ('recorder_version', '0.1.0'), ('clock_offset_ns', '0'), ('created_ns', '%lld'),"
-	      " ('prev_sha256', '')",
-	      schema_sql_count, (long long)id, host, (long long)created);
+	      " ('prev_sha256', %Q)",
+	      schema_sql_count, (long long)id, host, (long long)created, prev_sha256);
 	return db;
+}
+
+static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64_t created,
+			   bool wal)
+{
+	return seg_create_chained(path, host, id, created, wal, "");
 }
 
 static void seal(sqlite3 *db, int64_t first, int64_t last)
@@ -356,7 +364,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 {
 	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
 	long long per = flows / segs, id = 1;
-	char p[4096];
+	char p[4096], prev_sha[65] = "";
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		die("mkdir %s", dir);
@@ -369,7 +377,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 		sqlite3 *db;
 
 		snprintf(p, sizeof(p), "%s/seg-%08d.db", dir, k + 1);
-		db = seg_create(p, "bench", k + 1, c0, active);
+		/* Chained like a recorder's segments, so verify and ship accept the store. */
+		db = seg_create_chained(p, "bench", k + 1, c0, active, prev_sha);
 		exec(db, "PRAGMA synchronous=OFF");
 		exec(db, "BEGIN");
 		for (int i = 1; i <= 1000; i++) {
@@ -429,8 +438,14 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			seal(db, c0, c1);
 		}
 		sqlite3_close(db);
-		if (!active)
+		if (!active) {
+			char zst[4200];
+
 			compress(p);
+			snprintf(zst, sizeof(zst), "%s.zst", p);
+			if (seg_hash_file(zst, prev_sha))
+				die("hash %s", zst);
+		}
 		fprintf(stderr, "mkfixture: segment %d: %lld flows\n", k + 1, n);
 	}
 }
