@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
-# a share of SECONDS (default 30): the query's parsers, and opening store files seeded with
+# a share of SECONDS (default 30): the query's parsers, ClickHouse answers as query --from
+# decodes them (RowBinary), and opening store files seeded with
 # real segments from mkfixture. Exits non-zero on any crash, leak or sanitizer report; the
 # reproducer is kept in the printed directory. `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
@@ -25,8 +26,16 @@ $CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz
 $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
 	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
+# shellcheck disable=SC2086
+$CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c \
+	-o "$work/fuzz_rowbinary" || exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open"
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_rowbinary"
+# A conn row as a server sends it: key (host "h", segment 1, attempt 2, segment_ns 3), then
+# id, start_ns, NULL end, end_folded, reason, NULL bytes twice, proto family dir flags,
+# laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup.
+printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
+	>"$work/c_rowbinary/conn"
 for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \
 	@1795230840.5 10.0.0.0/8,::1 '[::1]' 53,80,8000-8100 64K 1.5GiB now -2d; do
 	printf '%s' "$s" >"$work/c_parsers/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
@@ -58,11 +67,11 @@ PY
 fi
 
 status=0
-half=$((secs / 2))
-[ $half -ge 1 ] || half=1
-for t in parsers open; do
-	(cd "$work" && ./fuzz_$t -max_total_time=$half -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$([ $t = open ] && echo 131072 || echo 256) "c_$t" >"fuzz_$t.log" 2>&1)
+share=$((secs / 3))
+[ $share -ge 1 ] || share=1
+for t in parsers open rowbinary; do
+	(cd "$work" && ./fuzz_$t -max_total_time=$share -timeout=10 -rss_limit_mb=2048 \
+		-max_len=$(case $t in open) echo 131072 ;; rowbinary) echo 4096 ;; *) echo 256 ;; esac) "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then
