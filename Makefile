@@ -216,6 +216,10 @@ install: connrec man
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/connrec.service \
 		>$(DESTDIR)$(UNITDIR)/connrec.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/connrec.service
+	for u in connrec-ship.service connrec-ship.timer; do \
+		sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 
 # A Debian package, built by dpkg-buildpackage in a copy of the tracked files (so the tree
 # stays clean), into $(OUTPUT)/deb/connrec_VERSION_ARCH.deb.
