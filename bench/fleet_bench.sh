@@ -45,6 +45,8 @@ cleanup() {
 	rm -rf "$CH_DIR" "$DIR/conn.rowbinary"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 ch_start "$CH_DIR" "$port"
 URL=$CH_URL
 printf 'shipper:s3cret\n' >"$CH_DIR/auth"

@@ -27,8 +27,9 @@ TDIR=$(cd "$(dirname "$0")" && pwd)
 
 . "$TDIR/../tools/clickhouse.sh"
 ch_port=$(cr_free_port)
-ch_start "$CR_TMP/ch" "$ch_port" && st=0 || st=$?
+ch_spawn "$CR_TMP/ch" "$ch_port"
 cr_track "$CH_PID"
+ch_wait_up && st=0 || st=$?
 [ "$st" = 0 ] || cr_fatal "clickhouse-server did not answer on port $ch_port"
 URL=$CH_URL
 cr_log "clickhouse-server $(curl -sS "$URL" --data-binary 'SELECT version()') on port $ch_port"
