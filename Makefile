@@ -216,10 +216,13 @@ install: connrec man
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/connrec.service \
 		>$(DESTDIR)$(UNITDIR)/connrec.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/connrec.service
+	# Examples, not units: they need a URL first, and a package must not start them.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/doc/connrec/examples
 	for u in connrec-ship.service connrec-ship.timer; do \
-		sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
-		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+		sed 's|/usr/local/|$(PREFIX)/|g' examples/$$u \
+			>$(DESTDIR)$(PREFIX)/share/doc/connrec/examples/$$u || exit 1; \
 	done
+	install -D -m 0644 docs/fleet.md $(DESTDIR)$(PREFIX)/share/doc/connrec/docs/fleet.md
 
 # A Debian package, built by dpkg-buildpackage in a copy of the tracked files (so the tree
 # stays clean), into $(OUTPUT)/deb/connrec_VERSION_ARCH.deb.
