@@ -18,7 +18,6 @@
 #include <curl/curl.h>
 
 #include "ch_http.h"
-#include "escape.h"
 #include "log.h"
 
 #define AUTH_FILE_MAX 4096
@@ -330,7 +329,11 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ctx)
 	return ch_buf_put(a->buf, data, len) ? 0 : len;
 }
 
-/* The server's error text: the exception message when there is one, shortened and escaped. */
+/*
+ * The server's error text: the exception message when there is one, its first line,
+ * shortened. Not escaped here: the log escapes every message it prints (escaping twice
+ * would show "\x5cx1b" for an ESC).
+ */
 static void server_text(const struct ch_buf *b, char *out, size_t len)
 {
 	static const char mark[] = "DB::Exception: ";
@@ -357,7 +360,7 @@ static void server_text(const struct ch_buf *b, char *out, size_t len)
 	m = strstr(raw, ", e.what() = ");
 	if (m)
 		raw[m - raw] = '\0';
-	cr_escape(raw, out, len);
+	snprintf(out, len, "%s", raw);
 }
 
 /* A ClickHouse error code that says "try again later". */
@@ -517,6 +520,14 @@ static int backoff_sleep(long ms)
 static char *escape_param(struct ch_server *s, const char *v)
 {
 	return curl_easy_escape(s->curl, v, 0);
+}
+
+uint64_t ch_set_max_answer(struct ch_server *s, uint64_t max)
+{
+	uint64_t old = s->max_answer;
+
+	s->max_answer = max ? max : CH_DEFAULT_MAX_ANSWER;
+	return old;
 }
 
 int ch_query(struct ch_server *s, const char *sql, struct ch_buf *answer, char *err,
