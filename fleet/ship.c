@@ -531,6 +531,7 @@ static int ship_main(int argc, char **argv)
 	}
 	if (!a.o.chunk)
 		a.o.chunk = SHIP_DEFAULT_CHUNK;
+	a.o.ch.max_answer = SHIP_MAX_ANSWER;
 	if (a.schema) {
 		status = ship_schema(&a.o, a.o.ch.url != NULL) ? EXIT_FAIL : EXIT_OK;
 		goto cleanup;

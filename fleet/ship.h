@@ -18,6 +18,15 @@
 #include "ch_rows.h"
 
 #define SHIP_DEFAULT_CHUNK (32ULL << 20)
+/*
+ * The largest answer ship takes from a server. Its questions (columns, the markers of one
+ * store's host, row counts) have small answers: one segment's marker is a few hundred bytes,
+ * so this holds some 100,000 segments. A server sending more is not answering them, and
+ * must not make ship take gigabytes of memory.
+ */
+#define SHIP_MAX_ANSWER (64ULL << 20)
+/* The most columns ship takes from a server's system.columns of its database. */
+#define SHIP_MAX_SERVER_COLUMNS 4096
 
 struct ship_opts {
 	const char *dir;

@@ -40,8 +40,16 @@ static int list_columns(struct ch_server *ch, struct server_cols *out, char *err
 	sqlite3_free(sql);
 	r = (struct ch_reader){ answer.p, answer.p + answer.n };
 	while (!ret && r.p < r.end) {
-		char(*v)[3][128] = realloc(out->v, (out->n + 1) * sizeof(*v));
+		char(*v)[3][128];
 
+		/* A row takes 384 bytes here and may take 6 in the answer: bounded before growing. */
+		if (out->n == SHIP_MAX_SERVER_COLUMNS) {
+			snprintf(err, errlen, "%s: malformed answer listing columns (more than %d)",
+				 ch_url(ch), SHIP_MAX_SERVER_COLUMNS);
+			ret = -EBADMSG;
+			break;
+		}
+		v = realloc(out->v, (out->n + 1) * sizeof(*v));
 		if (!v) {
 			ret = -ENOMEM;
 			break;
