@@ -60,6 +60,9 @@ const char *ch_database(const struct ch_server *s);
 int ch_query(struct ch_server *s, const char *sql, struct ch_buf *answer, char *err,
 	     size_t errlen);
 
+/* Sets the largest answer ch_query() takes from now on (0: the default); returns the old one. */
+uint64_t ch_set_max_answer(struct ch_server *s, uint64_t max);
+
 /*
  * Sends one INSERT ("INSERT INTO t (cols) FORMAT RowBinary") with its rows. Never retried:
  * whether rows of a failed INSERT were committed is unknown, so the caller decides.

@@ -97,6 +97,7 @@ int ch_list_segments(struct ch_server *ch, int64_t since, struct ch_seg **out, s
 	struct ch_buf answer = { 0 };
 	struct ch_seg *v = NULL;
 	struct ch_reader r;
+	uint64_t max;
 	size_t cnt = 0;
 	char *sql;
 	int ret;
@@ -119,7 +120,10 @@ int ch_list_segments(struct ch_server *ch, int64_t since, struct ch_seg **out, s
 	sql = ch_sql_finish(q);
 	if (!sql)
 		return -ENOMEM;
+	/* A row takes some 900 bytes here: a smaller cap than for rows, whatever the server sends. */
+	max = ch_set_max_answer(ch, CH_MAX_SEGMENT_LIST);
 	ret = ch_query(ch, sql, &answer, err, errlen);
+	ch_set_max_answer(ch, max);
 	sqlite3_free(sql);
 	r = (struct ch_reader){ answer.p, answer.p + answer.n };
 	while (!ret && r.p < r.end) {

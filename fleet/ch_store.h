@@ -27,7 +27,10 @@ struct ch_seg {
 /*
  * The segments that may hold rows for a window starting at since (last_ns >= since; all when
  * since is SR_NO_TIME), plus the oldest segment of every host, sorted by host and segment id.
+ * The answer may be at most CH_MAX_SEGMENT_LIST bytes (some 250,000 segments: a week of
+ * hourly segments of 1,500 hosts); a larger one is refused ("narrow the question": --since).
  */
+#define CH_MAX_SEGMENT_LIST (64ULL << 20)
 int ch_list_segments(struct ch_server *ch, int64_t since, struct ch_seg **out, size_t *n,
 		     char *err, size_t errlen);
 
