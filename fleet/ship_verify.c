@@ -2,7 +2,7 @@
 /*
  * Before a segment leaves the host, `connrec verify` checks it: integrity, its number, that it
  * is sealed, and the hash chain with the segments given beside it. The checks are verify's own
- * (store_verify(), read/verify.h); this keeps the first problem it finds with each segment.
+ * (store_verify(), read/store_verify.h); this keeps the first problem it finds with each segment.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "escape.h"
 #include "ship.h"
 #include "store_verify.h"
 
@@ -32,8 +31,8 @@ static void on_item(void *ctx, const struct verify_item *it)
 		snprintf(tmp, sizeof(tmp), "%s", v->paths[i]);
 		if (strcmp(basename(tmp), it->segment) || v->problems[i][0])
 			continue;
-		/* Printable: it may quote bytes of the file. */
-		cr_escape(it->message ? it->message : "?", v->problems[i], sizeof(v->problems[i]));
+		/* It may quote bytes of the file: the log escapes it when it is printed. */
+		snprintf(v->problems[i], sizeof(v->problems[i]), "%s", it->message ? it->message : "?");
 	}
 }
 
