@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Traffic for tests/e2e/60_fleet.sh, run inside one network namespace for SECONDS:
+# Traffic for tests/e2e/80_fleet.sh, run inside one network namespace for SECONDS:
 #   fleet_traffic.py SECONDS
 # A TCP server on 127.0.0.1 (any port); one connection to it held open the whole time (so it
 # spans the recorder's rotations: carried copies, its end in a later segment); short TCP

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# An HTTP proxy in front of a server that freezes at a chosen request, for tests/e2e/60_fleet.sh:
+# An HTTP proxy in front of a server that freezes at a chosen request, for tests/e2e/80_fleet.sh:
 #   freeze_proxy.py UPSTREAM_PORT PATTERN N STATEFILE
 # Listens on 127.0.0.1 (any port) and prints "port P". Each connection carries one request
 # (read whole: head and Content-Length body) that is forwarded to 127.0.0.1:UPSTREAM_PORT on a
