@@ -264,4 +264,41 @@ struct sr_run {
 /* All run rows, ordered by ts_ns. */
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx);
 
+/*
+ * Process lives (schema 2, docs/schema.md): one life row per image of a process, with its end
+ * when it was known as the row was written. Text longer than a field is cut (the recorder
+ * writes shorter ones).
+ */
+struct sr_life {
+	int64_t id, start_ns, image_ns;
+	int64_t exit_ns;     /* valid when has_exit */
+	uint32_t exit_code;  /* valid when has_exit: wait status */
+	uint32_t pid, ppid, uid;
+	uint64_t pstart_ns, ppstart_ns, cgroup;
+	uint16_t flags;
+	bool has_exit;
+	char comm[17], pcomm[17];
+	char exe[4096], args[2048];
+};
+
+/* The end of a life whose last image row was written while it still ran. */
+struct sr_life_exit {
+	int64_t id, exit_ns;
+	uint64_t pstart_ns;
+	uint32_t pid, exit_code;
+};
+
+/* What a cgroup id named. */
+struct sr_cgroup {
+	uint64_t id;
+	char path[512], container[80], unit[256];
+};
+
+/* All rows of life, life_exit and cgroup, ordered by id; none in a schema 1 segment. */
+int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx);
+int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
+		  void *ctx);
+int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
+	       void *ctx);
+
 #endif /* CONNREC_STORE_READ_H */

@@ -18,6 +18,9 @@ struct row_cb {
 		int (*end)(const struct sr_end *row, void *ctx);
 		int (*gap)(const struct sr_gap *row, void *ctx);
 		int (*run)(const struct sr_run *row, void *ctx);
+		int (*life)(const struct sr_life *row, void *ctx);
+		int (*life_exit)(const struct sr_life_exit *row, void *ctx);
+		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
 	} fn;
 	void *ctx;
 };
@@ -304,4 +307,99 @@ int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ct
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EBADMSG;
 	return step_rows(st, run_row, &rcb);
+}
+
+/* ---- process lives (schema 2) ---- */
+
+/* The statement over a schema 2 table; *st stays NULL in an older segment. */
+static int prepare_v2_table(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
+{
+	*st = NULL;
+	if (seg->meta.schema_version < 2)
+		return 0;
+	return sqlite3_prepare_v2(seg->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
+}
+
+static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_life l = { 0 };
+
+	l.id = sqlite3_column_int64(st, 0);
+	l.pid = (uint32_t)sqlite3_column_int64(st, 1);
+	l.pstart_ns = (uint64_t)sqlite3_column_int64(st, 2);
+	l.start_ns = sqlite3_column_int64(st, 3);
+	l.image_ns = sqlite3_column_int64(st, 4);
+	l.ppid = (uint32_t)sqlite3_column_int64(st, 5);
+	l.ppstart_ns = (uint64_t)sqlite3_column_int64(st, 6);
+	text_copy(st, 7, l.pcomm, sizeof(l.pcomm));
+	l.uid = (uint32_t)sqlite3_column_int64(st, 8);
+	l.cgroup = (uint64_t)sqlite3_column_int64(st, 9);
+	text_copy(st, 10, l.comm, sizeof(l.comm));
+	text_copy(st, 11, l.exe, sizeof(l.exe));
+	text_copy(st, 12, l.args, sizeof(l.args));
+	l.flags = (uint16_t)sqlite3_column_int64(st, 13);
+	l.has_exit = sqlite3_column_type(st, 14) != SQLITE_NULL;
+	if (l.has_exit) {
+		l.exit_ns = sqlite3_column_int64(st, 14);
+		l.exit_code = (uint32_t)sqlite3_column_int64(st, 15);
+	}
+	return cb->fn.life(&l, cb->ctx);
+}
+
+int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx)
+{
+	const struct row_cb rcb = { .fn.life = cb, .ctx = ctx };
+	sqlite3_stmt *st;
+	int err = prepare_v2_table(seg,
+				   "SELECT id, pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns,"
+				   " pcomm, uid, cgroup, comm, exe, args, flags, exit_ns, exit_code"
+				   " FROM life ORDER BY id",
+				   &st);
+
+	return err || !st ? err : step_rows(st, life_row, &rcb);
+}
+
+static int life_exit_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_life_exit x = {
+		.id = sqlite3_column_int64(st, 0),
+		.pid = (uint32_t)sqlite3_column_int64(st, 1),
+		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 2),
+		.exit_ns = sqlite3_column_int64(st, 3),
+		.exit_code = (uint32_t)sqlite3_column_int64(st, 4),
+	};
+
+	return cb->fn.life_exit(&x, cb->ctx);
+}
+
+int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
+		  void *ctx)
+{
+	const struct row_cb rcb = { .fn.life_exit = cb, .ctx = ctx };
+	sqlite3_stmt *st;
+	int err = prepare_v2_table(
+		seg, "SELECT id, pid, pstart_ns, exit_ns, exit_code FROM life_exit ORDER BY id", &st);
+
+	return err || !st ? err : step_rows(st, life_exit_row, &rcb);
+}
+
+static int cgroup_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_cgroup g = { .id = (uint64_t)sqlite3_column_int64(st, 0) };
+
+	text_copy(st, 1, g.path, sizeof(g.path));
+	text_copy(st, 2, g.container, sizeof(g.container));
+	text_copy(st, 3, g.unit, sizeof(g.unit));
+	return cb->fn.cgroup(&g, cb->ctx);
+}
+
+int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
+	       void *ctx)
+{
+	const struct row_cb rcb = { .fn.cgroup = cb, .ctx = ctx };
+	sqlite3_stmt *st;
+	int err = prepare_v2_table(seg, "SELECT id, path, container, unit FROM cgroup ORDER BY id",
+				   &st);
+
+	return err || !st ? err : step_rows(st, cgroup_row, &rcb);
 }
