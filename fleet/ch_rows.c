@@ -67,6 +67,41 @@ static const struct ch_col run_cols[] = {
 	COL(struct sr_run, version, CH_TEXT),
 };
 
+/* Process lives (schema 2): nothing in a version 1 segment. */
+static const struct ch_col life_cols[] = {
+	COL(struct sr_life, id, CH_I64),
+	COL(struct sr_life, pid, CH_U32),
+	COL(struct sr_life, pstart_ns, CH_U64),
+	COL(struct sr_life, start_ns, CH_I64),
+	COL(struct sr_life, image_ns, CH_I64),
+	COL(struct sr_life, ppid, CH_U32),
+	COL(struct sr_life, ppstart_ns, CH_U64),
+	COL(struct sr_life, pcomm, CH_TEXT),
+	COL(struct sr_life, uid, CH_U32),
+	COL(struct sr_life, cgroup, CH_U64),
+	COL(struct sr_life, comm, CH_TEXT),
+	COL(struct sr_life, exe, CH_TEXT),
+	COL(struct sr_life, args, CH_TEXT),
+	COL(struct sr_life, flags, CH_U16),
+	COL_NULL(struct sr_life, exit_ns, CH_I64, has_exit),
+	COL_NULL(struct sr_life, exit_code, CH_U32, has_exit),
+};
+
+static const struct ch_col life_exit_cols[] = {
+	COL(struct sr_life_exit, id, CH_I64),
+	COL(struct sr_life_exit, pid, CH_U32),
+	COL(struct sr_life_exit, pstart_ns, CH_U64),
+	COL(struct sr_life_exit, exit_ns, CH_I64),
+	COL(struct sr_life_exit, exit_code, CH_U32),
+};
+
+static const struct ch_col cgroup_cols[] = {
+	COL(struct sr_cgroup, id, CH_U64),
+	COL(struct sr_cgroup, path, CH_TEXT),
+	COL(struct sr_cgroup, container, CH_TEXT),
+	COL(struct sr_cgroup, unit, CH_TEXT),
+};
+
 static const struct ch_col segment_cols[] = {
 	COL(struct ch_segment_row, name, CH_TEXT),
 	COL(struct ch_segment_row, sha256, CH_TEXT),
@@ -81,6 +116,9 @@ static const struct ch_col segment_cols[] = {
 	COL(struct ch_segment_row, end_rows, CH_U64),
 	COL(struct ch_segment_row, gap_rows, CH_U64),
 	COL(struct ch_segment_row, run_rows, CH_U64),
+	COL(struct ch_segment_row, life_rows, CH_U64),
+	COL(struct ch_segment_row, life_exit_rows, CH_U64),
+	COL(struct ch_segment_row, cgroup_rows, CH_U64),
 	COL(struct ch_segment_row, shipped_ns, CH_I64),
 	COL(struct ch_segment_row, shipper, CH_TEXT),
 };
@@ -97,11 +135,22 @@ const struct ch_table ch_end_table =
 const struct ch_table ch_gap_table =
 	TABLE("gap", struct sr_gap, gap_cols, "host, segment_id, start_ns");
 const struct ch_table ch_run_table = TABLE("run", struct sr_run, run_cols, "host, segment_id, ts_ns");
+const struct ch_table ch_life_table =
+	TABLE("life", struct sr_life, life_cols, "host, segment_id, pid, pstart_ns, image_ns");
+const struct ch_table ch_life_exit_table =
+	TABLE("life_exit", struct sr_life_exit, life_exit_cols, "host, segment_id, pid, pstart_ns");
+const struct ch_table ch_cgroup_table =
+	TABLE("cgroup", struct sr_cgroup, cgroup_cols, "host, segment_id, id");
 const struct ch_table ch_segments_table =
 	TABLE("segments", struct ch_segment_row, segment_cols, "host, segment_id");
 
+const struct ch_table *const ch_data_tables[CH_N_DATA_TABLES] = {
+	&ch_conn_table, &ch_end_table,	     &ch_gap_table,    &ch_run_table,
+	&ch_life_table, &ch_life_exit_table, &ch_cgroup_table,
+};
 const struct ch_table *const ch_tables[] = {
-	&ch_conn_table, &ch_end_table, &ch_gap_table, &ch_run_table, &ch_segments_table,
+	&ch_conn_table, &ch_end_table,	     &ch_gap_table,    &ch_run_table,
+	&ch_life_table, &ch_life_exit_table, &ch_cgroup_table, &ch_segments_table,
 };
 const size_t ch_n_tables = sizeof(ch_tables) / sizeof(ch_tables[0]);
 

@@ -4,7 +4,8 @@
  * their rows in ClickHouse's RowBinary format.
  *
  * Each table holds the rows the evidence reader gives for a segment (struct sr_conn, sr_end,
- * sr_gap, sr_run of read/store_read.h), one column per struct field, after a key that says
+ * sr_gap, sr_run, and the process lives sr_life, sr_life_exit, sr_cgroup of
+ * read/store_read.h), one column per struct field, after a key that says
  * where a row came from: host, segment_id, attempt (which shipping attempt wrote it; see
  * docs/fleet.md, "Exactly once") and segment_ns (the segment's creation time, the partition
  * key). One column table drives the DDL (`connrec ship --schema`), what ship writes and what
@@ -66,6 +67,7 @@ struct ch_segment_row {
 	uint32_t schema_version;
 	int64_t first_ns, last_ns; /* meta; INT64_MIN when missing */
 	uint64_t conn_rows, end_rows, gap_rows, run_rows;
+	uint64_t life_rows, life_exit_rows, cgroup_rows; /* 0 in markers of connrec before them */
 	int64_t shipped_ns;
 	char shipper[64]; /* connrec version that shipped it */
 };
@@ -74,10 +76,16 @@ extern const struct ch_table ch_conn_table;	/* struct sr_conn */
 extern const struct ch_table ch_end_table;	/* struct sr_end */
 extern const struct ch_table ch_gap_table;	/* struct sr_gap */
 extern const struct ch_table ch_run_table;	/* struct sr_run */
+extern const struct ch_table ch_life_table;	/* struct sr_life */
+extern const struct ch_table ch_life_exit_table; /* struct sr_life_exit */
+extern const struct ch_table ch_cgroup_table;	/* struct sr_cgroup */
 extern const struct ch_table ch_segments_table; /* struct ch_segment_row */
 
 /* Every table, in the order the DDL creates them and ship fills them (segments last). */
 extern const struct ch_table *const ch_tables[];
+/* The tables of a segment's rows, in the order ship sends them (ch_tables without segments). */
+#define CH_N_DATA_TABLES 7
+extern const struct ch_table *const ch_data_tables[CH_N_DATA_TABLES];
 extern const size_t ch_n_tables;
 
 /* "UInt64", "Nullable(Int64)", ... */

@@ -4,7 +4,7 @@
  *
  *   1. a fresh random attempt id; every row sent carries (host, segment_id, attempt);
  *   2. the rows the evidence reader gives (conn with the end the segment knows, conn_end,
- *      gap, run) go out as RowBinary INSERTs of about --chunk bytes each;
+ *      gap, run, and the process lives: life, life_exit, cgroup) go out as RowBinary INSERTs of about --chunk bytes each;
  *   3. the server counts the rows of this attempt, table by table; they must equal what was
  *      sent (a lost, cut or doubled INSERT shows here);
  *   4. only then the marker: one row in `segments` with the same key, the file's SHA-256,
@@ -104,6 +104,21 @@ static int on_run(const struct sr_run *r, void *ctx)
 	return add_row(ctx, r);
 }
 
+static int on_life(const struct sr_life *r, void *ctx)
+{
+	return add_row(ctx, r);
+}
+
+static int on_life_exit(const struct sr_life_exit *r, void *ctx)
+{
+	return add_row(ctx, r);
+}
+
+static int on_cgroup(const struct sr_cgroup *r, void *ctx)
+{
+	return add_row(ctx, r);
+}
+
 static int begin_table(struct sender *x, const struct ch_table *t)
 {
 	sqlite3_str *q = sqlite3_str_new(NULL);
@@ -134,8 +149,14 @@ static int send_table(struct sender *x, struct sr_segment *seg, const struct ch_
 			err = sr_ends(seg, SR_NO_TIME, SR_TIME_MAX, on_end, x);
 		else if (t == &ch_gap_table)
 			err = sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, on_gap, x);
-		else
+		else if (t == &ch_run_table)
 			err = sr_runs(seg, on_run, x);
+		else if (t == &ch_life_table)
+			err = sr_lives(seg, on_life, x);
+		else if (t == &ch_life_exit_table)
+			err = sr_life_exits(seg, on_life_exit, x);
+		else
+			err = sr_cgroups(seg, on_cgroup, x);
 	}
 	if (err == -EBADMSG)
 		snprintf(x->s->err, sizeof(x->s->err), "reading %s rows: %s", t->name,
@@ -149,8 +170,7 @@ static int send_table(struct sender *x, struct sr_segment *seg, const struct ch_
 /* The server's count of this attempt's rows in each table; must equal what was sent. */
 static int check_counts(struct ship *s, const struct ch_key *k, const uint64_t *sent)
 {
-	const struct ch_table *const tables[] = { &ch_conn_table, &ch_end_table, &ch_gap_table,
-						  &ch_run_table };
+	const struct ch_table *const *tables = ch_data_tables;
 	sqlite3_str *q = sqlite3_str_new(NULL);
 	struct ch_buf answer = { 0 };
 	struct ch_reader r;
@@ -158,7 +178,7 @@ static int check_counts(struct ship *s, const struct ch_key *k, const uint64_t *
 	int err;
 
 	sqlite3_str_appendall(q, "SELECT ");
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < CH_N_DATA_TABLES; i++) {
 		sqlite3_str_appendf(q, "%s(SELECT toUInt64(count()) FROM %s.%s WHERE host = ",
 				    i ? ", " : "", ch_database(s->ch), tables[i]->name);
 		ch_sql_string(q, k->host, strlen(k->host));
@@ -172,7 +192,7 @@ static int check_counts(struct ship *s, const struct ch_key *k, const uint64_t *
 	err = ch_query(s->ch, sql, &answer, s->err, sizeof(s->err));
 	sqlite3_free(sql);
 	r = (struct ch_reader){ answer.p, answer.p + answer.n };
-	for (size_t i = 0; !err && i < 4; i++) {
+	for (size_t i = 0; !err && i < CH_N_DATA_TABLES; i++) {
 		uint64_t got;
 
 		if (ch_get_u64(&r, &got)) {
@@ -254,20 +274,21 @@ static void fill_marker(struct ch_segment_row *m, const struct sr_meta *meta, co
 	m->end_rows = counts[1];
 	m->gap_rows = counts[2];
 	m->run_rows = counts[3];
+	m->life_rows = counts[4];
+	m->life_exit_rows = counts[5];
+	m->cgroup_rows = counts[6];
 	m->shipped_ns = ts_now_ns();
 	snprintf(m->shipper, sizeof(m->shipper), "connrec %s", CONNREC_VERSION);
 }
 
 int ship_segment(struct ship *s, const char *path, uint32_t seq, const char *host)
 {
-	const struct ch_table *const tables[] = { &ch_conn_table, &ch_end_table, &ch_gap_table,
-						  &ch_run_table };
 	struct sr_open_opts oo = { 0 };
 	struct sr_segment *seg = NULL;
 	struct sender x = { .s = s };
 	struct ch_segment_row marker;
 	const struct sr_meta *meta;
-	uint64_t counts[4] = { 0 };
+	uint64_t counts[CH_N_DATA_TABLES] = { 0 };
 	char sha256[65];
 	int err;
 
@@ -298,8 +319,8 @@ int ship_segment(struct ship *s, const char *path, uint32_t seq, const char *hos
 	x.key.segment_id = seq;
 	x.key.attempt = new_attempt();
 	x.key.segment_ns = meta->created_ns;
-	for (size_t i = 0; i < 4 && !err; i++)
-		err = send_table(&x, seg, tables[i], &counts[i]);
+	for (size_t i = 0; i < CH_N_DATA_TABLES && !err; i++)
+		err = send_table(&x, seg, ch_data_tables[i], &counts[i]);
 	if (!err)
 		err = check_counts(s, &x.key, counts);
 	if (!err) {
@@ -309,8 +330,8 @@ int ship_segment(struct ship *s, const char *path, uint32_t seq, const char *hos
 	if (err == -ECANCELED)
 		snprintf(s->err, sizeof(s->err), "interrupted");
 	/* Rows count once their segment is marked; these were read for nothing. */
-	if (err)
-		s->st.rows -= counts[0] + counts[1] + counts[2] + counts[3];
+	for (size_t i = 0; err && i < CH_N_DATA_TABLES; i++)
+		s->st.rows -= counts[i];
 cleanup:
 	sqlite3_free(x.insert_sql);
 	ch_buf_free(&x.buf);

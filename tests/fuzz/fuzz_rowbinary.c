@@ -21,6 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sr_end e;
 		struct sr_gap g;
 		struct sr_run r;
+		struct sr_life l;
+		struct sr_life_exit x;
+		struct sr_cgroup c2;
 		struct ch_segment_row s;
 	} row;
 
