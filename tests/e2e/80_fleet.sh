@@ -40,7 +40,7 @@ chmod 600 "$CR_TMP/auth" "$CR_TMP/auth.bad"
 
 "$BIN" ship --schema --to "$URL" --auth "$CR_TMP/auth" 2>"$CR_TMP/schema.err" && st=0 || st=$?
 cr_eq "ship --schema --to creates the tables" 0 "$st"
-cr_eq "tables on the server" "conn conn_end gap run segments" \
+cr_eq "tables on the server" "cgroup conn conn_end gap life life_exit run segments" \
 	"$(ch_q "SELECT name FROM system.tables WHERE database = 'connrec' ORDER BY name" | tr '\n' ' ' | sed 's/ $//')"
 
 # --- two stores ------------------------------------------------------------------------------
@@ -232,12 +232,28 @@ local_rows() {
 }
 visible="(host, segment_id, attempt) IN (SELECT host, segment_id, min(attempt) FROM connrec.segments GROUP BY host, segment_id)"
 for s in a b; do
-	for t in conn conn_end gap run; do
+	for t in conn conn_end gap run life life_exit cgroup; do
 		cr_eq "fleet-$s: $t rows on the server = in the sealed segments" "$(local_rows "$CR_TMP/$s" $t)" \
 			"$(ch_q "SELECT count() FROM connrec.$t WHERE host = 'fleet-$s' AND $visible")"
 	done
 	cr_eq "fleet-$s: one marker per sealed segment" "$(sealed "$CR_TMP/$s" | wc -l)" "$(seg_count fleet-$s)"
 done
+# The process lives: fleet_traffic.py's own, with its executable and command line, as stored.
+local_life() {
+	for _f in $(sealed "$CR_TMP/a"); do
+		zstd -q -d -c "$_f" >"$CR_TMP/plain.db"
+		sqlite3 -readonly -separator ' ' "$CR_TMP/plain.db" \
+			"SELECT pstart_ns, exe, args FROM life WHERE pid = $pid_a"
+	done | sort -u
+}
+want=$(local_life)
+cr_gt "fleet-a: life rows of the traffic process (pid $pid_a) in the sealed segments" 0 \
+	"$(printf '%s' "$want" | grep -c fleet_traffic.py || true)"
+cr_eq "fleet-a: the traffic process's lives on the server, exe and args" "$want" \
+	"$(ch_q "SELECT DISTINCT pstart_ns, exe, args FROM connrec.life WHERE host = 'fleet-a' AND
+		pid = $pid_a AND $visible FORMAT TabSeparated" | tr '\t' ' ' | sort -u)"
+cr_gt "fleet-a: cgroup names on the server" 0 \
+	"$(ch_q "SELECT count() FROM connrec.cgroup WHERE host = 'fleet-a' AND $visible")"
 cr_gt "rows of killed attempts stay on the server, unseen" \
 	"$(ch_q "SELECT count() FROM connrec.conn WHERE host = 'fleet-b' AND $visible")" "$(raw_rows fleet-b)"
 
