@@ -132,6 +132,7 @@ struct sr_conn {
 	int64_t end_ns;		      /* valid when has_end */
 	uint64_t bytes_out, bytes_in; /* valid when has_bytes */
 	uint64_t cgroup;
+	uint64_t pstart_ns; /* with pid, the key of the process life (schema 2; else 0) */
 	uint32_t pid, uid, netns;
 	uint16_t lport, rport;
 	uint8_t proto, family, dir, flags, reason;

@@ -125,19 +125,23 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.uid = (uint32_t)sqlite3_column_int64(st, 20);
 	r.netns = (uint32_t)sqlite3_column_int64(st, 21);
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
+	r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 23);
 	return cb->fn.conn(&r, cb->ctx);
 }
 
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx)
 {
-	static const char head[] =
-		"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"
-		" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"
-		" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"
-		" p.pid, p.comm, p.uid, p.netns, p.cgroup"
-		" FROM conn c LEFT JOIN proc p ON p.id = c.proc"
-		" LEFT JOIN conn_end e ON e.id = c.id WHERE 1";
+#define CONN_HEAD(PSTART)                                                                       \
+	"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"          \
+	" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"                        \
+	" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"                                          \
+	" p.pid, p.comm, p.uid, p.netns, p.cgroup, " PSTART                                      \
+	" FROM conn c LEFT JOIN proc p ON p.id = c.proc"                                         \
+	" LEFT JOIN conn_end e ON e.id = c.id WHERE 1"
+	/* proc.pstart_ns came with schema 2. */
+	const char *head = seg->meta.schema_version >= 2 ? CONN_HEAD("p.pstart_ns") : CONN_HEAD("0");
+#undef CONN_HEAD
 	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx };
 	const struct match_sets *sets;
 	struct match_sets own;
