@@ -40,6 +40,7 @@ static const struct ch_col conn_cols[] = {
 	COL(struct sr_conn, uid, CH_U32),
 	COL(struct sr_conn, netns, CH_U32),
 	COL(struct sr_conn, cgroup, CH_U64),
+	COL(struct sr_conn, pstart_ns, CH_U64),
 };
 
 static const struct ch_col end_cols[] = {

@@ -33,8 +33,8 @@ $CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c
 mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_rowbinary"
 # A conn row as a server sends it: key (host "h", segment 1, attempt 2, segment_ns 3), then
 # id, start_ns, NULL end, end_folded, reason, NULL bytes twice, proto family dir flags,
-# laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup.
-printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
+# laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup pstart_ns.
+printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
 	>"$work/c_rowbinary/conn"
 for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \
 	@1795230840.5 10.0.0.0/8,::1 '[::1]' 53,80,8000-8100 64K 1.5GiB now -2d; do

@@ -154,7 +154,7 @@ static void hostile_answers(void)
 	big[n++] = 30; /* comm: 30 bytes, cut to 16 */
 	memset(big + n, 'c', 30);
 	n += 30;
-	n += 4 + 4 + 8;
+	n += 4 + 4 + 8 + 8; /* uid netns cgroup pstart_ns */
 	r = (struct ch_reader){ big, big + n };
 	CHECK_THAT(!ch_get_row(&r, &ch_conn_table, &c) && r.p == r.end);
 	CHECK_THAT(c.laddr_len == 40 && c.laddr[15] == 0xee && !c.has_end && !c.has_bytes);
