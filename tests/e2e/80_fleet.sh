@@ -252,6 +252,17 @@ cr_gt "fleet-a: life rows of the traffic process (pid $pid_a) in the sealed segm
 cr_eq "fleet-a: the traffic process's lives on the server, exe and args" "$want" \
 	"$(ch_q "SELECT DISTINCT pstart_ns, exe, args FROM connrec.life WHERE host = 'fleet-a' AND
 		pid = $pid_a AND $visible FORMAT TabSeparated" | tr '\t' ' ' | sort -u)"
+local_pstart() {
+	for _f in $(sealed "$CR_TMP/a"); do
+		zstd -q -d -c "$_f" >"$CR_TMP/plain.db"
+		sqlite3 -readonly "$CR_TMP/plain.db" \
+			"SELECT p.pstart_ns FROM conn c JOIN proc p ON p.id = c.proc WHERE p.pid = $pid_a"
+	done | sort -u
+}
+cr_eq "fleet-a: the traffic process's flows carry their life's key (pstart_ns) to the server" \
+	"$(local_pstart)" \
+	"$(ch_q "SELECT DISTINCT pstart_ns FROM connrec.conn WHERE host = 'fleet-a' AND pid = $pid_a
+		AND $visible" | sort -u)"
 cr_gt "fleet-a: cgroup names on the server" 0 \
 	"$(ch_q "SELECT count() FROM connrec.cgroup WHERE host = 'fleet-a' AND $visible")"
 cr_gt "rows of killed attempts stay on the server, unseen" \
