@@ -69,6 +69,7 @@ for r in $(seq "$ROUNDS"); do
 	"$BIN" ship --schema --to "$URL" --auth "$CH_DIR/auth" 2>/dev/null
 	t=$(secs "$BIN" ship --to "$URL" --auth "$CH_DIR/auth" -d "$DIR/store" --no-progress)
 	ship_t="$ship_t $t"
+	echo "round $r: ship $t s" >&2
 	if [ "$r" = 1 ]; then
 		rows=$(ch_q "SELECT (SELECT count() FROM connrec.conn) + (SELECT count() FROM connrec.conn_end)
 			+ (SELECT count() FROM connrec.gap) + (SELECT count() FROM connrec.run)")
@@ -81,6 +82,7 @@ for r in $(seq "$ROUNDS"); do
 	t=$(secs curl -sS -u shipper:s3cret "${URL}?query=INSERT%20INTO%20connrec.conn_copy%20($cols)%20FORMAT%20RowBinary" \
 		--data-binary "@$DIR/conn.rowbinary")
 	base_t="$base_t $t"
+	echo "round $r: baseline $t s ($conn_rows conn rows, $rows rows in all, $mb MB)" >&2
 	[ "$(ch_q "SELECT count() FROM connrec.conn_copy")" = "$conn_rows" ] || { echo "baseline lost rows"; exit 1; }
 	ch_q "DROP TABLE connrec.conn_copy"
 done
@@ -98,11 +100,12 @@ cmp -s "$DIR/q.remote" "$DIR/q.local" || { echo "--from and local rows differ"; 
 answer=$(lq --count)
 rm -f "$DIR/q.remote" "$DIR/q.local"
 rc="" lc="" rj="" lj=""
-for _ in 1 2 3; do
+for i in 1 2 3; do
 	rc="$rc $(secs rq --count)"
 	lc="$lc $(secs lq --count)"
 	rj="$rj $(secs rq -o json)"
 	lj="$lj $(secs lq -o json)"
+	echo "Q1 round $i: --from count$rc; local count$lc; --from json$rj; local json$lj" >&2
 done
 
 r() { echo "scale=2; $1 / $2" | bc; }
