@@ -202,6 +202,7 @@ fuzz:
 bench: connrec tools
 	sh bench/run.sh
 	sh bench/hold.sh
+	sh bench/exec.sh
 
 install: connrec man
 	install -D -m 0755 $(OUTPUT)/connrec $(DESTDIR)$(PREFIX)/sbin/connrec

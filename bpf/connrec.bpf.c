@@ -110,12 +110,18 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 /* Fault injection for tests (recorder flag --skip-close-port); 0 leaves the check out. */
 const volatile __u16 skip_close_port = 0;
 
-static __always_inline bool close_skipped_for_test(struct sock *sk)
+/*
+ * Fault injection for tests (--lose-close-port): neither the CLOSE nor the destruction is
+ * seen, as if the kernel had skipped both. 0 leaves the check out.
+ */
+const volatile __u16 lose_close_port = 0;
+
+static __always_inline bool port_is(struct sock *sk, __u16 port)
 {
 	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 
-	return lport == skip_close_port || rport == skip_close_port;
+	return lport == port || rport == port;
 }
 
 static __always_inline void count_drop(__u32 reason)
@@ -327,7 +333,7 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	sock_tuple(sk, e, kind == CR_EV_CLOSE ? &flags : NULL);
 	if (f) {
 		fill_from_flow(e, f);
-		if (f->opened == FLOW_OPEN_SENT)
+		if (f->opened == FLOW_OPEN_SENT || f->opened == FLOW_ENDED)
 			e->flags |= CR_FLAG_OPEN_SENT;
 	} else {
 		/* Not tracked here: opened before we attached, or the map was full. */
@@ -351,6 +357,7 @@ static __always_inline bool send_open(struct sock *sk, struct tcp_flow *f, __u64
 {
 	if (!claim_open(f))
 		return false;
+	f->portpair = BPF_CORE_READ(sk, __sk_common.skc_portpair);
 	if (emit_tcp(sk, f, CR_EV_OPEN, 0, 0, ts))
 		return true;
 	__sync_val_compare_and_swap(&f->opened, FLOW_OPEN_SENT, FLOW_NEW);
@@ -484,7 +491,8 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 		}
 		return 0;
 	case TCP_CLOSE:
-		if (skip_close_port && close_skipped_for_test(sk))
+		if ((skip_close_port && port_is(sk, skip_close_port)) ||
+		    (lose_close_port && port_is(sk, lose_close_port)))
 			return 0;
 		f = bpf_map_lookup_elem(&tcp_flows, &key);
 		/* Never opened (failed connect, not accepted yet): this CLOSE carries the flow. */
@@ -508,6 +516,23 @@ int BPF_PROG(on_tcp_state, struct sock *sk, int oldstate, int newstate)
 }
 
 /*
+ * Claims the right to send a late CLOSE: false if another path sent it already (the audit and
+ * the destruction may both find a socket whose CLOSE no program saw). Two rounds: a failed
+ * OPEN may turn FLOW_OPEN_SENT back into FLOW_NEW between the two swaps.
+ */
+static __always_inline bool claim_late_close(struct tcp_flow *f)
+{
+	for (int i = 0; i < 2; i++) {
+		if (__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST) == FLOW_NEW)
+			return true;
+		if (__sync_val_compare_and_swap(&f->opened, FLOW_OPEN_SENT, FLOW_ENDED) ==
+		    FLOW_OPEN_SENT)
+			return true;
+	}
+	return f->opened != FLOW_CLOSED_FIRST && f->opened != FLOW_ENDED;
+}
+
+/*
  * Sends the CLOSE that on_tcp_state never saw, for a tracked socket already in TCP_CLOSE, and
  * stops tracking it. The time is now, and the reason only what sk_err says.
  */
@@ -518,7 +543,10 @@ static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u6
 	unsigned long flags;
 	int err;
 
-	__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST);
+	if (!claim_late_close(f)) {
+		bpf_map_delete_elem(&tcp_flows, &key);
+		return;
+	}
 	err = BPF_CORE_READ(sk, sk_err);
 	if (err == ECONNREFUSED)
 		reason = CR_END_REFUSED;
@@ -553,8 +581,11 @@ SEC("raw_tp/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &key);
+	struct tcp_flow *f;
 
+	if (lose_close_port && port_is(sk, lose_close_port))
+		return 0;
+	f = bpf_map_lookup_elem(&tcp_flows, &key);
 	if (f)
 		late_close(sk, f, key);
 	return 0;
@@ -630,6 +661,39 @@ int on_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * Both ports of a skc_portpair (skc_dport, skc_num) are set: a connection's, fixed once it is
+ * established. A listener has no peer port, and its OPEN may be sent before the kernel picks
+ * its own port (listen() without bind()), so its ports say nothing.
+ */
+static __always_inline bool connected_ports(__u32 portpair)
+{
+	return (portpair & 0xffff) && (portpair >> 16);
+}
+
+/*
+ * The audit of a connection stored as open (the recorder asks about each one now and then).
+ * A tracked socket in TCP_CLOSE closed with no program seeing it: its state change and its
+ * destruction were both skipped. Freed socket memory reads TCP_CLOSE too, until something
+ * else takes it: other ports than when the OPEN was sent say so (a new connection there
+ * would have taken the entry over, see track_tcp). Send its CLOSE now; the payload counts
+ * are what the memory says. The state is read before the entry is looked up again:
+ * on_tcp_state deletes the entry before the kernel stores TCP_CLOSE, so a CLOSE it sent is
+ * not sent twice.
+ */
+static __always_inline void audit_tcp(struct sock *sk, __u64 key, __u64 id, __u32 portpair)
+{
+	struct tcp_flow *f;
+
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+	    (!connected_ports(portpair) ||
+	     BPF_CORE_READ(sk, __sk_common.skc_portpair) == portpair))
+		return;
+	f = bpf_map_lookup_elem(&tcp_flows, &key);
+	if (f && f->id == id && f->opened == FLOW_OPEN_SENT)
+		late_close(sk, f, key);
+}
+
+/*
  * What the recorder asks about a connection from the young journal that has been open for a
  * while, given the map key (the socket) and the flow id it read there. The id check guards
  * against the socket having closed and its memory serving a new one since. A socket already
@@ -642,6 +706,10 @@ static __always_inline __u32 report_tcp(__u64 key, __u64 id)
 	struct sock *sk = (struct sock *)key;
 	int state;
 
+	if (f && f->id == id && f->opened == FLOW_OPEN_SENT) {
+		audit_tcp(sk, key, id, f->portpair);
+		return REPORT_GONE;
+	}
 	if (!f || f->id != id || f->opened != FLOW_NEW)
 		return REPORT_GONE;
 	if (f->direction == CR_DIR_IN && !f->has_pid)

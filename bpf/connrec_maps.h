@@ -13,8 +13,12 @@
 
 #include "connrec_event.h"
 
-/* tcp_flow.opened */
-enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2 };
+/*
+ * tcp_flow.opened (and udp_sock_state.opened, which uses the first three). FLOW_ENDED: the
+ * OPEN was sent, and a second-chance path (the socket's destruction, or the recorder's audit
+ * of reported connections) has claimed the right to send the CLOSE, so that only one does.
+ */
+enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2, FLOW_ENDED = 3 };
 
 /* What we remember about a TCP socket between its first state change and its close. */
 struct tcp_flow {
@@ -34,6 +38,13 @@ struct tcp_flow {
 	__u8 direction;
 	__u8 has_pid;
 	__u8 pad[2];
+	/*
+	 * The socket's ports (skc_portpair) when its OPEN was sent: the audit of reported
+	 * connections takes other ports there for a sign that the socket was freed and its
+	 * memory serves something else now.
+	 */
+	__u32 portpair;
+	__u32 pad2;
 };
 
 /*
@@ -69,7 +80,7 @@ struct young_head {
 #define CR_REPORT_BATCH 256
 
 enum report_result {
-	REPORT_GONE = 0,      /* closed, or no longer ours: nothing to do */
+	REPORT_GONE = 0,      /* closed, or no longer ours, or (audit) still open: nothing to do */
 	REPORT_SENT = 1,      /* its OPEN is in the ring */
 	REPORT_NOT_READY = 2, /* still connecting, or not accepted yet: ask again later */
 	REPORT_RING_FULL = 3, /* the ring was full: ask again later */

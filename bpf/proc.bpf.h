@@ -28,10 +28,9 @@ struct {
 /* Wake the consumer only when this much is waiting (userspace sets a quarter of the ring). */
 const volatile __u64 proc_wakeup_bytes = 512 * 1024;
 
-static __always_inline void proc_count_drop(void)
+static __always_inline void proc_count_drop(__u32 kind)
 {
-	__u32 k = CR_PROC_DROP_RING;
-	__u64 *n = bpf_map_lookup_elem(&proc_drops, &k);
+	__u64 *n = bpf_map_lookup_elem(&proc_drops, &kind);
 
 	if (n)
 		*n += 1;
@@ -74,7 +73,7 @@ static __always_inline struct cr_proc_event *proc_reserve(__u64 size, __u8 kind)
 	struct cr_proc_event *e = bpf_ringbuf_reserve(&proc_events, size, 0);
 
 	if (!e) {
-		proc_count_drop();
+		proc_count_drop(kind);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));

@@ -65,10 +65,7 @@ struct cr_proc_exec_event {
 	struct cr_proc_exec x;
 };
 
-/* Indexes into proc_drops, counted per CPU in BPF. */
-enum cr_proc_drop {
-	CR_PROC_DROP_RING = 0, /* proc ring full: the event is lost */
-	CR_PROC_DROP_MAX = 1,
-};
+/* proc_drops, counted per CPU in BPF: events lost to a full ring, indexed by their kind. */
+#define CR_PROC_DROP_MAX (CR_PROC_SEED + 1)
 
 #endif /* CONNREC_PROC_EVENT_H */

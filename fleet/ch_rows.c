@@ -83,9 +83,9 @@ static const struct ch_col life_cols[] = {
 	COL(struct sr_life, comm, CH_TEXT),
 	COL(struct sr_life, exe, CH_TEXT),
 	COL(struct sr_life, args, CH_TEXT),
-	COL(struct sr_life, flags, CH_U16),
+	COL(struct sr_life, flags, CH_U32),
 	COL_NULL(struct sr_life, exit_ns, CH_I64, has_exit),
-	COL_NULL(struct sr_life, exit_code, CH_U32, has_exit),
+	COL_NULL(struct sr_life, exit_code, CH_I64, has_exit),
 };
 
 static const struct ch_col life_exit_cols[] = {
@@ -93,7 +93,7 @@ static const struct ch_col life_exit_cols[] = {
 	COL(struct sr_life_exit, pid, CH_U32),
 	COL(struct sr_life_exit, pstart_ns, CH_U64),
 	COL(struct sr_life_exit, exit_ns, CH_I64),
-	COL(struct sr_life_exit, exit_code, CH_U32),
+	COL(struct sr_life_exit, exit_code, CH_I64),
 };
 
 static const struct ch_col cgroup_cols[] = {

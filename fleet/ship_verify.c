@@ -44,6 +44,6 @@ int ship_verify(char *const *paths, size_t n, char (*problems)[256])
 
 	for (size_t i = 0; i < n; i++)
 		problems[i][0] = '\0';
-	rc = store_verify(NULL, paths, n, on_item, &v, err, sizeof(err));
+	rc = store_verify(NULL, paths, n, NULL, on_item, &v, err, sizeof(err));
 	return rc < 0 ? rc : 0;
 }

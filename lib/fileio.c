@@ -80,6 +80,28 @@ const char *cr_open_strerror(int err)
 	return strerror(err < 0 ? -err : err);
 }
 
+int cr_open_private(const char *path, int flags)
+{
+	struct stat st;
+	/* O_NONBLOCK: a FIFO planted under the name must fail the open, not hang it. */
+	int fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 long cr_flock_holder(const char *path)
 {
 	char line[256];

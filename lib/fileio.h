@@ -24,6 +24,16 @@ FILE *cr_fopen_regular(const char *path);
 const char *cr_open_strerror(int err);
 
 /*
+ * Opens a file the recorder writes (creating it if needed): never through a symbolic link in
+ * its last component (-ELOOP), only a regular file (-EINVAL), and made 0600 whatever the
+ * umask or its earlier mode, since connection history is sensitive. flags is O_RDWR or
+ * O_WRONLY plus O_APPEND, O_TRUNC or O_EXCL (for temporary names); O_CREAT, O_NOFOLLOW and
+ * O_CLOEXEC are added. Returns the fd or -errno. A symlink planted in the data dir under one
+ * of the recorder's names can thus never make it write, truncate or extend the link's target.
+ */
+int cr_open_private(const char *path, int flags);
+
+/*
  * The pid holding a flock() on path, looked up in /proc/locks; 0 when nobody holds one or
  * path is not a regular file (a symlink is not followed), -errno when /proc/locks cannot be
  * read. Looking instead of trying the lock ourselves never makes the holder-to-be (a

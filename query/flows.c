@@ -110,6 +110,7 @@ void flow_from_row(struct flow *f, const struct sr_conn *r, uint32_t host, uint3
 	f->id = r->id;
 	f->start_ns = r->start_ns;
 	f->cgroup = r->cgroup;
+	f->pstart_ns = r->pstart_ns;
 	f->pid = r->pid;
 	f->uid = r->uid;
 	f->netns = r->netns;
@@ -138,6 +139,7 @@ void flow_merge_row(struct flow *f, const struct sr_conn *r, uint32_t seg)
 		struct flow keep = *f;
 
 		flow_from_row(f, r, keep.host, seg);
+		f->boot = keep.boot;
 		if (keep.end == FLOW_END_CLOSED && !r->has_end) {
 			f->end = keep.end;
 			f->end_ns = keep.end_ns;

@@ -31,8 +31,10 @@ struct flow {
 	int64_t end_ns;	 /* FLOW_END_CLOSED only */
 	int64_t lost_ns; /* FLOW_END_UNKNOWN: when recording stopped/lost track after the start */
 	uint64_t bytes_out, bytes_in, cgroup;
+	uint64_t pstart_ns; /* with pid (and boot), the key of the owner's process life */
 	uint32_t pid, uid, netns;
 	uint32_t host;	   /* index into the query's host names */
+	uint32_t boot;	   /* (host, boot id) index for process lives (who.h); set by the reader */
 	uint32_t last_seg; /* merge bookkeeping: last segment (ordinal) that had a row of it */
 	uint16_t lport, rport;
 	uint8_t proto, family, dir, flags, reason;

@@ -20,8 +20,22 @@
 
 static int emit(struct query *q, const struct flow *f)
 {
+	struct who_info wi;
+
 	if (!flow_filter_match(&q->ff, f))
 		return 0;
+	if (q->mode == MODE_PROCS) {
+		/* Counted for its process life; --procs lists the lives, not the flows. */
+		who_of_flow(&q->who, f, &wi);
+		if (wi.life)
+			((struct who_life *)wi.life)->flows++;
+		return 0;
+	}
+	if (who_filter_set(&q->wf)) {
+		who_of_flow(&q->who, f, &wi);
+		if (!who_filter_match(&q->wf, &wi))
+			return 0;
+	}
 	q->count++;
 	if (q->mode == MODE_COUNT)
 		return 0;
@@ -46,6 +60,7 @@ static int on_row(const struct sr_conn *r, void *ctx)
 	/* The common case, a lifetime complete in one row, never touches the table. */
 	if (!(r->flags & CR_FLAG_CARRIED) && r->has_end) {
 		flow_from_row(&f, r, q->cur_host, q->cur_seg);
+		f.boot = q->cur_boot;
 		return emit(q, &f);
 	}
 	p = flow_table_find(&q->pending, q->cur_host, r->id);
@@ -54,6 +69,7 @@ static int on_row(const struct sr_conn *r, void *ctx)
 		return 0;
 	}
 	flow_from_row(&f, r, q->cur_host, q->cur_seg);
+	f.boot = q->cur_boot;
 	return flow_table_add(&q->pending, &f);
 }
 
@@ -179,7 +195,17 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 	q->cur_seg = ord;
 	err = read_stops(q, s);
 	if (!err && (!s->late || waiting(q, s->host, last_read[s->host]))) {
-		err = late_ends(q, s, ord);
+		/* Its lives first: the flows about to be judged name them. */
+		s->boot = who_boot(&q->who, s->host, s->meta.boot_id);
+		q->cur_boot = s->boot;
+		err = who_read_segment(&q->who, s->seg, s->boot);
+		if (err && err != -ENOMEM) {
+			/* Damaged process lives: say so, and read its flows all the same. */
+			query_seg_warn(q, s, err);
+			err = 0;
+		}
+		if (!err)
+			err = late_ends(q, s, ord);
 		if (!err && q->fast_count) {
 			uint64_t n = 0;
 
@@ -294,15 +320,20 @@ int query_lifetimes(struct query *q, const struct printer *p, const struct out_c
 {
 	struct out_ctx po = *o;
 	int err = read_flows(q);
+	int close_err;
 
 	if (err)
 		return err;
 	po.f = query_out_open(q);
 	if (q->mode == MODE_COUNT)
 		fprintf(po.f, "%" PRIu64 "\n", q->count);
+	else if (q->mode == MODE_PROCS)
+		err = query_procs(q, p, &po);
 	else
 		p->flows(&po, q->out, query_order(q, q->out, q->n_out, sizeof(*q->out), flow_cmp));
-	err = query_out_close(po.f);
+	close_err = query_out_close(po.f);
+	if (!err)
+		err = close_err;
 	if (err)
 		return err;
 	/* "Not recorded" must never read as "did not happen". */

@@ -146,6 +146,30 @@ static char *entry_of(char *line)
 	return line;
 }
 
+/* The longest list line read: an entry is a few dozen bytes, the rest can only be a comment. */
+#define LIST_LINE_MAX 4096
+
+/*
+ * One line of f, without its newline, into buf (LIST_LINE_MAX bytes): 1 when a line was read, 0
+ * at the end, -E2BIG for a longer line and -EINVAL for a NUL byte. Bounded, so a list that is
+ * no text file (@/dev/zero, a binary) fails on its first line instead of filling the memory.
+ */
+static int list_line(FILE *f, char *buf)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return -EINVAL;
+		if (n + 1 >= LIST_LINE_MAX)
+			return -E2BIG;
+		buf[n++] = (char)ch;
+	}
+	buf[n] = '\0';
+	return ch == EOF && n == 0 ? 0 : 1;
+}
+
 /*
  * Every entry of the file named by arg ("@FILE", "@-" for standard input): one per line (a
  * line may hold a comma-separated list too), blank lines and '#' comments skipped. A file
@@ -156,15 +180,16 @@ static int read_list_file(const struct opt *o, const char *arg, parse_fn parse, 
 {
 	const char *path = arg + 1;
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
-	char *line = NULL, msg[512], safe[256];
-	size_t cap = 0, lineno = 0;
-	int err = 0;
+	char *line = malloc(LIST_LINE_MAX), msg[512], safe[256];
+	size_t lineno = 0;
+	int err = 0, got = 0;
 
-	if (!f) {
+	if (!f || !line) {
 		snprintf(msg, sizeof(msg), "cannot read the list: %s", strerror(errno));
-		return opt_bad_value(o, arg, msg);
+		err = opt_bad_value(o, arg, msg);
+		goto cleanup;
 	}
-	while (getline(&line, &cap, f) >= 0) {
+	while ((got = list_line(f, line)) > 0) {
 		char *entry = entry_of(line);
 
 		lineno++;
@@ -179,7 +204,15 @@ static int read_list_file(const struct opt *o, const char *arg, parse_fn parse, 
 		if (err)
 			goto cleanup;
 	}
-	if (ferror(f)) {
+	if (got < 0) {
+		if (got == -EINVAL)
+			snprintf(msg, sizeof(msg), "line %zu: a NUL byte: not a text file",
+				 lineno + 1);
+		else
+			snprintf(msg, sizeof(msg), "line %zu: longer than %d bytes", lineno + 1,
+				 LIST_LINE_MAX - 1);
+		err = opt_bad_value(o, arg, msg);
+	} else if (ferror(f)) {
 		snprintf(msg, sizeof(msg), "cannot read the list: %s", strerror(errno));
 		err = opt_bad_value(o, arg, msg);
 	} else if (!out->n) {
@@ -187,7 +220,7 @@ static int read_list_file(const struct opt *o, const char *arg, parse_fn parse, 
 	}
 cleanup:
 	free(line);
-	if (f != stdin)
+	if (f && f != stdin)
 		fclose(f);
 	return err;
 }

@@ -57,6 +57,12 @@ enum {
 	OPT_AUTH,
 	OPT_DATABASE,
 	OPT_TIMEOUT,
+	OPT_EXE,
+	OPT_ARGS,
+	OPT_PPID,
+	OPT_CONTAINER,
+	OPT_UNIT,
+	OPT_PROCS,
 };
 
 static const struct opt query_options[] = {
@@ -104,6 +110,16 @@ static const struct opt query_options[] = {
 	  .help = "cgroup ids" },
 	{ .id = OPT_COMM, .name = "comm", .arg = OPT_REQUIRED, .metavar = "NAME",
 	  .help = "exact name or glob ('curl', 'isc-*')" },
+	{ .id = OPT_EXE, .name = "exe", .arg = OPT_REQUIRED, .metavar = "GLOB",
+	  .help = "the executable's path ('/usr/bin/curl', '*/python3*')" },
+	{ .id = OPT_ARGS, .name = "args", .arg = OPT_REQUIRED, .metavar = "GLOB",
+	  .help = "anywhere in the command line ('--insecure', 'http://10.*')" },
+	{ .id = OPT_PPID, .name = "ppid", .arg = OPT_REQUIRED, .metavar = "N",
+	  .help = "the parent's pid (the process that forked it)" },
+	{ .id = OPT_CONTAINER, .name = "container", .arg = OPT_REQUIRED, .metavar = "ID",
+	  .help = "container id or its prefix (at least 4 characters)" },
+	{ .id = OPT_UNIT, .name = "unit", .arg = OPT_REQUIRED, .metavar = "NAME",
+	  .help = "systemd unit, exact or glob ('nginx.service', '*.scope')" },
 	{ .id = OPT_DIRECTION, .name = "direction", .arg = OPT_REQUIRED, .metavar = "DIR",
 	  .help = "in, out or listen", .values = "in out listen" },
 	{ .id = OPT_STATE, .name = "state", .arg = OPT_REQUIRED, .metavar = "S[,...]",
@@ -128,6 +144,8 @@ static const struct opt query_options[] = {
 	  .help = "the raw stored events instead of lifetimes" },
 	{ .id = OPT_GAPS, .name = "gaps", .help = "the recording gaps in the window" },
 	{ .id = OPT_COUNT, .name = "count", .help = "only the number of matching lifetimes" },
+	{ .id = OPT_PROCS, .name = "procs",
+	  .help = "the process lives in the window, with their flow counts" },
 	{ .id = OPT_PAGER, .name = "pager",
 	  .help = "page the output through $PAGER (or less) when stdout is a terminal; "
 		  "without it, only when PAGER is set" },
@@ -321,15 +339,46 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	case OPT_OLDEST:
 		q->newest_first = false;
 		break;
+	case OPT_EXE:
+	case OPT_ARGS:
+	case OPT_UNIT:
+		if (!*a || strlen(a) > 256)
+			return opt_bad_value(o, a, "expected a glob of 1 to 256 characters");
+		*(o->id == OPT_EXE ? &q->wf.exe : o->id == OPT_ARGS ? &q->wf.args : &q->wf.unit) = a;
+		break;
+	case OPT_PPID: {
+		uint64_t *v = NULL;
+		size_t n = 0;
+		bool ok = !query_parse_uints(a, UINT32_MAX, &v, &n) && n == 1;
+
+		if (ok)
+			q->wf.ppid = (int64_t)v[0];
+		free(v);
+		if (!ok)
+			return opt_bad_value(o, a, "expected one process id");
+		break;
+	}
+	case OPT_CONTAINER: {
+		size_t n = strlen(a);
+
+		/* Ids are lowercase hex; a pod is "pod<uid>", an LXC container its name. */
+		if (n < 4 || n > 80 || strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
+			return opt_bad_value(o, a, "expected a container id or a prefix of it");
+		q->wf.container = a;
+		break;
+	}
 	case OPT_EVENTS:
 	case OPT_GAPS:
-	case OPT_COUNT: {
+	case OPT_COUNT:
+	case OPT_PROCS: {
 		enum mode m = o->id == OPT_EVENTS ? MODE_EVENTS
 			      : o->id == OPT_GAPS ? MODE_GAPS
+			      : o->id == OPT_PROCS ? MODE_PROCS
 						  : MODE_COUNT;
 
 		if (q->mode != MODE_FLOWS && q->mode != m)
-			return opt_usage_error("--events, --gaps and --count exclude each other");
+			return opt_usage_error(
+				"--events, --gaps, --count and --procs exclude each other");
 		q->mode = m;
 		break;
 	}
@@ -411,13 +460,20 @@ static int check_args(struct query *q, const struct times *t)
 		return opt_usage_error("--until is before --since");
 	if (q->ff.min_dur >= 0 && q->ff.max_dur >= 0 && q->ff.max_dur < q->ff.min_dur)
 		return opt_usage_error("--max-duration is below --min-duration");
-	if (q->mode == MODE_GAPS || q->mode == MODE_EVENTS) {
+	if (q->mode == MODE_GAPS || q->mode == MODE_EVENTS || q->mode == MODE_PROCS) {
 		const struct printer *p = out_find(q->format);
+		bool none = q->mode == MODE_GAPS ? !p->gaps : q->mode == MODE_EVENTS ? !p->events
+										   : !p->procs;
 
-		if (q->mode == MODE_GAPS ? !p->gaps : !p->events)
+		if (none)
 			return opt_usage_error("--format %s has no %s output", q->format,
-					       q->mode == MODE_GAPS ? "--gaps" : "--events");
+					       q->mode == MODE_GAPS     ? "--gaps"
+					       : q->mode == MODE_EVENTS ? "--events"
+									: "--procs");
 	}
+	if (q->mode == MODE_EVENTS && who_filter_set(&q->wf))
+		return opt_usage_error("--events cannot filter on --exe, --args, --ppid, "
+				       "--container or --unit");
 	if (!q->dir && !q->n_files && !q->from.url)
 		q->dir = STORE_DEFAULT_DIR;
 	return 0;

@@ -22,7 +22,7 @@ struct val {
 	const char *s;
 };
 
-#define MAX_VALS 32
+#define MAX_VALS 40
 
 struct row {
 	struct val v[MAX_VALS];
@@ -53,10 +53,42 @@ static bool bytes_known(const struct flow *f)
 	return f->end == FLOW_END_CLOSED && f->has_bytes;
 }
 
+/* A flow's process as far as the store knows it (who.h); everything NULL when unknown. */
+static void flow_who(const struct out_ctx *o, const struct flow *f, struct who_info *wi)
+{
+	if (o->who)
+		who_of_flow(o->who, f, wi);
+	else
+		memset(wi, 0, sizeof(*wi));
+}
+
+/* A name from the store, or NULL (printed as null / empty) when it is empty or unknown. */
+static const char *known(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* The who values of a flow or a life, shared by flows and --procs. */
+static void who_vals(struct row *r, uint64_t pstart, const struct who_life *l,
+		     const struct who_image *m, const struct who_cgroup *g)
+{
+	const char *exe = m ? known(m->exe) : NULL, *args = m ? m->args : NULL;
+	const char *container = g ? known(g->container) : NULL, *unit = g ? known(g->unit) : NULL;
+
+	put(r, "pstart_ns", pstart ? V_UINT : V_NULL, 0, pstart, NULL);
+	put(r, "exe", exe ? V_STR : V_NULL, 0, 0, exe);
+	put(r, "args", args ? V_STR : V_NULL, 0, 0, args);
+	put(r, "ppid", l && l->first >= 0 ? V_INT : V_NULL, l ? l->ppid : 0, 0, NULL);
+	put(r, "pcomm", l && l->first >= 0 ? V_STR : V_NULL, 0, 0, l ? l->pcomm : NULL);
+	put(r, "container", container ? V_STR : V_NULL, 0, 0, container);
+	put(r, "unit", unit ? V_STR : V_NULL, 0, 0, unit);
+}
+
 static void flow_row(const struct out_ctx *o, const struct flow *f, struct row *r)
 {
 	bool closed = f->end == FLOW_END_CLOSED;
 	const char *reason = flow_reason(f);
+	struct who_info wi;
 
 	r->n = 0;
 	addr_format(f->laddr, f->laddr_len, r->laddr);
@@ -76,6 +108,8 @@ static void flow_row(const struct out_ctx *o, const struct flow *f, struct row *
 	put(r, "uid", V_INT, f->uid, 0, NULL);
 	put(r, "netns", V_INT, f->netns, 0, NULL);
 	put(r, "cgroup", V_UINT, 0, f->cgroup, NULL);
+	flow_who(o, f, &wi);
+	who_vals(r, f->pstart_ns, wi.life, wi.image, wi.cgroup);
 	put(r, "bytes_out", bytes_known(f) ? V_UINT : V_NULL, 0, f->bytes_out, NULL);
 	put(r, "bytes_in", bytes_known(f) ? V_UINT : V_NULL, 0, f->bytes_in, NULL);
 	put(r, "state", V_STR, 0, 0, flow_state(f));
@@ -299,6 +333,50 @@ static void csv_events(const struct out_ctx *o, const struct out_event *v, size_
 	}
 }
 
+/* ---- --procs ---- */
+
+static void proc_row(const struct out_ctx *o, const struct out_proc *p, struct row *r)
+{
+	const struct who_life *l = p->life;
+	const struct who_image *m = p->image;
+
+	r->n = 0;
+	put(r, "host", V_STR, 0, 0, host_name(o, p->host));
+	put(r, "pid", V_INT, l ? l->pid : 0, 0, NULL);
+	put(r, "start_ns", l && l->first >= 0 ? V_INT : V_NULL, l ? l->start_ns : 0, 0, NULL);
+	put(r, "exit_ns", l && l->has_exit ? V_INT : V_NULL, l ? l->exit_ns : 0, 0, NULL);
+	put(r, "exit_code", l && l->has_exit ? V_INT : V_NULL, l ? l->exit_code : 0, 0, NULL);
+	put(r, "uid", m ? V_INT : V_NULL, m ? m->uid : 0, 0, NULL);
+	put(r, "comm", m ? V_STR : V_NULL, 0, 0, m ? m->comm : NULL);
+	who_vals(r, l ? l->pstart_ns : 0, l, m, p->cgroup);
+	put(r, "cgroup", m ? V_UINT : V_NULL, 0, m ? m->cgroup : 0, NULL);
+	put(r, "seeded", V_BOOL, m && (m->flags & CR_LIFE_SEEDED), 0, NULL);
+	put(r, "flows", V_UINT, 0, l ? l->flows : 0, NULL);
+}
+
+static void json_procs(const struct out_ctx *o, const struct out_proc *v, size_t n)
+{
+	struct row r;
+
+	for (size_t i = 0; i < n; i++) {
+		proc_row(o, &v[i], &r);
+		json_line(o->f, &r);
+	}
+}
+
+static void csv_procs(const struct out_ctx *o, const struct out_proc *v, size_t n)
+{
+	struct out_proc dummy = { 0 };
+	struct row r;
+
+	proc_row(o, &dummy, &r);
+	csv_line(o->f, &r, true);
+	for (size_t i = 0; i < n; i++) {
+		proc_row(o, &v[i], &r);
+		csv_line(o->f, &r, false);
+	}
+}
+
 /*
  * ---- table: for people, like ss ----
  *
@@ -316,6 +394,7 @@ enum cell {
 	CELL_SPAN,     /* the duration from this time to the time in "other" */
 	CELL_SIZE,     /* bytes, 1024-based ("68K") */
 	CELL_ENDPOINT, /* an address and the port in "other": "10.0.0.1:22", "[::1]:*" */
+	CELL_SHORT_ID, /* text cut to 12 characters: a container's 64-hex id, as docker prints it */
 };
 
 struct column {
@@ -325,6 +404,7 @@ struct column {
 	const char *other; /* a second field, as the cell kind says */
 	bool owner;	   /* a fact about the owning process: "-" when there is none (pid 0) */
 	bool hosts;	   /* shown only when rows come from several hosts */
+	bool sparse;	   /* shown only when some row has a value (container, unit) */
 };
 
 static const struct column flow_columns[] = {
@@ -337,10 +417,28 @@ static const struct column flow_columns[] = {
 	{ .head = "STATE", .field = "state", .how = CELL_TEXT },
 	{ .head = "PID", .field = "pid", .how = CELL_ID, .owner = true },
 	{ .head = "COMM", .field = "comm", .how = CELL_TEXT, .owner = true },
+	{ .head = "EXE", .field = "exe", .how = CELL_TEXT, .owner = true },
 	{ .head = "UID", .field = "uid", .how = CELL_NUM, .owner = true },
 	{ .head = "OUT", .field = "bytes_out", .how = CELL_SIZE },
 	{ .head = "IN", .field = "bytes_in", .how = CELL_SIZE },
 	{ .head = "NETNS", .field = "netns", .how = CELL_NUM },
+	{ .head = "CONTAINER", .field = "container", .how = CELL_SHORT_ID, .sparse = true },
+	{ .head = "UNIT", .field = "unit", .how = CELL_TEXT, .sparse = true },
+	{ .head = "HOST", .field = "host", .how = CELL_TEXT, .hosts = true },
+};
+
+static const struct column proc_columns[] = {
+	{ .head = "START", .field = "start_ns", .how = CELL_TIME },
+	{ .head = "EXIT", .field = "exit_ns", .how = CELL_TIME },
+	{ .head = "PID", .field = "pid", .how = CELL_ID },
+	{ .head = "PPID", .field = "ppid", .how = CELL_NUM },
+	{ .head = "PCOMM", .field = "pcomm", .how = CELL_TEXT },
+	{ .head = "UID", .field = "uid", .how = CELL_NUM },
+	{ .head = "EXE", .field = "exe", .how = CELL_TEXT },
+	{ .head = "ARGS", .field = "args", .how = CELL_TEXT },
+	{ .head = "FLOWS", .field = "flows", .how = CELL_NUM },
+	{ .head = "CONTAINER", .field = "container", .how = CELL_SHORT_ID, .sparse = true },
+	{ .head = "UNIT", .field = "unit", .how = CELL_TEXT, .sparse = true },
 	{ .head = "HOST", .field = "host", .how = CELL_TEXT, .hosts = true },
 };
 
@@ -368,8 +466,11 @@ static const struct column event_columns[] = {
 	{ .head = "DETAIL", .field = "detail", .how = CELL_TEXT, .other = "reason" },
 };
 
-#define MAX_COLS 16
+#define MAX_COLS 20
 #define TCELL 96
+
+/* Docker's short form: a 64-hex id is recognisable by its first 12 digits. */
+#define SHORT_ID 12
 
 /* Where each column's fields are in the rows (the same for every row of one kind). */
 struct layout {
@@ -378,6 +479,7 @@ struct layout {
 	int field[MAX_COLS], other[MAX_COLS];
 	int pid; /* -1 when the rows have no pid */
 	bool hosts;
+	bool some[MAX_COLS]; /* some row has a value in column k (for sparse columns) */
 };
 
 static int field_index(const struct row *r, const char *name)
@@ -396,6 +498,7 @@ static void layout_init(struct layout *l, const struct column *cols, size_t n,
 	l->hosts = hosts;
 	l->pid = field_index(sample, "pid");
 	for (size_t k = 0; k < l->n; k++) {
+		l->some[k] = false;
 		l->field[k] = field_index(sample, cols[k].field);
 		l->other[k] = field_index(sample, cols[k].other);
 	}
@@ -472,11 +575,23 @@ static void cell_text(const struct layout *l, size_t k, const struct row *r, cha
 			snprintf(buf, len, strchr(a, ':') ? "[%s]:%" PRId64 : "%s:%" PRId64, a,
 				 o->i);
 		break;
+	case CELL_SHORT_ID:
+		if (v->t == V_STR) {
+			snprintf(a, sizeof(a), "%.*s", SHORT_ID, v->s);
+			cr_escape(a, buf, len);
+		} else {
+			val_text(v, buf, len);
+		}
+		if (!buf[0])
+			snprintf(buf, len, "-");
+		break;
 	}
 }
 
 static bool col_shown(const struct layout *l, size_t k)
 {
+	if (l->cols[k].sparse && !l->some[k])
+		return false;
 	return !l->cols[k].hosts || l->hosts;
 }
 
@@ -520,6 +635,7 @@ static void table(const struct out_ctx *o, const struct column *cols, size_t nco
 		for (size_t k = 0; k < l.n; k++) {
 			cell_text(&l, k, &r, c[k], TCELL);
 			w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
+			l.some[k] |= strcmp(c[k], "-") != 0;
 		}
 	}
 	for (size_t k = 0; k < l.n; k++)
@@ -546,6 +662,11 @@ static void fill_gap(const struct out_ctx *o, const void *items, size_t i, struc
 static void fill_event(const struct out_ctx *o, const void *items, size_t i, struct row *r)
 {
 	event_row(o, (const struct out_event *)items + i, r);
+}
+
+static void fill_proc(const struct out_ctx *o, const void *items, size_t i, struct row *r)
+{
+	proc_row(o, (const struct out_proc *)items + i, r);
 }
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -577,7 +698,54 @@ static void table_events(const struct out_ctx *o, const struct out_event *v, siz
 	table(o, event_columns, N_OF(event_columns), v, n, fill_event, &sample);
 }
 
+static void table_procs(const struct out_ctx *o, const struct out_proc *v, size_t n)
+{
+	struct out_proc dummy = { 0 };
+	struct row sample;
+
+	proc_row(o, &dummy, &sample);
+	table(o, proc_columns, N_OF(proc_columns), v, n, fill_proc, &sample);
+}
+
 /* ---- zeek conn.log ---- */
+
+/* One zeek field: "-" when unset, "(empty)" when empty, else escaped (no tab can get in). */
+static void zeek_str(FILE *f, const char *s, bool last)
+{
+	char buf[2048];
+
+	if (!s)
+		snprintf(buf, sizeof(buf), "-");
+	else if (!*s)
+		snprintf(buf, sizeof(buf), "(empty)");
+	else
+		cr_escape(s, buf, sizeof(buf));
+	fprintf(f, "%s%s", buf, last ? "" : "\t");
+}
+
+/* proc.pstart_ns .. proc.unit of one flow. */
+static void zeek_who(const struct out_ctx *o, const struct flow *x)
+{
+	struct who_info wi;
+	const struct who_life *l;
+	const struct who_image *m;
+	const struct who_cgroup *g;
+	char num[24];
+
+	flow_who(o, x, &wi);
+	l = wi.life;
+	m = wi.image;
+	g = wi.cgroup;
+	snprintf(num, sizeof(num), "%" PRIu64, x->pstart_ns);
+	zeek_str(o->f, x->pstart_ns ? num : NULL, false);
+	zeek_str(o->f, m ? known(m->exe) : NULL, false);
+	zeek_str(o->f, m ? m->args : NULL, false);
+	snprintf(num, sizeof(num), "%" PRIu32, l ? l->ppid : 0);
+	zeek_str(o->f, l && l->first >= 0 ? num : NULL, false);
+	zeek_str(o->f, l && l->first >= 0 ? l->pcomm : NULL, false);
+	zeek_str(o->f, g ? known(g->container) : NULL, false);
+	zeek_str(o->f, g ? known(g->unit) : NULL, true);
+}
 
 static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 {
@@ -588,10 +756,12 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 	      f);
 	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration"
 	      "\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tproc.pid\tproc.comm"
-	      "\tproc.uid\tproc.netns\tproc.cgroup\tdirection\thost\tend_status\n",
+	      "\tproc.uid\tproc.netns\tproc.cgroup\tproc.pstart_ns\tproc.exe\tproc.args\tproc.ppid"
+	      "\tproc.pcomm\tproc.container\tproc.unit\tdirection\thost\tend_status\n",
 	      f);
 	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tinterval\tcount\tcount\tstring"
-	      "\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tstring\tstring\tstring\n",
+	      "\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tstring\tstring\tcount"
+	      "\tstring\tstring\tstring\tstring\tstring\tstring\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct flow *x = &v[i];
@@ -630,21 +800,23 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 		cr_escape(hn, host, sizeof(host));
 		fprintf(f,
 			"%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%" PRIu32
-			"\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%s\t%s\t%s\n",
+			"\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t",
 			ts, uid, remote_orig ? ra : la, remote_orig ? x->rport : x->lport,
 			remote_orig ? la : ra, remote_orig ? x->lport : x->rport,
 			flow_proto(x->proto), dur, ob, rb, flow_state(x), remote_orig ? "F" : "T",
 			remote_orig ? "T" : "F", x->pid, comm[0] ? comm : "(empty)", x->uid,
-			x->netns, x->cgroup, flow_direction(x->dir), host[0] ? host : "(empty)",
+			x->netns, x->cgroup);
+		zeek_who(o, x);
+		fprintf(f, "\t%s\t%s\t%s\n", flow_direction(x->dir), host[0] ? host : "(empty)",
 			end_status(x));
 	}
 }
 
 static const struct printer printers[] = {
-	{ "table", table_flows, table_gaps, table_events },
-	{ "json", json_flows, json_gaps, json_events },
-	{ "csv", csv_flows, csv_gaps, csv_events },
-	{ "zeek", zeek_flows, NULL, NULL },
+	{ "table", table_flows, table_gaps, table_events, table_procs },
+	{ "json", json_flows, json_gaps, json_events, json_procs },
+	{ "csv", csv_flows, csv_gaps, csv_events, csv_procs },
+	{ "zeek", zeek_flows, NULL, NULL, NULL },
 };
 
 const struct printer *out_find(const char *name)

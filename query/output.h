@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "flows.h"
+#include "who.h"
 
 /* A recording gap as --gaps prints it. */
 struct out_gap {
@@ -33,10 +34,19 @@ struct out_event {
 	char detail[128]; /* run: version; gap: reason */
 };
 
+/* A process life as --procs prints it: its last image, and the flows counted for it. */
+struct out_proc {
+	const struct who_life *life;
+	const struct who_image *image;	/* NULL when only its end is known */
+	const struct who_cgroup *cgroup; /* of that image; NULL when unknown */
+	uint32_t host;
+};
+
 struct out_ctx {
 	FILE *f;
 	char **hosts;
 	size_t n_hosts;
+	const struct who *who; /* process lives, for the who columns of flows */
 	bool show_host; /* the table's HOST column even for one host (query --from) */
 };
 
@@ -45,6 +55,7 @@ struct printer {
 	void (*flows)(const struct out_ctx *o, const struct flow *v, size_t n);
 	void (*gaps)(const struct out_ctx *o, const struct out_gap *v, size_t n);
 	void (*events)(const struct out_ctx *o, const struct out_event *v, size_t n);
+	void (*procs)(const struct out_ctx *o, const struct out_proc *v, size_t n);
 };
 
 /* The printer for a format name, or NULL. A NULL member means "not in this format". */

@@ -74,6 +74,7 @@ static void query_free(struct query *q)
 	remote_free(q);
 	free(q->from_url);
 	flow_table_free(&q->pending);
+	who_free(&q->who);
 	flow_filter_free(&q->ff);
 }
 
@@ -85,7 +86,9 @@ int query_run(int argc, char **argv)
 	int err, status = EXIT_FAIL;
 
 	flow_filter_init(&q.ff);
+	who_filter_init(&q.wf);
 	flow_table_init(&q.pending);
+	who_init(&q.who);
 	err = query_parse_args(&q, argc, argv);
 	if (err) {
 		status = opt_exit_status(err);
@@ -106,9 +109,11 @@ int query_run(int argc, char **argv)
 	}
 	query_plan(&q);
 	p = out_find(q.format);
-	o = (struct out_ctx){
-		.f = stdout, .hosts = q.hosts, .n_hosts = q.n_hosts, .show_host = q.remote != NULL
-	};
+	o = (struct out_ctx){ .f = stdout,
+			      .hosts = q.hosts,
+			      .n_hosts = q.n_hosts,
+			      .who = &q.who,
+			      .show_host = q.remote != NULL };
 	if (q.mode == MODE_GAPS || q.mode == MODE_EVENTS)
 		err = query_gaps_events(&q, p, &o);
 	else

@@ -9,6 +9,7 @@
  *   remote.c     query --from: the segments shipped to a ClickHouse server (fleet/) as slots
  *   slot.c       reading a slot's rows, from a local segment or from the server
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
+ *   procs.c      --procs: the process lives in the window with their flow counts
  *   events.c     --gaps and --events
  * flows.c (merging, states, the C filter) and output.c (the printers) have their own headers.
  */
@@ -24,8 +25,9 @@
 #include "output.h"
 #include "pager.h"
 #include "store_read.h"
+#include "who.h"
 
-enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT };
+enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS };
 
 struct remote;
 struct remote_seg;
@@ -42,6 +44,7 @@ struct slot {
 	bool late;   /* created after the window: only read for ends of waiting lifetimes */
 	bool read;
 	bool failed; /* could not be opened when it was to be read (warned, counted) */
+	uint32_t boot; /* who.h's index of (host, boot id), once read */
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -67,6 +70,7 @@ struct query {
 	uint64_t max_unpacked;
 	enum pager_choice pager;
 	struct flow_filter ff;
+	struct who_filter wf;
 	struct sr_conn_filter sf;
 	/* state */
 	struct slot *slots;
@@ -76,6 +80,8 @@ struct query {
 	struct stop_mark *stops;
 	size_t n_stops;
 	struct flow_table pending;
+	struct who who; /* process lives and cgroup names of the segments read */
+	uint32_t cur_boot;
 	struct flow *out;
 	size_t n_out, cap_out;
 	uint64_t count;
@@ -158,6 +164,9 @@ int slot_runs(struct query *q, struct slot *s, int (*cb)(const struct sr_run *ro
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);
+
+/* procs.c: prints the process lives that --procs selects (after query_lifetimes read them). */
+int query_procs(struct query *q, const struct printer *p, const struct out_ctx *o);
 
 /* events.c: reads and prints --gaps or --events. */
 int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o);

@@ -200,7 +200,10 @@ void query_plan(struct query *q)
 
 void query_seg_warn(struct query *q, struct slot *s, int err)
 {
-	cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path, strerror(-err),
-		slot_errmsg(q, s));
+	if (err == -ERANGE) /* a row the reader refused: its message names it */
+		cr_warn("%s: %s; its rows from there on are not read", s->path, slot_errmsg(q, s));
+	else
+		cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path,
+			strerror(-err), slot_errmsg(q, s));
 	q->failures++;
 }

@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "commands.h"
 #include "escape.h"
 #include "jsonl.h"
 #include "opts.h"
 #include "progress.h"
+#include "sealkey.h"
 #include "schema_values.h"
 #include "store.h"
 #include "store_read.h"
@@ -67,9 +70,41 @@ static void print_text(void *ctx, const struct verify_item *it)
 	case VERIFY_PROBLEM:
 		text_line(f, "FAIL %s: %s", it->segment, it->message);
 		break;
+	case VERIFY_RECORDS:
+		text_line(f, "records: %zu checkpoints, %zu seals (%zu only in the heads file)",
+			  it->checkpoints, it->seals, it->only_heads);
+		if (it->heads)
+			text_line(f, "  heads %s: %zu anchor lines; of this store %zu start, %zu "
+				     "stop, %zu tamper; %zu malformed",
+				  it->heads, it->heads_lines, it->heads_start, it->heads_stop,
+				  it->heads_tamper, it->heads_malformed);
+		if (it->key_id)
+			text_line(f, "  key %s: %zu records with a right MAC, %zu with another key, "
+				     "%zu without a MAC",
+				  it->key_id, it->mac_ok, it->other_key, it->unsealed);
+		break;
+	case VERIFY_PROOF:
+		fmt_time(it->proof_ns, a, sizeof(a));
+		if (!strcmp(it->proof, "none"))
+			text_line(f, "%s  proof: none (no record covers it)", it->segment);
+		else if (!it->proof_ck)
+			text_line(f, "%s  %s: sealed %s", it->segment, it->proof, a);
+		else
+			text_line(f, "%s  %s up to checkpoint %" PRId64 " of %s (%" PRIu64
+				     " rows); %" PRIu64 " rows after it are not",
+				  it->segment, it->proof, it->proof_ck, a, it->proof_rows,
+				  it->rows_after);
+		break;
 	case VERIFY_SUMMARY:
 		if (!it->segments)
 			text_line(f, "no segments%s%s", it->dir ? " in " : "", it->dir ? it->dir : "");
+		if (it->proof && strcmp(it->proof, "none")) {
+			fmt_time(it->proof_ns, a, sizeof(a));
+			text_line(f, "history %s up to %s%s", it->proof, a,
+				  it->problems ? " (not beyond: see the FAIL lines)" : "");
+		} else if (it->proof) {
+			text_line(f, "history: no record covers any of it");
+		}
 		if (it->problems)
 			text_line(f, "verify: FAILED: %d problem%s in %zu segment%s", it->problems,
 				  it->problems == 1 ? "" : "s", it->segments,
@@ -96,7 +131,8 @@ static void print_json(void *ctx, const struct verify_item *it)
 {
 	static const char *const types[] = {
 		[VERIFY_SEGMENT] = "segment", [VERIFY_GAP] = "gap",	    [VERIFY_NOTE] = "note",
-		[VERIFY_PROBLEM] = "problem", [VERIFY_SUMMARY] = "summary",
+		[VERIFY_PROBLEM] = "problem", [VERIFY_RECORDS] = "records", [VERIFY_PROOF] = "proof",
+		[VERIFY_SUMMARY] = "summary",
 	};
 	struct jsonl j;
 
@@ -125,23 +161,66 @@ static void print_json(void *ctx, const struct verify_item *it)
 		jsonl_str(&j, "segment", it->segment);
 		jsonl_str(&j, "message", it->message);
 		break;
+	case VERIFY_RECORDS:
+		jsonl_uint(&j, "checkpoints", it->checkpoints);
+		jsonl_uint(&j, "seals", it->seals);
+		jsonl_uint(&j, "only_heads", it->only_heads);
+		if (it->key_id) {
+			jsonl_str(&j, "key_id", it->key_id);
+			jsonl_uint(&j, "mac_ok", it->mac_ok);
+			jsonl_uint(&j, "other_key", it->other_key);
+			jsonl_uint(&j, "unsealed", it->unsealed);
+		}
+		if (it->heads) {
+			jsonl_str(&j, "heads", it->heads);
+			jsonl_uint(&j, "heads_lines", it->heads_lines);
+			jsonl_uint(&j, "heads_tamper", it->heads_tamper);
+			jsonl_uint(&j, "heads_malformed", it->heads_malformed);
+		}
+		break;
+	case VERIFY_PROOF:
+		jsonl_str(&j, "segment", it->segment);
+		jsonl_str(&j, "proof", it->proof);
+		if (strcmp(it->proof, "none")) {
+			jsonl_int(&j, "proof_ns", it->proof_ns);
+			jsonl_int(&j, "checkpoint", it->proof_ck);
+			if (it->proof_ck) {
+				jsonl_uint(&j, "rows", it->proof_rows);
+				jsonl_uint(&j, "rows_after", it->rows_after);
+			}
+		}
+		break;
 	case VERIFY_SUMMARY:
 		jsonl_bool(&j, "ok", !it->problems);
 		jsonl_str(&j, "data_dir", it->dir);
 		jsonl_uint(&j, "segments", it->segments);
 		jsonl_int(&j, "problems", it->problems);
 		jsonl_int(&j, "tamper_gaps", it->tampers);
+		if (it->proof) {
+			jsonl_str(&j, "proof", it->proof);
+			json_time(&j, "proven_until_ns", it->proof_ns);
+		}
 		break;
 	}
 	jsonl_end(&j);
 }
 
-enum { OPT_DATA_DIR = OPT_FIRST, OPT_FILE, OPT_FORMAT };
+enum { OPT_DATA_DIR = OPT_FIRST, OPT_FILE, OPT_FORMAT, OPT_VERIFY_KEY, OPT_HEADS, OPT_KEY_FILE };
 
 static const struct opt verify_options[] = {
 	OPT_ROW_DATA_DIR(OPT_DATA_DIR),
 	OPT_ROW_FILE(OPT_FILE, "check these segment files instead (.db or .db.zst); "
 			       "the chain is checked between consecutive ones given"),
+	{ .id = OPT_VERIFY_KEY, .name = "verify-key", .arg = OPT_REQUIRED, .metavar = "KEY",
+	  .help = "check the MAC of every checkpoint and seal with the verification key that "
+		  "connrec keygen printed (or @FILE holding it), and that no sealed record is "
+		  "missing; say up to when the history is proven" },
+	{ .id = OPT_HEADS, .name = "heads", .arg = OPT_REQUIRED, .metavar = "FILE",
+	  .help = "check the store against the anchor lines in FILE (e.g. grepped from a "
+		  "forwarded syslog): a cut tail or a rewritten chain shows, even without a key" },
+	{ .id = OPT_KEY_FILE, .name = "key-file", .arg = OPT_REQUIRED, .metavar = "PATH",
+	  .help = "the sealing key file whose last record must be in the store (default "
+		  "DIR/connrec.key)" },
 	OPT_ROW_FORMAT(OPT_FORMAT, "text json", "text (default) or json (JSON lines)"),
 	{ 0 },
 };
@@ -151,7 +230,37 @@ struct verify_args {
 	char **files;
 	size_t n_files;
 	verify_fn print;
+	struct verify_opts v;
 };
+
+/* KEY, or the first line of FILE for @FILE (which keeps the key out of the process list). */
+static int take_verify_key(const struct opt *o, const char *arg, struct verify_args *a)
+{
+	static char from_file[SEALKEY_VERIFY_LEN + 64];
+	uint8_t k0[SEALKEY_LEN];
+	char id[SEALKEY_ID_LEN + 1];
+	int err;
+
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "re");
+
+		if (!f || !fgets(from_file, sizeof(from_file), f)) {
+			if (f)
+				fclose(f);
+			return opt_bad_value(o, arg, "cannot read the file");
+		}
+		fclose(f);
+		arg = from_file;
+	}
+	err = sealkey_parse_verify(arg, k0, id);
+	OPENSSL_cleanse(k0, sizeof(k0));
+	if (err)
+		return opt_bad_value(o, "...", err == -EBADMSG
+						       ? "damaged: its key id does not match"
+						       : "expected KEYID-KEY as keygen printed it");
+	a->v.verify_key = arg;
+	return 0;
+}
 
 static int on_opt(void *ctx, const struct opt *o, const char *arg)
 {
@@ -161,6 +270,14 @@ static int on_opt(void *ctx, const struct opt *o, const char *arg)
 	switch (o->id) {
 	case OPT_DATA_DIR:
 		a->dir = arg;
+		break;
+	case OPT_VERIFY_KEY:
+		return take_verify_key(o, arg, a);
+	case OPT_HEADS:
+		a->v.heads_file = arg;
+		break;
+	case OPT_KEY_FILE:
+		a->v.key_file = arg;
 		break;
 	case OPT_FORMAT:
 		if (strcmp(arg, "text") && strcmp(arg, "json"))
@@ -188,19 +305,24 @@ static int verify_run(int argc, char **argv);
 const struct opt_cmd cmd_verify = {
 	.name = "verify",
 	.summary = "check a store's integrity, hash chain and gaps",
-	.synopsis = "[-d DIR | -f FILE...] [--format text|json]",
+	.synopsis = "[-d DIR | -f FILE...] [--verify-key KEY] [--heads FILE] [--format text|json]",
 	.description =
 		"Checks a connrec store: SQLite's integrity_check on every segment, the SHA-256\n"
 		"chain between segments (each records the hash of the sealed one before it),\n"
 		"segment numbering, and that segments missing at the start were deleted by\n"
-		"retention (recorded with name and hash). Lists the recording gaps, and counts\n"
-		"the tamper gaps (the recorder was blinded, then healed) in its last line.\n",
+		"retention (recorded with name and hash); that every checkpoint and seal record\n"
+		"agrees with the rows and files it describes (and, with --verify-key, that each\n"
+		"one's MAC is right and none is missing). Lists the recording gaps and what the\n"
+		"records prove of each segment, and counts the tamper gaps (the recorder was\n"
+		"blinded, then healed) in its last line.\n",
 	.epilog = "Exit status: 0 consistent, 1 a problem was found (each named as\n"
 		  "\"FAIL SEGMENT: what\"), 2 bad usage. With --format json, one object\n"
 		  "per line: segment, gap, note and problem lines, then a summary line.\n"
 		  "Tamper gaps do not change the exit status.\n\n"
 		  "Examples:\n"
 		  "  connrec verify\n"
+		  "  connrec verify --verify-key @/media/usb/host7-verify-key\n"
+		  "  connrec verify --heads host7-anchors.log   # grep connrec-anchor from syslog\n"
 		  "  connrec verify -f evidence/seg-00000041.db.zst evidence/seg-00000042.db.zst\n",
 	.operands = "FILE",
 	.opts = verify_options,
@@ -223,10 +345,11 @@ static int verify_run(int argc, char **argv)
 	sr_cleanup_on_fatal_signals();
 	progress_start();
 	if (a.n_files)
-		rc = store_verify(NULL, a.files, a.n_files, a.print, stdout, err, sizeof(err));
-	else
-		rc = store_verify(a.dir ? a.dir : STORE_DEFAULT_DIR, NULL, 0, a.print, stdout, err,
+		rc = store_verify(NULL, a.files, a.n_files, &a.v, a.print, stdout, err,
 				  sizeof(err));
+	else
+		rc = store_verify(a.dir ? a.dir : STORE_DEFAULT_DIR, NULL, 0, &a.v, a.print, stdout,
+				  err, sizeof(err));
 	free(a.files);
 	if (rc < 0) {
 		fprintf(stderr, "connrec verify: %s\n", cr_escape(err, safe, sizeof(safe)));

@@ -403,5 +403,7 @@ sqlite3 *sr_db(struct sr_segment *seg)
 
 const char *sr_errmsg(struct sr_segment *seg)
 {
+	if (seg->row_err[0])
+		return seg->row_err;
 	return sqlite3_errmsg(seg->db);
 }

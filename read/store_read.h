@@ -132,7 +132,7 @@ struct sr_conn {
 	int64_t end_ns;		      /* valid when has_end */
 	uint64_t bytes_out, bytes_in; /* valid when has_bytes */
 	uint64_t cgroup;
-	uint64_t pstart_ns; /* with pid, the key of the process life (schema 2; else 0) */
+	uint64_t pstart_ns; /* with pid, the key of the owner's process life; 0 when unknown */
 	uint32_t pid, uid, netns;
 	uint16_t lport, rport;
 	uint8_t proto, family, dir, flags, reason;
@@ -255,6 +255,44 @@ const char *sr_gap_kind_name(int kind);
 int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_gap *row, void *ctx), void *ctx);
 
+/* ---- Process lives (schema version 2; a version-1 segment has none) ---- */
+
+#define SR_EXE_MAX 1024	 /* longer stored paths are cut (the recorder keeps 255 bytes) */
+#define SR_ARGS_MAX 1280 /* longer stored command lines are cut (the recorder keeps ~1 KB) */
+
+/* One life row: an image of a process life (see docs/schema.md). */
+struct sr_life {
+	int64_t id, start_ns, image_ns, exit_ns; /* exit_ns valid when has_exit */
+	uint64_t pstart_ns, ppstart_ns, cgroup;
+	int64_t exit_code;
+	uint32_t pid, ppid, uid, flags;
+	bool has_exit;
+	char comm[17], pcomm[17];
+	char exe[SR_EXE_MAX], args[SR_ARGS_MAX];
+};
+
+/* Every life row, ordered by id. */
+int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx);
+
+struct sr_life_exit {
+	int64_t id, exit_ns, exit_code;
+	uint64_t pstart_ns;
+	uint32_t pid;
+};
+
+/* Every life_exit row, ordered by id. */
+int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
+		  void *ctx);
+
+struct sr_cgroup {
+	uint64_t id;
+	char path[512], container[80], unit[256];
+};
+
+/* Every cgroup row, ordered by id. */
+int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
+	       void *ctx);
+
 struct sr_run {
 	int64_t id, ts_ns;
 	int kind; /* 1 start, 2 stop, 3 segment opened */
@@ -264,42 +302,5 @@ struct sr_run {
 
 /* All run rows, ordered by ts_ns. */
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx);
-
-/*
- * Process lives (schema 2, docs/schema.md): one life row per image of a process, with its end
- * when it was known as the row was written. Text longer than a field is cut (the recorder
- * writes shorter ones).
- */
-struct sr_life {
-	int64_t id, start_ns, image_ns;
-	int64_t exit_ns;     /* valid when has_exit */
-	uint32_t exit_code;  /* valid when has_exit: wait status */
-	uint32_t pid, ppid, uid;
-	uint64_t pstart_ns, ppstart_ns, cgroup;
-	uint16_t flags;
-	bool has_exit;
-	char comm[17], pcomm[17];
-	char exe[4096], args[2048];
-};
-
-/* The end of a life whose last image row was written while it still ran. */
-struct sr_life_exit {
-	int64_t id, exit_ns;
-	uint64_t pstart_ns;
-	uint32_t pid, exit_code;
-};
-
-/* What a cgroup id named. */
-struct sr_cgroup {
-	uint64_t id;
-	char path[512], container[80], unit[256];
-};
-
-/* All rows of life, life_exit and cgroup, ordered by id; none in a schema 1 segment. */
-int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx);
-int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
-		  void *ctx);
-int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
-	       void *ctx);
 
 #endif /* CONNREC_STORE_READ_H */

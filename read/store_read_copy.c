@@ -477,8 +477,8 @@ static int stage_db(const char *path, const struct sr_open_opts *o, struct sr_co
 	}
 	snprintf(side, sizeof(side), "%s-journal", path);
 	if (!wal && exists(side))
-		cr_warn("%s-journal: a rollback journal (an interrupted write) is ignored, not rolled "
-			"back; the file is read as it is",
+		cr_warn("%s-journal: a rollback journal (an interrupted write) is ignored, "
+			"not rolled back; the file is read as it is",
 			path);
 	if (!wal)
 		return 0;

@@ -8,6 +8,7 @@
  *   store_read_dir.c     the segment list of a data dir
  *   store_read_where.c   a conn filter as SQL with bound values
  *   store_read_rows.c    the row iterators
+ *   store_read_lives.c   the row iterators of process lives and cgroups (version 2)
  */
 #ifndef CONNREC_STORE_READ_INTERNAL_H
 #define CONNREC_STORE_READ_INTERNAL_H
@@ -31,6 +32,7 @@ struct sr_segment {
 	sqlite3 *db;
 	struct sr_copy copy;
 	struct sr_meta meta;
+	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
 
 /* A one-line message into the caller's buffer (which may be NULL). */
@@ -38,6 +40,33 @@ void sr_set_err(char *buf, size_t len, const char *fmt, ...) __attribute__((form
 
 /* Whether the file starts with the n-byte magic (*ok); 0 or -errno when it cannot be read. */
 int sr_check_magic(const char *path, const char *magic, size_t n, bool *ok);
+
+/* ---- store_read_rows.c ---- */
+
+/* The caller's callback for one iterator, whatever its row type. */
+struct row_cb {
+	union {
+		int (*conn)(const struct sr_conn *row, void *ctx);
+		int (*end)(const struct sr_end *row, void *ctx);
+		int (*gap)(const struct sr_gap *row, void *ctx);
+		int (*run)(const struct sr_run *row, void *ctx);
+		int (*life)(const struct sr_life *row, void *ctx);
+		int (*life_exit)(const struct sr_life_exit *row, void *ctx);
+		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
+	} fn;
+	void *ctx;
+	struct sr_segment *seg; /* where a refused row is explained (row_err) */
+};
+
+/*
+ * Hands every row of st to decode, stopping at its first non-zero return, which is returned;
+ * -EBADMSG when stepping fails (a damaged page). Finalizes st.
+ */
+int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
+		 const struct row_cb *cb);
+
+/* The first column of a row of st as text, bounded and terminated ("" for NULL). */
+void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len);
 
 /* ---- store_read_copy.c ---- */
 

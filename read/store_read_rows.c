@@ -5,32 +5,36 @@
  * caller's callback. Values are copied with bounds: a row may be damaged or hostile.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "schema_values.h"
 #include "store_read_internal.h"
 
-/* The caller's callback for one iterator, whatever its row type. */
-struct row_cb {
-	union {
-		int (*conn)(const struct sr_conn *row, void *ctx);
-		int (*end)(const struct sr_end *row, void *ctx);
-		int (*gap)(const struct sr_gap *row, void *ctx);
-		int (*run)(const struct sr_run *row, void *ctx);
-		int (*life)(const struct sr_life *row, void *ctx);
-		int (*life_exit)(const struct sr_life_exit *row, void *ctx);
-		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
-	} fn;
-	void *ctx;
-};
-
 /*
- * Hands every row of st to decode, stopping at its first non-zero return, which is returned;
- * -EBADMSG when stepping fails (a damaged page). Finalizes st.
+ * Every time connrec stores is nanoseconds since the epoch, at or after 0, and an end is a
+ * start plus a duration that fits in 64 bits. A row outside that is not connrec's: it is
+ * refused (the read stops with -ERANGE and sr_errmsg() names the row) rather than handed on,
+ * where subtracting such times would overflow.
  */
-static int step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
-		     const struct row_cb *cb)
+static int refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		      int64_t value)
+{
+	snprintf(cb->seg->row_err, sizeof(cb->seg->row_err),
+		 "%s row %lld: %s %lld is not a value connrec writes", table, (long long)id, col,
+		 (long long)value);
+	return -ERANGE;
+}
+
+static int time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		      int64_t t)
+{
+	return t >= 0 ? 0 : refuse_row(cb, table, id, col, t);
+}
+
+int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
+		 const struct row_cb *cb)
 {
 	int rc, err = 0;
 
@@ -57,7 +61,7 @@ static int prepare_window(struct sr_segment *seg, const char *sql, int64_t since
 	return 0;
 }
 
-static void text_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -87,11 +91,45 @@ static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
 	return n > 255 ? 255 : (size_t)n;
 }
 
+/*
+ * Columns read into narrower C types (ports, pids, one-byte codes): a value that does not fit
+ * is not connrec's and is refused, not truncated into another value (-1 is no port 65535).
+ */
+struct narrow_col {
+	int col, id_col; /* the value, and the id of the row it belongs to */
+	const char *table, *name;
+	int64_t max; /* 0 is the minimum */
+};
+
+static int check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct narrow_col *v,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t x = sqlite3_column_int64(st, v[i].col);
+
+		if (x < 0 || x > v[i].max)
+			return refuse_row(cb, v[i].table, sqlite3_column_int64(st, v[i].id_col),
+					  v[i].name, x);
+	}
+	return 0;
+}
+
 /* The columns of CONN_SELECT, in order. */
 static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = {
+		{ 2, 0, "conn", "proto", UINT8_MAX },	    { 3, 0, "conn", "family", UINT8_MAX },
+		{ 4, 0, "conn", "dir", UINT8_MAX },	    { 6, 0, "conn", "lport", UINT16_MAX },
+		{ 8, 0, "conn", "rport", UINT16_MAX },	    { 9, 0, "conn", "flags", UINT8_MAX },
+		{ 13, 0, "conn", "reason", UINT8_MAX },	    { 17, 0, "conn_end", "reason", UINT8_MAX },
+		{ 18, 23, "proc", "pid", UINT32_MAX },	    { 20, 23, "proc", "uid", UINT32_MAX },
+		{ 21, 23, "proc", "netns", UINT32_MAX },
+	};
 	struct sr_conn r = { 0 };
+	int err = check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0]));
 
+	if (err)
+		return err;
 	r.id = sqlite3_column_int64(st, 0);
 	r.start_ns = sqlite3_column_int64(st, 1);
 	r.proto = (uint8_t)sqlite3_column_int(st, 2);
@@ -106,7 +144,10 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		/* Folded in: the flow had ended before its row was written. */
 		r.has_end = true;
 		r.end_folded = true;
-		r.end_ns = (int64_t)((uint64_t)r.start_ns + (uint64_t)sqlite3_column_int64(st, 10));
+		int64_t dur = sqlite3_column_int64(st, 10);
+
+		if (__builtin_add_overflow(r.start_ns, dur, &r.end_ns))
+			return refuse_row(cb, "conn", r.id, "dur_ns", dur); /* no end fits */
 		r.reason = (uint8_t)sqlite3_column_int(st, 13);
 		r.has_bytes = sqlite3_column_type(st, 11) != SQLITE_NULL;
 		r.bytes_out = (uint64_t)sqlite3_column_int64(st, 11);
@@ -121,39 +162,44 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		r.bytes_in = (uint64_t)sqlite3_column_int64(st, 16);
 	}
 	r.pid = (uint32_t)sqlite3_column_int64(st, 18);
-	text_copy(st, 19, r.comm, sizeof(r.comm));
+	sr_text_copy(st, 19, r.comm, sizeof(r.comm));
 	r.uid = (uint32_t)sqlite3_column_int64(st, 20);
 	r.netns = (uint32_t)sqlite3_column_int64(st, 21);
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
-	r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 23);
+	if (sqlite3_column_count(st) > 24) /* version 2 on: the process life's key */
+		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 24);
+	if (time_check(cb, "conn", r.id, "start_ns", r.start_ns) ||
+	    (r.has_end && time_check(cb, r.end_folded ? "conn" : "conn_end", r.id, "end_ns",
+				     r.end_ns)))
+		return -ERANGE;
 	return cb->fn.conn(&r, cb->ctx);
 }
 
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	     int (*cb)(const struct sr_conn *row, void *ctx), void *ctx)
 {
-#define CONN_HEAD(PSTART)                                                                       \
+#define CONN_SELECT(extra)                                                                       \
 	"SELECT c.id, c.start_ns, c.proto, c.family, c.dir, c.laddr, c.lport, c.raddr,"          \
 	" c.rport, c.flags, c.dur_ns, c.bytes_out, c.bytes_in, c.reason,"                        \
 	" e.end_ns, e.bytes_out, e.bytes_in, e.reason,"                                          \
-	" p.pid, p.comm, p.uid, p.netns, p.cgroup, " PSTART                                      \
+	" p.pid, p.comm, p.uid, p.netns, p.cgroup, p.id" extra                                   \
 	" FROM conn c LEFT JOIN proc p ON p.id = c.proc"                                         \
 	" LEFT JOIN conn_end e ON e.id = c.id WHERE 1"
-	/* proc.pstart_ns came with schema 2. */
-	const char *head = seg->meta.schema_version >= 2 ? CONN_HEAD("p.pstart_ns") : CONN_HEAD("0");
-#undef CONN_HEAD
-	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.conn = cb, .ctx = ctx, .seg = seg };
 	const struct match_sets *sets;
 	struct match_sets own;
 	sqlite3_stmt *st = NULL;
 	int err = sr_filter_sets(f, &own, &sets);
+	const char *head = seg->meta.schema_version >= 2 ? CONN_SELECT(", p.pstart_ns")
+							  : CONN_SELECT("");
+#undef CONN_SELECT
 
 	if (!err)
 		err = sr_prepare_filtered(seg, head, f, sets, false, &st);
 	if (err)
 		sqlite3_finalize(st);
 	else
-		err = step_rows(st, conn_row, &rcb);
+		err = sr_step_rows(st, conn_row, &rcb);
 	match_sets_free(&own);
 	return err;
 }
@@ -204,22 +250,25 @@ static struct sr_end end_from(sqlite3_stmt *st)
 
 static int end_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = { { 4, 0, "conn_end", "reason", UINT8_MAX } };
 	struct sr_end e = end_from(st);
 
+	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
+		return -ERANGE;
 	return cb->fn.end(&e, cb->ctx);
 }
 
 int sr_ends(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_end *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.end = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.end = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 	int err = prepare_window(seg,
 				 "SELECT id, end_ns, bytes_out, bytes_in, reason FROM conn_end"
 				 " WHERE end_ns BETWEEN ?1 AND ?2 ORDER BY end_ns",
 				 since, until, &st);
 
-	return err ? err : step_rows(st, end_row, &rcb);
+	return err ? err : sr_step_rows(st, end_row, &rcb);
 }
 
 int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
@@ -236,8 +285,17 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		const struct row_cb rcb = { .seg = seg };
+
+		static const struct narrow_col narrow[] = {
+			{ 4, 0, "conn_end", "reason", UINT8_MAX },
+		};
+
 		*out = end_from(st);
 		ret = 1;
+		if (check_narrow(&rcb, st, narrow, 1) ||
+		    time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns))
+			ret = -ERANGE;
 	} else if (rc != SQLITE_DONE) {
 		ret = -EBADMSG;
 	}
@@ -271,25 +329,29 @@ static int gap_row(sqlite3_stmt *st, const struct row_cb *cb)
 		.count = (uint64_t)sqlite3_column_int64(st, 4),
 	};
 
-	text_copy(st, 5, g.reason, sizeof(g.reason));
+	sr_text_copy(st, 5, g.reason, sizeof(g.reason));
+	if (time_check(cb, "gap", g.id, "start_ns", g.start_ns) ||
+	    time_check(cb, "gap", g.id, "end_ns", g.end_ns))
+		return -ERANGE;
 	return cb->fn.gap(&g, cb->ctx);
 }
 
 int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 	    int (*cb)(const struct sr_gap *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.gap = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.gap = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 	int err = prepare_window(seg,
 				 "SELECT id, kind, start_ns, end_ns, count, reason FROM gap"
 				 " WHERE start_ns <= ?2 AND end_ns >= ?1 ORDER BY start_ns, id",
 				 since, until, &st);
 
-	return err ? err : step_rows(st, gap_row, &rcb);
+	return err ? err : sr_step_rows(st, gap_row, &rcb);
 }
 
 static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct narrow_col narrow[] = { { 3, 0, "run", "pid", UINT32_MAX } };
 	struct sr_run r = {
 		.id = sqlite3_column_int64(st, 0),
 		.ts_ns = sqlite3_column_int64(st, 1),
@@ -297,113 +359,20 @@ static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 		.pid = (uint32_t)sqlite3_column_int64(st, 3),
 	};
 
-	text_copy(st, 4, r.version, sizeof(r.version));
+	sr_text_copy(st, 4, r.version, sizeof(r.version));
+	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
+		return -ERANGE;
 	return cb->fn.run(&r, cb->ctx);
 }
 
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx)
 {
-	const struct row_cb rcb = { .fn.run = cb, .ctx = ctx };
+	const struct row_cb rcb = { .fn.run = cb, .ctx = ctx, .seg = seg };
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(seg->db,
 			       "SELECT id, ts_ns, kind, pid, version FROM run ORDER BY ts_ns, id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EBADMSG;
-	return step_rows(st, run_row, &rcb);
-}
-
-/* ---- process lives (schema 2) ---- */
-
-/* The statement over a schema 2 table; *st stays NULL in an older segment. */
-static int prepare_v2_table(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
-{
-	*st = NULL;
-	if (seg->meta.schema_version < 2)
-		return 0;
-	return sqlite3_prepare_v2(seg->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
-}
-
-static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
-{
-	struct sr_life l = { 0 };
-
-	l.id = sqlite3_column_int64(st, 0);
-	l.pid = (uint32_t)sqlite3_column_int64(st, 1);
-	l.pstart_ns = (uint64_t)sqlite3_column_int64(st, 2);
-	l.start_ns = sqlite3_column_int64(st, 3);
-	l.image_ns = sqlite3_column_int64(st, 4);
-	l.ppid = (uint32_t)sqlite3_column_int64(st, 5);
-	l.ppstart_ns = (uint64_t)sqlite3_column_int64(st, 6);
-	text_copy(st, 7, l.pcomm, sizeof(l.pcomm));
-	l.uid = (uint32_t)sqlite3_column_int64(st, 8);
-	l.cgroup = (uint64_t)sqlite3_column_int64(st, 9);
-	text_copy(st, 10, l.comm, sizeof(l.comm));
-	text_copy(st, 11, l.exe, sizeof(l.exe));
-	text_copy(st, 12, l.args, sizeof(l.args));
-	l.flags = (uint16_t)sqlite3_column_int64(st, 13);
-	l.has_exit = sqlite3_column_type(st, 14) != SQLITE_NULL;
-	if (l.has_exit) {
-		l.exit_ns = sqlite3_column_int64(st, 14);
-		l.exit_code = (uint32_t)sqlite3_column_int64(st, 15);
-	}
-	return cb->fn.life(&l, cb->ctx);
-}
-
-int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx)
-{
-	const struct row_cb rcb = { .fn.life = cb, .ctx = ctx };
-	sqlite3_stmt *st;
-	int err = prepare_v2_table(seg,
-				   "SELECT id, pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns,"
-				   " pcomm, uid, cgroup, comm, exe, args, flags, exit_ns, exit_code"
-				   " FROM life ORDER BY id",
-				   &st);
-
-	return err || !st ? err : step_rows(st, life_row, &rcb);
-}
-
-static int life_exit_row(sqlite3_stmt *st, const struct row_cb *cb)
-{
-	struct sr_life_exit x = {
-		.id = sqlite3_column_int64(st, 0),
-		.pid = (uint32_t)sqlite3_column_int64(st, 1),
-		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 2),
-		.exit_ns = sqlite3_column_int64(st, 3),
-		.exit_code = (uint32_t)sqlite3_column_int64(st, 4),
-	};
-
-	return cb->fn.life_exit(&x, cb->ctx);
-}
-
-int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
-		  void *ctx)
-{
-	const struct row_cb rcb = { .fn.life_exit = cb, .ctx = ctx };
-	sqlite3_stmt *st;
-	int err = prepare_v2_table(
-		seg, "SELECT id, pid, pstart_ns, exit_ns, exit_code FROM life_exit ORDER BY id", &st);
-
-	return err || !st ? err : step_rows(st, life_exit_row, &rcb);
-}
-
-static int cgroup_row(sqlite3_stmt *st, const struct row_cb *cb)
-{
-	struct sr_cgroup g = { .id = (uint64_t)sqlite3_column_int64(st, 0) };
-
-	text_copy(st, 1, g.path, sizeof(g.path));
-	text_copy(st, 2, g.container, sizeof(g.container));
-	text_copy(st, 3, g.unit, sizeof(g.unit));
-	return cb->fn.cgroup(&g, cb->ctx);
-}
-
-int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
-	       void *ctx)
-{
-	const struct row_cb rcb = { .fn.cgroup = cb, .ctx = ctx };
-	sqlite3_stmt *st;
-	int err = prepare_v2_table(seg, "SELECT id, path, container, unit FROM cgroup ORDER BY id",
-				   &st);
-
-	return err || !st ? err : step_rows(st, cgroup_row, &rcb);
+	return sr_step_rows(st, run_row, &rcb);
 }

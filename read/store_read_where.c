@@ -464,8 +464,9 @@ int sr_match_sets_build(const struct sr_conn_filter *f, struct match_sets *out)
 		if (!nums[i].n)
 			continue;
 		*nums[i].set = calloc(1, sizeof(**nums[i].set));
-		err = *nums[i].set ? num_set_build(nums[i].v32, nums[i].v64, nums[i].n, *nums[i].set)
-				   : -ENOMEM;
+		err = *nums[i].set
+			      ? num_set_build(nums[i].v32, nums[i].v64, nums[i].n, *nums[i].set)
+			      : -ENOMEM;
 	}
 	if (err)
 		match_sets_free(out);

@@ -24,7 +24,9 @@
 #include "progress.h"
 #include "store_read.h"
 #include "store_verify.h"
+#include "sealkey.h"
 #include "timespec.h"
+#include "verify_seal.h"
 
 struct vseg {
 	char path[PATH_MAX];
@@ -50,6 +52,7 @@ struct vctx {
 	int tampers; /* tamper gaps seen: not problems of the store, but the reader must know */
 	struct ret *rets;
 	size_t nrets;
+	struct vseal *seal; /* checkpoints and seals (verify_seal.c) */
 };
 
 static void emit(struct vctx *c, const struct verify_item *it)
@@ -140,6 +143,122 @@ static int load_rets(struct vctx *c, struct vseg *v, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int ignore_conn(const struct sr_conn *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_end(const struct sr_end *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_gap(const struct sr_gap *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_run(const struct sr_run *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+/*
+ * A sealed segment's meta first_ns..last_ns is what query trusts to skip it without reading
+ * it, so it must cover every time in its rows (the writer computes it from them at sealing).
+ * A span narrowed after sealing hides rows from a query window: it is a problem, named.
+ */
+static void check_span(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	/* One statement each: the reader allows few compound SELECTs. */
+	static const char *const sql[] = {
+		"SELECT min(start_ns), max(start_ns + coalesce(dur_ns, 0)) FROM conn",
+		"SELECT min(end_ns), max(end_ns) FROM conn_end",
+		"SELECT min(start_ns), max(end_ns) FROM gap",
+		"SELECT min(ts_ns), max(ts_ns) FROM run",
+		"SELECT min(ts_ns), max(ts_ns) FROM retention",
+	};
+	const struct sr_meta *m = &v->meta;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	if (!m->sealed || m->first_ns == SR_NO_TIME || m->last_ns == SR_NO_TIME)
+		return;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(sr_db(seg), sql[i], -1, &st, NULL);
+
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			int64_t a = sqlite3_column_int64(st, 0), b = sqlite3_column_int64(st, 1);
+
+			lo = a < lo ? a : lo;
+			hi = b > hi ? b : hi;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW) {
+			problem(c, v->name, "cannot read its time span: %s", sr_errmsg(seg));
+			return;
+		}
+	}
+	if (lo <= hi && (lo < m->first_ns || hi > m->last_ns))
+		problem(c, v->name,
+			"its metadata says its rows span %" PRId64 "..%" PRId64 " ns, but they span"
+			" %" PRId64 "..%" PRId64 ": a query window would skip some",
+			m->first_ns, m->last_ns, lo, hi);
+}
+
+/*
+ * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
+ * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
+ * or pid that does not fit). Each row is read the way query reads it, so what query refuses
+ * verify names, and a doctored or damaged store does not pass as OK.
+ */
+static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	const struct sr_meta *m = &v->meta;
+	const int64_t times[] = { m->created_ns, m->first_ns, m->last_ns };
+	struct sr_conn_filter all;
+	int err;
+
+	if (m->segment_id < 1 || m->segment_id > UINT32_MAX) /* names hold a 32-bit number */
+		problem(c, v->name, "its metadata has no valid segment number");
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i] != SR_NO_TIME && times[i] < 0) {
+			problem(c, v->name, "its metadata has a time before 1970 (%" PRId64 ")",
+				times[i]);
+			break;
+		}
+	}
+	sr_conn_filter_init(&all);
+	err = sr_conns(seg, &all, ignore_conn, NULL);
+	if (!err)
+		err = sr_ends(seg, SR_NO_TIME, SR_TIME_MAX, ignore_end, NULL);
+	if (!err)
+		err = sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, ignore_gap, NULL);
+	if (!err)
+		err = sr_runs(seg, ignore_run, NULL);
+	if (err == -ERANGE)
+		problem(c, v->name, "%s", sr_errmsg(seg));
+	else if (err)
+		problem(c, v->name, "cannot read its rows: %s", sr_errmsg(seg));
+	else
+		check_span(c, v, seg);
+}
+
+static int64_t vseg_num(const struct vseg *v);
+
+static struct vs_seg vs_seg_of(const struct vseg *v)
+{
+	return (struct vs_seg){ .num = (uint32_t)vseg_num(v), .name = v->name, .path = v->path,
+				.zst = v->zst, .opened = v->opened, .active = v->active,
+				.sha256 = v->sha256 };
+}
+
 /* Opens one segment, runs integrity_check, reads its metadata, gaps and retention rows. */
 static void check_one(struct vctx *c, struct vseg *v)
 {
@@ -176,6 +295,7 @@ static void check_one(struct vctx *c, struct vseg *v)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	check_values(c, v, seg);
 	if (sqlite3_prepare_v2(sr_db(seg), "SELECT count(*) FROM conn", -1, &st, NULL) ==
 		    SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
@@ -198,6 +318,9 @@ static void check_one(struct vctx *c, struct vseg *v)
 	it.sha256 = v->zst ? v->sha256 : NULL;
 	emit(c, &it);
 	sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, emit_gap, &gc);
+	struct vs_seg vsg = vs_seg_of(v);
+
+	vseal_read_segment(c->seal, &vsg, sr_db(seg));
 	sr_close(seg);
 }
 
@@ -212,6 +335,31 @@ static int vseg_cmp(const void *a, const void *b)
 	int64_t sx = vseg_num(a), sy = vseg_num(b);
 
 	return sx < sy ? -1 : sx > sy;
+}
+
+/*
+ * A sealed segment is only ever kept compressed: once its successor records the hash of the
+ * .zst, a plain .db of it was decompressed afterwards (and maybe edited), and nothing can
+ * prove its rows. One marked sealed is checked like a .zst would be: a sealed successor must
+ * record its hash; an active one may not yet, as when a crash interrupted its sealing (which a
+ * recorder started on the dir finishes) -- or when an intruder decompressed the newest sealed
+ * segment and removed its hash from the active one, which only its seal record can tell.
+ */
+static void check_plain_sealed(struct vctx *c, const struct vseg *v, const struct vseg *next)
+{
+	if (next && next->opened && next->meta.prev_sha256[0])
+		problem(c, v->name, "plain .db, but %s records the SHA-256 of its sealed file: "
+				    "decompressed after sealing (and maybe edited); its rows are not "
+				    "proven",
+			next->name);
+	else if (v->meta.sealed && next && next->zst)
+		problem(c, v->name, "marked sealed but not compressed, and %s (sealed) records no "
+				    "hash of it: decompressed and maybe edited",
+			next->name);
+	else if (v->meta.sealed)
+		note(c, v->name, "marked sealed but not compressed yet: its sealing was "
+				 "interrupted (a recorder started on the dir finishes it), or it was "
+				 "decompressed; no hash proves its rows until then");
 }
 
 static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir)
@@ -229,7 +377,7 @@ static void check_chain(struct vctx *c, struct vseg *v, size_t n, bool whole_dir
 				       (prev->seq && prev->meta.segment_id != prev->seq);
 
 			if (!prev->zst || !prev->opened || renamed)
-				continue; /* not sealed yet: no hash to compare */
+				continue; /* not sealed: no hash to compare (check_plain_sealed) */
 			if (!cur->meta.prev_sha256[0]) {
 				if (cur->zst)
 					problem(c, cur->name, "does not record the hash of %s",
@@ -342,20 +490,57 @@ static int vsegs_of_files(char *const *files, size_t nfiles, struct vseg **out, 
 	return 0;
 }
 
-int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn fn, void *ctx,
-		 char *err_buf, size_t err_len)
+/* The records' checks, after everything else: they need every segment's facts. */
+static void check_records(struct vctx *c, struct vseg *v, size_t n)
+{
+	struct vs_seg *segs = calloc(n ? n : 1, sizeof(*segs));
+	struct vs_ret *rets = calloc(c->nrets ? c->nrets : 1, sizeof(*rets));
+
+	if (!segs || !rets) {
+		problem(c, "records", "out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++)
+		segs[i] = vs_seg_of(&v[i]);
+	for (size_t i = 0; i < c->nrets; i++)
+		rets[i] = (struct vs_ret){ c->rets[i].name, c->rets[i].sha256 };
+	c->problems += vseal_finish(c->seal, segs, n, rets, c->nrets, c->fn, c->ctx);
+cleanup:
+	free(segs);
+	free(rets);
+}
+
+int store_verify(const char *dir, char *const *files, size_t nfiles,
+		 const struct verify_opts *opts, verify_fn fn, void *ctx, char *err_buf,
+		 size_t err_len)
 {
 	struct vctx c = { .fn = fn, .ctx = ctx };
 	struct verify_item sum = { .kind = VERIFY_SUMMARY, .dir = dir };
+	struct vseal_opts so = { .whole_dir = dir != NULL };
+	char key_file[PATH_MAX + 32];
 	struct vseg *v = NULL;
 	size_t n = 0;
 	int err;
 
+	if (opts) {
+		so.verify_key = opts->verify_key;
+		so.heads_file = opts->heads_file;
+		so.key_file = opts->key_file;
+	}
+	if (!so.key_file && dir) {
+		snprintf(key_file, sizeof(key_file), "%s/%s", dir, SEALKEY_NAME);
+		so.key_file = key_file;
+	}
+	err = vseal_new(&so, &c.seal, err_buf, err_len);
+	if (err)
+		return err;
 	snprintf(err_buf, err_len, "%s", strerror(ENOMEM));
 	err = dir ? vsegs_of_dir(dir, &v, &n, err_buf, err_len)
 		  : vsegs_of_files(files, nfiles, &v, &n);
-	if (err)
+	if (err) {
+		vseal_free(c.seal);
 		return err;
+	}
 	for (size_t i = 0; i < n; i++) {
 		progress_say("checking segment %zu of %zu: %s", i + 1, n, v[i].name);
 		check_one(&c, &v[i]);
@@ -363,11 +548,20 @@ int store_verify(const char *dir, char *const *files, size_t nfiles, verify_fn f
 	if (n > 1)
 		qsort(v, n, sizeof(*v), vseg_cmp);
 	check_chain(&c, v, n, dir != NULL);
+	for (size_t i = 0; i < n; i++) {
+		bool has_next = i + 1 < n && vseg_num(&v[i + 1]) == vseg_num(&v[i]) + 1;
+
+		if (!v[i].zst && v[i].opened)
+			check_plain_sealed(&c, &v[i], has_next ? &v[i + 1] : NULL);
+	}
+	check_records(&c, v, n);
+	vseal_summary(c.seal, &sum);
 	sum.segments = n;
 	sum.problems = c.problems;
 	sum.tampers = c.tampers;
 	emit(&c, &sum);
 	free(c.rets);
 	free(v);
+	vseal_free(c.seal);
 	return c.problems ? 1 : 0;
 }

@@ -120,6 +120,8 @@ static int attach_all(struct capture *c)
 
 		if (!strcmp(bpf_program__section_name(prog), "raw_tp"))
 			continue; /* no tracepoint named: run on demand, never attached */
+		if (!bpf_program__autoload(prog))
+			continue; /* left out on purpose (--no-proc-events) */
 		if (c->nlinks == MAX_LINKS)
 			return -E2BIG;
 		link = attach_one(c, prog);
@@ -207,7 +209,8 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
-	proc_capture_configure(c->skel, opts->proc_ring_size);
+	c->skel->rodata->lose_close_port = opts->lose_close_port;
+	proc_capture_configure(c->skel, opts);
 
 	err = connrec_bpf__load(c->skel);
 	if (err) {

@@ -16,7 +16,7 @@
 
 _Static_assert(sizeof(struct cr_event) == 144, "cr_event layout changed");
 _Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
-_Static_assert(sizeof(struct tcp_flow) == 64, "tcp_flow layout changed");
+_Static_assert(sizeof(struct tcp_flow) == 72, "tcp_flow layout changed");
 _Static_assert(sizeof(struct young_slot) == 32, "young_slot layout changed");
 _Static_assert(sizeof(struct udp_flow) == 40, "udp_flow layout changed");
 _Static_assert(sizeof(struct udp_sock_state) == 144, "udp_sock_state layout changed");
@@ -38,8 +38,8 @@ struct capture {
 	void *proc_ctx;
 };
 
-/* proc_capture.c: sizes the process-event ring; call between open and load. */
-void proc_capture_configure(struct connrec_bpf *skel, uint32_t ring_size);
+/* proc_capture.c: sizes the process-event ring (or leaves its programs out); before load. */
+void proc_capture_configure(struct connrec_bpf *skel, const struct capture_opts *opts);
 
 /* ---- capture_young.c: connections not reported open yet ---- */
 

@@ -220,6 +220,13 @@ static bool wants_report(const struct tcp_flow *f, uint64_t started_before)
 	       (f->direction != CR_DIR_IN || f->has_pid);
 }
 
+/* Reported open: the audit asks whether its socket closed unseen (report_tcp). */
+static bool wants_audit(const struct tcp_flow *f, uint64_t unused)
+{
+	(void)unused;
+	return f->opened == FLOW_OPEN_SENT;
+}
+
 /* UDP sockets' first flows not reported yet, for the sweep. */
 struct udp_unreported {
 	struct capture *c;
@@ -256,11 +263,12 @@ static int sweep_udp_opens(struct capture *c, uint64_t started_before, int *sent
 }
 
 /*
- * The fallback when the young journal lapped (capture_young.c): reads the whole map, in
- * chunks of entries per system call, and asks about each candidate in batches. Costs about
- * 0.3 s of CPU per million tracked connections.
+ * Reads the whole map, in chunks of entries per system call, and asks report_opens about each
+ * entry WANTS picks, in batches. Costs about 0.3 s of CPU per million tracked connections.
+ * The fallback when the young journal lapped (capture_young.c), and the audit.
  */
-int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
+static int walk_tcp_flows(struct capture *c, bool (*wants)(const struct tcp_flow *, uint64_t),
+			  uint64_t started_before, int *sent)
 {
 	int fd = bpf_map__fd(c->skel->maps.tcp_flows);
 	uint64_t *keys = calloc(SWEEP_CHUNK, sizeof(*keys));
@@ -288,7 +296,7 @@ int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
 		}
 		first = false;
 		for (__u32 i = 0; i < count && !err; i++) {
-			if (!wants_report(&vals[i], started_before))
+			if (!wants(&vals[i], started_before))
 				continue;
 			reqs[n++] = (struct report_req){ .key = keys[i], .id = vals[i].id,
 							 .proto = CR_PROTO_TCP };
@@ -303,5 +311,19 @@ int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
 out:
 	free(keys);
 	free(vals);
+	return err;
+}
+
+int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
+{
+	int err = walk_tcp_flows(c, wants_report, started_before, sent);
+
 	return err ? err : sweep_udp_opens(c, started_before, sent);
+}
+
+int capture_audit_opens(struct capture *c)
+{
+	int sent = 0;
+
+	return walk_tcp_flows(c, wants_audit, 0, &sent);
 }

@@ -28,7 +28,7 @@ int proc_capture_start(struct capture *c, proc_event_fn fn, void *ctx);
  */
 int proc_capture_seed(struct capture *c);
 
-/* Process events lost to a full ring so far (summed over CPUs). */
-int proc_capture_drops(struct capture *c, uint64_t *lost);
+/* Process events lost to a full ring so far (summed over CPUs), by kind (enum cr_proc_kind). */
+int proc_capture_drops(struct capture *c, uint64_t lost[CR_PROC_DROP_MAX]);
 
 #endif /* CONNREC_PROC_CAPTURE_H */

@@ -14,6 +14,13 @@
 #include "proc_event.h"
 #include "timespec.h"
 
+/*
+ * A running life is checked against /proc (is its pid still that process?) a while after exits
+ * were lost, and now and then anyway: a life whose exit never arrives is never forgotten.
+ */
+#define SWEEP_AFTER_LOSS_NS (2 * TS_NSEC_PER_SEC) /* events in flight are in by then */
+#define SWEEP_EVERY_NS (600 * TS_NSEC_PER_SEC)
+
 /* Room for CR_PROC_ARGS_LEN bytes of argv once quoted: each byte may become four ('\''). */
 #define QUOTED_ARGS_MAX (4 * CR_PROC_ARGS_LEN + 16)
 #define PROC_PATH_MAX 4096
@@ -22,8 +29,9 @@ struct proc_ingest {
 	struct store *store;
 	int64_t offset_ns; /* wall = boot + offset */
 	int64_t ns_per_tick;
-	uint64_t last_lost;
+	uint64_t last_lost[CR_PROC_DROP_MAX];
 	int64_t last_loss_ns;
+	int64_t sweep_ns; /* wall clock: check running lives against /proc from then on */
 	struct proc_ingest_stats stats;
 };
 
@@ -38,6 +46,7 @@ int proc_ingest_new(struct proc_ingest **out, struct store *store)
 	p->ns_per_tick = hz > 0 ? TS_NSEC_PER_SEC / hz : TS_NSEC_PER_SEC / 100;
 	proc_ingest_sync_clock(p);
 	p->last_loss_ns = ts_now_ns();
+	p->sweep_ns = p->last_loss_ns + SWEEP_EVERY_NS;
 	*out = p;
 	return 0;
 }
@@ -142,14 +151,10 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/*
- * Whether /proc/PID is still the process that started at START_BOOT_NS: a pid may have been
- * reused since the event. /proc/PID/stat's field 22 is the start in clock ticks since boot.
- */
-static bool same_process(const struct proc_ingest *p, uint32_t pid, uint64_t start_boot_ns)
+/* /proc/PID/stat's field 22: the start in clock ticks since boot. false when unreadable. */
+static bool start_ticks(uint32_t pid, unsigned long long *ticks)
 {
 	char path[64], buf[1024];
-	unsigned long long ticks;
 	const char *s;
 	int field = 2;
 
@@ -166,9 +171,34 @@ static bool same_process(const struct proc_ingest *p, uint32_t pid, uint64_t sta
 			return false;
 		field++;
 	}
-	if (sscanf(s, " %llu", &ticks) != 1)
+	return sscanf(s, " %llu", ticks) == 1;
+}
+
+/*
+ * Whether /proc/PID is still the process that started at START_BOOT_NS: a pid may have been
+ * reused since the event.
+ */
+static bool same_process(const struct proc_ingest *p, uint32_t pid, uint64_t start_boot_ns)
+{
+	unsigned long long ticks;
+
+	return start_ticks(pid, &ticks) && ticks == start_boot_ns / (uint64_t)p->ns_per_tick;
+}
+
+/*
+ * store_alive_fn: whether the life that started at START_NS (wall clock) still runs as PID.
+ * The wall-to-boot offset may have moved a little since: a tick either way is the same start.
+ */
+static bool still_running(void *ctx, uint32_t pid, int64_t start_ns)
+{
+	const struct proc_ingest *p = ctx;
+	unsigned long long ticks;
+	int64_t boot = start_ns - p->offset_ns, at;
+
+	if (!start_ticks(pid, &ticks))
 		return false;
-	return ticks == start_boot_ns / (uint64_t)p->ns_per_tick;
+	at = (int64_t)ticks * p->ns_per_tick;
+	return at > boot - 2 * p->ns_per_tick && at < boot + 2 * p->ns_per_tick;
 }
 
 /* /proc/PID/exe into buf ("" when unreadable, e.g. a kernel thread). */
@@ -301,20 +331,37 @@ void proc_ingest_event(void *ctx, const void *data, size_t size)
 	}
 }
 
-int proc_ingest_losses(struct proc_ingest *p, uint64_t lost_total)
+int proc_ingest_losses(struct proc_ingest *p, const uint64_t lost[CR_PROC_DROP_MAX])
 {
+	static const char *const why[CR_PROC_DROP_MAX] = {
+		[CR_PROC_FORK] = "process ring buffer full: forks lost",
+		[CR_PROC_EXEC] = "process ring buffer full: execs lost",
+		[CR_PROC_EXIT] = "process ring buffer full: exits lost",
+		[CR_PROC_SEED] = "process ring buffer full: running processes not listed",
+	};
 	int64_t now = ts_now_ns();
-	uint64_t delta = lost_total - p->last_lost;
-	int err = 0;
 
-	if (delta) {
-		err = store_add_gap(p->store, CR_GAP_LOST, p->last_loss_ns, now, delta,
-				    "process ring buffer full: process events lost");
+	for (int k = 0; k < CR_PROC_DROP_MAX; k++) {
+		uint64_t delta = lost[k] - p->last_lost[k];
+		int err;
+
+		if (!delta || !why[k])
+			continue;
+		err = store_add_gap(p->store, CR_GAP_LOST, p->last_loss_ns, now, delta, why[k]);
 		if (err)
 			return err;
-		p->last_lost = lost_total;
+		p->last_lost[k] = lost[k];
 		p->stats.lost += delta;
+		if (k == CR_PROC_EXIT && p->sweep_ns > now + SWEEP_AFTER_LOSS_NS)
+			p->sweep_ns = now + SWEEP_AFTER_LOSS_NS;
 	}
 	p->last_loss_ns = now;
+	if (now >= p->sweep_ns) {
+		size_t gone = store_lives_sweep(p->store, still_running, p);
+
+		if (gone)
+			cr_info("%zu processes whose exit was lost are gone; forgotten", gone);
+		p->sweep_ns = now + SWEEP_EVERY_NS;
+	}
 	return 0;
 }

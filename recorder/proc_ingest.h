@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proc_event.h"
 #include "store.h"
 
 struct proc_ingest;
@@ -24,8 +25,8 @@ void proc_ingest_sync_clock(struct proc_ingest *p);
 /* proc_event_fn: one record from the process-event ring. */
 void proc_ingest_event(void *p, const void *data, size_t size);
 
-/* Store the growth of the loss counter (proc_capture_drops) since the last call as a gap. */
-int proc_ingest_losses(struct proc_ingest *p, uint64_t lost_total);
+/* Store the growth of the loss counters (proc_capture_drops) since the last call as gaps. */
+int proc_ingest_losses(struct proc_ingest *p, const uint64_t lost[CR_PROC_DROP_MAX]);
 
 /*
  * argv as the kernel keeps it (N bytes, NUL-separated; CUT: more followed) as one line a

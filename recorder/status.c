@@ -28,6 +28,21 @@ struct status_view {
 	int64_t uptime_ns; /* when running */
 };
 
+/* Sealing and anchor lines, when the status file is from a recorder that has them. */
+static void print_sealing(const struct store_status *st)
+{
+	if (st->seal_epoch >= 0)
+		printf("sealing:     key at epoch %" PRId64 ", %" PRIu64
+		       " checkpoint and seal records made\n",
+		       st->seal_epoch, st->records_made);
+	else
+		printf("sealing:     no sealing key (connrec keygen), %" PRIu64
+		       " records made without a MAC\n",
+		       st->records_made);
+	printf("syslog:      %" PRIu64 " anchor lines sent, %" PRIu64 " not sent\n",
+	       st->anchor_sent, st->anchor_failed);
+}
+
 static void print_text(const struct status_view *v)
 {
 	const struct store_status *st = &v->st;
@@ -59,6 +74,17 @@ static void print_text(const struct status_view *v)
 		printf("tamper:      %" PRIu64 " events this run, last: %s\n", st->tamper_events,
 		       st->last_tamper[0] ? cr_escape(st->last_tamper, tamper, sizeof(tamper))
 					  : "none");
+		/* Said as long as it lasts: the status file is written in place, disk full or not. */
+		if (st->failing_since_ns &&
+		    !ts_format_time(st->failing_since_ns, 0, when, sizeof(when)))
+			printf("store:       NOT WRITABLE since %s (%s): events wait in memory\n", when,
+			       error);
+		if (st->unstored_events)
+			printf("unstored:    %" PRIu64 " events the last stop could not store (a lost "
+			       "gap at the next start)\n",
+			       st->unstored_events);
+		if (st->seal_known)
+			print_sealing(st);
 	}
 	printf("segments:    %zu (%zu sealed, %zu waiting to be sealed, %zu active)\n",
 	       v->u.segments, v->u.sealed, v->u.waiting, v->u.active);
@@ -95,9 +121,15 @@ static void print_json(const struct status_view *v)
 	COUNTER(queued);
 	COUNTER(flush_failures);
 	COUNTER(tamper_events);
+	COUNTER(unstored_events);
+	jsonl_uint_if(&j, "records_made", s && st->seal_known, st->records_made);
+	jsonl_int_if(&j, "seal_epoch", s && st->seal_epoch >= 0, st->seal_epoch);
+	jsonl_uint_if(&j, "anchor_sent", s && st->seal_known, st->anchor_sent);
+	jsonl_uint_if(&j, "anchor_failed", s && st->seal_known, st->anchor_failed);
 #undef COUNTER
 	jsonl_str(&j, "last_error", s ? st->last_error : NULL);
 	jsonl_str(&j, "last_tamper", s ? st->last_tamper : NULL);
+	jsonl_int_if(&j, "failing_since_ns", s && st->failing_since_ns, st->failing_since_ns);
 	jsonl_uint(&j, "segments", v->u.segments);
 	jsonl_uint(&j, "segments_sealed", v->u.sealed);
 	jsonl_uint(&j, "segments_waiting", v->u.waiting);

@@ -21,7 +21,11 @@
  * the same concept has the same name and words everywhere. -h/--help is added to every table.
  *
  * How to add a command: define a `const struct opt_cmd cmd_NAME` (see commands.h), whose run
- * function calls opt_parse() with it, and list it in src/main.c.
+ * function calls opt_parse() with it, and list it in src/main.c. Give it a man page,
+ * man/connrec-NAME.N.scd (make builds and installs every page in man/; section 8 for what root
+ * runs, 1 otherwise), and a "*NAME*" entry under COMMANDS in man/connrec.8.scd; a small
+ * command may instead be documented in a "*NAME*" section of connrec(8) alone, as
+ * `completion` is. 35_man_pages.sh checks both.
  *
  * Accepted syntax, the GNU one without abbreviations: --name VALUE, --name=VALUE, -n VALUE,
  * -nVALUE, clustered flags (-vh), an optional value only as --name=VALUE, options and operands

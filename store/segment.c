@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "fileio.h"
+#include "log.h"
 #include "segment.h"
 #include "timespec.h"
 
@@ -193,6 +194,34 @@ void seg_unlink_raw(const char *dir, uint32_t seq)
 	unlink(raw);
 }
 
+int seg_secure_files(const char *path, bool create)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[4200 + 16];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (lstat(p, &st)) {
+			if (errno != ENOENT)
+				return -errno;
+			if (i > 0)
+				continue; /* SQLite makes it, with the segment's mode */
+			if (!create)
+				return -ENOENT;
+		}
+		fd = cr_open_private(p, O_RDWR);
+		if (fd < 0) {
+			cr_err("store: %s: %s", p, cr_open_strerror(fd));
+			return fd;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 void seg_hex(const unsigned char *md, unsigned len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -202,6 +231,19 @@ void seg_hex(const unsigned char *md, unsigned len, char *hex)
 		hex[2 * i + 1] = digits[md[i] & 15];
 	}
 	hex[2 * len] = '\0';
+}
+
+int seg_unhex(const char *hex, unsigned char *out, size_t len)
+{
+	for (size_t i = 0; i < 2 * len; i++) {
+		char c = hex[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -EINVAL;
+		out[i / 2] = (unsigned char)(i % 2 ? out[i / 2] << 4 | v : v);
+	}
+	return 0;
 }
 
 int seg_hash_file(const char *path, char hex[65])
@@ -303,9 +345,9 @@ int seg_manifest_append(const char *dir, const struct seg_info *info)
 	int fd, n, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, SEG_MANIFEST_NAME);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	fd = cr_open_private(path, O_WRONLY | O_APPEND);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = snprintf(line, sizeof(line), "%" PRIu32 " %s %" PRId64 " %" PRId64 " %" PRIu64 "\n",
 		     info->seq, info->sha256, info->first_ns, info->last_ns, info->bytes);
 	if (write(fd, line, (size_t)n) != n)

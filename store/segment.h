@@ -8,6 +8,7 @@
 #define CONNREC_SEGMENT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -59,11 +60,21 @@ int seg_list(const char *dir, struct seg_entry **out, size_t *n);
  * companions go first, so a crash in between leaves the .db that makes the next call redo it.
  */
 void seg_unlink_raw(const char *dir, uint32_t seq);
+/*
+ * Before SQLite opens a raw segment for writing: the file (created 0600 when create, else it
+ * must exist: -ENOENT) and any -wal, -shm or -journal beside it must be regular files, never
+ * symlinks (-ELOOP) or anything else (-EINVAL), and are made 0600. SQLite gives the
+ * companions it creates later the segment's own mode, so they are 0600 too. Open with
+ * SQLITE_OPEN_NOFOLLOW as well. A refused file is named in the log.
+ */
+int seg_secure_files(const char *path, bool create);
 
 /* SHA-256 of a whole file as lowercase hex. */
 int seg_hash_file(const char *path, char hex[65]);
 /* LEN bytes of digest as lowercase hex into HEX (2 * LEN + 1 bytes). */
 void seg_hex(const unsigned char *md, unsigned len, char *hex);
+/* The reverse: 2 * LEN lowercase hex digits into LEN bytes. 0, or -EINVAL on any other. */
+int seg_unhex(const char *hex, unsigned char *out, size_t len);
 
 /*
  * Seal segment SEQ of DIR, idempotently, resuming whatever step a crash interrupted:

@@ -61,7 +61,10 @@ static int seal_db(const char *path, const char *prev_sha256, struct seg_info *i
 	sqlite3_stmt *st = NULL;
 	int rc, err = 0;
 
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	err = seg_secure_files(path, false);
+	if (err)
+		goto cleanup;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		err = seg_sqlite_err(rc);
 		goto cleanup;
@@ -147,14 +150,15 @@ static int compress_file(const char *src, const char *dst, struct seg_info *info
 	int ifd = -1, ofd = -1, err = 0, last = 0;
 	uint64_t total = 0;
 
-	ifd = open(src, O_RDONLY | O_CLOEXEC);
+	ifd = cr_open_regular(src);
 	if (ifd < 0) {
-		err = -errno;
+		err = ifd;
 		goto cleanup;
 	}
-	ofd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A temporary name, made fresh: seg_seal() removed any leftover (or planted link). */
+	ofd = cr_open_private(dst, O_WRONLY | O_EXCL);
 	if (ofd < 0) {
-		err = -errno;
+		err = ofd;
 		goto cleanup;
 	}
 	in = malloc(SEG_IO_CHUNK);

@@ -10,18 +10,19 @@
  *
  * Data dir layout (see docs/store.md): connrec.lock, seg-NNNNNNNN.db (the highest-numbered
  * plain .db is the active segment; lower ones wait to be sealed), seg-NNNNNNNN.db.zst (sealed),
- * plus helper files that are never segments: connrec.status, connrec.sealed (manifest),
- * connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
+ * plus helper files that are never segments: connrec.status, connrec.id, connrec.sealed
+ * (manifest), connrec.reserve, *.tmp, and SQLite's -wal/-shm/-journal companions.
  */
 #ifndef CONNREC_STORE_H
 #define CONNREC_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "schema_values.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
 #define STORE_LOCK_NAME "connrec.lock"
 
@@ -31,6 +32,7 @@
 #define STORE_DEFAULT_RETAIN_SIZE (4ULL << 30)		 /* 4 GiB of sealed segments */
 #define STORE_DEFAULT_RETAIN_AGE_NS (30LL * 86400 * 1000000000) /* or 30 days */
 #define STORE_DEFAULT_MAX_QUEUED (1U << 20)		 /* rows held while the disk is full */
+#define STORE_DEFAULT_CHECKPOINT_NS (15LL * 60 * 1000000000) /* a checkpoint at least this often */
 
 /* One endpoint lifetime start, as the recorder hands it to the store. */
 struct store_conn {
@@ -45,7 +47,11 @@ struct store_conn {
 	uint16_t lport, rport;
 	uint32_t pid, uid, netns;
 	uint64_t cgroup;
-	uint64_t pstart_ns; /* the owner's start, ns since boot (cr_event.pstart_ns); 0 unknown */
+	/*
+	 * The owner's start, ns since boot (cr_event.pstart_ns): with pid, its process life
+	 * (struct store_life). 0, or a start-up dump's that names no life: the pid's running one.
+	 */
+	uint64_t pstart_ns;
 	char comm[16]; /* NUL-terminated */
 	/* Set has_end when the end is already known (short-lived flow: one row). */
 	bool has_end;
@@ -88,6 +94,7 @@ struct store_cgroup {
 
 /* Fills OUT for cgroup ID; called once per cgroup and segment that references it. */
 typedef void (*store_cgroup_fn)(void *ctx, uint64_t id, struct store_cgroup *out);
+struct anchor;
 
 struct store_opts {
 	const char *dir;
@@ -104,6 +111,21 @@ struct store_opts {
 	/* Names cgroups for the cgroup table; NULL leaves every path empty. */
 	store_cgroup_fn cgroup_name;
 	void *cgroup_ctx;
+	/*
+	 * Record into a DIR owned by another user or writable by group or others. Refused
+	 * otherwise (-EPERM, with the reason logged): whoever can write there can plant symlinks
+	 * under the store's names and delete or rewrite segments.
+	 */
+	bool allow_unsafe_dir;
+	/* Where start, stop, checkpoint and seal lines go (anchor.h); NULL: nowhere. */
+	struct anchor *anchor;
+	/* A checkpoint of the active segment at least this often; 0 = default (15 min). */
+	int64_t checkpoint_every_ns;
+	/*
+	 * The sealing key file (connrec keygen). NULL: DIR/connrec.key when it exists, else the
+	 * records are made without a MAC. Given explicitly, it must exist.
+	 */
+	const char *key_file;
 };
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */
@@ -122,6 +144,8 @@ struct store_stats {
 	uint64_t carried_rows;	 /* open connections copied into a new segment (store_carry.c) */
 	uint64_t carry_ns;	 /* how long the last such copy took */
 	uint32_t active_seq;	 /* number of the active segment */
+	uint64_t records_made;	 /* checkpoint and seal records */
+	int64_t seal_epoch;	 /* the sealing key's next epoch; -1 when there is no key */
 };
 
 struct store;
@@ -148,6 +172,13 @@ int store_life_begin(struct store *s, const struct store_life *l);
 int store_life_exec(struct store *s, const struct store_life *l);
 int store_life_exit(struct store *s, uint32_t pid, uint64_t pstart_ns, int64_t exit_ns,
 		    uint32_t exit_code);
+
+/*
+ * Forgets the running lives that ALIVE says are gone: their exit was lost (a full ring), so
+ * nothing would ever end them. Their end is not stored (it is not known). Returns how many.
+ */
+typedef bool (*store_alive_fn)(void *ctx, uint32_t pid, int64_t start_ns);
+size_t store_lives_sweep(struct store *s, store_alive_fn alive, void *ctx);
 
 /*
  * Someone else blinded the recorder from START_NS (the last check that found everything in

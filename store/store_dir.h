@@ -8,6 +8,7 @@
 #define CONNREC_STORE_DIR_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* DIR/connrec.status, as the store last wrote it (about once a second while recording). */
@@ -23,9 +24,15 @@ struct store_status {
 	double events_per_s; /* over the last few seconds */
 	uint64_t lost_events, rows_dropped, rows_rejected, queued, flush_failures;
 	uint64_t segments_sealed, segments_deleted;
+	uint64_t records_made;		 /* checkpoint and seal records */
+	int64_t seal_epoch;		 /* the sealing key's next epoch; -1: no key */
+	bool seal_known;		 /* the file says (older recorders did not) */
+	uint64_t anchor_sent, anchor_failed; /* lines to syslog */
 	char last_error[128]; /* "none" when the last flush worked */
 	uint64_t tamper_events; /* tamper gaps of this run (docs/blinding.md) */
 	char last_tamper[128];	/* the latest one's reason, "none" before any */
+	int64_t failing_since_ns; /* flushes fail (disk full) since then; 0 while they work */
+	uint64_t unstored_events; /* state "failed": events the final flush could not store */
 };
 
 /*

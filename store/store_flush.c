@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anchor.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -21,7 +22,8 @@
 
 uint64_t queue_rows(const struct store *s)
 {
-	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n + s->lives.dirty.n;
+	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n + s->lives.dirty.n +
+	       s->anchors.n;
 }
 
 /*
@@ -61,6 +63,22 @@ static int queue_capped(struct store *s, struct vec *q, const void *row)
 
 int store_add_conn(struct store *s, const struct store_conn *c)
 {
+	struct store_conn named;
+	uint64_t running;
+
+	/*
+	 * Found by the start-up dump, through /proc: its start (field 22 of /proc/PID/stat) is in
+	 * clock ticks and names no life exactly; the life its pid has now is its owner.
+	 */
+	if (c->pid && (!c->pstart_ns || ((c->flags & CR_FLAG_PREEXISTING) &&
+					  !lives_has(&s->lives, c->pid, c->pstart_ns)))) {
+		running = lives_pstart_of(&s->lives, c->pid);
+		if (running) {
+			named = *c;
+			named.pstart_ns = running;
+			c = &named;
+		}
+	}
 	return queue_capped(s, &s->conns, c);
 }
 
@@ -94,6 +112,13 @@ int store_add_tamper(struct store *s, int64_t start_ns, int64_t end_ns, const ch
 	snprintf(s->last_tamper, sizeof(s->last_tamper), "%s", what);
 	/* The window: from the last check that found all in place to when it was healed. */
 	cr_warn("tamper: %s (window %.3f s)", what, (double)(end_ns - start_ns) / 1e9);
+	/*
+	 * Off the host too, at once: the gap row only reaches the file at the next flush, and
+	 * whoever blinded the recorder may cut the store's tail later; a forwarded syslog keeps it.
+	 */
+	anchor_emit(s->anchor, "tamper",
+		    "seg=%" PRIu32 " start=%" PRId64 " end=%" PRId64 " msg=%s", s->w ? s->w->seq : 0,
+		    start_ns, end_ns, what ? what : "");
 	/* `connrec status` shows it now, not at the next periodic rewrite. */
 	status_write(s, "running");
 	return err;
@@ -222,6 +247,11 @@ static int write_conns(struct store *s, struct conn_ref *order)
 
 		if (order) {
 			rc = writer_put_conns(w, order + i, n);
+			/* In id order, the late rows (if any) come first. */
+			for (size_t j = i; rc == SQLITE_OK && j < i + n &&
+					   order[j].id <= (uint64_t)s->ck.late_mark[CKPT_LATE_CONN];
+			     j++)
+				rc = ckpt_note_row(w, CKPT_LATE_CONN, (int64_t)order[j].id);
 			if (rc == SQLITE_OK) {
 				i += n;
 				continue;
@@ -234,7 +264,10 @@ static int write_conns(struct store *s, struct conn_ref *order)
 		for (size_t end = i + n; rc == SQLITE_OK && i < end; i++) {
 			const struct store_conn *c = order ? order[i].row : vec_at(&s->conns, i);
 
-			rc = row_rc(s, writer_put_conn(w, c, 0), "conn", c->id);
+			rc = writer_put_conn(w, c, 0);
+			if (rc == SQLITE_OK)
+				rc = ckpt_note_row(w, CKPT_LATE_CONN, (int64_t)c->id);
+			rc = row_rc(s, rc, "conn", c->id);
 		}
 	}
 	return rc;
@@ -252,7 +285,10 @@ static int write_queue(struct store *s)
 	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {
 		const struct store_end *e = vec_at(&s->ends, i);
 
-		rc = row_rc(s, writer_put_end(w, e), "conn_end", e->id);
+		rc = writer_put_end(w, e);
+		if (rc == SQLITE_OK)
+			rc = ckpt_note_row(w, CKPT_LATE_END, (int64_t)e->id);
+		rc = row_rc(s, rc, "conn_end", e->id);
 	}
 	for (size_t i = 0; rc == SQLITE_OK && i < s->gaps.n; i++)
 		rc = writer_put_gap(w, vec_at(&s->gaps, i));
@@ -265,6 +301,8 @@ static int write_queue(struct store *s)
 	}
 	if (rc == SQLITE_OK)
 		rc = lives_write(&s->lives, w);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->anchors.n; i++)
+		rc = writer_put_anchor(w, vec_at(&s->anchors, i));
 	if (rc == SQLITE_OK && s->fail_since_ns) {
 		struct gap_row g = { .kind = CR_GAP_LOST,
 				     .start_ns = s->fail_since_ns,
@@ -297,7 +335,7 @@ static void after_commit(struct store *s)
 	s->stats.conns_written += s->conns.n;
 	s->stats.ends_written += s->ends.n;
 	s->stats.gaps_written += s->gaps.n + (s->fail_since_ns ? 1 : 0);
-	s->conns.n = s->ends.n = s->gaps.n = s->runs.n = s->metas.n = 0;
+	s->conns.n = s->ends.n = s->gaps.n = s->runs.n = s->metas.n = s->anchors.n = 0;
 	if (s->fail_since_ns)
 		cr_info("store: writable again, recording resumed");
 	s->fail_since_ns = 0;
@@ -341,6 +379,7 @@ int store_flush(struct store *s)
 	}
 	now = mono_ns();
 	if (!err) {
+		ckpt_maybe_cut(s, false);
 		rotate_maybe(s);
 		reserve_make(s);
 	}

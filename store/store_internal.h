@@ -16,6 +16,8 @@
  *   store_reserve.c  the space kept back for a full disk
  *   store_status.c   the status file
  *   store_guard.c    the data dir and the active segment are still the store's own files
+ *   store_ident.c    the store's id (meta store_id, connrec.id)
+ *   store_ckpt.c     checkpoints (cuts, late rows) and the seal records the sealer makes
  *   store_util.c     growable arrays and hash chains
  *
  * The segment files themselves are segment.h's. This header also serves the commands that
@@ -35,11 +37,14 @@
 
 #include <sqlite3.h>
 
+#include "ckpt.h"
 #include "segment.h"
 #include "store.h"
 
 #define SEG_STATUS_NAME "connrec.status"
 #define SEG_RESERVE_NAME "connrec.reserve"
+#define STORE_ID_NAME "connrec.id"
+#define STORE_ID_LEN 32 /* hex digits */
 
 #define NS_PER_SEC ((int64_t)1000000000)
 
@@ -107,9 +112,12 @@ int proc_cache_init(struct proc_cache *pc);
 void proc_cache_free(struct proc_cache *pc);
 /* Ids continue after the proc rows a reopened segment already holds. */
 void proc_cache_start_at(struct proc_cache *pc, int64_t next_id);
-/* Returns a sqlite result code; *id is the proc row for C, inserted with INSERT if new. */
+/*
+ * Returns a sqlite result code; *id is the proc row for C, inserted with INSERT if new (then
+ * *inserted is set).
+ */
 int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct store_conn *c,
-		   int64_t *id);
+		   int64_t *id, bool *inserted);
 void proc_cache_commit(struct proc_cache *pc);
 void proc_cache_rollback(struct proc_cache *pc);
 
@@ -143,6 +151,10 @@ uint64_t lives_commit(struct lives *L, uint32_t seq, struct store_stats *stats);
 void lives_rollback(struct lives *L);
 /* Something in segment SEQ refers to the life (pid, pstart): its rows go there too. */
 int lives_ref(struct lives *L, uint32_t pid, uint64_t pstart_ns, uint32_t seq);
+/* The start time of the life PID has now (the latest that has not ended); 0 when none. */
+uint64_t lives_pstart_of(const struct lives *L, uint32_t pid);
+/* Whether the life (pid, pstart) is known. */
+bool lives_has(struct lives *L, uint32_t pid, uint64_t pstart_ns);
 /* The cgroup row for ID in W's segment, written now if missing (a sqlite result code). */
 int lives_ref_cgroup(struct lives *L, struct writer *w, uint64_t id);
 
@@ -157,12 +169,19 @@ enum {
 	ST_RUN,
 	ST_RET,
 	ST_META,
+	ST_LATE,
+	ST_ANCHOR,
 	ST_PAGES,
 	ST_LIFE,
 	ST_LIFE_EXIT,
 	ST_CGROUP,
 	ST_COUNT,
 };
+
+/* The tables whose rows can be late: their rowid is an id given elsewhere (store_ckpt.c). */
+enum ckpt_late_table { CKPT_LATE_CONN, CKPT_LATE_END, CKPT_LATE_CGROUP, CKPT_LATE_COUNT };
+
+struct ckpt_writer;
 
 /* One open segment file with its statements and the proc rows it already holds. */
 /*
@@ -201,6 +220,7 @@ struct writer {
 	struct proc_cache procs;
 	struct conn_feed feed;
 	struct lives *lives; /* the store's */
+	const struct ckpt_writer *ck; /* the store's: which rows are late */
 };
 
 struct gap_row {
@@ -218,6 +238,14 @@ struct run_row {
 struct meta_row {
 	char key[32];
 	char value[80];
+};
+
+/* A seal record (checkpoint or seal line) for the active segment's anchor table. */
+struct anchor_row {
+	int64_t ts_ns;
+	int64_t epoch; /* the sealing key's epoch it was sealed with; -1 unsealed */
+	char kind[16];
+	char line[1024];
 };
 
 struct ret_row {
@@ -256,6 +284,8 @@ int writer_put_gap(struct writer *w, const struct gap_row *g);
 int writer_put_run(struct writer *w, const struct run_row *r, const char *version);
 int writer_put_meta(struct writer *w, const char *key, const char *value);
 int writer_put_ret(struct writer *w, const struct ret_row *r);
+int writer_put_late(struct writer *w, int64_t ck, const char *tbl, int64_t rid);
+int writer_put_anchor(struct writer *w, const struct anchor_row *a);
 
 /* ---- store_bulk.c ---- */
 
@@ -276,17 +306,55 @@ void rotate_maybe(struct store *s);
  */
 int carry_open_conns(struct store *s, uint32_t from, uint32_t to);
 
+/* ---- store_ckpt.c ---- */
+
+/* A checkpoint cut, for the sealing thread to hash and record. */
+struct ckpt_job {
+	uint32_t seq;
+	int64_t k;
+	struct ckpt_marks marks;
+};
+
+struct sealkey;
+
+/* The writer's view of the active segment's checkpoints (capture thread only). */
+struct ckpt_writer {
+	int64_t k;		  /* checkpoints cut so far in the active segment */
+	struct ckpt_marks marks;  /* their last marks (zero before the first): rows at or below
+				     them committed now are late */
+	int64_t late_mark[CKPT_LATE_COUNT]; /* the marks of the late tables, looked up once */
+	int64_t next_ns;	  /* mono_ns() of the next cut */
+};
+
+/* A fresh segment: no checkpoint yet. */
+void ckpt_writer_reset(struct store *s);
+/*
+ * On store_open: the last checkpoint of the active segment, from its anchor table; and the
+ * sealing key's last record, stored again if the active segment does not have it.
+ */
+int ckpt_recover(struct store *s);
+/* After a commit: cut a checkpoint when one is due (or when FORCE). */
+void ckpt_maybe_cut(struct store *s, bool force);
+/* Inside the flush transaction: a row just written is listed if it is late. A sqlite code. */
+int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid);
+/* Sealing thread: hash and record a cut; record a finished seal. 0 or -errno. */
+int ckpt_record_cut(struct store *s, const struct ckpt_job *j);
+void ckpt_record_seal(struct store *s, const struct seg_info *info);
+
 /* ---- the store itself ---- */
 
 struct store {
 	char dir[PATH_MAX];
 	char version[64];
 	int lock_fd;
+	int status_fd; /* connrec.status, rewritten in place (store_status.c); -1 when none */
+	bool status_warned; /* that it cannot be opened, once */
 	uint64_t rotate_size, retain_size, max_queued;
 	int64_t rotate_age_ns, retain_age_ns;
 	struct writer *w;
 
 	struct vec conns, ends, gaps, runs, metas;
+	struct vec anchors; /* struct anchor_row: seal records for the active segment */
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
 	struct lives lives;
@@ -296,6 +364,16 @@ struct store {
 	int64_t fail_since_ns;
 	int fail_err;
 	uint64_t dropped_in_fail;
+	/* Events the final flush could not store (the status file carries them to the next run). */
+	uint64_t unstored;
+
+	char store_id[STORE_ID_LEN + 1];
+	struct anchor *anchor; /* the recorder's, may be NULL */
+	struct ckpt_writer ck;
+	int64_t ckpt_every_ns;
+	char key_path[PATH_MAX + 32];
+	bool key_required;   /* given explicitly: its absence is an error */
+	struct sealkey *key; /* used by the sealing thread only, once it runs; NULL: unkeyed */
 
 	uint64_t next_conn_id;
 	int64_t start_ns, status_ns, rate_t0_ns, rotate_retry_ns, retention_ns;
@@ -318,11 +396,14 @@ struct store {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct vec to_seal;  /* struct seal_job, ascending */
+	struct vec to_ckpt;  /* struct ckpt_job, in the order cut; done before any seal */
 	struct vec sealed;   /* struct seg_info, finished since the last flush */
 	struct vec vanished; /* uint32_t seqs whose files someone removed before sealing */
+	struct vec made;     /* struct anchor_row, records made since the last flush */
 	/* The carried copies in segment carry_seq so far, which rotation does not count. */
 	uint32_t carry_seq;
 	int64_t carry_bytes;
+	uint32_t carrying; /* the segment connections are being carried into now, 0 if none */
 };
 
 static inline void path_in(const struct store *s, char *buf, size_t len, const char *name)
@@ -367,6 +448,9 @@ int sealer_start(struct store *s);
 /* Lets the thread finish what is queued, then joins it. A no-op when it is not running. */
 void sealer_stop(struct store *s);
 void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to);
+void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j);
+/* Whether open connections are still to be carried into segment SEQ, or being carried now. */
+bool sealer_carrying_into(struct store *s, uint32_t seq);
 /* Seals finished since the last call: counted, and the hash queued for the next segment. */
 void sealer_collect(struct store *s);
 
@@ -379,11 +463,23 @@ void retention_apply(struct store *s);
 void reserve_make(struct store *s);
 void reserve_release(struct store *s);
 
+/* ---- store_ident.c ---- */
+
+bool store_id_valid(const char *id);
+/*
+ * Sets s->store_id: the active segment's meta store_id, else DIR/connrec.id, else a new random
+ * one; queues it into the active segment's meta when missing there, and writes connrec.id.
+ */
+int store_ident_init(struct store *s);
+
 /* ---- store_status.c ---- */
 
+/*
+ * Opens DIR/connrec.status for status_write() and gives it its room on disk (after recovery
+ * has read the previous run's). A failure only leaves the store without a status file.
+ */
+void status_open(struct store *s);
 void status_write(struct store *s, const char *state);
-/* Whether the status file says its recorder was running: it did not stop cleanly. */
-bool status_left_running(const char *dir);
 
 /* ---- for the commands and the tests ---- */
 

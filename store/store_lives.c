@@ -41,6 +41,7 @@ struct life_ent {
 	uint16_t nwritten; /* images already in segment seq */
 	uint16_t nimg, capimg;
 	bool exited, exit_written, dirty;
+	bool exit_unknown; /* gone, but its exit event was lost: no end to write */
 	char pcomm[16];
 	struct life_img *img;
 	int32_t next;
@@ -314,6 +315,25 @@ int store_life_exit(struct store *s, uint32_t pid, uint64_t pstart_ns, int64_t e
 	return mark_dirty(L, e);
 }
 
+size_t store_lives_sweep(struct store *s, store_alive_fn alive, void *ctx)
+{
+	struct lives *L = &s->lives;
+	int64_t now = seg_now_ns();
+	size_t n = 0;
+
+	for (size_t i = 0; i < L->n; i++) {
+		struct life_ent *e = &L->v[i];
+
+		if (e->exited || !e->nimg || alive(ctx, e->pid, e->start_ns))
+			continue;
+		e->exited = e->exit_unknown = true;
+		e->exit_ns = now; /* for forgetting it later, never stored */
+		L->nexited++;
+		n++;
+	}
+	return n;
+}
+
 /* ---- cgroup names ---- */
 
 static struct cgroup_ent *cgroup_get(struct lives *L, uint64_t id)
@@ -379,7 +399,32 @@ static int cgroup_ref(struct lives *L, struct writer *w, uint64_t id)
 	sqlite3_bind_text(st, 4, c->name.unit, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	/*
+	 * Its rowid is the cgroup id: a new row below the last checkpoint's mark is listed. One
+	 * the segment had already (a restarted recorder) was not inserted and is not late.
+	 */
+	return sqlite3_changes(w->db) ? ckpt_note_row(w, CKPT_LATE_CGROUP, (int64_t)c->id)
+				      : SQLITE_OK;
+}
+
+uint64_t lives_pstart_of(const struct lives *L, uint32_t pid)
+{
+	const struct life_ent *best = NULL;
+
+	for (size_t i = 0; i < L->n; i++) {
+		const struct life_ent *e = &L->v[i];
+
+		if (e->pid == pid && !e->exited && (!best || e->pstart_ns > best->pstart_ns))
+			best = e;
+	}
+	return best ? best->pstart_ns : 0;
+}
+
+bool lives_has(struct lives *L, uint32_t pid, uint64_t pstart_ns)
+{
+	return life_find(L, pid, pstart_ns) != NULL;
 }
 
 int lives_ref_cgroup(struct lives *L, struct writer *w, uint64_t id)
@@ -444,7 +489,7 @@ static int put_exit(struct writer *w, const struct life_ent *e)
 static int put_life(struct lives *L, struct writer *w, const struct life_ent *e)
 {
 	uint16_t from = e->seq == w->seq ? e->nwritten : 0;
-	bool exit_due = e->exited && !(e->seq == w->seq && e->exit_written);
+	bool exit_due = e->exited && !e->exit_unknown && !(e->seq == w->seq && e->exit_written);
 	int rc = SQLITE_OK;
 
 	for (uint16_t i = from; rc == SQLITE_OK && i < e->nimg; i++)
@@ -513,7 +558,8 @@ uint64_t lives_commit(struct lives *L, uint32_t seq, struct store_stats *stats)
 
 		stats->lives_written += (uint64_t)(e->nimg - from);
 		rows += (uint64_t)(e->nimg - from);
-		rows += e->exited && from == e->nimg && !(e->seq == seq && e->exit_written);
+		rows += e->exited && !e->exit_unknown && from == e->nimg &&
+			!(e->seq == seq && e->exit_written);
 		for (uint16_t k = 0; k < e->nimg; k++)
 			if (!e->img[k].first_seq)
 				e->img[k].first_seq = seq;

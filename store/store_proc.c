@@ -13,7 +13,7 @@
 
 /* Zeroed before filling so padding hashes and compares equal. */
 struct proc_key {
-	uint64_t cgroup;
+	uint64_t cgroup, pstart_ns;
 	uint32_t pid, uid, netns;
 	char comm[16];
 };
@@ -61,6 +61,7 @@ static void proc_key_of(struct proc_key *k, const struct store_conn *c)
 {
 	memset(k, 0, sizeof(*k));
 	k->cgroup = c->cgroup;
+	k->pstart_ns = c->pstart_ns;
 	k->pid = c->pid;
 	k->uid = c->uid;
 	k->netns = c->netns;
@@ -110,12 +111,13 @@ void proc_cache_commit(struct proc_cache *pc)
 }
 
 int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct store_conn *c,
-		   int64_t *id)
+		   int64_t *id, bool *inserted)
 {
 	struct proc_key k;
 	int32_t *h;
 	int rc;
 
+	*inserted = false;
 	proc_key_of(&k, c);
 	if (pc->last >= 0 && !memcmp(&pc->ents[pc->last].k, &k, sizeof(k))) {
 		*id = pc->ents[pc->last].id;
@@ -144,6 +146,7 @@ int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct sto
 	sqlite3_bind_int64(insert, 4, c->uid);
 	sqlite3_bind_int64(insert, 5, c->netns);
 	sqlite3_bind_int64(insert, 6, (int64_t)c->cgroup);
+	sqlite3_bind_int64(insert, 7, (int64_t)c->pstart_ns);
 	rc = sqlite3_step(insert);
 	sqlite3_reset(insert);
 	if (rc != SQLITE_DONE)
@@ -152,5 +155,6 @@ int proc_cache_get(struct proc_cache *pc, sqlite3_stmt *insert, const struct sto
 	pc->last = (int32_t)pc->n;
 	*h = (int32_t)pc->n++;
 	*id = pc->next_id++;
+	*inserted = true;
 	return SQLITE_OK;
 }

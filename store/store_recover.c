@@ -32,14 +32,37 @@ static int64_t last_write_ns(struct store *s)
 	return t > d ? t : d;
 }
 
+/*
+ * A previous run that stopped on a store it could not write (state "failed" in its status
+ * file) left events unstored: they become a "lost" gap, from when the store stopped being
+ * writable to the stop, with their count.
+ */
+static void store_unstored(struct store *s, const struct store_status *st)
+{
+	char reason[96];
+	int64_t from = st->failing_since_ns ? st->failing_since_ns : st->updated_ns;
+
+	snprintf(reason, sizeof(reason),
+		 "store not writable at the stop (%.40s): events not stored", st->last_error);
+	store_add_gap(s, CR_GAP_LOST, from, st->updated_ns, st->unstored_events, reason);
+	cr_warn("store: the previous run could not store its last %" PRIu64
+		" events; recorded as a lost gap",
+		st->unstored_events);
+}
+
 /* Whether the previous run on this dir stopped cleanly; checked before our start row. */
 static void check_previous_run(struct store *s, bool fresh_active)
 {
+	struct store_status st;
+	bool have = !store_status_read(s->dir, &st);
+	bool failed = have && !strcmp(st.state, "failed");
 	bool unclean;
 
+	if (failed && st.unstored_events && st.updated_ns)
+		store_unstored(s, &st);
 	if (fresh_active) {
 		/* No rows of the previous run here: its status file says whether it stopped. */
-		unclean = status_left_running(s->dir);
+		unclean = have && (failed || !strcmp(st.state, "running"));
 	} else {
 		int64_t k = seg_query_i64(s->w->db, "SELECT kind FROM run ORDER BY id DESC LIMIT 1",
 					  0);
@@ -51,7 +74,9 @@ static void check_previous_run(struct store *s, bool fresh_active)
 	int64_t from = last_write_ns(s), to = seg_now_ns();
 
 	store_add_gap(s, CR_GAP_DOWN, from ? from : to, to, 0,
-		      "recorder not running (previous run did not stop cleanly)");
+		      failed ? "recorder not running (previous run stopped on a store it could not "
+			       "write)"
+			     : "recorder not running (previous run did not stop cleanly)");
 	cr_warn("store: previous recorder run ended without a clean stop; recorded a down gap");
 }
 
@@ -83,7 +108,8 @@ static void init_next_conn_id(struct store *s, const struct seg_entry *v, size_t
 		if (!v[i].has_raw || (s->w && v[i].seq == s->w->seq))
 			continue;
 		seg_path(path, sizeof(path), s->dir, v[i].seq, SEG_RAW);
-		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
+		    SQLITE_OK)
 			next = next_id_past(db, next);
 		sqlite3_close(db);
 	}
@@ -200,6 +226,9 @@ int recover_segments(struct store *s)
 			goto cleanup;
 	}
 	init_next_conn_id(s, v, n);
+	err = store_ident_init(s);
+	if (err)
+		goto cleanup;
 	if (!active) {
 		err = writer_create(s, max_seq + 1, &s->w);
 		if (err)
@@ -207,6 +236,9 @@ int recover_segments(struct store *s)
 		fresh = true;
 	}
 	s->stats.active_seq = s->w->seq;
+	err = ckpt_recover(s);
+	if (err)
+		goto cleanup;
 	check_previous_run(s, fresh);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].seq == s->w->seq)

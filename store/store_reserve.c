@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -25,7 +26,7 @@ void reserve_make(struct store *s)
 	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * s->reserve_bytes)
 		return;
 	path_in(s, path, sizeof(path), SEG_RESERVE_NAME);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	fd = cr_open_private(path, O_WRONLY);
 	if (fd < 0)
 		return;
 	if (posix_fallocate(fd, 0, (off_t)s->reserve_bytes) == 0)

@@ -32,6 +32,7 @@ static void rotate(struct store *s)
 	proc_cache_start_at(&nw->procs, old->procs.next_id);
 	s->w = nw;
 	s->stats.active_seq = nw->seq;
+	ckpt_writer_reset(s);
 	writer_free(old, false);
 	sealer_enqueue(s, old_seq, nw->seq);
 	guard_remember(s);

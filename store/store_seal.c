@@ -3,7 +3,8 @@
  * The sealing thread: seals rotated segments in order with its own SQLite connection, so
  * recording never waits for index builds, zstd or fsync. It hands each result back to the
  * writer, which records the hash in the next segment while that one is still active
- * (docs/store.md, "Hash chain").
+ * (docs/store.md, "Hash chain"). It also hashes the checkpoints the writer cuts and makes the
+ * seal records (store_ckpt.c), which the writer stores in the same way.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,31 @@ void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to)
 		cr_warn("store: out of memory queueing segment %" PRIu32 " for sealing", seq);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j)
+{
+	pthread_mutex_lock(&s->mu);
+	struct ckpt_job *slot = vec_push(&s->to_ckpt);
+
+	if (slot)
+		*slot = *j;
+	else
+		cr_warn("store: out of memory queueing checkpoint %" PRId64, j->k);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool sealer_carrying_into(struct store *s, uint32_t seq)
+{
+	bool busy;
+
+	pthread_mutex_lock(&s->mu);
+	busy = s->carrying == seq;
+	for (size_t i = 0; i < s->to_seal.n && !busy; i++)
+		busy = ((const struct seal_job *)vec_at(&s->to_seal, i))->carry_to == seq;
+	pthread_mutex_unlock(&s->mu);
+	return busy;
 }
 
 /* The hash the next segment must record: from the manifest, else from the file itself. */
@@ -80,27 +106,44 @@ static void *sealer_main(void *arg)
 		uint32_t seq;
 		int err;
 
-		while (!s->to_seal.n && !s->stopping)
+		while (!s->to_seal.n && !s->to_ckpt.n && !s->stopping)
 			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->to_ckpt.n) {
+			/* Cuts first: a segment's cut is hashed before the segment is sealed. */
+			struct ckpt_job j = *(struct ckpt_job *)vec_at(&s->to_ckpt, 0);
+
+			vec_drop_front(&s->to_ckpt, 1);
+			pthread_mutex_unlock(&s->mu);
+			ckpt_record_cut(s, &j); /* a failure only loses this checkpoint */
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
 		if (!s->to_seal.n)
 			break;
 		job = *(struct seal_job *)vec_at(&s->to_seal, 0);
 		/* Carried once, whatever happens: a retry only seals. */
 		((struct seal_job *)vec_at(&s->to_seal, 0))->carry_to = 0;
 		seq = job.seq;
+		s->carrying = job.carry_to;
 		pthread_mutex_unlock(&s->mu);
 
 		int64_t t0 = mono_ns();
 
 		/* Before sealing: the carry reads the segment while it is still a plain file. */
-		if (job.carry_to)
+		if (job.carry_to) {
 			carry_open_conns(s, seq, job.carry_to);
+			pthread_mutex_lock(&s->mu);
+			s->carrying = 0;
+			pthread_mutex_unlock(&s->mu);
+		}
 		err = seal_one(s, seq, &info);
 		if (err == -ENOSPC) {
 			/* Sealing frees space once the raw file is gone: worth the reserve. */
 			reserve_release(s);
 			err = seal_one(s, seq, &info);
 		}
+		if (!err)
+			ckpt_record_seal(s, &info);
 		pthread_mutex_lock(&s->mu);
 		if (err && vanished(s, seq)) {
 			uint32_t *v = vec_push(&s->vanished);
@@ -178,5 +221,16 @@ void sealer_collect(struct store *s)
 		store_add_tamper(s, now, now, what);
 	}
 	s->vanished.n = 0;
+	for (size_t i = 0; i < s->made.n; i++) {
+		const struct anchor_row *a = vec_at(&s->made, i);
+		struct anchor_row *q = vec_push(&s->anchors);
+
+		if (q)
+			*q = *a;
+		s->stats.records_made++;
+		if (a->epoch >= 0)
+			s->stats.seal_epoch = a->epoch + 1;
+	}
+	s->made.n = 0;
 	pthread_mutex_unlock(&s->mu);
 }

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "schema_values.h"
 #include "log.h"
 #include "schema.h"
@@ -18,7 +19,8 @@
 #define CONN_COLUMNS 15
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES(?1,?2,?3,?4,?5,?6)",
+	[ST_PROC] = "INSERT INTO proc(id, pid, comm, uid, netns, cgroup, pstart_ns)"
+		    " VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_CONN] = "INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr, rport,"
 		    " proc, flags, dur_ns, bytes_out, bytes_in, reason)"
 		    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
@@ -30,6 +32,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RET] = "INSERT INTO retention(ts_ns, name, first_ns, last_ns, sha256)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
+	[ST_LATE] = "INSERT INTO ckpt_late(ck, tbl, rid) VALUES(?1, ?2, ?3)",
+	[ST_ANCHOR] = "INSERT INTO anchor(ts_ns, kind, line) VALUES(?1, ?2, ?3)",
 	[ST_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
 	[ST_LIFE] = "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
 		    " uid, cgroup, comm, exe, args, flags, exit_ns, exit_code)"
@@ -57,6 +61,22 @@ static void bind_addr(sqlite3_stmt *st, int col, uint8_t family, const uint8_t *
 	sqlite3_bind_blob(st, col, a, family == 4 ? 4 : 16, SQLITE_STATIC);
 }
 
+/*
+ * The proc row of C in W's segment. A new one brings along the rows of the process life and
+ * the cgroup it names, so that the segment names them on its own.
+ */
+static int proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
+{
+	bool inserted;
+	int rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, proc, &inserted);
+
+	if (rc != SQLITE_OK || !inserted)
+		return rc;
+	if (c->pid && lives_ref(w->lives, c->pid, c->pstart_ns, w->seq))
+		return SQLITE_NOMEM;
+	return lives_ref_cgroup(w->lives, w, c->cgroup);
+}
+
 /* Binds one conn row at parameters base+1 .. base+CONN_COLUMNS. */
 static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct store_conn *c,
 		     uint8_t extra_flags)
@@ -64,7 +84,7 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 	int64_t proc = 0;
 	int rc;
 
-	rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, &proc);
+	rc = proc_of(w, c, &proc);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, base + 1, (int64_t)c->id);
@@ -103,7 +123,7 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		rc = proc_cache_get(&w->procs, w->st[ST_PROC], refs[i].row, &refs[i].proc);
+		rc = proc_of(w, refs[i].row, &refs[i].proc);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
@@ -176,6 +196,26 @@ int writer_put_ret(struct writer *w, const struct ret_row *r)
 	return step_insert(st);
 }
 
+int writer_put_late(struct writer *w, int64_t ck, const char *tbl, int64_t rid)
+{
+	sqlite3_stmt *st = w->st[ST_LATE];
+
+	sqlite3_bind_int64(st, 1, ck);
+	sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, rid);
+	return step_insert(st);
+}
+
+int writer_put_anchor(struct writer *w, const struct anchor_row *a)
+{
+	sqlite3_stmt *st = w->st[ST_ANCHOR];
+
+	sqlite3_bind_int64(st, 1, a->ts_ns);
+	sqlite3_bind_text(st, 2, a->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->line, -1, SQLITE_STATIC);
+	return step_insert(st);
+}
+
 void writer_rollback(struct writer *w)
 {
 	if (!sqlite3_get_autocommit(w->db))
@@ -244,14 +284,16 @@ int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out)
 		return -ENOMEM;
 	w->seq = seq;
 	w->lives = &s->lives;
+	w->ck = &s->ck;
 	err = proc_cache_init(&w->procs);
 	if (err)
 		goto cleanup;
 	seg_path(path, sizeof(path), s->dir, seq, SEG_RAW);
+	err = seg_secure_files(path, create);
+	if (err)
+		goto cleanup;
 	rc = sqlite3_open_v2(path, &w->db,
-			     SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		cr_err("store: open %s: %s", path, w->db ? sqlite3_errmsg(w->db) : "out of memory");
 		err = seg_sqlite_err(rc);
@@ -327,6 +369,9 @@ static int put_initial_meta(struct store *s, struct writer *w)
 
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
 		rc = writer_put_meta(w, meta[i][0], meta[i][1]);
+	/* Unknown only while store_open re-creates a half-made segment; it queues it then. */
+	if (rc == SQLITE_OK && s->store_id[0])
+		rc = writer_put_meta(w, "store_id", s->store_id);
 	return rc;
 }
 

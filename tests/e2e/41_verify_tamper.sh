@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # `connrec verify` (issue 4): passes on an untouched store; fails (exit 1) and names the
-# segment when a middle segment is removed, when one byte of a sealed segment changes and
-# when two segments swap names; passes again after retention deleted the oldest segments
-# (the deletions are recorded with name and hash). Bad usage exits 2.
+# segment when a middle segment is removed, when one byte of a sealed segment changes, when
+# two segments swap names and when a sealed one is decompressed and edited (issue 10); passes
+# again after retention deleted the oldest segments (the deletions are recorded with name and
+# hash). Bad usage exits 2.
 set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
@@ -52,6 +53,18 @@ copy swapped
 (cd "$CR_TMP/swapped" && mv seg-00000002.db.zst x.tmp && mv seg-00000003.db.zst seg-00000002.db.zst &&
 	mv x.tmp seg-00000003.db.zst)
 verify_case swapped 1 '^FAIL seg-00000002.db.zst'
+
+# Decompressed, edited and left as a plain .db (issue 10): verify used to skip the hash check
+# because the predecessor of seg-3 was not a .zst, though seg-3 records the hash.
+copy unpacked
+cr_edit_conn() { # DB: change one conn row as an attacker would, the schema left as it was
+	_trig=$(sqlite3 "$1" "SELECT sql FROM sqlite_schema WHERE name = 'conn_no_update'")
+	sqlite3 "$1" "DROP TRIGGER conn_no_update;
+		UPDATE conn SET rport = 4444 WHERE rowid = (SELECT min(rowid) FROM conn); $_trig;"
+}
+(cd "$CR_TMP/unpacked" && zstd -q -d seg-00000002.db.zst && rm seg-00000002.db.zst &&
+	cr_edit_conn seg-00000002.db)
+verify_case unpacked 1 '^FAIL seg-00000002.db: plain .db, but seg-00000003.db.zst records'
 
 # Retention: keep only about the newest two sealed segments' worth of bytes.
 copy retained

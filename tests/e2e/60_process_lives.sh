@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Process lives: every process that runs while the recorder records, and every one that ran
 # before it started, is stored with its executable, command line, parent and cgroup, and two
-# processes that had the same pid stay apart. Ground truth comes from the test itself: the
-# paths it runs, the pids the shell hands out, the cgroups it makes.
+# processes that had the same pid stay apart; each flow names its process life, and `connrec
+# query` shows exe, args, ppid, pcomm, container and unit and filters on them. Ground truth
+# comes from the test itself: the paths it runs, the pids the shell hands out, the cgroups it
+# makes.
 #
 #   - a process that existed before the recorder started: seeded, exe and args from /proc
 #   - curl copied to an odd path (a space in it) and deleted after it ran: exe is that path
@@ -146,6 +148,45 @@ cr_eq "service: curl (rows|container|unit)" "1||$unit_name" \
 
 cr_eq "process events lost" 0 \
 	"$(cr_sql_sum "SELECT count(*) FROM gap WHERE reason LIKE 'process%'")"
+
+# --- each flow names its process (connrec query) -------------------------------------------------
+# qj FIELDS ARGS...: query the live store as JSON; one line per row, FIELDS joined by '|'.
+qj() {
+	_fields=$1
+	shift
+	"$CONNREC_BIN" query -d "$CR_DATA" -o json --rport "$CR_HTTP_PORT" "$@" | "$PY" -c '
+import json, sys
+keys = sys.argv[1].split(",")
+for line in sys.stdin:
+    row = json.loads(line)
+    print("|".join("" if row[k] is None else str(row[k]) for k in keys))' "$_fields" | sort
+}
+cr_expect_rows "the last flow" 1 \
+	"SELECT count(*) FROM flows WHERE pid = $unit_pid AND end_ns IS NOT NULL" || true
+
+cr_eq "odd path's flow (exe, deleted since|ppid)" "$odd|$$" "$(qj exe,ppid --pid "$odd_pid")"
+cr_eq "renamed python's flow (comm|exe)" "innocent|$PY" "$(qj comm,exe --pid "$ren_pid")"
+cr_eq "--ppid the shell: curl's flow (exe|pcomm|args)" "$CURL|sh|$CURL -s -o /dev/null $url" \
+	"$(qj exe,pcomm,args --ppid "$sh_pid")"
+cr_eq "--args (a substring glob)" "$odd_pid" "$(qj pid --args 'not curl*/dev/null')"
+cr_eq "--exe on the deleted path" "$odd_pid" "$(qj pid --exe "*/odd dir/*")"
+# Two lives of one pid: one flow each, each with its own executable and start time.
+same_rows=$(qj exe,pstart_ns --pid "$same")
+# Both sides sorted: where the checkout lies decides whether samepid's path sorts before curl's.
+cr_eq "one pid, two flows: executables" "$(printf '%s\n%s\n' "$CURL" "$samepid" | sort)" \
+	"$(echo "$same_rows" | cut -d '|' -f 1 | sort)"
+cr_eq "one pid, two flows: two start times" 2 "$(echo "$same_rows" | cut -d '|' -f 2 | sort -u | wc -l)"
+cr_eq "--container (a prefix)" "$docker_pid|$hex|docker-$hex.scope" \
+	"$(qj pid,container,unit --container "$(echo "$hex" | cut -c1-12)")"
+cr_eq "--unit" "$unit_pid|$unit_name" "$(qj pid,unit --unit "$unit_name")"
+cr_eq "--unit (glob)" "$unit_pid" "$(qj pid --unit 'crtest-*.service')"
+# --procs: the two lives of the reused pid, one flow each.
+cr_eq "--procs for the reused pid (exe|flows)" "$(printf '%s|1\n%s|1\n' "$CURL" "$samepid" | sort)" \
+	"$("$CONNREC_BIN" query -d "$CR_DATA" -o json --procs --pid "$same" | "$PY" -c '
+import json, sys
+for line in sys.stdin:
+    row = json.loads(line)
+    print("%s|%s" % (row["exe"], row["flows"]))' | sort)"
 
 cr_stop
 cr_finish

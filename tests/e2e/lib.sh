@@ -483,3 +483,18 @@ cr_curl() {
 	read -r CR_CURL_LPORT CR_CURL_SENT _h _d CR_CURL_CODE <"$_out.w" || true
 	CR_CURL_RECV=$((${_h:-0} + ${_d:-0}))
 }
+
+# --- syslog --------------------------------------------------------------------------------
+
+# cr_syslog_sink: a syslog stand-in (tests/e2e/py/syslog_sink.py) on a socket of its own,
+# tracked for cleanup. Sets CR_SYSLOG_SOCK (pass it as --syslog-socket) and CR_SYSLOG_LOG
+# (the lines it received).
+cr_syslog_sink() {
+	CR_SYSLOG_SOCK=$CR_TMP/syslog.sock
+	CR_SYSLOG_LOG=$CR_TMP/syslog.log
+	: >"$CR_SYSLOG_LOG"
+	"$PY" "$(dirname "$0")/py/syslog_sink.py" "$CR_SYSLOG_SOCK" "$CR_SYSLOG_LOG" \
+		>"$CR_TMP/syslog.out" 2>&1 &
+	cr_track $!
+	cr_wait_file "$CR_TMP/syslog.out" '^ready'
+}

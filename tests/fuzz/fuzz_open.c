@@ -63,8 +63,11 @@ static void try_open(const char *path)
 		{ .family = 4, .prefix = 16, .addr = { 172, 16 } },
 	};
 	uint32_t pids[3] = { 1, 300, 4000 };
+	struct sr_meta meta;
 	char err[256];
 
+	/* Planning's cheap read of the meta (a .zst's first pages, in memory) first. */
+	sr_read_meta(path, &o, &meta, err, sizeof(err));
 	if (sr_open(path, &o, &seg, err, sizeof(err)))
 		return;
 	sr_conn_filter_init(&f);

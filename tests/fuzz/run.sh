@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
 # a share of SECONDS (default 30): the query's parsers, ClickHouse answers as query --from
-# decodes them (RowBinary), and opening store files seeded with
-# real segments from mkfixture. Exits non-zero on any crash, leak or sanitizer report; the
-# reproducer is kept in the printed directory. `make fuzz` runs it longer.
+# decodes them (RowBinary), opening store files seeded with real segments from mkfixture, and
+# parsing anchor lines (seal records, keys). Exits non-zero on any crash, leak or sanitizer
+# report; the reproducer is kept in the printed directory. `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -30,12 +30,24 @@ $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c 
 $CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c \
 	-o "$work/fuzz_rowbinary" || exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_rowbinary"
+# shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealkey.c store/anchor.c \
+	store/segment.c lib/fileio.c lib/log.c lib/escape.c lib/progress.c lib/timespec.c -lsqlite3 -lcrypto \
+	-o "$work/fuzz_anchor" ||
+	exit 1
+
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_rowbinary" "$work/c_anchor"
 # A conn row as a server sends it: key (host "h", segment 1, attempt 2, segment_ns 3), then
 # id, start_ns, NULL end, end_folded, reason, NULL bytes twice, proto family dir flags,
 # laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup pstart_ns.
 printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
 	>"$work/c_rowbinary/conn"
+for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
+	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
+	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
+	'proc:7,conn:148,conn_end:0'; do
+	printf '%s' "$s" >"$work/c_anchor/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
+done
 for s in 90s 10m 1h30m 1.5s 2026-11-21T03:14:00Z '2026-11-21 03:14' '2026-11-21T04:14:00+01:00' \
 	@1795230840.5 10.0.0.0/8,::1 '[::1]' 53,80,8000-8100 64K 1.5GiB now -2d; do
 	printf '%s' "$s" >"$work/c_parsers/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
@@ -67,11 +79,11 @@ PY
 fi
 
 status=0
-share=$((secs / 3))
+share=$((secs / 4))
 [ $share -ge 1 ] || share=1
-for t in parsers open rowbinary; do
+for t in parsers open rowbinary anchor; do
 	(cd "$work" && ./fuzz_$t -max_total_time=$share -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$(case $t in open) echo 131072 ;; rowbinary) echo 4096 ;; *) echo 256 ;; esac) "c_$t" >"fuzz_$t.log" 2>&1)
+		-max_len=$(case $t in open) echo 131072 ;; rowbinary) echo 4096 ;; *) echo 1200 ;; esac) "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then

@@ -73,11 +73,28 @@ case_ newest_limit -d "$S" -o csv --newest --limit 3
 case_ oldest_limit -d "$S" -o csv --order oldest --limit 2
 case_ count -d "$S" --count
 case_ count_udp -d "$S" --count --proto udp
+# Who: process lives (pid 200 had two of them), their images, cgroup names.
+case_ who_pid_reuse -d "$S" -o json --pid 200
+case_ who_exe -d "$S" -o csv --exe '/usr/bin/curl'
+case_ who_exe_glob -d "$S" -o csv --exe '*/python*'
+case_ who_args -d "$S" -o csv --args '8443/a b'
+case_ who_ppid -d "$S" -o csv --ppid 150
+case_ who_container -d "$S" -o json --container 4f1e9a2b3c4d
+case_ who_unit -d "$S" -o csv --unit 'ssh.*'
+case_ who_image -d "$S" -o json --comm 'isc-*'
+case_ who_zeek -d "$S" -o zeek --pid 200,1000
+case_ who_count -d "$S" --count --exe '*curl'
+case_ procs_table -d "$S" --procs
+case_ procs_json -d "$S" --procs -o json
+case_ procs_csv -d "$S" --procs -o csv --since 2026-11-21T03:30:00Z
+case_ procs_port -d "$S" --procs --port 22 -o csv
+case_ procs_exe -d "$S" --procs --exe '/opt/*' -o json
 
 # --count takes an SQL-only path for rows complete on their own: it must agree with the rows.
 for args in "" "--since 2026-11-21T03:20:00Z" "--short-lived" "--min-duration 1s" \
 	"--max-duration 1s --port 80,443" "--comm curl" "--at 2026-11-21T03:10:00Z" \
-	"--since 2026-11-21T03:01:00Z --until 2026-11-21T03:15:00Z --proto tcp"; do
+	"--since 2026-11-21T03:01:00Z --until 2026-11-21T03:15:00Z --proto tcp" "--exe /usr/bin/curl" \
+	"--unit session-2.scope --port 443"; do
 	# shellcheck disable=SC2086
 	n=$("$BIN" query -d "$S" --now "$NOW" --count $args 2>/dev/null)
 	# shellcheck disable=SC2086
@@ -135,6 +152,15 @@ bad --bogus --bogus
 bad --at --at 10m --since 1h
 bad --until --since 2026-11-21T04:00:00Z --until 2026-11-21T03:00:00Z
 bad --gaps --gaps --format zeek
+bad --procs --procs --format zeek
+bad --procs --procs --count
+bad --exe --exe ''
+bad --ppid --ppid 1,2
+bad --ppid --ppid x
+bad --container --container ab
+bad --container --container 'ABC;DROP'
+bad --unit --unit ''
+bad --exe --events --exe x
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -119,7 +119,9 @@ complete_words() { # WORDS...: what the completion offers for the last word
 }
 for c in $cmds; do
 	offered=$(complete_words "$c" -- | tr '\n' ' ')
-	for o in $(grep -o -- '^ *\(-[a-zA-Z], \)\?--[a-z][a-z-]*' "$tmp/help.$c" | sed 's/.*--/--/'); do
+	# Option rows only: a wrapped help line may start with an option name, e.g. "(also
+	# --dir)" when a long label widens the help column.
+	for o in $(grep -o -- '^ \{2,6\}\(-[a-zA-Z], \)\?--[a-z][a-z-]*' "$tmp/help.$c" | sed 's/.*--/--/'); do
 		case " $offered " in
 		*" $o "*) ok ;;
 		*) no "completion of 'connrec $c --' lacks $o (offers: $offered)" ;;

@@ -5,9 +5,9 @@
 # renders without warnings and is found by man, the bash completion loads, the systemd unit
 # passes `systemd-analyze verify` against that root (so ExecStart and the man pages it names
 # exist there) with the hardening the recorder expects, its dependencies are real shared
-# libraries, lintian finds no error and no warning, and dpkg installs it into a scratch root
-# (its maintainer scripts run there, the unit is enabled but not started), removes it and
-# purges it, leaving nothing behind.
+# libraries, every library it links has its -dev package in Build-Depends, lintian finds no
+# error and no warning, and dpkg installs it into a scratch root (its maintainer scripts run
+# there, the unit is enabled but not started), removes it and purges it, leaving nothing.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 for c in dpkg-buildpackage dh systemd-analyze git man lintian; do
@@ -36,6 +36,20 @@ grep -qx "Package: connrec" "$tmp/control" && ok || no "package name"
 grep -qx "Version: $version" "$tmp/control" && ok || no "package version is not VERSION ($version)"
 for lib in libbpf1 libsqlite3-0 libzstd1 libssl3 libc6; do
 	grep -q "^Depends:.*\b$lib\b" "$tmp/control" && ok || no "Depends lacks $lib"
+done
+
+# Every library the Makefile links has its -dev package in Build-Depends (libc6-dev comes with
+# build-essential), so a package build on a clean machine finds it.
+builddeps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control)
+for l in $(make -pn connrec 2>/dev/null | sed -n 's/^LDLIBS = //p'); do
+	l=${l#-l}
+	f=$(cc -print-file-name="lib$l.so")
+	case $f in /*) ;; *) f=$(cc -print-file-name="lib$l.a") ;; esac
+	dev=$(dpkg -S "$(realpath -s "$f")" 2>/dev/null | head -n 1 | cut -d: -f1)
+	[ -n "$dev" ] || { no "-l$l: no package owns $f"; continue; }
+	[ "$dev" = libc6-dev ] && continue
+	printf '%s\n' "$builddeps" | grep -qE "(^|[ ,])$dev([ ,(]|\$)" && ok ||
+		no "debian/control Build-Depends lacks $dev (for -l$l)"
 done
 
 # Debian's own checks of the package (policy, copyright file, maintainer scripts, man pages).

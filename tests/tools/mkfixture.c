@@ -131,7 +131,15 @@ static void compress(const char *path)
 	dst = malloc(cap);
 	if (!dst)
 		die("oom");
-	n = ZSTD_compress(dst, cap, src, (size_t)len, 3);
+	/* As the recorder seals: level 3 with the frame checksum, so a changed byte shows. */
+	ZSTD_CCtx *zc = ZSTD_createCCtx();
+
+	if (!zc)
+		die("oom");
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, 3);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
+	n = ZSTD_compress2(zc, dst, cap, src, (size_t)len);
+	ZSTD_freeCCtx(zc);
 	if (ZSTD_isError(n))
 		die("zstd: %s", ZSTD_getErrorName(n));
 	snprintf(out, sizeof(out), "%s.zst", path);
@@ -148,6 +156,41 @@ static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long l
 {
 	execf(db, "INSERT INTO proc(id, pid, comm, uid, netns, cgroup) VALUES (%d, %d, %Q, %d, %lld,"
 	      " %lld)", id, pid, comm, uid, netns, cg);
+}
+
+/* A proc row that names its process life (schema 2). */
+static void proc_life(sqlite3 *db, int id, int pid, long long pstart, const char *comm, int uid,
+		      long long netns, long long cg)
+{
+	execf(db, "INSERT INTO proc(id, pid, comm, uid, netns, cgroup, pstart_ns) VALUES (%d, %d,"
+	      " %Q, %d, %lld, %lld, %lld)", id, pid, comm, uid, netns, cg, pstart);
+}
+
+/* One image of a process life; exit_ns 0 = no end folded in. */
+static void life(sqlite3 *db, int pid, long long pstart, int64_t start, int64_t image, int ppid,
+		 const char *pcomm, int uid, long long cg, const char *comm, const char *exe,
+		 const char *args, int flags, int64_t exit_ns, int exit_code)
+{
+	if (exit_ns)
+		execf(db,
+		      "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
+		      " uid, cgroup, comm, exe, args, flags, exit_ns, exit_code) VALUES (%d, %lld,"
+		      " %lld, %lld, %d, 1, %Q, %d, %lld, %Q, %Q, %Q, %d, %lld, %d)",
+		      pid, pstart, (long long)start, (long long)image, ppid, pcomm, uid, cg, comm,
+		      exe, args, flags, (long long)exit_ns, exit_code);
+	else
+		execf(db,
+		      "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
+		      " uid, cgroup, comm, exe, args, flags) VALUES (%d, %lld, %lld, %lld, %d, 1,"
+		      " %Q, %d, %lld, %Q, %Q, %Q, %d)",
+		      pid, pstart, (long long)start, (long long)image, ppid, pcomm, uid, cg, comm,
+		      exe, args, flags);
+}
+
+static void cgroup(sqlite3 *db, long long id, const char *path, const char *container,
+		   const char *unit)
+{
+	execf(db, "INSERT INTO cgroup VALUES (%lld, %Q, %Q, %Q)", id, path, container, unit);
 }
 
 /*
@@ -203,7 +246,7 @@ static void gap(sqlite3 *db, int kind, int64_t start, int64_t end, long long cou
  * Process lives for the big store: the first 20 of its processes with an image each (the
  * first 5 ended in a life_exit row), and the names of their 20 cgroups.
  */
-static void lives(sqlite3 *db, int64_t t0)
+static void big_lives(sqlite3 *db, int64_t t0)
 {
 	for (int i = 1; i <= 20; i++) {
 		execf(db,
@@ -236,16 +279,53 @@ static void run(sqlite3 *db, int64_t ts, int kind, int pid)
 
 static void procs(sqlite3 *db)
 {
-	proc(db, 1, 200, "curl", 1000, 4026531840LL, 7001);
-	proc(db, 2, 300, "sshd", 0, 4026531840LL, 7002);
+	proc_life(db, 1, 200, 1000, "curl", 1000, 4026531840LL, 7001);
+	proc_life(db, 2, 300, 300, "sshd", 0, 4026531840LL, 7002);
 	proc(db, 3, 400, "dig", 1000, 4026531840LL, 7001);
-	proc(db, 4, 500, "python3", 1000, 4026532100LL, 7003);
+	proc_life(db, 4, 500, 500, "python3", 1000, 4026532100LL, 7003);
 	proc(db, 5, 600, "psql", 1000, 4026531840LL, 7001);
 	proc(db, 6, 0, "", 0, 4026531840LL, 0);
 	proc(db, 7, 700, "wget", 1000, 4026531840LL, 7001);
 	proc(db, 8, 800, "dnsmasq", 101, 4026531840LL, 7004);
-	proc(db, 9, 900, "isc-net-0000", 1000, 4026531840LL, 7001);
-	proc(db, 10, 1000, "evil,\"tab\there", 0, 4026531840LL, 7001);
+	proc_life(db, 9, 900, 900, "isc-net-0000", 1000, 4026531840LL, 7001);
+	proc_life(db, 10, 1000, 1000, "evil,\"tab\there", 0, 4026531840LL, 7001);
+}
+
+#define CID "4f1e9a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+
+/*
+ * Who: process lives for the procs above, the same in every segment of h1 (a recorder writes
+ * them into each segment that names them; the reader merges them). Lives are keyed by (pid,
+ * pstart_ns); proc rows 11 and 1 are two lives of pid 200.
+ */
+static void lives(sqlite3 *db)
+{
+	proc_life(db, 11, 200, 2000, "curl", 1000, 4026531840LL, 7001);
+	/* curl, started by a shell */
+	life(db, 200, 1000, T0 + 9 * S, T0 + 9 * S, 150, "bash", 1000, 7001, "curl",
+	     "/usr/bin/curl", "curl -s https://93.184.216.34/", CR_LIFE_EXEC, 0, 0);
+	/* pid 200 again, later: another binary */
+	life(db, 200, 2000, T0 + 1980 * S, T0 + 1980 * S, 150, "bash", 1000, 7001, "curl",
+	     "/opt/x/curl", "curl -k 'https://10.0.0.23:8443/a b'", CR_LIFE_EXEC, T0 + 1999 * S,
+	     256);
+	/* sshd: running before recording began */
+	life(db, 300, 300, T0 - 3600 * S, T0 - 3600 * S, 1, "systemd", 0, 7002, "sshd",
+	     "/usr/sbin/sshd", "'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups'",
+	     CR_LIFE_SEEDED, 0, 0);
+	/* a python in a docker container */
+	life(db, 500, 500, T0 + 4 * S, T0 + 4 * S, 480, "containerd-shim", 1000, 7003, "python3",
+	     "/usr/local/bin/python3", "python3 -m http.server 8080", CR_LIFE_EXEC, 0, 0);
+	/* dig's resolver thread names the process; a shell forked it, then it exec'd dig */
+	life(db, 900, 900, T0 + 59 * S, T0 + 59 * S, 150, "bash", 1000, 7001, "bash", "/bin/bash",
+	     "bash ./lookup.sh", 0, 0, 0);
+	life(db, 900, 900, T0 + 59 * S, T0 + 59 * S + S / 2, 150, "bash", 1000, 7001, "dig",
+	     "/usr/bin/dig", "dig @10.0.0.53 example.com", CR_LIFE_EXEC, 0, 0);
+	/* hostile strings: a tab, a newline, quotes, a comma, an escape sequence */
+	life(db, 1000, 1000, T0, T0, 1, "x\ty", 0, 7001, "evil",
+	     "/tmp/e\tv,\"il\"", "evil '\x1b[31mred' 'a\nb'", CR_LIFE_EXEC, 0, 0);
+	cgroup(db, 7001, "/user.slice/user-1000.slice/session-2.scope", "", "session-2.scope");
+	cgroup(db, 7002, "/system.slice/ssh.service", "", "ssh.service");
+	cgroup(db, 7003, "/system.slice/docker-" CID ".scope", CID, "docker-" CID ".scope");
 }
 
 static void golden(const char *dir)
@@ -263,6 +343,7 @@ static void golden(const char *dir)
 	db = seg_create(p, "h1", 1, T0, false);
 	exec(db, "BEGIN");
 	procs(db);
+	lives(db);
 	run(db, T0, 1, 100);
 	run(db, T0, 3, 100);
 	conn(db, 8, T0, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2, CR_FLAG_PREEXISTING, -1, 0,
@@ -294,6 +375,7 @@ static void golden(const char *dir)
 	db = seg_create(p, "h1", 2, T0 + 600 * S, false);
 	exec(db, "BEGIN");
 	procs(db);
+	lives(db);
 	run(db, T0 + 600 * S, 3, 100);
 	conn(db, 8, T0, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
@@ -323,6 +405,7 @@ static void golden(const char *dir)
 	db = seg_create(p, "h1", 3, T0 + 1800 * S, true);
 	exec(db, "BEGIN");
 	procs(db);
+	lives(db);
 	run(db, T0 + 1800 * S, 3, 101);
 	conn(db, 13, T0 + 1500 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
@@ -342,7 +425,7 @@ static void golden(const char *dir)
 		exec(db, "BEGIN");
 		conn(db, 16, T0 + 1850 * S, 6, 6, CR_DIR_OUT, V6A, 40016, V6B, 22, 2, 0, -1, 0, 0,
 		     0);
-		conn(db, 17, T0 + 1990 * S, 6, 4, CR_DIR_OUT, H1, 40017, "0a000017", 8443, 1, 0,
+		conn(db, 17, T0 + 1990 * S, 6, 4, CR_DIR_OUT, H1, 40017, "0a000017", 8443, 11, 0,
 		     400000000, 10, 20, CR_END_PEER_RST);
 		exec(db, "COMMIT");
 		/* No close: the rows stay in the WAL, as after kill -9. */
@@ -411,7 +494,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			     7000 + i % 20);
 		}
 		run(db, c0, k == 0 ? 1 : 3, 100);
-		lives(db, c0);
+		big_lives(db, c0);
 		if (sqlite3_prepare_v2(db,
 				       "INSERT INTO conn VALUES (?1, ?2, ?3, 4, ?4, ?5, ?6, ?7, ?8,"
 				       " ?9, 0, ?10, ?11, ?12, ?13)",

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "sqlq.h"
 #include "log.h"
 #include "proc_event.h"
 #include "proc_ingest.h"
@@ -55,21 +56,6 @@ static void test_quote(void)
 	CHECK(!strcmp(small, "abcdefg"), "short buffer: [%s]", small);
 }
 
-static int64_t q1(const char *db_path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else
-		fprintf(stderr, "q1(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "?");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
 
 static void test_events(const char *base)
 {
@@ -133,14 +119,23 @@ static void test_events(const char *base)
 	CHECK_THAT(proc_ingest_get_stats(p)->forks == 1 && proc_ingest_get_stats(p)->execs == 1 &&
 		   proc_ingest_get_stats(p)->exits == 1);
 
-	/* Losses become one gap per growth of the counter. */
-	CHECK_THAT(proc_ingest_losses(p, 0) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 5) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 5) == 0);
-	CHECK_THAT(proc_ingest_losses(p, 7) == 0);
+	/* Losses become one gap per growth of a counter, named by what was lost. */
+	{
+		uint64_t lost[CR_PROC_DROP_MAX] = { 0 };
+
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		lost[CR_PROC_EXEC] = 5;
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+		lost[CR_PROC_EXEC] = 7;
+		lost[CR_PROC_EXIT] = 1;
+		CHECK_THAT(proc_ingest_losses(p, lost) == 0);
+	}
 	CHECK_THAT(store_flush(s) == 0);
-	CHECK_THAT(q1(db, "SELECT count(*) || sum(count) FROM gap WHERE kind = 1 AND reason LIKE"
-			  " 'process ring buffer full%'") == 27);
+	CHECK_THAT(q1(db, "SELECT count(*) || sum(count) FROM gap WHERE kind = 1 AND reason ="
+			  " 'process ring buffer full: execs lost'") == 27);
+	CHECK_THAT(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1 AND reason ="
+			  " 'process ring buffer full: exits lost'") == 1);
 	proc_ingest_free(p);
 	CHECK_THAT(store_close(s) == 0);
 }

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +19,11 @@
 
 #include "connrec_event.h"
 #include "log.h"
+#include "anchor.h"
+#include "schema.h"
+#include "store_read.h"
 #include "store.h"
+#include "store_dir.h"
 #include "store_internal.h"
 #include "check.h"
 
@@ -349,6 +355,184 @@ static void test_queue_cap(void)
 	CHECK_THAT(q1(db, "SELECT sum(count) FROM gap WHERE kind = 1") == (int64_t)dropped);
 }
 
+/*
+ * A stop while the store cannot be written: the status file says what the final flush could
+ * not store, and the next start records it as a lost gap with that count (and a down gap).
+ */
+static void test_full_at_stop(void)
+{
+	char dir[300], db[400], sql[256];
+	struct store_opts o = { .version = "test", .max_queued = 1000 };
+	struct store_status st;
+	struct store *s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/fullstop", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64,
+		 q1(db, "PRAGMA page_count") + 1);
+	CHECK_THAT(sqlite3_exec(store_test_active_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	for (int i = 1; i <= 3000; i++) {
+		struct store_conn c = mk_conn((uint64_t)i, 1, "x", 4);
+
+		store_add_conn(s, &c);
+		if (i % 500 == 0)
+			CHECK_THAT(store_flush(s) == -ENOSPC);
+	}
+	CHECK_THAT(store_get_stats(s)->rows_dropped > 0);
+	CHECK_THAT(store_close(s) == -ENOSPC);
+	CHECK_THAT(store_status_read(dir, &st) == 0);
+	CHECK(!strcmp(st.state, "failed"), "state %s", st.state);
+	CHECK(st.unstored_events == 3000, "unstored_events %" PRIu64, st.unstored_events);
+	CHECK_THAT(st.failing_since_ns > 0 && st.failing_since_ns <= st.updated_ns);
+	CHECK(strstr(st.last_error, "space") != NULL, "last_error %s", st.last_error);
+	/* The next start stores them as one lost gap, over the failing stretch. */
+	s = NULL;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM gap WHERE kind = 1 AND count = 3000 AND start_ns = %" PRId64
+		 " AND end_ns = %" PRId64 " AND reason LIKE 'store not writable at the stop%%'",
+		 st.failing_since_ns, st.updated_ns);
+	CHECK_THAT(q1(db, sql) == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM gap WHERE kind = 2 AND reason LIKE"
+			  " '%could not write%'") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 0);
+}
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f && fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static void meta_text(const char *db_path, const char *key, char *buf, size_t len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	buf[0] = '\0';
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) ==
+		    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Every store has one id: made once, in connrec.id and in each segment, kept across restarts. */
+static void test_store_id(void)
+{
+	char dir[300], db[400], idf[400], sock[100], id[80], id2[80], m[160], got[1024];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct store_opts o = { .version = "test" };
+	struct anchor_opts ao = { .socket_path = sock, .facility = ANCHOR_DEFAULT_FACILITY };
+	struct store *s = NULL;
+	ssize_t n;
+	int rfd;
+
+	snprintf(dir, sizeof(dir), "%s/ident", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	snprintf(idf, sizeof(idf), "%s/connrec.id", dir);
+	snprintf(sock, sizeof(sock), "%.80s/log.sock", base);
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	rfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK_THAT(rfd >= 0 && bind(rfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK_THAT(anchor_open(&o.anchor, &ao) == 0);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	read_line(idf, id, sizeof(id));
+	meta_text(db, "store_id", m, sizeof(m));
+	CHECK(store_id_valid(id) && !strcmp(id, m), "id file '%s', meta '%s'", id, m);
+
+	/* The start and stop lines name the store and the segment. */
+	n = recv(rfd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	got[n > 0 ? n : 0] = '\0';
+	snprintf(m, sizeof(m), "store=%s kind=start seg=1 pid=", id);
+	CHECK(strstr(got, m) != NULL, "start line: %s", got);
+	/* Then the last checkpoint, then the stop. */
+	do {
+		n = recv(rfd, got, sizeof(got) - 1, MSG_DONTWAIT);
+		got[n > 0 ? n : 0] = '\0';
+	} while (n > 0 && !strstr(got, "kind=stop"));
+	CHECK(strstr(got, "kind=stop seg=1 pid=") != NULL, "stop line: %s", got);
+	anchor_close(o.anchor);
+	o.anchor = NULL;
+	close(rfd);
+
+	/* Lost file: the segment still knows it. */
+	unlink(idf);
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	read_line(idf, id2, sizeof(id2));
+	CHECK(!strcmp(id, id2), "restored id '%s', was '%s'", id2, id);
+
+	/* Another store, another id. */
+	snprintf(dir, sizeof(dir), "%s/ident2", base);
+	snprintf(idf, sizeof(idf), "%s/connrec.id", dir);
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_close(s) == 0);
+	read_line(idf, id2, sizeof(id2));
+	CHECK(store_id_valid(id2) && strcmp(id, id2), "second store's id '%s'", id2);
+}
+
+/* A version-1 segment: readable as it is; an active one is brought to this version on open. */
+static void test_migrate(void)
+{
+	char dir[300], db[400], err[256], boot[64], *sql;
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+	struct sr_segment *seg = NULL;
+	struct sr_open_opts ro = { 0 };
+	sqlite3 *h = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/migrate", base);
+	snprintf(db, sizeof(db), "%s/seg-00000001.db", dir);
+	mkdir(dir, 0700);
+	CHECK_THAT(sqlite3_open(db, &h) == SQLITE_OK);
+	CHECK_THAT(sqlite3_exec(h, schema_sql[0], NULL, NULL, NULL) == SQLITE_OK);
+	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	sql = sqlite3_mprintf("INSERT INTO meta VALUES ('schema_version', '1'), ('segment_id', '1'),"
+			      " ('created_ns', '1'), ('boot_id', %Q)", boot);
+	CHECK_THAT(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_free(sql);
+	CHECK_THAT(sqlite3_exec(h,
+				"INSERT INTO proc VALUES (1, 10, 'x', 0, 1, 1);"
+				" INSERT INTO conn(id, start_ns, proto, family, dir, laddr, lport, raddr,"
+				" rport, proc, flags) VALUES (7, 5, 6, 4, 0, x'7f000001', 1, x'7f000001',"
+				" 2, 1, 0);",
+				NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(h);
+	CHECK(sr_open(db, &ro, &seg, err, sizeof(err)) == 0, "version 1 readable: %s", err);
+	sr_close(seg);
+	CHECK_THAT(q1(db, "PRAGMA user_version") == 1);
+
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	CHECK_THAT(store_next_conn_id(s) == 8);
+	CHECK_THAT(store_close(s) == 0);
+	CHECK_THAT(q1(db, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
+	CHECK_THAT(q1(db, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+		   STORE_SCHEMA_VERSION);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM anchor WHERE kind = 'checkpoint'") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM conn") == 1);
+	seg = NULL;
+	CHECK(sr_open(db, &ro, &seg, err, sizeof(err)) == 0, "migrated readable: %s", err);
+	sr_close(seg);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -364,6 +548,9 @@ int main(void)
 	test_unclean();
 	test_full();
 	test_queue_cap();
+	test_full_at_stop();
+	test_store_id();
+	test_migrate();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (!check_failed && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", base);

@@ -151,7 +151,7 @@ static int verify(const char *dir, char *out, size_t len)
 
 	if (!f)
 		return -1;
-	rc = store_verify(dir, NULL, 0, verify_lines, f, err, sizeof(err));
+	rc = store_verify(dir, NULL, 0, NULL, verify_lines, f, err, sizeof(err));
 	fclose(f);
 	snprintf(out, len, "%s", buf ? buf : "");
 	free(buf);

@@ -16,45 +16,19 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "sqlq.h"
 #include "log.h"
 #include "schema.h"
 #include "store.h"
 #include "store_internal.h"
 #include "store_read.h"
+#include "store_verify.h"
 
 #define T0 1700000000000000000LL
 
 static char base[256];
 
-static int64_t q1(const char *db_path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
 
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else
-		fprintf(stderr, "q1(%s): %s\n", sql, db ? sqlite3_errmsg(db) : "?");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-/* The first column of the first row as text ("" when none). */
-static void qs(const char *db_path, const char *sql, char *out, size_t len)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-
-	out[0] = '\0';
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
 
 static void seg_path_of(char *buf, size_t len, const char *dir, int seq)
 {
@@ -260,6 +234,7 @@ static void test_carry(void)
 	c.family = 4;
 	c.has_end = true;
 	c.end_ns = T0 + 1;
+	c.cgroup = 77;
 	CHECK_THAT(store_add_conn(s, &c) == 0);
 	CHECK_THAT(store_flush(s) == 0);
 	s->rotate_size = STORE_DEFAULT_ROTATE_SIZE;
@@ -289,10 +264,158 @@ static void test_carry(void)
 	CHECK_THAT(store_close(s) == 0);
 }
 
+static struct store_conn mk_conn(uint64_t id, uint32_t pid, uint64_t pstart, bool ended)
+{
+	struct store_conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.start_ns = T0 + 100000 + (int64_t)id;
+	c.proto = 6;
+	c.family = 4;
+	c.pid = pid;
+	c.pstart_ns = pstart;
+	c.cgroup = 88;
+	snprintf(c.comm, sizeof(c.comm), "p%" PRIu32, pid);
+	c.has_end = ended;
+	c.end_ns = c.start_ns + 1;
+	return c;
+}
+
+/*
+ * Flows name their life through proc (pid, pstart_ns): the flows view shows its exe; a flow
+ * from the start-up dump (pstart_ns 0, or /proc's in clock ticks) gets the pid's running
+ * life; a segment that only
+ * refers to a life gets its rows; ended lives are forgotten, and the lives of the open
+ * connections carried into the next segment come with them (store_carry.c).
+ */
+static void test_flows(void)
+{
+	char dir[300], db1[400], db2[400], s1[200];
+	struct store_opts o = { .version = "test", .cgroup_name = name_cgroup };
+	struct store *s = NULL;
+	struct store_life l;
+	struct store_conn c;
+
+	snprintf(dir, sizeof(dir), "%s/flows", base);
+	seg_path_of(db1, sizeof(db1), dir, 1);
+	seg_path_of(db2, sizeof(db2), dir, 2);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	/* pid 700 twice: an old life that ended, and the one running now. */
+	l = mk_life(700, 70, 1, 1, "old");
+	l.exe = "/bin/old";
+	CHECK_THAT(store_life_begin(s, &l) == 0);
+	CHECK_THAT(store_life_exit(s, 700, 70, T0 + 100, 0) == 0);
+	l = mk_life(700, 71, 1, 1, "new");
+	l.exe = "/bin/new";
+	CHECK_THAT(store_life_begin(s, &l) == 0);
+	/* Many short lives that ended, and one long one whose connection stays open. */
+	for (uint32_t i = 0; i < 2000; i++) {
+		l = mk_life(10000 + i, 5, 1, 1, "short");
+		l.exe = "/bin/short";
+		CHECK_THAT(store_life_begin(s, &l) == 0);
+		CHECK_THAT(store_life_exit(s, 10000 + i, 5, T0 + 1, 0) == 0);
+	}
+	c = mk_conn(1, 700, 70, true); /* the old life's flow, from BPF: exact key */
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	c = mk_conn(2, 700, 0, false); /* from the start-up dump: the running life */
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	c = mk_conn(3, 10007, 5, false); /* open, its owner has ended */
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	/* From the start-up dump with /proc's start (clock ticks): no life has it exactly. */
+	c = mk_conn(5, 700, 69, true);
+	c.flags = CR_FLAG_PREEXISTING;
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	/* From BPF, an exact start whose life is unknown: kept as it is, never another life. */
+	c = mk_conn(6, 700, 72, true);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	qs(db1, "SELECT group_concat(conn_id || ':' || pstart_ns || ':' || exe || ':' || unit, ',')"
+		" FROM (SELECT * FROM flows ORDER BY conn_id)",
+	   s1, sizeof(s1));
+	CHECK(!strcmp(s1, "1:70:/bin/old:unit88.service,2:71:/bin/new:unit88.service,"
+			  "3:5:/bin/short:unit88.service,5:71:/bin/new:unit88.service"),
+	      "flows: %s", s1);
+	CHECK_THAT(q1(db1, "SELECT pstart_ns FROM flows WHERE conn_id = 6") == 72);
+	/* The ended lives were forgotten: the segment holds them, for the carry to copy. */
+	CHECK(store_get_stats(s)->lives_known == 1, "lives known: %" PRIu64, store_get_stats(s)->lives_known);
+
+	/* In the next segment only the carried connections' lives are written. */
+	s->rotate_size = 1;
+	c = mk_conn(4, 700, 71, true);
+	CHECK_THAT(store_add_conn(s, &c) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	s->rotate_size = STORE_DEFAULT_ROTATE_SIZE;
+	CHECK_THAT(store_get_stats(s)->active_seq == 2);
+	/* The sealing thread carries the open connections of segment 1; closing waits for it. */
+	CHECK_THAT(store_close(s) == 0);
+	qs(db2, "SELECT group_concat(pid || ':' || pstart_ns || ':' || flags, ',') FROM"
+		" (SELECT * FROM life ORDER BY pid)",
+	   s1, sizeof(s1));
+	CHECK(!strcmp(s1, "700:71:2,10007:5:2"), "carried lives: %s", s1);
+	qs(db2, "SELECT group_concat(conn_id || ':' || exe, ',') FROM (SELECT * FROM flows ORDER BY"
+		" conn_id)",
+	   s1, sizeof(s1));
+	CHECK(!strcmp(s1, "2:/bin/new,3:/bin/short"), "carried flows: %s", s1);
+	CHECK_THAT(q1(db2, "SELECT count(*) FROM life_exit") == 0);
+	CHECK_THAT(q1(db2, "SELECT count(*) FROM life WHERE pid = 10007 AND exit_ns IS NOT NULL") ==
+		   1);
+}
+
+static bool only_even_pids_run(void *ctx, uint32_t pid, int64_t start_ns)
+{
+	(void)ctx;
+	(void)start_ns;
+	return pid % 2 == 0;
+}
+
+/* Lives whose exit was lost are forgotten once /proc says they are gone; no end is made up. */
+static void test_sweep(void)
+{
+	char dir[300], db[400];
+	struct store_opts o = { .version = "test" };
+	struct store *s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/sweep", base);
+	seg_path_of(db, sizeof(db), dir, 1);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	for (uint32_t pid = 2000; pid < 2010; pid++) {
+		struct store_life l = mk_life(pid, pid, 1, 1, "w");
+
+		CHECK_THAT(store_life_begin(s, &l) == 0);
+	}
+	CHECK_THAT(store_life_exit(s, 2001, 2001, T0 + 5, 0) == 0); /* a real exit: kept */
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(store_lives_sweep(s, only_even_pids_run, NULL) == 4); /* 2003 .. 2009 */
+	CHECK_THAT(store_lives_sweep(s, only_even_pids_run, NULL) == 0);
+	CHECK_THAT(store_flush(s) == 0);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 10);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life WHERE exit_ns IS NOT NULL") == 1);
+	CHECK_THAT(q1(db, "SELECT count(*) FROM life_exit") == 0);
+	CHECK_THAT(store_close(s) == 0);
+}
+
+static int problems;
+
+static void count_problems(void *ctx, const struct verify_item *it)
+{
+	(void)ctx;
+	if (it->kind == VERIFY_PROBLEM) {
+		problems++;
+		fprintf(stderr, "verify: FAIL %s: %s\n", it->segment, it->message);
+	}
+}
+
 /* A recorder restarted on the same active segment names a cgroup the segment already has. */
 static void test_restart(void)
 {
-	char dir[300], db[400];
+	char dir[300], db[400], err[256];
 	struct store_opts o = { .version = "test", .cgroup_name = name_cgroup };
 	struct store *s = NULL;
 	struct store_life l = mk_life(600, 60, 1, 1, "a");
@@ -312,6 +435,11 @@ static void test_restart(void)
 	}
 	CHECK_THAT(q1(db, "SELECT count(*) FROM life") == 2);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM cgroup WHERE id = 77") == 1);
+	/* The insert that did nothing is no late row: run 1's last checkpoint still holds. */
+	CHECK_THAT(q1(db, "SELECT count(*) FROM ckpt_late") == 0);
+	CHECK(store_verify(dir, NULL, 0, NULL, count_problems, NULL, err, sizeof(err)) == 0 &&
+		      problems == 0,
+	      "verify after the restart: %d problems", problems);
 }
 
 /* A version-1 active segment is upgraded in place; the result reads like a new one. */
@@ -435,6 +563,8 @@ int main(void)
 	test_rows();
 	test_rollback();
 	test_carry();
+	test_flows();
+	test_sweep();
 	test_restart();
 	test_upgrade();
 	test_reboot();

@@ -69,7 +69,7 @@ static int verify_out(const char *dir, char **text)
 	size_t len = 0;
 	FILE *f = open_memstream(text, &len);
 	char err[256];
-	int rc = store_verify(dir, NULL, 0, verify_lines, f, err, sizeof(err));
+	int rc = store_verify(dir, NULL, 0, NULL, verify_lines, f, err, sizeof(err));
 
 	fclose(f);
 	return rc;
@@ -243,6 +243,36 @@ static void test_tamper(const char *src)
 	CHECK_THAT(verify_out(d, &text) == 1);
 	CHECK_THAT(text && strstr(text, "FAIL seg-00000002.db.zst:"));
 	CHECK_THAT(text && strstr(text, "FAIL seg-00000003.db.zst:"));
+	free(text);
+
+	/*
+	 * Decompressed and left as a plain .db (edited or not): its successor records the hash
+	 * of the sealed file, which nothing can check any more.
+	 */
+	snprintf(d, sizeof(d), "%s/t-unpacked", base);
+	sh("cp -a '%s' '%s'", src, d);
+	sh("cd '%s' && zstd -q -d seg-00000002.db.zst -o seg-00000002.db && rm seg-00000002.db.zst"
+	   "%s", d, "");
+	CHECK_THAT(verify_out(d, &text) == 1);
+	CHECK(text && strstr(text, "FAIL seg-00000002.db: plain .db, but seg-00000003.db.zst "
+				   "records the SHA-256"), "%s", text);
+	free(text);
+
+	/*
+	 * The same with the newest sealed one, its hash removed from the active segment: the
+	 * chain alone takes it for an interrupted sealing, but the store's seal record of it
+	 * says it was sealed (an intruder who also removes that record is caught by the key or
+	 * the off-host lines: test_store_ckpt).
+	 */
+	snprintf(d, sizeof(d), "%s/t-unpacked-last", base);
+	sh("cp -a '%s' '%s'", src, d);
+	sh("cd '%s' && last=$(ls seg-*.db.zst | tail -n 1) && zstd -q -d $last && rm $last && "
+	   "sqlite3 $(ls seg-*.db | tail -n 1) \"DELETE FROM meta WHERE key = 'prev_sha256'\"%s",
+	   d, "");
+	CHECK_THAT(verify_out(d, &text) == 1);
+	CHECK(text && strstr(text, ".db marked sealed but not compressed yet") &&
+		      strstr(text, ".db: sealed (seal of "),
+	      "%s", text);
 	free(text);
 }
 

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The evidence reader's iterators over process lives, their ends and cgroup names (schema
+ * version 2; a version-1 segment has none of them and yields no rows). Rows are copied with
+ * bounds, as every row of a file that may be hostile.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_read_internal.h"
+
+static int prepare(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
+{
+	*st = NULL;
+	if (seg->meta.schema_version < 2)
+		return 0; /* nothing to read */
+	return sqlite3_prepare_v2(seg->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
+}
+
+static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_life r;
+
+	memset(&r, 0, sizeof(r));
+	r.pid = (uint32_t)sqlite3_column_int64(st, 0);
+	r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1);
+	r.start_ns = sqlite3_column_int64(st, 2);
+	r.image_ns = sqlite3_column_int64(st, 3);
+	r.ppid = (uint32_t)sqlite3_column_int64(st, 4);
+	r.ppstart_ns = (uint64_t)sqlite3_column_int64(st, 5);
+	sr_text_copy(st, 6, r.pcomm, sizeof(r.pcomm));
+	r.uid = (uint32_t)sqlite3_column_int64(st, 7);
+	r.cgroup = (uint64_t)sqlite3_column_int64(st, 8);
+	sr_text_copy(st, 9, r.comm, sizeof(r.comm));
+	sr_text_copy(st, 10, r.exe, sizeof(r.exe));
+	sr_text_copy(st, 11, r.args, sizeof(r.args));
+	r.flags = (uint32_t)sqlite3_column_int64(st, 12);
+	if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
+		r.has_exit = true;
+		r.exit_ns = sqlite3_column_int64(st, 13);
+		r.exit_code = sqlite3_column_int64(st, 14);
+	}
+	r.id = sqlite3_column_int64(st, 15);
+	return cb->fn.life(&r, cb->ctx);
+}
+
+int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx)
+{
+	sqlite3_stmt *st;
+	int err = prepare(seg,
+			  "SELECT pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm, uid,"
+			  " cgroup, comm, exe, args, flags, exit_ns, exit_code, id FROM life"
+			  " ORDER BY id",
+			  &st);
+
+	const struct row_cb c = { .fn.life = cb, .ctx = ctx };
+
+	return err || !st ? err : sr_step_rows(st, life_row, &c);
+}
+
+static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_life_exit r = {
+		.pid = (uint32_t)sqlite3_column_int64(st, 0),
+		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1),
+		.exit_ns = sqlite3_column_int64(st, 2),
+		.exit_code = sqlite3_column_int64(st, 3),
+		.id = sqlite3_column_int64(st, 4),
+	};
+
+	return cb->fn.life_exit(&r, cb->ctx);
+}
+
+int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
+		  void *ctx)
+{
+	sqlite3_stmt *st;
+	int err = prepare(
+		seg, "SELECT pid, pstart_ns, exit_ns, exit_code, id FROM life_exit ORDER BY id", &st);
+
+	const struct row_cb c = { .fn.life_exit = cb, .ctx = ctx };
+
+	return err || !st ? err : sr_step_rows(st, exit_row, &c);
+}
+
+static int cgroup_row(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	struct sr_cgroup r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = (uint64_t)sqlite3_column_int64(st, 0);
+	sr_text_copy(st, 1, r.path, sizeof(r.path));
+	sr_text_copy(st, 2, r.container, sizeof(r.container));
+	sr_text_copy(st, 3, r.unit, sizeof(r.unit));
+	return cb->fn.cgroup(&r, cb->ctx);
+}
+
+int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
+	       void *ctx)
+{
+	sqlite3_stmt *st;
+	int err = prepare(seg, "SELECT id, path, container, unit FROM cgroup ORDER BY id", &st);
+
+	const struct row_cb c = { .fn.cgroup = cb, .ctx = ctx };
+
+	return err || !st ? err : sr_step_rows(st, cgroup_row, &c);
+}
