@@ -293,6 +293,21 @@ struct sr_cgroup {
 int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
 	       void *ctx);
 
+/* ---- Checkpoint and seal records (schema version 3; none before) ---- */
+
+#define SR_ANCHOR_LINE_MAX 1024 /* a longer line is cut (the recorder writes at most 900 bytes) */
+
+/* One row of the anchor table: an anchor line as it was sent (docs/store.md). */
+struct sr_anchor {
+	int64_t id, ts_ns;
+	char kind[16]; /* "checkpoint" or "seal" */
+	char line[SR_ANCHOR_LINE_MAX];
+};
+
+/* Every anchor row, ordered by id. */
+int sr_anchors(struct sr_segment *seg, int (*cb)(const struct sr_anchor *row, void *ctx),
+	       void *ctx);
+
 struct sr_run {
 	int64_t id, ts_ns;
 	int kind; /* 1 start, 2 stop, 3 segment opened */
