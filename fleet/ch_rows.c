@@ -103,6 +103,14 @@ static const struct ch_col cgroup_cols[] = {
 	COL(struct sr_cgroup, unit, CH_TEXT),
 };
 
+/* Checkpoint and seal records (schema 3): the anchor lines as the recorder sent them. */
+static const struct ch_col anchor_cols[] = {
+	COL(struct sr_anchor, id, CH_I64),
+	COL(struct sr_anchor, ts_ns, CH_I64),
+	COL(struct sr_anchor, kind, CH_TEXT),
+	COL(struct sr_anchor, line, CH_TEXT),
+};
+
 static const struct ch_col segment_cols[] = {
 	COL(struct ch_segment_row, name, CH_TEXT),
 	COL(struct ch_segment_row, sha256, CH_TEXT),
@@ -120,6 +128,7 @@ static const struct ch_col segment_cols[] = {
 	COL(struct ch_segment_row, life_rows, CH_U64),
 	COL(struct ch_segment_row, life_exit_rows, CH_U64),
 	COL(struct ch_segment_row, cgroup_rows, CH_U64),
+	COL(struct ch_segment_row, anchor_rows, CH_U64),
 	COL(struct ch_segment_row, shipped_ns, CH_I64),
 	COL(struct ch_segment_row, shipper, CH_TEXT),
 };
@@ -142,16 +151,19 @@ const struct ch_table ch_life_exit_table =
 	TABLE("life_exit", struct sr_life_exit, life_exit_cols, "host, segment_id, pid, pstart_ns");
 const struct ch_table ch_cgroup_table =
 	TABLE("cgroup", struct sr_cgroup, cgroup_cols, "host, segment_id, id");
+const struct ch_table ch_anchor_table =
+	TABLE("anchor", struct sr_anchor, anchor_cols, "host, segment_id, id");
 const struct ch_table ch_segments_table =
 	TABLE("segments", struct ch_segment_row, segment_cols, "host, segment_id");
 
 const struct ch_table *const ch_data_tables[CH_N_DATA_TABLES] = {
 	&ch_conn_table, &ch_end_table,	     &ch_gap_table,    &ch_run_table,
-	&ch_life_table, &ch_life_exit_table, &ch_cgroup_table,
+	&ch_life_table, &ch_life_exit_table, &ch_cgroup_table, &ch_anchor_table,
 };
 const struct ch_table *const ch_tables[] = {
-	&ch_conn_table, &ch_end_table,	     &ch_gap_table,    &ch_run_table,
-	&ch_life_table, &ch_life_exit_table, &ch_cgroup_table, &ch_segments_table,
+	&ch_conn_table,	  &ch_end_table,       &ch_gap_table,	 &ch_run_table,
+	&ch_life_table,	  &ch_life_exit_table, &ch_cgroup_table, &ch_anchor_table,
+	&ch_segments_table,
 };
 const size_t ch_n_tables = sizeof(ch_tables) / sizeof(ch_tables[0]);
 

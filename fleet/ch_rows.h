@@ -68,6 +68,7 @@ struct ch_segment_row {
 	int64_t first_ns, last_ns; /* meta; INT64_MIN when missing */
 	uint64_t conn_rows, end_rows, gap_rows, run_rows;
 	uint64_t life_rows, life_exit_rows, cgroup_rows; /* 0 in markers of connrec before them */
+	uint64_t anchor_rows;				 /* the same */
 	int64_t shipped_ns;
 	char shipper[64]; /* connrec version that shipped it */
 };
@@ -79,12 +80,13 @@ extern const struct ch_table ch_run_table;	/* struct sr_run */
 extern const struct ch_table ch_life_table;	/* struct sr_life */
 extern const struct ch_table ch_life_exit_table; /* struct sr_life_exit */
 extern const struct ch_table ch_cgroup_table;	/* struct sr_cgroup */
+extern const struct ch_table ch_anchor_table;	/* struct sr_anchor */
 extern const struct ch_table ch_segments_table; /* struct ch_segment_row */
 
 /* Every table, in the order the DDL creates them and ship fills them (segments last). */
 extern const struct ch_table *const ch_tables[];
 /* The tables of a segment's rows, in the order ship sends them (ch_tables without segments). */
-#define CH_N_DATA_TABLES 7
+#define CH_N_DATA_TABLES 8
 extern const struct ch_table *const ch_data_tables[CH_N_DATA_TABLES];
 extern const size_t ch_n_tables;
 

@@ -4,7 +4,8 @@
  *
  *   1. a fresh random attempt id; every row sent carries (host, segment_id, attempt);
  *   2. the rows the evidence reader gives (conn with the end the segment knows, conn_end,
- *      gap, run, and the process lives: life, life_exit, cgroup) go out as RowBinary INSERTs of about --chunk bytes each;
+ *      gap, run, the process lives: life, life_exit, cgroup, and the checkpoint and seal
+ *      records: anchor) go out as RowBinary INSERTs of about --chunk bytes each;
  *   3. the server counts the rows of this attempt, table by table; they must equal what was
  *      sent (a lost, cut or doubled INSERT shows here);
  *   4. only then the marker: one row in `segments` with the same key, the file's SHA-256,
@@ -119,6 +120,11 @@ static int on_cgroup(const struct sr_cgroup *r, void *ctx)
 	return add_row(ctx, r);
 }
 
+static int on_anchor(const struct sr_anchor *r, void *ctx)
+{
+	return add_row(ctx, r);
+}
+
 static int begin_table(struct sender *x, const struct ch_table *t)
 {
 	sqlite3_str *q = sqlite3_str_new(NULL);
@@ -155,8 +161,10 @@ static int send_table(struct sender *x, struct sr_segment *seg, const struct ch_
 			err = sr_lives(seg, on_life, x);
 		else if (t == &ch_life_exit_table)
 			err = sr_life_exits(seg, on_life_exit, x);
-		else
+		else if (t == &ch_cgroup_table)
 			err = sr_cgroups(seg, on_cgroup, x);
+		else
+			err = sr_anchors(seg, on_anchor, x);
 	}
 	if (err == -EBADMSG)
 		snprintf(x->s->err, sizeof(x->s->err), "reading %s rows: %s", t->name,
@@ -277,6 +285,7 @@ static void fill_marker(struct ch_segment_row *m, const struct sr_meta *meta, co
 	m->life_rows = counts[4];
 	m->life_exit_rows = counts[5];
 	m->cgroup_rows = counts[6];
+	m->anchor_rows = counts[7];
 	m->shipped_ns = ts_now_ns();
 	snprintf(m->shipper, sizeof(m->shipper), "connrec %s", CONNREC_VERSION);
 }
