@@ -231,3 +231,54 @@ int ch_sql_conn_filter(sqlite3_str *s, const struct sr_conn_filter *f)
 	match_sets_free(&own);
 	return 0;
 }
+
+/* " AND col LIKE 'prefix%'", the prefix taken literally. */
+static void put_prefix(sqlite3_str *s, const char *col, const char *prefix)
+{
+	sqlite3_str *like = sqlite3_str_new(NULL);
+	char *text;
+
+	for (const char *p = prefix; *p; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			sqlite3_str_appendchar(like, 1, '\\');
+		sqlite3_str_appendchar(like, 1, *p);
+	}
+	sqlite3_str_appendchar(like, 1, '%');
+	text = sqlite3_str_finish(like);
+	sqlite3_str_appendf(s, " AND %s LIKE ", col);
+	if (text)
+		ch_sql_string(s, text, strlen(text));
+	else
+		sqlite3_str_appendall(s, "'%'"); /* out of memory: any, C judges */
+	sqlite3_free(text);
+}
+
+void ch_sql_life_filter(sqlite3_str *s, const char *db, const struct ch_life_filter *f)
+{
+	/* ppid 0 also matches lives known only by their end: left to C. */
+	if (f->exe || f->args || f->ppid > 0) {
+		sqlite3_str_appendf(s, " AND (host, pid, pstart_ns) IN (SELECT host, pid, pstart_ns"
+				       " FROM %s.life WHERE 1", db);
+		if (f->exe)
+			put_glob(NULL, s, "exe", f->exe);
+		if (f->args) {
+			char pat[512];
+
+			if ((size_t)snprintf(pat, sizeof(pat), "*%s*", f->args) < sizeof(pat))
+				put_glob(NULL, s, "args", pat);
+		}
+		if (f->ppid > 0)
+			sqlite3_str_appendf(s, " AND ppid = %lld", (long long)f->ppid);
+		sqlite3_str_appendall(s, ")");
+	}
+	/* The flow's own cgroup names its container and unit, with or without a life. */
+	if (f->container || f->unit) {
+		sqlite3_str_appendf(s, " AND (host, cgroup) IN (SELECT host, id FROM %s.cgroup"
+				       " WHERE 1", db);
+		if (f->container)
+			put_prefix(s, "container", f->container);
+		if (f->unit)
+			put_glob(NULL, s, "unit", f->unit);
+		sqlite3_str_appendall(s, ")");
+	}
+}

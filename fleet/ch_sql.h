@@ -32,6 +32,20 @@ void ch_sql_schema_text(sqlite3_str *s, const char *db);
  */
 int ch_sql_conn_filter(sqlite3_str *s, const struct sr_conn_filter *f);
 
+/* What query's --exe, --args, --ppid, --container and --unit ask of a flow's process. */
+struct ch_life_filter {
+	const char *exe, *args, *container, *unit; /* NULL when not asked */
+	int64_t ppid;				   /* -1 when not asked */
+};
+
+/*
+ * " AND ..." on db.conn rows: their process life (host, pid, pstart_ns) has an image that
+ * matches --exe, --args and --ppid in some segment of the host, and their cgroup is named
+ * with a matching container or unit. A superset (C judges the image the flow began under,
+ * and the boot); nothing when f asks nothing.
+ */
+void ch_sql_life_filter(sqlite3_str *s, const char *db, const struct ch_life_filter *f);
+
 /* The text built in s ("" when empty), or NULL (out of memory). Free with sqlite3_free(). */
 char *ch_sql_finish(sqlite3_str *s);
 

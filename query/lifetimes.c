@@ -198,8 +198,8 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		/* Its lives first: the flows about to be judged name them. */
 		s->boot = who_boot(&q->who, s->host, s->meta.boot_id);
 		q->cur_boot = s->boot;
-		err = who_read_segment(&q->who, s->seg, s->boot);
-		if (err && err != -ENOMEM) {
+		err = slot_read_who(q, s);
+		if (err && err != -ENOMEM && err != -EREMOTEIO) {
 			/* Damaged process lives: say so, and read its flows all the same. */
 			query_seg_warn(q, s, err);
 			err = 0;

@@ -154,6 +154,8 @@ int slot_conns(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 	       int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
 int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 		      uint64_t *count);
+/* Its process lives, their ends and cgroup names, into q->who as boot s->boot. */
+int slot_read_who(struct query *q, struct slot *s);
 int slot_end_by_id(struct query *q, struct slot *s, int64_t id, struct sr_end *out);
 int slot_ends(struct query *q, struct slot *s, int64_t since, int64_t until,
 	      int (*cb)(const struct sr_end *row, void *ctx), void *ctx);

@@ -31,6 +31,7 @@ struct rows {
 struct remote_seg {
 	size_t idx; /* into remote.segs */
 	struct rows conns, ends_win, ends_id, gaps, runs;
+	struct rows lives, exits, cgroups; /* process lives (schema 2), for who.c */
 };
 
 struct remote {
@@ -40,7 +41,7 @@ struct remote {
 	struct remote_seg *rs;
 	bool *wanted; /* the segments the plan reads */
 	bool planned, failed;
-	bool have_conns, have_ends_win, have_ends_id, have_gaps, have_runs;
+	bool have_conns, have_ends_win, have_ends_id, have_gaps, have_runs, have_who;
 	struct sr_conn_filter conns_f; /* what conns holds */
 	int64_t win_since, win_until;  /* what ends_win holds */
 	char err[512];
@@ -151,6 +152,9 @@ void remote_free(struct query *q)
 		rows_free(&r->rs[i].ends_id);
 		rows_free(&r->rs[i].gaps);
 		rows_free(&r->rs[i].runs);
+		rows_free(&r->rs[i].lives);
+		rows_free(&r->rs[i].exits);
+		rows_free(&r->rs[i].cgroups);
 	}
 	free(r->rs);
 	free(r->wanted);
@@ -247,6 +251,12 @@ int remote_conns(struct query *q, struct slot *s, const struct sr_conn_filter *f
 			sqlite3_free(sqlite3_str_finish(w));
 			return -ENOMEM;
 		}
+		ch_sql_life_filter(w, ch_database(r->ch),
+				   &(struct ch_life_filter){ .exe = q->wf.exe,
+							     .args = q->wf.args,
+							     .container = q->wf.container,
+							     .unit = q->wf.unit,
+							     .ppid = q->wf.ppid });
 		where = ch_sql_finish(w);
 		if (!where)
 			return -ENOMEM;
@@ -372,6 +382,45 @@ int remote_runs(struct query *q, struct slot *s, int (*cb)(const struct sr_run *
 	v = s->remote->runs.v;
 	for (size_t i = 0; !err && i < s->remote->runs.n; i++)
 		err = cb(&v[i], ctx);
+	return err;
+}
+
+/*
+ * The process lives, their ends and cgroup names of every segment read, fetched at once (a
+ * life row is large but lives are few next to flows), handed to who.c segment by segment in
+ * the order a local file gives them, so the same lives answer the same --exe, --args, --ppid,
+ * --container and --unit and print the same columns.
+ */
+int remote_who(struct query *q, struct slot *s, uint32_t boot)
+{
+	struct remote *r = q->remote;
+	struct remote_seg *rs = s->remote;
+	int err = 0;
+
+	if (!r->have_who) {
+		err = fetch(q, &ch_life_table, offsetof(struct remote_seg, lives), "", "id");
+		if (!err)
+			err = fetch(q, &ch_life_exit_table, offsetof(struct remote_seg, exits), "",
+				    "id");
+		if (!err)
+			err = fetch(q, &ch_cgroup_table, offsetof(struct remote_seg, cgroups), "",
+				    "id");
+		if (err)
+			return err;
+		r->have_who = true;
+	}
+	err = who_read_rows(&q->who,
+			    &(struct who_rows){ .lives = rs->lives.v,
+						.n_lives = rs->lives.n,
+						.exits = rs->exits.v,
+						.n_exits = rs->exits.n,
+						.cgroups = rs->cgroups.v,
+						.n_cgroups = rs->cgroups.n },
+			    boot);
+	/* Read once per segment: who.c keeps what it needs. */
+	rows_free(&rs->lives);
+	rows_free(&rs->exits);
+	rows_free(&rs->cgroups);
 	return err;
 }
 

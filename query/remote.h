@@ -14,6 +14,8 @@ int remote_gaps(struct query *q, struct slot *s, int64_t since, int64_t until,
 		int (*cb)(const struct sr_gap *row, void *ctx), void *ctx);
 int remote_runs(struct query *q, struct slot *s, int (*cb)(const struct sr_run *row, void *ctx),
 		void *ctx);
+/* Reads the slot's process lives and cgroup names into q->who, as boot BOOT. */
+int remote_who(struct query *q, struct slot *s, uint32_t boot);
 /* Frees what a slot no longer needs once the lifetimes have read it. */
 void remote_seg_done(struct remote_seg *rs);
 /* The server's last error. */

@@ -28,6 +28,11 @@ int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filt
 	return s->seg ? sr_count_folded(s->seg, f, count) : -EINVAL;
 }
 
+int slot_read_who(struct query *q, struct slot *s)
+{
+	return s->remote ? remote_who(q, s, s->boot) : who_read_segment(&q->who, s->seg, s->boot);
+}
+
 int slot_end_by_id(struct query *q, struct slot *s, int64_t id, struct sr_end *out)
 {
 	return s->remote ? remote_end_by_id(q, s, id, out) : sr_end_by_id(s->seg, id, out);
