@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "log.h"
 #include "opts.h"
+#include "sealkey.h"
 #include "segment.h"
 #include "ship.h"
 #include "store.h"
@@ -39,6 +40,7 @@ enum {
 	OPT_TRIES,
 	OPT_CHUNK,
 	OPT_NO_PROGRESS,
+	OPT_VERIFY_KEY,
 	OPT_VERBOSE,
 };
 
@@ -60,6 +62,9 @@ static const struct opt ship_options[] = {
 	  .help = "bytes of rows per INSERT (default 32M)" },
 	{ .id = OPT_NO_PROGRESS, .name = "no-progress",
 	  .help = "no progress line on a terminal, only the summary" },
+	{ .id = OPT_VERIFY_KEY, .name = "verify-key", .arg = OPT_REQUIRED, .metavar = "KEY",
+	  .help = "check the checkpoint and seal records' MACs before shipping\n"
+		  "(KEYID-KEY as connrec keygen printed it, or @FILE holding it)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	{ 0 },
 };
@@ -68,6 +73,7 @@ struct ship_args {
 	struct ship_opts o;
 	bool schema, no_progress;
 	char *url; /* a copy: the argument itself is masked */
+	char verify_key[SEALKEY_VERIFY_LEN + 64];
 };
 
 static int on_opt(void *ctx, const struct opt *o, const char *arg)
@@ -116,6 +122,18 @@ static int on_opt(void *ctx, const struct opt *o, const char *arg)
 	case OPT_NO_PROGRESS:
 		a->no_progress = true;
 		break;
+	case OPT_VERIFY_KEY: {
+		int err = sealkey_verify_arg(arg, a->verify_key);
+
+		if (err == -ENOENT)
+			return opt_bad_value(o, arg, "cannot read the file");
+		if (err)
+			return opt_bad_value(o, "...", err == -EBADMSG
+							       ? "damaged: its key id does not match"
+							       : "expected KEYID-KEY as keygen printed it");
+		a->o.verify_key = a->verify_key;
+		break;
+	}
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
 		break;
@@ -411,7 +429,7 @@ static int verify_batch(struct ship *s, const struct plan *p, size_t first, size
 		paths[k++] = p->list[p->todo[first + i]].path;
 	if (after)
 		paths[k++] = after->path;
-	err = ship_verify(paths, k, all);
+	err = ship_verify(paths, k, s->o->verify_key, all);
 	if (err)
 		snprintf(s->err, sizeof(s->err), "verify: %s", strerror(-err));
 	for (size_t i = 0; !err && i < n; i++)

@@ -32,6 +32,7 @@ struct ship_opts {
 	const char *dir;
 	struct ch_opts ch;
 	uint64_t chunk; /* bytes of rows per INSERT; 0 = default */
+	const char *verify_key; /* --verify-key: check the records' MACs, or NULL */
 	bool progress;	/* redraw a progress line (stderr is a terminal) */
 };
 
@@ -71,9 +72,13 @@ int ship_schema(const struct ship_opts *o, bool apply);
 /* Checks that every table and column ship writes exists on the server. */
 int ship_check_tables(struct ship *s);
 
-/* ship_verify.c: the verdict of `connrec verify` on each of paths (checked together, so the
- * hash chain between consecutive ones is checked too). problems[i] is "" when path i passed,
- * else its first problem. 0 or -errno. */
-int ship_verify(char *const *paths, size_t n, char (*problems)[256]);
+/*
+ * ship_verify.c: the verdict of `connrec verify` on each of paths (checked together, so the
+ * hash chain between consecutive ones is checked too, and the checkpoint and seal records in
+ * them against the rows and files they describe; with VERIFY_KEY, their MACs and epochs).
+ * problems[i] is "" when path i passed, else its first problem; a problem of the records as a
+ * whole (a wrong MAC, a missing epoch) is every path's. 0 or -errno.
+ */
+int ship_verify(char *const *paths, size_t n, const char *verify_key, char (*problems)[256]);
 
 #endif /* CONNREC_FLEET_SHIP_H */
