@@ -5,7 +5,8 @@
  * records those files hold (with --verify-key, their MACs and epochs too). The checks are
  * verify's own (store_verify(), read/store_verify.h); this keeps the first problem it finds
  * with each segment. A problem of the records as a whole names no file ("records"): it holds
- * back every segment checked with them, since which one it concerns is not known.
+ * back every segment checked with them, since which one it concerns is not known; so do
+ * records that --verify-key cannot check (another key's, or none).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -27,6 +28,12 @@ static void on_item(void *ctx, const struct verify_item *it)
 {
 	struct verdicts *v = ctx;
 
+	/* With --verify-key, a record it cannot check proves nothing: held back too. */
+	if (it->kind == VERIFY_RECORDS && it->key_id && (it->other_key || it->unsealed) &&
+	    !v->records[0])
+		snprintf(v->records, sizeof(v->records),
+			 "records: %zu of %zu sealed with a key other than %s, %zu with none",
+			 it->other_key, it->checkpoints + it->seals, it->key_id, it->unsealed);
 	if (it->kind != VERIFY_PROBLEM || !it->segment)
 		return;
 	if (!strcmp(it->segment, "records")) {
