@@ -40,7 +40,7 @@ chmod 600 "$CR_TMP/auth" "$CR_TMP/auth.bad"
 
 "$BIN" ship --schema --to "$URL" --auth "$CR_TMP/auth" 2>"$CR_TMP/schema.err" && st=0 || st=$?
 cr_eq "ship --schema --to creates the tables" 0 "$st"
-cr_eq "tables on the server" "cgroup conn conn_end gap life life_exit run segments" \
+cr_eq "tables on the server" "anchor cgroup conn conn_end gap life life_exit run segments" \
 	"$(ch_q "SELECT name FROM system.tables WHERE database = 'connrec' ORDER BY name" | tr '\n' ' ' | sed 's/ $//')"
 
 # --- two stores ------------------------------------------------------------------------------
@@ -102,10 +102,14 @@ short_a=$(sed -n 's/^done //p' "$CR_TMP/traffic-a")
 "$BIN" ship --to "$URL" --auth "$CR_TMP/auth" -d "$CR_TMP/a" 2>"$CR_TMP/ship-a.err" && st=0 || st=$?
 cr_eq "ship of fleet-a after the recorder stopped" 0 "$st"
 
-# Store B: recorded with a kill -9 and a restart in the middle.
+# Store B: recorded with a kill -9 and a restart in the middle, its records sealed with a key.
 cr_netns nsb b
-record_as fleet-b
 CR_DATA=$CR_TMP/b
+mkdir -m 700 "$CR_DATA" "$CR_TMP/other"
+"$BIN" keygen -d "$CR_DATA" >"$CR_TMP/b.vkey" 2>"$CR_TMP/keygen.err" ||
+	cr_fatal "keygen: $(cat "$CR_TMP/keygen.err")"
+"$BIN" keygen -d "$CR_TMP/other" >"$CR_TMP/other.vkey" 2>/dev/null || cr_fatal "keygen (other)"
+record_as fleet-b
 cr_start --rotate-age 1s
 traffic "$nsb" "$CR_TMP/traffic-b" 5
 # Once a segment is sealed (so the store has history on both sides of the kill):
@@ -144,6 +148,14 @@ ship_b --to "$URL" --auth "$CR_TMP/auth.bad" 2>"$CR_TMP/auth.err" && st=0 || st=
 cr_eq "ship with a wrong password: exit status" 1 "$st"
 cr_eq "ship with a wrong password: says so" 1 "$(grep -c "authentication refused" "$CR_TMP/auth.err" || true)"
 cr_eq "nothing of fleet-b marked yet" 0 "$(seg_count fleet-b)"
+
+# Records sealed with another key than the one given: none of them can be proven, nothing goes.
+ship_b --to "$URL" --auth "$CR_TMP/auth" --verify-key "@$CR_TMP/other.vkey" \
+	2>"$CR_TMP/vkey.err" && st=0 || st=$?
+cr_eq "ship --verify-key with another store's key: exit status" 1 "$st"
+cr_eq "ship --verify-key with another store's key: each segment named, not shipped" "$nb" \
+	"$(grep -c "fails verify (records: .* sealed with a key other than" "$CR_TMP/vkey.err" || true)"
+cr_eq "nothing of fleet-b marked after the wrong key" 0 "$(seg_count fleet-b)"
 
 # proxy NAME PATTERN N: a proxy that hangs at the N-th request matching PATTERN; its port goes
 # to $proxy_port (not printed: $(...) would lose the cleanup registration).
@@ -206,9 +218,10 @@ cr_eq "every other segment of fleet-b is shipped" "$((nb - 1))" "$(seg_count fle
 cp "$CR_TMP/bad.orig" "$bad"
 proxy retry 'connrec.conn%20' 1
 ship_b --to "http://127.0.0.1:$proxy_port/" --auth "$CR_TMP/auth" --timeout 1s --tries 2 \
-	2>"$CR_TMP/retry.err" && st=0 || st=$?
+	--verify-key "@$CR_TMP/b.vkey" 2>"$CR_TMP/retry.err" && st=0 || st=$?
 cr_eq "ship that gets past a hang by retrying: exit status" 0 "$st"
-cr_eq "every segment of fleet-b is shipped" "$nb" "$(seg_count fleet-b)"
+cr_eq "every segment of fleet-b is shipped (its records' MACs checked with its key)" "$nb" \
+	"$(seg_count fleet-b)"
 
 # Nothing new: shipping again sends nothing.
 before=$(ch_q "SELECT count() FROM connrec.conn")
@@ -232,7 +245,7 @@ local_rows() {
 }
 visible="(host, segment_id, attempt) IN (SELECT host, segment_id, min(attempt) FROM connrec.segments GROUP BY host, segment_id)"
 for s in a b; do
-	for t in conn conn_end gap run life life_exit cgroup; do
+	for t in conn conn_end gap run life life_exit cgroup anchor; do
 		cr_eq "fleet-$s: $t rows on the server = in the sealed segments" "$(local_rows "$CR_TMP/$s" $t)" \
 			"$(ch_q "SELECT count() FROM connrec.$t WHERE host = 'fleet-$s' AND $visible")"
 	done
@@ -263,6 +276,9 @@ cr_eq "fleet-a: the traffic process's flows carry their life's key (pstart_ns) t
 	"$(local_pstart)" \
 	"$(ch_q "SELECT DISTINCT pstart_ns FROM connrec.conn WHERE host = 'fleet-a' AND pid = $pid_a
 		AND $visible" | sort -u)"
+cr_gt "fleet-b: seal records with a MAC on the server" 0 \
+	"$(ch_q "SELECT count() FROM connrec.anchor WHERE host = 'fleet-b' AND kind = 'seal' AND
+		position(line, ' mac=') > 0 AND $visible")"
 cr_gt "fleet-a: cgroup names on the server" 0 \
 	"$(ch_q "SELECT count() FROM connrec.cgroup WHERE host = 'fleet-a' AND $visible")"
 cr_gt "rows of killed attempts stay on the server, unseen" \
@@ -288,8 +304,8 @@ mid=$((first / 1000000000 + 3))
 compare() { # WHAT ARGS...
 	_what=$1
 	shift
-	local_q "$@" --format json >"$CR_TMP/cmp.local" 2>"$CR_TMP/cmp.local.err" && _l=0 || _l=$?
-	remote "$@" --format json >"$CR_TMP/cmp.remote" 2>"$CR_TMP/cmp.remote.err" && _r=0 || _r=$?
+	local_q "$@" --format "$cmp_fmt" >"$CR_TMP/cmp.local" 2>"$CR_TMP/cmp.local.err" && _l=0 || _l=$?
+	remote "$@" --format "$cmp_fmt" >"$CR_TMP/cmp.remote" 2>"$CR_TMP/cmp.remote.err" && _r=0 || _r=$?
 	if [ "$_l" = "$_r" ] && cmp -s "$CR_TMP/cmp.local" "$CR_TMP/cmp.remote"; then
 		cr_pass "query --from $_what: the same $(wc -l <"$CR_TMP/cmp.local") row(s) as local"
 	else
@@ -299,6 +315,7 @@ compare() { # WHAT ARGS...
 		cat "$CR_TMP/cmp.remote.err" | head -n 5
 	fi
 }
+cmp_fmt=json
 compare "lifetimes"
 compare "--at" --at "@$mid"
 compare "--since/--until" --since "@$((mid - 1))" --until "@$((mid + 1))"
@@ -313,6 +330,21 @@ compare "--proto udp" --proto udp
 compare "--addr --direction" --addr 127.0.0.0/8 --direction in
 compare "--min-duration --newest --limit" --min-duration 2s --newest --limit 5
 compare "--count" --count
+# Who: the process columns above, and the filters on them, from the lives shipped.
+exe_a=$(local_q --pid "$pid_a" --format json --limit 1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["exe"])')
+ppid_a=$(local_q --pid "$pid_a" --format json --limit 1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ppid"])')
+cr_gt "fleet-a: the traffic process's flows name its executable locally" 0 "$(printf '%s' "$exe_a" | grep -c python || true)"
+compare "--exe" --exe "$exe_a"
+compare "--exe glob" --exe '*pyth*'
+compare "--args" --args fleet_traffic
+compare "--ppid" --ppid "$ppid_a"
+compare "--unit" --unit '*'
+compare "--container" --container 0
+compare "--procs" --procs
+compare "--procs --exe" --procs --exe '*pyth*'
+cmp_fmt=zeek
+compare "--format zeek (who columns)"
+cmp_fmt=json
 # Whether the kill -9 leaves unknown ends depends on what the restarted recorder finds again
 # (it carries open connections and dumps the existing ones): logged, not a fleet property.
 cr_log "unknown ends (UNK) after fleet-b's kill -9: $(local_q --state UNK --count)"
