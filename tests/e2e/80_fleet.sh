@@ -345,6 +345,39 @@ compare "--procs --exe" --procs --exe '*pyth*'
 cmp_fmt=zeek
 compare "--format zeek (who columns)"
 cmp_fmt=json
+# The golden store (tests/tools/mkfixture): a reused pid, a container, units, a parent, hostile
+# strings in exe and args. Its sealed segment, shipped into a database of its own, answers the
+# who filters and columns as the file does.
+"$CONNREC_OUTPUT/tools/mkfixture" golden "$CR_TMP/fx" >/dev/null 2>&1 || cr_fatal "mkfixture golden"
+"$BIN" ship --schema --to "$URL" --auth "$CR_TMP/auth" --database fx 2>/dev/null ||
+	cr_fatal "ship --schema --database fx"
+"$BIN" ship --to "$URL" --auth "$CR_TMP/auth" --database fx -d "$CR_TMP/fx" 2>"$CR_TMP/fx.err" &&
+	st=0 || st=$?
+cr_eq "the golden store's sealed segment ships" 0 "$st"
+FILES="-f $CR_TMP/fx/seg-00000001.db.zst"
+now_run=$now
+now=1795244400 # 2026-11-21T04:00:00Z, as the golden tests
+remote() { "$BIN" query --from "$URL" --database fx --now "@$now" "$@"; }
+compare "golden: lifetimes with who columns"
+compare "golden: --pid 200 (two lives of one pid)" --pid 200
+compare "golden: --exe" --exe /usr/bin/curl
+compare "golden: --exe glob" --exe '*/python*'
+compare "golden: --args" --args 'https://93'
+compare "golden: --ppid" --ppid 150
+compare "golden: --container" --container 4f1e9a2b3c4d
+compare "golden: --unit" --unit 'ssh.*'
+compare "golden: --unit of flows without a life" --unit session-2.scope
+compare "golden: --procs" --procs
+cmp_fmt=zeek
+compare "golden: zeek, hostile strings escaped alike" --pid 200,1000
+cmp_fmt=csv
+compare "golden: csv" --pid 1000
+cmp_fmt=json
+cr_gt "golden: --unit session-2.scope finds flows" 0 "$(local_q --unit session-2.scope --count)"
+cr_gt "golden: --container finds flows" 0 "$(local_q --container 4f1e9a2b3c4d --count)"
+FILES=$(for f in $(sealed "$CR_TMP/a") $(sealed "$CR_TMP/b"); do printf -- '-f %s ' "$f"; done)
+now=$now_run
+
 # Whether the kill -9 leaves unknown ends depends on what the restarted recorder finds again
 # (it carries open connections and dumps the existing ones): logged, not a fleet property.
 cr_log "unknown ends (UNK) after fleet-b's kill -9: $(local_q --state UNK --count)"
