@@ -271,7 +271,7 @@ struct sr_life {
 	char exe[SR_EXE_MAX], args[SR_ARGS_MAX];
 };
 
-/* Every life row, ordered by id. */
+/* Every life row, in no particular order. */
 int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx);
 
 struct sr_life_exit {
@@ -280,7 +280,7 @@ struct sr_life_exit {
 	uint32_t pid;
 };
 
-/* Every life_exit row, ordered by id. */
+/* Every life_exit row. */
 int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *row, void *ctx),
 		  void *ctx);
 
@@ -289,7 +289,7 @@ struct sr_cgroup {
 	char path[512], container[80], unit[256];
 };
 
-/* Every cgroup row, ordered by id. */
+/* Every cgroup row. */
 int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
 	       void *ctx);
 

@@ -50,8 +50,7 @@ int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *
 	sqlite3_stmt *st;
 	int err = prepare(seg,
 			  "SELECT pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm, uid,"
-			  " cgroup, comm, exe, args, flags, exit_ns, exit_code, id FROM life"
-			  " ORDER BY id",
+			  " cgroup, comm, exe, args, flags, exit_ns, exit_code, id FROM life",
 			  &st);
 
 	const struct row_cb c = { .fn.life = cb, .ctx = ctx };
@@ -64,9 +63,9 @@ static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
 	struct sr_life_exit r = {
 		.pid = (uint32_t)sqlite3_column_int64(st, 0),
 		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1),
+		.id = sqlite3_column_int64(st, 4),
 		.exit_ns = sqlite3_column_int64(st, 2),
 		.exit_code = sqlite3_column_int64(st, 3),
-		.id = sqlite3_column_int64(st, 4),
 	};
 
 	return cb->fn.life_exit(&r, cb->ctx);
@@ -76,8 +75,7 @@ int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *r
 		  void *ctx)
 {
 	sqlite3_stmt *st;
-	int err = prepare(
-		seg, "SELECT pid, pstart_ns, exit_ns, exit_code, id FROM life_exit ORDER BY id", &st);
+	int err = prepare(seg, "SELECT pid, pstart_ns, exit_ns, exit_code, id FROM life_exit", &st);
 
 	const struct row_cb c = { .fn.life_exit = cb, .ctx = ctx };
 
@@ -100,7 +98,7 @@ int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, vo
 	       void *ctx)
 {
 	sqlite3_stmt *st;
-	int err = prepare(seg, "SELECT id, path, container, unit FROM cgroup ORDER BY id", &st);
+	int err = prepare(seg, "SELECT id, path, container, unit FROM cgroup", &st);
 
 	const struct row_cb c = { .fn.cgroup = cb, .ctx = ctx };
 
