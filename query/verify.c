@@ -236,16 +236,29 @@ struct verify_args {
 /* KEY, or the first line of FILE for @FILE (which keeps the key out of the process list). */
 static int take_verify_key(const struct opt *o, const char *arg, struct verify_args *a)
 {
-	static char key[SEALKEY_VERIFY_LEN + 64];
-	int err = sealkey_verify_arg(arg, key);
+	static char from_file[SEALKEY_VERIFY_LEN + 64];
+	uint8_t k0[SEALKEY_LEN];
+	char id[SEALKEY_ID_LEN + 1];
+	int err;
 
-	if (err == -ENOENT)
-		return opt_bad_value(o, arg, "cannot read the file");
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "re");
+
+		if (!f || !fgets(from_file, sizeof(from_file), f)) {
+			if (f)
+				fclose(f);
+			return opt_bad_value(o, arg, "cannot read the file");
+		}
+		fclose(f);
+		arg = from_file;
+	}
+	err = sealkey_parse_verify(arg, k0, id);
+	OPENSSL_cleanse(k0, sizeof(k0));
 	if (err)
 		return opt_bad_value(o, "...", err == -EBADMSG
 						       ? "damaged: its key id does not match"
 						       : "expected KEYID-KEY as keygen printed it");
-	a->v.verify_key = key;
+	a->v.verify_key = arg;
 	return 0;
 }
 
