@@ -73,9 +73,8 @@ static void execf(sqlite3 *db, const char *fmt, ...)
 }
 
 /* A new segment with the schema and its meta; WAL for an active one, DELETE when sealed. */
-/* prev_sha256: the SHA-256 of the previous sealed segment ("" when none is known). */
-static sqlite3 *seg_create_chained(const char *path, const char *host, int64_t id,
-				   int64_t created, bool wal, const char *prev_sha256)
+static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64_t created,
+			   bool wal)
 {
 	sqlite3 *db;
 
@@ -90,15 +89,9 @@ static sqlite3 *seg_create_chained(const char *path, const char *host, int64_t i
 	      "'%lld'),"
 	      " ('host', %Q), ('boot_id', 'b00t-1d'), ('kernel', '6.18.0'),"
 	      " ('recorder_version', '0.1.0'), ('clock_offset_ns', '0'), ('created_ns', '%lld'),"
-	      " ('prev_sha256', %Q)",
-	      schema_sql_count, (long long)id, host, (long long)created, prev_sha256);
+	      " ('prev_sha256', '')",
+	      schema_sql_count, (long long)id, host, (long long)created);
 	return db;
-}
-
-static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64_t created,
-			   bool wal)
-{
-	return seg_create_chained(path, host, id, created, wal, "");
 }
 
 static void seal(sqlite3 *db, int64_t first, int64_t last)
@@ -149,6 +142,17 @@ static void compress(const char *path)
 	free(src);
 	free(dst);
 	unlink(path);
+}
+
+/* compress(), then the SHA-256 of the .zst into sha256 (65 bytes), for the next's prev_sha256. */
+static void compress_hash(const char *path, char *sha256)
+{
+	char zst[4200];
+
+	compress(path);
+	snprintf(zst, sizeof(zst), "%s.zst", path);
+	if (seg_hash_file(zst, sha256))
+		die("hash %s", zst);
 }
 
 static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long long netns,
@@ -469,7 +473,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 {
 	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
 	long long per = flows / segs, id = 1;
-	char p[4096], prev_sha[65] = "";
+	char p[4096], prev_sha256[65] = "";
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		die("mkdir %s", dir);
@@ -482,10 +486,11 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 		sqlite3 *db;
 
 		snprintf(p, sizeof(p), "%s/seg-%08d.db", dir, k + 1);
-		/* Chained like a recorder's segments, so verify and ship accept the store. */
-		db = seg_create_chained(p, "bench", k + 1, c0, active, prev_sha);
+		db = seg_create(p, "bench", k + 1, c0, active);
 		exec(db, "PRAGMA synchronous=OFF");
 		exec(db, "BEGIN");
+		/* The hash chain, as the recorder writes it: this segment records the last one's. */
+		execf(db, "UPDATE meta SET value = %Q WHERE key = 'prev_sha256'", prev_sha256);
 		for (int i = 1; i <= 1000; i++) {
 			char comm[16];
 
@@ -544,14 +549,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			seal(db, c0, c1);
 		}
 		sqlite3_close(db);
-		if (!active) {
-			char zst[4200];
-
-			compress(p);
-			snprintf(zst, sizeof(zst), "%s.zst", p);
-			if (seg_hash_file(zst, prev_sha))
-				die("hash %s", zst);
-		}
+		if (!active)
+			compress_hash(p, prev_sha256);
 		fprintf(stderr, "mkfixture: segment %d: %lld flows\n", k + 1, n);
 	}
 }
