@@ -42,7 +42,7 @@ rm -rf "$CH_DIR"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
 	[ -n "${CH_PID:-}" ] && kill "$CH_PID" 2>/dev/null && wait "$CH_PID" 2>/dev/null
-	rm -rf "$CH_DIR" "$DIR/conn.rowbinary"
+	rm -rf "$CH_DIR" "$DIR/conn.rowbinary" "$DIR/secs.err"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -52,9 +52,9 @@ URL=$CH_URL
 printf 'shipper:s3cret\n' >"$CH_DIR/auth"
 chmod 600 "$CH_DIR/auth"
 
-secs() { # runs "$@" (output discarded), prints its wall time in seconds
+secs() { # runs "$@" (output discarded), prints its wall time in seconds; a failure ends the run
 	_s=$(date +%s.%N)
-	"$@" >/dev/null 2>&1
+	"$@" >/dev/null 2>"$DIR/secs.err" || { echo "failed: $*" >&2; tail -n 5 "$DIR/secs.err" >&2; exit 1; }
 	_e=$(date +%s.%N)
 	printf '%.3f\n' "$(echo "$_e - $_s" | bc)"
 }
@@ -71,8 +71,9 @@ for r in $(seq "$ROUNDS"); do
 	ship_t="$ship_t $t"
 	echo "round $r: ship $t s" >&2
 	if [ "$r" = 1 ]; then
-		rows=$(ch_q "SELECT (SELECT count() FROM connrec.conn) + (SELECT count() FROM connrec.conn_end)
-			+ (SELECT count() FROM connrec.gap) + (SELECT count() FROM connrec.run)")
+		# Every row shipped, as the markers count them (all tables but the markers).
+		rows=$(ch_q "SELECT sum(conn_rows + end_rows + gap_rows + run_rows + life_rows
+			+ life_exit_rows + cgroup_rows + anchor_rows) FROM connrec.segments")
 		conn_rows=$(ch_q "SELECT count() FROM connrec.conn")
 		curl -sS -u shipper:s3cret "$URL" --data-binary "SELECT $cols FROM connrec.conn FORMAT RowBinary" \
 			>"$DIR/conn.rowbinary"
