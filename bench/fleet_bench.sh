@@ -11,7 +11,8 @@
 #
 # Each round: an empty database, then
 #   ship      connrec ship of the whole store (verify, decompress, read, RowBinary, INSERT)
-#   baseline  curl posting the same conn rows as RowBinary (taken back from the server once)
+#   baseline  curl posting the same conn rows as RowBinary (taken back from the server once;
+#             streamed from the file with -T, --data-binary @FILE would load a GB into memory)
 #             into a copy of the table: what the server alone takes for those bytes
 # and after the last round, best of 3, alternated: Q1 --since 1h --port 53 (--count, and rows
 # as JSON) with --from, and on the local store. The answers must be equal (checked).
@@ -81,7 +82,7 @@ for r in $(seq "$ROUNDS"); do
 	fi
 	ch_q "CREATE TABLE connrec.conn_copy AS connrec.conn"
 	t=$(secs curl -sS -u shipper:s3cret "${URL}?query=INSERT%20INTO%20connrec.conn_copy%20($cols)%20FORMAT%20RowBinary" \
-		--data-binary "@$DIR/conn.rowbinary")
+		-X POST -T "$DIR/conn.rowbinary")
 	base_t="$base_t $t"
 	echo "round $r: baseline $t s ($conn_rows conn rows, $rows rows in all, $mb MB)" >&2
 	[ "$(ch_q "SELECT count() FROM connrec.conn_copy")" = "$conn_rows" ] || { echo "baseline lost rows"; exit 1; }
