@@ -229,6 +229,8 @@ for s in a b; do
 	"$BIN" ship --to "$URL" --auth "$CR_TMP/auth" -d "$CR_TMP/$s" 2>"$CR_TMP/again-$s.err" && st=0 || st=$?
 	cr_eq "ship $s again: exit status" 0 "$st"
 	cr_eq "ship $s again: nothing shipped" 1 "$(grep -c ": 0 segments shipped" "$CR_TMP/again-$s.err" || true)"
+	cr_eq "ship $s again: stderr not a terminal: the summary alone, one line" 1 \
+		"$(wc -l <"$CR_TMP/again-$s.err")"
 done
 cr_eq "rows on the server after shipping again" "$before" "$(ch_q "SELECT count() FROM connrec.conn")"
 
@@ -351,9 +353,14 @@ cmp_fmt=json
 "$CONNREC_OUTPUT/tools/mkfixture" golden "$CR_TMP/fx" >/dev/null 2>&1 || cr_fatal "mkfixture golden"
 "$BIN" ship --schema --to "$URL" --auth "$CR_TMP/auth" --database fx 2>/dev/null ||
 	cr_fatal "ship --schema --database fx"
-"$BIN" ship --to "$URL" --auth "$CR_TMP/auth" --database fx -d "$CR_TMP/fx" 2>"$CR_TMP/fx.err" &&
-	st=0 || st=$?
+# On a terminal (script(1) gives it one): the progress line, erased, then the summary.
+script -qec "'$BIN' ship --to '$URL' --auth '$CR_TMP/auth' --database fx -d '$CR_TMP/fx'" \
+	/dev/null >"$CR_TMP/fx.tty" 2>&1 </dev/null && st=0 || st=$?
 cr_eq "the golden store's sealed segment ships" 0 "$st"
+cr_eq "ship on a terminal: a progress line (segment, rows, MB/s)" 1 \
+	"$(grep -c 'shipping: segment 1/1, .* rows, .* MB/s' "$CR_TMP/fx.tty" || true)"
+cr_eq "ship on a terminal: the progress line erased before the summary" 1 \
+	"$(grep -c "$(printf '\r\033\\[K')connrec ship: done: 1 segment shipped" "$CR_TMP/fx.tty" || true)"
 FILES="-f $CR_TMP/fx/seg-00000001.db.zst"
 now_run=$now
 now=1795244400 # 2026-11-21T04:00:00Z, as the golden tests
@@ -377,6 +384,30 @@ cr_gt "golden: --unit session-2.scope finds flows" 0 "$(local_q --unit session-2
 cr_gt "golden: --container finds flows" 0 "$(local_q --container 4f1e9a2b3c4d --count)"
 FILES=$(for f in $(sealed "$CR_TMP/a") $(sealed "$CR_TMP/b"); do printf -- '-f %s ' "$f"; done)
 now=$now_run
+
+# --- examples/connrec-ship.service and .timer ---------------------------------------------------
+
+mkdir "$CR_TMP/units"
+sed "s#/usr/local/sbin/connrec#$BIN#" "$TDIR/../../examples/connrec-ship.service" \
+	>"$CR_TMP/units/connrec-ship.service"
+cp "$TDIR/../../examples/connrec-ship.timer" "$CR_TMP/units/"
+if command -v systemd-analyze >/dev/null; then
+	(cd "$CR_TMP/units" && systemd-analyze verify ./connrec-ship.service ./connrec-ship.timer) \
+		>"$CR_TMP/units.out" 2>&1 && st=0 || st=$?
+	cr_eq "systemd-analyze verify of the example units: exit status" 0 "$st"
+	cr_eq "systemd-analyze verify of the example units: no complaint" "" "$(cat "$CR_TMP/units.out")"
+else
+	cr_log "no systemd-analyze: the example units' syntax is not checked"
+fi
+# The service's command as it stands, but for the URL, the auth file and the data dir.
+cmd=$(sed -n '/^ExecStart=/,/[^\\]$/p' "$CR_TMP/units/connrec-ship.service" |
+	sed 's/^ExecStart=//; s/\\$//' | tr -d '\n\t')
+cmd=$(printf '%s' "$cmd" | sed -e "s#http://clickhouse.example:8123#$URL#" \
+	-e "s#/etc/connrec/ship.auth#$CR_TMP/auth#" -e "s#/var/lib/connrec#$CR_TMP/a#")
+sh -c "$cmd" 2>"$CR_TMP/unit-run.err" && st=0 || st=$?
+cr_eq "the example service's command runs (nothing new for fleet-a): exit status" 0 "$st"
+cr_eq "the example service's command: one summary line" 1 \
+	"$(grep -c '^connrec ship: done: 0 segments shipped' "$CR_TMP/unit-run.err" || true)"
 
 # Whether the kill -9 leaves unknown ends depends on what the restarted recorder finds again
 # (it carries open connections and dumps the existing ones): logged, not a fleet property.
