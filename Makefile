@@ -20,7 +20,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
 	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Isrc -Ifleet -I.
 # Preprocessor flags from the environment (dpkg-buildflags puts _FORTIFY_SOURCE there).
 CFLAGS += $(CPPFLAGS)
-LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lcurl -lpthread
+LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lldns -lcurl -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
 ifeq ($(SAN),1)
@@ -137,6 +137,13 @@ $(OUTPUT)/tests/test_proc_ingest: tests/unit/test_proc_ingest.c recorder/proc_in
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_proc_ingest.c \
 		recorder/proc_ingest.c $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
+# The DNS test drives the recorder's parser, TCP reassembly and owner table directly.
+DNS_TEST_SRCS := recorder/dns_parse.c recorder/dns_tcp.c recorder/dns_owners.c
+$(OUTPUT)/tests/test_dns: tests/unit/test_dns.c $(DNS_TEST_SRCS) $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_dns.c $(DNS_TEST_SRCS) \
+		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)

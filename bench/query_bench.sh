@@ -6,8 +6,10 @@
 # zstd-compressed, the last one active), and a decompressed copy for sqlite3. Times, best of 3:
 #   Q1  --since 1h --port 53       (who did DNS in the last hour)
 #   Q2  full-window count           (every lifetime in the store)
-# for connrec on the real store (.db.zst: includes decompression and PRAGMA quick_check),
-# with --no-check, and on the decompressed copy; and for sqlite3 on the decompressed copy.
+#   Q3  --port RARE, all time        (a selective question over the whole store)
+# for connrec on the real store (.db.zst: includes decompression, or reading the frames in
+# place, and PRAGMA quick_check where it runs), with --no-check, and on the decompressed copy;
+# and for sqlite3 on the decompressed copy. Peak RSS (KB, GNU time) of one connrec run each.
 set -eu
 cd "$(dirname "$0")/.."
 FLOWS=${1:-10000000}
@@ -58,6 +60,17 @@ sq_q1_last2() {
 			AND (c.flags & 2) = 0"
 	done | awk '{s += $1} END {print s}'
 }
+# A local port mkfixture gives about one flow in 28,000.
+RARE=40000
+sq_q3() {
+	for f in "$DIR"/plain/*.db; do
+		sqlite3 "file:$f?immutable=1" "SELECT count(*) FROM conn
+			WHERE (lport = $RARE OR rport = $RARE) AND (flags & 2) = 0"
+	done | awk '{s += $1} END {print s}'
+}
+rss() { # peak RSS in KB of one run of "$@"
+	/usr/bin/time -f 'RSS %M' "$@" 2>&1 >/dev/null | sed -n 's/^RSS //p' | tail -n 1
+}
 sq_q2() {
 	for f in "$DIR"/plain/*.db; do
 		sqlite3 "file:$f?immutable=1" "SELECT count(*) FROM conn WHERE (flags & 2) = 0"
@@ -65,7 +78,7 @@ sq_q2() {
 }
 
 echo "store: $FLOWS flows, $(ls "$DIR/store" | wc -l) segments, $(du -sh "$DIR/store" | cut -f1) (.zst), $(du -sh "$DIR/plain" | cut -f1) decompressed"
-echo "answers: Q1 connrec=$("$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 --count 2>/dev/null) sqlite3=$(sq_q1)  Q2 connrec=$("$BIN" query -d "$DIR/store" --now "$NOW" --count 2>/dev/null) sqlite3=$(sq_q2)"
+echo "answers: Q1 connrec=$("$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 --count 2>/dev/null) sqlite3=$(sq_q1)  Q2 connrec=$("$BIN" query -d "$DIR/store" --now "$NOW" --count 2>/dev/null) sqlite3=$(sq_q2)  Q3 connrec=$("$BIN" query -d "$DIR/store" --now "$NOW" --port $RARE --count 2>/dev/null) sqlite3=$(sq_q3)"
 c1=$(best "$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 --count)
 c1n=$(best "$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 --count --no-check)
 c1j=$(best "$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 -o json)
@@ -77,6 +90,11 @@ c2n=$(best "$BIN" query -d "$DIR/store" --now "$NOW" --count --no-check)
 c2p=$(best "$BIN" query -d "$DIR/plain" --now "$NOW" --count)
 c2pn=$(best "$BIN" query -d "$DIR/plain" --now "$NOW" --count --no-check)
 s2=$(best sq_q2)
+c3=$(best "$BIN" query -d "$DIR/store" --now "$NOW" --port $RARE --count)
+s3=$(best sq_q3)
+m1=$(rss "$BIN" query -d "$DIR/store" --now "$NOW" --since 1h --port 53 --count)
+m2=$(rss "$BIN" query -d "$DIR/store" --now "$NOW" --count)
+m3=$(rss "$BIN" query -d "$DIR/store" --now "$NOW" --port $RARE --count)
 r() { echo "scale=2; $1 / $2" | bc; }
 cat <<EOT
 | question | connrec (.zst store) | connrec --no-check | connrec (decompressed copy) | sqlite3 (decompressed copy) | ratio connrec/sqlite3 |
@@ -84,4 +102,7 @@ cat <<EOT
 | Q1 --since 1h --port 53 (count) | ${c1} s | ${c1n} s | ${c1p} s | ${s1} s all files, ${s1l} s last 2 files | $(r "$c1" "$s1") (vs all files), $(r "$c1" "$s1l") (vs last 2) |
 | Q1 as JSON rows | ${c1j} s | | | | |
 | Q2 full-window count | ${c2} s | ${c2n} s | ${c2p} s (${c2pn} s --no-check) | ${s2} s | $(r "$c2" "$s2") (.zst, checked), $(r "$c2pn" "$s2") (same files, no check) |
+| Q3 --port $RARE, all time (count) | ${c3} s | | | ${s3} s | $(r "$c3" "$s3") |
+
+peak RSS of connrec on the .zst store: Q1 ${m1} KB, Q2 ${m2} KB, Q3 ${m3} KB
 EOT

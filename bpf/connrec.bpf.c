@@ -10,6 +10,9 @@
  *   cgroup/connect4|6            makes the kernel assign a socket cookie to UDP sockets
  *   cgroup/sendmsg4|6, recvmsg4|6 unconnected UDP datagrams, with the peer's address
  *   cgroup/sock_release          the end of a UDP socket
+ *   cgroup_skb/ingress           DNS answers (bpf/dns.bpf.h); UDP bytes received
+ *   cgroup_skb/egress            UDP bytes sent (bpf/udp_traffic.bpf.h)
+ *   raw_tp/inet_sk_error_report  a UDP flow refused by an ICMP port unreachable
  *
  * Every cgroup hook returns 1 ("allow"): connrec observes, it never changes traffic.
  * Each flow gets a 64-bit id from one global counter that userspace seeds above every id
@@ -737,6 +740,17 @@ static __always_inline __u32 report_tcp(__u64 key, __u64 id)
 
 /* ---- UDP ---- */
 
+/* Two 16-byte addresses, both 8-byte aligned (udp_key, udp_sock_state). */
+static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* UDP bytes each way and refusals, counted into the flows started below. */
+#include "udp_traffic.bpf.h"
+
 /* A UDP flow's identity in an event: the socket's (owner, local end) and the peer in key. */
 static __always_inline void udp_identity(struct cr_event *e, const struct udp_sock_state *us,
 					 const struct udp_key *key)
@@ -805,6 +819,7 @@ static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direc
 			count_drop(CR_DROP_MAP_FULL);
 		return;
 	}
+	udp_take_early(key);
 	journal_add(IPPROTO_UDP, key->cookie, ns.first.id);
 }
 
@@ -830,6 +845,7 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 		return;
 	}
 	__sync_fetch_and_add(&us->nflows, 1);
+	udp_take_early(key);
 	e = event_reserve();
 	if (e) {
 		udp_identity(e, us, key);
@@ -848,14 +864,6 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 		if (uf)
 			uf->id = 0;
 	}
-}
-
-/* Two 16-byte addresses, both 8-byte aligned (udp_key, udp_sock_state). */
-static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-
-	return x[0] == y[0] && x[1] == y[1];
 }
 
 /*
@@ -1096,6 +1104,8 @@ static __always_inline void udp_close_first(struct udp_sock_state *us, __u64 coo
 	e->bytes_in = us->first.bytes_in;
 	e->pkts_out = us->first.pkts_out;
 	e->pkts_in = us->first.pkts_in;
+	if (us->first.refused)
+		e->end_reason = CR_END_REFUSED;
 	if (!whole)
 		e->flags |= CR_FLAG_OPEN_SENT;
 	event_submit(e);
@@ -1139,3 +1149,6 @@ int on_sock_release(struct bpf_sock *ctx)
 
 /* Process lives (exec, fork, exit, and the start-up seed walk): their own ring and counters. */
 #include "proc.bpf.h"
+
+/* DNS answers: their own ring and counters. */
+#include "dns.bpf.h"

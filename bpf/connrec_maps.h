@@ -102,10 +102,10 @@ struct udp_key {
 };
 
 /*
- * A UDP flow's counters. The traffic counters are for cgroup_skb programs to add to, where
- * they run (bpf/dns.bpf.h): find the socket's state in udp_socks by its cookie; when the
- * packet's peer is the socket's first peer, count in udp_sock_state.first, else look the flow
- * up in udp_flows by (cookie, peer). The CLOSE carries them (cr_event bytes and pkts).
+ * A UDP flow's counters. The traffic counters are added to by the cgroup_skb programs
+ * (bpf/udp_traffic.bpf.h): they find the socket's state in udp_socks by its cookie; when the
+ * packet's peer is the socket's first peer, they count in udp_sock_state.first, else in the
+ * flow in udp_flows by (cookie, peer). The CLOSE carries them (cr_event bytes and pkts).
  */
 struct udp_flow {
 	__u64 id;      /* 0: no flow here (its OPEN was lost, or it ended idle) */
@@ -114,6 +114,8 @@ struct udp_flow {
 	__u64 bytes_in;
 	__u32 pkts_out;
 	__u32 pkts_in;
+	__u32 refused; /* the socket was told ECONNREFUSED (an ICMP port unreachable) */
+	__u32 pad;
 };
 
 /*

@@ -47,7 +47,7 @@ int query_sql_filter(struct query *q)
 	 * leaves few rows: with --addr (exact in SQL too) it was measured 2.4x slower. With
 	 * --from every row goes through the merge (one fetch, no count per segment).
 	 */
-	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs &&
+	q->fast_count = q->mode == MODE_COUNT && !f->states && !f->n_addrs && !f->name &&
 			!who_filter_set(&q->wf) && !q->from.url;
 	s->skip_folded = q->fast_count;
 	return 0;

@@ -22,6 +22,21 @@ int flow_state_bit(const char *name)
 }
 
 /*
+ * A UDP flow has no handshake: what came back says how it went. Refused: an ICMP port
+ * unreachable reached the (connected) socket. Otherwise datagrams both ways or one way, by
+ * the payload bytes the recorder counted; a flow stored without them (an older recorder)
+ * stays SF, as it was then.
+ */
+static const char *udp_state(const struct flow *f)
+{
+	if (f->reason == CR_END_REFUSED)
+		return "REJ";
+	if (!f->has_bytes)
+		return "SF";
+	return f->bytes_out && f->bytes_in ? "SF" : "S0";
+}
+
+/*
  * From the host's point of view. The originator is us for "out", the peer for "in"; that is
  * what turns a local/peer reset into RSTO/RSTR. "Still open" (S1) is only claimed while
  * recording went on; a lost end is UNK. A listener is not a connection: it is LISTEN, and
@@ -41,7 +56,7 @@ const char *flow_state(const struct flow *f)
 	if (f->end == FLOW_END_OPEN)
 		return "S1";
 	if (f->proto != CR_PROTO_TCP)
-		return "SF"; /* UDP: released normally, or idle */
+		return udp_state(f);
 	switch (f->reason) {
 	case CR_END_LOCAL_FIN:
 	case CR_END_PEER_FIN:
@@ -102,6 +117,17 @@ static void take_end(struct flow *f, const struct sr_conn *r)
 	f->has_bytes = r->has_bytes;
 	f->bytes_out = r->bytes_out;
 	f->bytes_in = r->bytes_in;
+}
+
+bool flow_name_match(const struct flow_name *n, const char *glob)
+{
+	if (!fnmatch(glob, n->rname, FNM_CASEFOLD))
+		return true;
+	for (size_t i = 0; i < n->n_chain; i++) {
+		if (!fnmatch(glob, n->chain[i], FNM_CASEFOLD))
+			return true;
+	}
+	return false;
 }
 
 void flow_from_row(struct flow *f, const struct sr_conn *r, uint32_t host, uint32_t seg)
@@ -308,6 +334,35 @@ static int64_t known_until(const struct flow_filter *q, const struct flow *f)
 	}
 }
 
+bool flow_filter_ports(const struct flow_filter *q, uint16_t lport, uint16_t rport)
+{
+	const struct match_sets *m = &q->sets;
+
+	if (m->ports && !port_set_has(m->ports, lport) && !port_set_has(m->ports, rport))
+		return false;
+	if (m->lports && !port_set_has(m->lports, lport))
+		return false;
+	if (m->rports && !port_set_has(m->rports, rport))
+		return false;
+	return true;
+}
+
+bool flow_filter_owner(const struct flow_filter *q, uint32_t pid, uint32_t uid, uint32_t netns,
+		       uint64_t cgroup, const char *comm)
+{
+	const struct match_sets *m = &q->sets;
+
+	if (m->pids && !num_set_has(m->pids, pid))
+		return false;
+	if (m->uids && !num_set_has(m->uids, uid))
+		return false;
+	if (m->netns && !num_set_has(m->netns, netns))
+		return false;
+	if (m->cgroups && !num_set_has(m->cgroups, cgroup))
+		return false;
+	return !q->comm || fnmatch(q->comm, comm, 0) == 0;
+}
+
 bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
 {
 	const struct match_sets *m = &q->sets;
@@ -333,24 +388,14 @@ bool flow_filter_match(const struct flow_filter *q, const struct flow *f)
 		return false;
 	if (q->dir >= 0 && f->dir != q->dir)
 		return false;
-	if (m->ports && !port_set_has(m->ports, f->lport) && !port_set_has(m->ports, f->rport))
-		return false;
-	if (m->lports && !port_set_has(m->lports, f->lport))
-		return false;
-	if (m->rports && !port_set_has(m->rports, f->rport))
+	if (!flow_filter_ports(q, f->lport, f->rport))
 		return false;
 	if (m->addrs && !addr_set_has(m->addrs, f->laddr, f->laddr_len) &&
 	    !addr_set_has(m->addrs, f->raddr, f->raddr_len))
 		return false;
-	if (m->pids && !num_set_has(m->pids, f->pid))
+	if (!flow_filter_owner(q, f->pid, f->uid, f->netns, f->cgroup, f->comm))
 		return false;
-	if (m->uids && !num_set_has(m->uids, f->uid))
-		return false;
-	if (m->netns && !num_set_has(m->netns, f->netns))
-		return false;
-	if (m->cgroups && !num_set_has(m->cgroups, f->cgroup))
-		return false;
-	if (q->comm && fnmatch(q->comm, f->comm, 0) != 0)
+	if (q->name && !(f->name && flow_name_match(f->name, q->name)))
 		return false;
 	if (q->states && !(q->states & (1u << flow_state_bit(flow_state(f)))))
 		return false;

@@ -19,6 +19,19 @@
 #include "match_set.h"
 #include "store_read.h"
 
+/*
+ * The name of a flow's remote address (query/names.c picks it): the name a process asked for,
+ * and the CNAMEs its answer followed from there to the address.
+ */
+struct flow_name {
+	const char *rname;
+	const char *const *chain;
+	size_t n_chain;
+};
+
+/* Whether glob matches the name or any CNAME of its chain (DNS names: case-insensitive). */
+bool flow_name_match(const struct flow_name *n, const char *glob);
+
 enum flow_end {
 	FLOW_END_OPEN = 0,    /* no end, and recording went on: still open at the last record */
 	FLOW_END_CLOSED = 1,  /* end seen */
@@ -43,6 +56,7 @@ struct flow {
 	bool has_bytes;
 	uint8_t laddr[16], raddr[16];
 	char comm[17];
+	const struct flow_name *name; /* NULL: no answer names the remote address */
 };
 
 /* Zeek conn_state for a flow (see docs/query.md): S0 REJ SF RSTO RSTR S1 OTH UNK, LISTEN. */
@@ -89,6 +103,7 @@ struct flow_filter {
 	uint64_t *cgroups;
 	size_t n_cgroups;
 	const char *comm;	  /* fnmatch pattern */
+	const char *name;	  /* --name: a glob on the flow's name and its CNAME chain */
 	unsigned states;	  /* bit mask of FLOW_ST_*; 0 = any */
 	int64_t min_dur, max_dur; /* -1 = unset */
 	int64_t short_lived;	  /* -1 = unset */
@@ -106,5 +121,9 @@ void flow_filter_free(struct flow_filter *f);
 /* Builds f->sets from f's lists, once they are final: before the first flow_filter_match(). */
 int flow_filter_build_sets(struct flow_filter *f);
 bool flow_filter_match(const struct flow_filter *q, const struct flow *f);
+/* The parts of it that other rows share (--dns): ports, and the owning process. */
+bool flow_filter_ports(const struct flow_filter *q, uint16_t lport, uint16_t rport);
+bool flow_filter_owner(const struct flow_filter *q, uint32_t pid, uint32_t uid, uint32_t netns,
+		       uint64_t cgroup, const char *comm);
 
 #endif /* CONNREC_QUERY_FLOWS_H */

@@ -18,10 +18,14 @@
 #include "timespec.h"
 #include "store.h"
 
-static int emit(struct query *q, const struct flow *f)
+static int emit(struct query *q, const struct flow *row)
 {
+	struct flow named = *row, *f = &named;
 	struct who_info wi;
 
+	/* Named once the lifetime is whole: its start and owner are final. */
+	if (q->names)
+		f->name = names_for_flow(q->names, f);
 	if (!flow_filter_match(&q->ff, f))
 		return 0;
 	if (q->mode == MODE_PROCS) {
@@ -50,6 +54,13 @@ static int emit(struct query *q, const struct flow *f)
 	}
 	q->out[q->n_out++] = *f;
 	return 0;
+}
+
+static int on_dns(const struct sr_dns *d, void *ctx)
+{
+	struct query *q = ctx;
+
+	return names_add(q->names, q->cur_host, d);
 }
 
 static int on_row(const struct sr_conn *r, void *ctx)
@@ -206,6 +217,12 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		}
 		if (!err)
 			err = late_ends(q, s, ord);
+		/*
+		 * Its answers before its rows: a flow is named by answers received before it
+		 * began, which are in this segment or carried into it, or in an earlier one.
+		 */
+		if (!err && q->names && !s->late)
+			err = slot_dns(q, s, SR_NO_TIME, q->ff.until, on_dns, q);
 		if (!err && q->fast_count) {
 			uint64_t n = 0;
 
@@ -319,8 +336,14 @@ static void warn_uncovered_start(const struct query *q)
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o)
 {
 	struct out_ctx po = *o;
-	int err = read_flows(q);
 	int close_err;
+	int err = 0;
+
+	/* Every output but --procs prints the name; --count and --procs need it to filter by it. */
+	if ((q->mode != MODE_COUNT && q->mode != MODE_PROCS) || q->ff.name)
+		err = names_new(&q->names);
+	if (!err)
+		err = read_flows(q);
 
 	if (err)
 		return err;

@@ -17,6 +17,7 @@
 #include "query.h"
 #include "store.h"
 #include "timespec.h"
+#include "verify_key.h"
 
 enum {
 	OPT_DATA_DIR = OPT_FIRST,
@@ -32,6 +33,7 @@ enum {
 	OPT_PROTO,
 	OPT_PID,
 	OPT_COMM,
+	OPT_NAME,
 	OPT_UID,
 	OPT_NETNS,
 	OPT_CGROUP,
@@ -47,7 +49,9 @@ enum {
 	OPT_EVENTS,
 	OPT_GAPS,
 	OPT_COUNT,
+	OPT_DNS,
 	OPT_NO_CHECK,
+	OPT_VERIFY_KEY,
 	OPT_PAGER,
 	OPT_NO_PAGER,
 	OPT_MAX_UNPACKED,
@@ -120,6 +124,8 @@ static const struct opt query_options[] = {
 	  .help = "container id or its prefix (at least 4 characters)" },
 	{ .id = OPT_UNIT, .name = "unit", .arg = OPT_REQUIRED, .metavar = "NAME",
 	  .help = "systemd unit, exact or glob ('nginx.service', '*.scope')" },
+	{ .id = OPT_NAME, .name = "name", .arg = OPT_REQUIRED, .metavar = "GLOB",
+	  .help = "the remote end's DNS name or a CNAME on its way ('*.example.com')" },
 	{ .id = OPT_DIRECTION, .name = "direction", .arg = OPT_REQUIRED, .metavar = "DIR",
 	  .help = "in, out or listen", .values = "in out listen" },
 	{ .id = OPT_STATE, .name = "state", .arg = OPT_REQUIRED, .metavar = "S[,...]",
@@ -146,6 +152,8 @@ static const struct opt query_options[] = {
 	{ .id = OPT_COUNT, .name = "count", .help = "only the number of matching lifetimes" },
 	{ .id = OPT_PROCS, .name = "procs",
 	  .help = "the process lives in the window, with their flow counts" },
+	{ .id = OPT_DNS, .name = "dns",
+	  .help = "the DNS answers received (time, process, question, rcode, records)" },
 	{ .id = OPT_PAGER, .name = "pager",
 	  .help = "page the output through $PAGER (or less) when stdout is a terminal; "
 		  "without it, only when PAGER is set" },
@@ -153,6 +161,9 @@ static const struct opt query_options[] = {
 	OPT_ROW_HEADING("Evidence"),
 	{ .id = OPT_NO_CHECK, .name = "no-check",
 	  .help = "skip PRAGMA quick_check (the schema is still checked)" },
+	{ .id = OPT_VERIFY_KEY, .name = "verify-key", .arg = OPT_REQUIRED, .metavar = "KEY",
+	  .help = "skip quick_check only for sealed segments whose seal record carries a right "
+		  "MAC for this verification key (KEYID-KEY as keygen printed it, or @FILE)" },
 	{ .id = OPT_MAX_UNPACKED, .name = "max-unpacked", .arg = OPT_REQUIRED, .metavar = "SIZE",
 	  .help = "cap on the private copies of segments, all together (default:\n"
 		  "16G or half the free space of $TMPDIR, whichever is smaller)" },
@@ -163,7 +174,8 @@ static const struct opt query_options[] = {
 const struct opt_cmd cmd_query = {
 	.name = "query",
 	.summary = "rebuild connection lifetimes from a live or copied store",
-	.synopsis = "[-d DIR | -f FILE...] [FILTERS] [--format FMT] [--events|--gaps|--count]",
+	.synopsis = "[-d DIR | -f FILE...] [FILTERS] [--format FMT] "
+		    "[--events|--gaps|--count|--dns]",
 	.description = "Rebuilds each endpoint's lifetime (start, end, duration, bytes, outcome)\n"
 		       "from a live store or copied segment files. Evidence is opened read-only;\n"
 		       "nothing is written beside it.\n",
@@ -171,7 +183,9 @@ const struct opt_cmd cmd_query = {
 		  "  connrec query --since 1h --port 53\n"
 		  "  connrec query --since 10m --short-lived\n"
 		  "  connrec query -f evidence/seg-00000007.db.zst --at '2026-11-20 03:14:00'\n"
-		  "  connrec query --since 1d --comm 'curl' --format json\n",
+		  "  connrec query --since 1d --comm 'curl' --format json\n"
+		  "  connrec query --since 1d --name '*.example.com'\n"
+		  "  connrec query --dns --since 1h --pid 4242\n",
 	.operands = "FILE",
 	.opts = query_options,
 	.run = query_run,
@@ -273,6 +287,11 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 			return opt_bad_value(o, a, "expected a process name or glob");
 		q->ff.comm = a;
 		break;
+	case OPT_NAME:
+		if (!*a || strlen(a) > 1024)
+			return opt_bad_value(o, a, "expected a name or glob like '*.example.com'");
+		q->ff.name = a;
+		break;
 	case OPT_DIRECTION:
 		if (!strcmp(a, "out"))
 			q->ff.dir = CR_DIR_OUT;
@@ -370,15 +389,17 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	case OPT_EVENTS:
 	case OPT_GAPS:
 	case OPT_COUNT:
-	case OPT_PROCS: {
+	case OPT_PROCS:
+	case OPT_DNS: {
 		enum mode m = o->id == OPT_EVENTS ? MODE_EVENTS
 			      : o->id == OPT_GAPS ? MODE_GAPS
 			      : o->id == OPT_PROCS ? MODE_PROCS
+			      : o->id == OPT_DNS  ? MODE_DNS
 						  : MODE_COUNT;
 
 		if (q->mode != MODE_FLOWS && q->mode != m)
 			return opt_usage_error(
-				"--events, --gaps, --count and --procs exclude each other");
+				"--events, --gaps, --count, --procs and --dns exclude each other");
 		q->mode = m;
 		break;
 	}
@@ -391,6 +412,8 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	case OPT_NO_CHECK:
 		q->open_flags |= SR_OPEN_NO_CHECK;
 		break;
+	case OPT_VERIFY_KEY:
+		return vkey_take(o, a, &q->verify_key);
 	case OPT_MAX_UNPACKED:
 		if (ts_parse_size(a, &q->max_unpacked) || !q->max_unpacked)
 			return opt_bad_value(o, a, "expected a size like 512M or 64G");
@@ -460,6 +483,18 @@ static int check_args(struct query *q, const struct times *t)
 		return opt_usage_error("--until is before --since");
 	if (q->ff.min_dur >= 0 && q->ff.max_dur >= 0 && q->ff.max_dur < q->ff.min_dur)
 		return opt_usage_error("--max-duration is below --min-duration");
+	if (q->mode == MODE_DNS) {
+		/* What only a lifetime has. */
+		const char *which = q->ff.states	   ? "--state"
+				    : q->ff.dir >= 0	   ? "--direction"
+				    : q->ff.min_dur >= 0   ? "--min-duration"
+				    : q->ff.max_dur >= 0   ? "--max-duration"
+				    : q->ff.short_lived >= 0 ? "--short-lived"
+							     : NULL;
+
+		if (which)
+			return opt_usage_error("%s does not apply to --dns", which);
+	}
 	if (q->mode == MODE_GAPS || q->mode == MODE_EVENTS || q->mode == MODE_PROCS) {
 		const struct printer *p = out_find(q->format);
 		bool none = q->mode == MODE_GAPS ? !p->gaps : q->mode == MODE_EVENTS ? !p->events
@@ -471,9 +506,14 @@ static int check_args(struct query *q, const struct times *t)
 					       : q->mode == MODE_EVENTS ? "--events"
 									: "--procs");
 	}
-	if (q->mode == MODE_EVENTS && who_filter_set(&q->wf))
-		return opt_usage_error("--events cannot filter on --exe, --args, --ppid, "
-				       "--container or --unit");
+	if ((q->mode == MODE_EVENTS || q->mode == MODE_DNS) && who_filter_set(&q->wf))
+		return opt_usage_error("%s cannot filter on --exe, --args, --ppid, --container or "
+				       "--unit",
+				       q->mode == MODE_EVENTS ? "--events" : "--dns");
+	/* The DNS tables (schema 4) are not shipped yet (docs/fleet.md). */
+	if (q->from.url && (q->mode == MODE_DNS || q->ff.name))
+		return opt_usage_error("--from cannot answer %s: DNS answers are not shipped yet",
+				       q->mode == MODE_DNS ? "--dns" : "--name");
 	if (!q->dir && !q->n_files && !q->from.url)
 		q->dir = STORE_DEFAULT_DIR;
 	return 0;

@@ -12,7 +12,8 @@
  * One row as typed values, so json and csv print the very same names and values from one
  * list and cannot drift apart.
  */
-enum val_type { V_NULL, V_INT, V_UINT, V_STR, V_BOOL, V_DEC };
+/* V_ANSWERS: a DNS answer's records (a), a JSON array in json, one line of text elsewhere. */
+enum val_type { V_NULL, V_INT, V_UINT, V_STR, V_BOOL, V_DEC, V_ANSWERS };
 
 struct val {
 	const char *name;
@@ -20,9 +21,10 @@ struct val {
 	int64_t i;
 	uint64_t u;
 	const char *s;
+	const struct sr_dns *a;
 };
 
-#define MAX_VALS 40
+#define MAX_VALS 48
 
 struct row {
 	struct val v[MAX_VALS];
@@ -34,7 +36,33 @@ static void put(struct row *r, const char *name, enum val_type t, int64_t i, uin
 		const char *s)
 {
 	if (r->n < MAX_VALS)
-		r->v[r->n++] = (struct val){ name, t, i, u, s };
+		r->v[r->n++] = (struct val){ name, t, i, u, s, NULL };
+}
+
+/* The records of a DNS answer as one line: "CNAME b.example 300s, A 192.0.2.1 60s". */
+static void answers_text(const struct sr_dns *d, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < d->n_rrs && o + 4 < len; i++) {
+		const struct sr_dns_rr *rr = &d->rrs[i];
+		char type[16], data[SR_DNS_NAME_MAX * 4 + 8];
+		int k;
+
+		if (rr->addr_len)
+			addr_format(rr->addr, rr->addr_len, data);
+		else
+			cr_escape(rr->target ? rr->target : "?", data, sizeof(data));
+		k = snprintf(buf + o, len - o, "%s%s %s %" PRIu32 "s", i ? ", " : "",
+			     out_dns_type(rr->type, type), data, rr->ttl);
+		if (k < 0 || (size_t)k >= len - o) {
+			/* Cut: say so rather than end in the middle of a record. */
+			snprintf(buf + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len, "...");
+			return;
+		}
+		o += (size_t)k;
+	}
 }
 
 static const char *host_name(const struct out_ctx *o, uint32_t host)
@@ -118,6 +146,7 @@ static void flow_row(const struct out_ctx *o, const struct flow *f, struct row *
 	put(r, "conn_id", V_INT, f->id, 0, NULL);
 	put(r, "end_status", V_STR, 0, 0, end_status(f));
 	put(r, "reason", reason ? V_STR : V_NULL, 0, 0, reason);
+	put(r, "rname", f->name ? V_STR : V_NULL, 0, 0, f->name ? f->name->rname : NULL);
 }
 
 static void gap_row(const struct out_ctx *o, const struct out_gap *g, struct row *r)
@@ -158,6 +187,74 @@ static void event_row(const struct out_ctx *o, const struct out_event *e, struct
 	put(r, "end_ns", e->conn_id < 0 && e->end_ns ? V_INT : V_NULL, e->end_ns, 0, NULL);
 	put(r, "count", e->conn_id < 0 && e->end_ns ? V_UINT : V_NULL, 0, e->count, NULL);
 	put(r, "detail", e->detail[0] ? V_STR : V_NULL, 0, 0, e->detail);
+}
+
+/* ---- DNS answers ---- */
+
+const char *out_dns_type(uint16_t type, char buf[16])
+{
+	static const struct {
+		uint16_t v;
+		const char *name;
+	} types[] = {
+		{ 1, "A" },	 { 2, "NS" },	   { 5, "CNAME" },  { 6, "SOA" },     { 12, "PTR" },
+		{ 15, "MX" },	 { 16, "TXT" },	   { 28, "AAAA" },  { 33, "SRV" },    { 35, "NAPTR" },
+		{ 43, "DS" },	 { 46, "RRSIG" },  { 47, "NSEC" },  { 48, "DNSKEY" }, { 64, "SVCB" },
+		{ 65, "HTTPS" }, { 255, "ANY" },   { 257, "CAA" },
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].v == type)
+			return types[i].name;
+	snprintf(buf, 16, "TYPE%u", type);
+	return buf;
+}
+
+const char *out_dns_rcode(uint16_t rcode, char buf[16])
+{
+	static const char *const names[] = { "NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN",
+					     "NOTIMP",	"REFUSED",  "YXDOMAIN", "YXRRSET",
+					     "NXRRSET", "NOTAUTH",  "NOTZONE" };
+
+	if (rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	snprintf(buf, 16, "RCODE%u", rcode);
+	return buf;
+}
+
+struct dns_text {
+	char laddr[ADDR_STRLEN], raddr[ADDR_STRLEN], qtype[16], rcode[16];
+};
+
+static void dns_row(const struct out_ctx *o, const struct out_dns *x, struct row *r,
+		    struct dns_text *t)
+{
+	const struct sr_dns *d = &x->d;
+
+	r->n = 0;
+	addr_format(d->laddr, d->laddr_len, t->laddr);
+	addr_format(d->raddr, d->raddr_len, t->raddr);
+	put(r, "ts_ns", V_INT, d->ts_ns, 0, NULL);
+	put(r, "pid", V_INT, d->pid, 0, NULL);
+	put(r, "comm", V_STR, 0, 0, d->comm);
+	put(r, "uid", V_INT, d->uid, 0, NULL);
+	put(r, "netns", V_INT, d->netns, 0, NULL);
+	put(r, "cgroup", V_UINT, 0, d->cgroup, NULL);
+	put(r, "proto", V_STR, 0, 0, flow_proto(d->proto));
+	put(r, "laddr", V_STR, 0, 0, t->laddr);
+	put(r, "lport", V_INT, d->lport, 0, NULL);
+	put(r, "raddr", V_STR, 0, 0, t->raddr);
+	put(r, "rport", V_INT, d->rport, 0, NULL);
+	put(r, "txid", V_INT, d->txid, 0, NULL);
+	put(r, "qname", V_STR, 0, 0, d->qname);
+	put(r, "qtype", V_STR, 0, 0, out_dns_type(d->qtype, t->qtype));
+	put(r, "rcode", V_STR, 0, 0, out_dns_rcode(d->rcode, t->rcode));
+	put(r, "truncated", V_BOOL, (d->flags & CR_DNS_FLAG_TC) != 0, 0, NULL);
+	put(r, "owner_known", V_BOOL, !(d->flags & CR_DNS_FLAG_NO_OWNER), 0, NULL);
+	if (r->n < MAX_VALS)
+		r->v[r->n++] = (struct val){ .name = "answers", .t = V_ANSWERS, .a = d };
+	put(r, "host", V_STR, 0, 0, host_name(o, x->host));
+	put(r, "dns_id", V_INT, d->id, 0, NULL);
 }
 
 /* ---- Text escaping ---- */
@@ -210,10 +307,40 @@ static void val_text(const struct val *v, char *buf, size_t len)
 	case V_STR:
 		cr_escape(v->s, buf, len);
 		break;
+	case V_ANSWERS:
+		answers_text(v->a, buf, len);
+		break;
 	}
 }
 
 /* ---- json ---- */
+
+/* [{"type":"CNAME","name":...,"ttl":N,"target":...}, {"type":"A",...,"addr":"..."}] */
+static void json_answers(FILE *f, const struct sr_dns *d)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < d->n_rrs; i++) {
+		const struct sr_dns_rr *rr = &d->rrs[i];
+		char type[16], addr[ADDR_STRLEN];
+
+		fputs(i ? ",{\"type\":" : "{\"type\":", f);
+		json_str(f, out_dns_type(rr->type, type));
+		fputs(",\"name\":", f);
+		json_str(f, rr->name);
+		fprintf(f, ",\"ttl\":%" PRIu32, rr->ttl);
+		if (rr->addr_len) {
+			addr_format(rr->addr, rr->addr_len, addr);
+			fputs(",\"addr\":", f);
+			json_str(f, addr);
+		}
+		if (rr->target) {
+			fputs(",\"target\":", f);
+			json_str(f, rr->target);
+		}
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
 
 static void json_line(FILE *f, const struct row *r)
 {
@@ -226,6 +353,8 @@ static void json_line(FILE *f, const struct row *r)
 		fprintf(f, "%s\"%s\":", i ? "," : "", v->name);
 		if (v->t == V_STR)
 			json_str(f, v->s);
+		else if (v->t == V_ANSWERS)
+			json_answers(f, v->a);
 		else if (v->t == V_NULL)
 			fputs("null", f);
 		else {
@@ -266,11 +395,22 @@ static void json_events(const struct out_ctx *o, const struct out_event *v, size
 	}
 }
 
+static void json_dns(const struct out_ctx *o, const struct out_dns *v, size_t n)
+{
+	struct dns_text t;
+	struct row r;
+
+	for (size_t i = 0; i < n; i++) {
+		dns_row(o, &v[i], &r, &t);
+		json_line(o->f, &r);
+	}
+}
+
 /* ---- csv (RFC 4180: quote when needed, double the quotes) ---- */
 
 static void csv_line(FILE *f, const struct row *r, bool header)
 {
-	char buf[512];
+	char buf[8192];
 
 	for (int i = 0; i < r->n; i++) {
 		const char *s = header ? r->v[i].name : buf;
@@ -377,6 +517,20 @@ static void csv_procs(const struct out_ctx *o, const struct out_proc *v, size_t 
 	}
 }
 
+static void csv_dns(const struct out_ctx *o, const struct out_dns *v, size_t n)
+{
+	struct out_dns dummy = { .d = { .qname = "" } };
+	struct dns_text t;
+	struct row r;
+
+	dns_row(o, &dummy, &r, &t);
+	csv_line(o->f, &r, true);
+	for (size_t i = 0; i < n; i++) {
+		dns_row(o, &v[i], &r, &t);
+		csv_line(o->f, &r, false);
+	}
+}
+
 /*
  * ---- table: for people, like ss ----
  *
@@ -414,6 +568,7 @@ static const struct column flow_columns[] = {
 	{ .head = "DIR", .field = "direction", .how = CELL_TEXT },
 	{ .head = "LOCAL", .field = "laddr", .how = CELL_ENDPOINT, .other = "lport" },
 	{ .head = "REMOTE", .field = "raddr", .how = CELL_ENDPOINT, .other = "rport" },
+	{ .head = "NAME", .field = "rname", .how = CELL_TEXT },
 	{ .head = "STATE", .field = "state", .how = CELL_TEXT },
 	{ .head = "PID", .field = "pid", .how = CELL_ID, .owner = true },
 	{ .head = "COMM", .field = "comm", .how = CELL_TEXT, .owner = true },
@@ -512,7 +667,7 @@ static bool right_aligned(enum cell how)
 
 static const struct val *val_at(const struct row *r, int i)
 {
-	static const struct val null_val = { "", V_NULL, 0, 0, NULL };
+	static const struct val null_val = { "", V_NULL, 0, 0, NULL, NULL };
 
 	return i >= 0 && i < r->n ? &r->v[i] : &null_val;
 }
@@ -707,6 +862,49 @@ static void table_procs(const struct out_ctx *o, const struct out_proc *v, size_
 	table(o, proc_columns, N_OF(proc_columns), v, n, fill_proc, &sample);
 }
 
+/* TIME PID COMM NETNS PROTO SERVER QNAME QTYPE RCODE [HOST] ANSWERS: the records last. */
+static void table_dns(const struct out_ctx *o, const struct out_dns *v, size_t n)
+{
+	static const char *const heads[] = { "TIME",  "PID",   "COMM",	"NETNS", "PROTO",   "SERVER",
+					     "QNAME", "QTYPE", "RCODE", "HOST",	 "ANSWERS" };
+	enum { NCOLS = 11, HOSTCOL = 9 };
+	char c[NCOLS][TCELL], a[ADDR_STRLEN], answers[4096];
+	size_t w[NCOLS] = { 0 };
+	bool hosts = o->n_hosts > 1;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i <= n; i++) {
+			const struct sr_dns *d = i ? &v[i - 1].d : NULL;
+
+			for (int k = 0; k < NCOLS; k++)
+				snprintf(c[k], TCELL, "%s", heads[k]);
+			if (d) {
+				ts_format_time(d->ts_ns, TS_FMT_MILLI, c[0], TCELL);
+				snprintf(c[1], TCELL, "%" PRIu32, d->pid);
+				cr_escape(d->comm, c[2], TCELL);
+				snprintf(c[3], TCELL, "%" PRIu32, d->netns);
+				snprintf(c[4], TCELL, "%s", flow_proto(d->proto));
+				addr_format(d->raddr, d->raddr_len, a);
+				snprintf(c[5], TCELL, d->raddr_len == 16 ? "[%s]:%u" : "%s:%u", a,
+					 d->rport);
+				cr_escape(d->qname, c[6], TCELL);
+				snprintf(c[7], TCELL, "%s", out_dns_type(d->qtype, a));
+				snprintf(c[8], TCELL, "%s", out_dns_rcode(d->rcode, a));
+				cr_escape(host_name(o, v[i - 1].host), c[HOSTCOL], TCELL);
+				answers_text(d, answers, sizeof(answers));
+			}
+			for (int k = 0; k < NCOLS - 1; k++)
+				w[k] = strlen(c[k]) > w[k] ? strlen(c[k]) : w[k];
+			if (!pass)
+				continue;
+			for (int k = 0; k < NCOLS - 1; k++)
+				if (k != HOSTCOL || hosts)
+					fprintf(o->f, "%-*s  ", (int)w[k], c[k]);
+			fprintf(o->f, "%s\n", d ? (answers[0] ? answers : "-") : heads[NCOLS - 1]);
+		}
+	}
+}
+
 /* ---- zeek conn.log ---- */
 
 /* One zeek field: "-" when unset, "(empty)" when empty, else escaped (no tab can get in). */
@@ -747,6 +945,35 @@ static void zeek_who(const struct out_ctx *o, const struct flow *x)
 	zeek_str(o->f, g ? known(g->unit) : NULL, true);
 }
 
+#define ZEEK_NAME_MAX 1100
+
+/*
+ * A string field: escaped for the terminal, "-" when unset, "(empty)" when empty, and the set
+ * separator escaped (Zeek writes \x2c for a comma inside a set element).
+ */
+static void zeek_text(const char *s, char *out, size_t len)
+{
+	char tmp[ZEEK_NAME_MAX];
+	size_t o = 0;
+
+	if (!s) {
+		snprintf(out, len, "-");
+		return;
+	}
+	cr_escape(s, tmp, sizeof(tmp));
+	for (const char *p = tmp; *p && o + 5 < len; p++) {
+		if (*p == ',') {
+			memcpy(out + o, "\\x2c", 4);
+			o += 4;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	if (!o)
+		snprintf(out, len, "(empty)");
+}
+
 static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 {
 	FILE *f = o->f;
@@ -757,17 +984,18 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration"
 	      "\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tproc.pid\tproc.comm"
 	      "\tproc.uid\tproc.netns\tproc.cgroup\tproc.pstart_ns\tproc.exe\tproc.args\tproc.ppid"
-	      "\tproc.pcomm\tproc.container\tproc.unit\tdirection\thost\tend_status\n",
+	      "\tproc.pcomm\tproc.container\tproc.unit\tdirection\thost\tend_status\trname\n",
 	      f);
 	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tinterval\tcount\tcount\tstring"
 	      "\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tstring\tstring\tcount"
-	      "\tstring\tstring\tstring\tstring\tstring\tstring\n",
+	      "\tstring\tstring\tstring\tstring\tstring\tstring\tstring\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct flow *x = &v[i];
 		/* Zeek's originator: the remote end for accepted flows, us otherwise. */
 		bool remote_orig = x->dir == CR_DIR_IN;
 		char la[ADDR_STRLEN], ra[ADDR_STRLEN], ts[32], dur[32], comm[80], host[300];
+		char rname[ZEEK_NAME_MAX];
 		char uid[16], ob[24] = "-", rb[24] = "-";
 		uint64_t h = 0xcbf29ce484222325ULL;
 		const char *hn = host_name(o, x->host);
@@ -798,6 +1026,7 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 		}
 		cr_escape(x->comm, comm, sizeof(comm));
 		cr_escape(hn, host, sizeof(host));
+		zeek_text(x->name ? x->name->rname : NULL, rname, sizeof(rname));
 		fprintf(f,
 			"%s\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%" PRIu32
 			"\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t",
@@ -807,16 +1036,69 @@ static void zeek_flows(const struct out_ctx *o, const struct flow *v, size_t n)
 			remote_orig ? "T" : "F", x->pid, comm[0] ? comm : "(empty)", x->uid,
 			x->netns, x->cgroup);
 		zeek_who(o, x);
-		fprintf(f, "\t%s\t%s\t%s\n", flow_direction(x->dir), host[0] ? host : "(empty)",
-			end_status(x));
+		fprintf(f, "\t%s\t%s\t%s\t%s\n", flow_direction(x->dir), host[0] ? host : "(empty)",
+			end_status(x), rname);
+	}
+}
+
+/* ---- zeek dns.log ---- */
+
+/* A dns.log with the fields that connrec has, plus the process columns conn.log has. */
+static void zeek_dns(const struct out_ctx *o, const struct out_dns *v, size_t n)
+{
+	FILE *f = o->f;
+
+	fputs("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+	      "#path\tdns\n",
+	      f);
+	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id"
+	      "\tquery\tqtype\tqtype_name\trcode\trcode_name\tTC\tanswers\tTTLs\tproc.pid"
+	      "\tproc.comm\tproc.uid\tproc.netns\tproc.cgroup\thost\n",
+	      f);
+	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tstring\tcount\tstring"
+	      "\tcount\tstring\tbool\tvector[string]\tvector[interval]\tcount\tstring\tcount"
+	      "\tcount\tcount\tstring\n",
+	      f);
+	for (size_t i = 0; i < n; i++) {
+		const struct sr_dns *d = &v[i].d;
+		char la[ADDR_STRLEN], ra[ADDR_STRLEN], ts[32], qname[ZEEK_NAME_MAX], comm[80];
+		char host[300], t1[16], t2[16], ttl[32];
+
+		addr_format(d->laddr, d->laddr_len, la);
+		addr_format(d->raddr, d->raddr_len, ra);
+		dec_ns(ts, sizeof(ts), d->ts_ns, 6);
+		zeek_text(d->qname, qname, sizeof(qname));
+		zeek_text(d->comm, comm, sizeof(comm));
+		zeek_text(host_name(o, v[i].host), host, sizeof(host));
+		fprintf(f, "%s\t-\t%s\t%u\t%s\t%u\t%s\t%u\t%s\t%u\t%s\t%u\t%s\t%s\t", ts, la,
+			d->lport, ra, d->rport, flow_proto(d->proto), d->txid, qname, d->qtype,
+			out_dns_type(d->qtype, t1), d->rcode, out_dns_rcode(d->rcode, t2),
+			d->flags & CR_DNS_FLAG_TC ? "T" : "F");
+		for (size_t k = 0; k < d->n_rrs; k++) {
+			const struct sr_dns_rr *rr = &d->rrs[k];
+			char data[ZEEK_NAME_MAX];
+
+			if (rr->addr_len)
+				addr_format(rr->addr, rr->addr_len, data);
+			else
+				zeek_text(rr->target, data, sizeof(data));
+			fprintf(f, "%s%s", k ? "," : "", data);
+		}
+		fputs(d->n_rrs ? "\t" : "-\t", f);
+		for (size_t k = 0; k < d->n_rrs; k++) {
+			dec_ns(ttl, sizeof(ttl), (int64_t)d->rrs[k].ttl * 1000000000LL, 6);
+			fprintf(f, "%s%s", k ? "," : "", ttl);
+		}
+		fprintf(f, "%s\t%" PRIu32 "\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%s\n",
+			d->n_rrs ? "" : "-", d->pid, comm, d->uid, d->netns, d->cgroup, host);
 	}
 }
 
 static const struct printer printers[] = {
-	{ "table", table_flows, table_gaps, table_events, table_procs },
-	{ "json", json_flows, json_gaps, json_events, json_procs },
-	{ "csv", csv_flows, csv_gaps, csv_events, csv_procs },
-	{ "zeek", zeek_flows, NULL, NULL, NULL },
+	{ "table", table_flows, table_gaps, table_events, table_procs, table_dns },
+	{ "json", json_flows, json_gaps, json_events, json_procs, json_dns },
+	{ "csv", csv_flows, csv_gaps, csv_events, csv_procs, csv_dns },
+	{ "zeek", zeek_flows, NULL, NULL, NULL, zeek_dns },
 };
 
 const struct printer *out_find(const char *name)

@@ -42,6 +42,12 @@ struct out_proc {
 	uint32_t host;
 };
 
+/* A DNS answer as --dns prints it: the stored row, and which host it came from. */
+struct out_dns {
+	struct sr_dns d; /* strings and records owned by the query */
+	uint32_t host;
+};
+
 struct out_ctx {
 	FILE *f;
 	char **hosts;
@@ -56,7 +62,12 @@ struct printer {
 	void (*gaps)(const struct out_ctx *o, const struct out_gap *v, size_t n);
 	void (*events)(const struct out_ctx *o, const struct out_event *v, size_t n);
 	void (*procs)(const struct out_ctx *o, const struct out_proc *v, size_t n);
+	void (*dns)(const struct out_ctx *o, const struct out_dns *v, size_t n);
 };
+
+/* The mnemonic of a DNS type ("A", "AAAA", "TYPE65534") or rcode ("NXDOMAIN", "RCODE23"). */
+const char *out_dns_type(uint16_t type, char buf[16]);
+const char *out_dns_rcode(uint16_t rcode, char buf[16]);
 
 /* The printer for a format name, or NULL. A NULL member means "not in this format". */
 const struct printer *out_find(const char *name);

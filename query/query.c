@@ -75,7 +75,9 @@ static void query_free(struct query *q)
 	free(q->from_url);
 	flow_table_free(&q->pending);
 	who_free(&q->who);
+	names_free(q->names);
 	flow_filter_free(&q->ff);
+	query_trust_free(q);
 }
 
 int query_run(int argc, char **argv)
@@ -116,6 +118,8 @@ int query_run(int argc, char **argv)
 			      .show_host = q.remote != NULL };
 	if (q.mode == MODE_GAPS || q.mode == MODE_EVENTS)
 		err = query_gaps_events(&q, p, &o);
+	else if (q.mode == MODE_DNS)
+		err = query_dns(&q, p, &o);
 	else
 		err = query_lifetimes(&q, p, &o);
 	if (err)
@@ -124,6 +128,8 @@ int query_run(int argc, char **argv)
 		cr_err("writing output: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (!strcmp(q.format, "table"))
+		query_report_checks(&q);
 	status = q.failures ? EXIT_FAIL : EXIT_OK;
 cleanup:
 	if (err == -ENOMEM)

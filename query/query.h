@@ -11,6 +11,8 @@
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
  *   procs.c      --procs: the process lives in the window with their flow counts
  *   events.c     --gaps and --events
+ *   dns_list.c   --dns
+ * names.c picks the DNS answer that names each flow (rname).
  * flows.c (merging, states, the C filter) and output.c (the printers) have their own headers.
  */
 #ifndef CONNREC_QUERY_QUERY_H
@@ -22,12 +24,13 @@
 
 #include "ch_http.h"
 #include "flows.h"
+#include "names.h"
 #include "output.h"
 #include "pager.h"
 #include "store_read.h"
 #include "who.h"
 
-enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS };
+enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS, MODE_DNS };
 
 struct remote;
 struct remote_seg;
@@ -45,6 +48,9 @@ struct slot {
 	bool read;
 	bool failed; /* could not be opened when it was to be read (warned, counted) */
 	uint32_t boot; /* who.h's index of (host, boot id), once read */
+	/* How it was opened to be read: quick_check skipped because the hash chain vouches
+	 * for it (trusted), or run (checked); neither with --no-check. */
+	bool trusted, checked;
 };
 
 /* When recording stopped on a host: run stop rows, down gaps, and later run starts. */
@@ -68,11 +74,13 @@ struct query {
 	uint64_t limit; /* 0 = none */
 	unsigned open_flags;
 	uint64_t max_unpacked;
+	const char *verify_key; /* --verify-key: seals must be authenticated to be trusted */
 	enum pager_choice pager;
 	struct flow_filter ff;
 	struct who_filter wf;
 	struct sr_conn_filter sf;
 	/* state */
+	struct trust_key *trust_key; /* trust.c's, once needed */
 	struct slot *slots;
 	size_t n_slots;
 	char **hosts;
@@ -82,6 +90,7 @@ struct query {
 	struct flow_table pending;
 	struct who who; /* process lives and cgroup names of the segments read */
 	uint32_t cur_boot;
+	struct name_index *names; /* the DNS answers read so far, to name flows */
 	struct flow *out;
 	size_t n_out, cap_out;
 	uint64_t count;
@@ -139,6 +148,18 @@ void query_seg_warn(struct query *q, struct slot *s, int err);
  */
 int query_seg_open(struct query *q, struct slot *s);
 void query_seg_close(struct slot *s);
+/* Says on stderr which segments read were taken on trust of the hash chain, which checked. */
+void query_report_checks(const struct query *q);
+
+/*
+ * trust.c: whether sealed segment s may be opened without quick_check. Its SHA-256 and size
+ * must agree with every seal record of it that the next segment of its host holds, and with
+ * that segment's prev_sha256; with --verify-key a seal record of it must also carry a right
+ * MAC. Otherwise (nothing follows it, the records cannot be read cheaply, any disagreement:
+ * warned) it is checked.
+ */
+bool query_trust(struct query *q, struct slot *s);
+void query_trust_free(struct query *q);
 
 /* remote.c: the server's segments as slots (seg NULL, remote set); -EREMOTEIO is reported. */
 int remote_open_sources(struct query *q);
@@ -154,6 +175,9 @@ int slot_conns(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 	       int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
 int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 		      uint64_t *count);
+/* Its DNS answers (none from a server: not shipped yet). */
+int slot_dns(struct query *q, struct slot *s, int64_t since, int64_t until,
+	     int (*cb)(const struct sr_dns *row, void *ctx), void *ctx);
 /* Its process lives, their ends and cgroup names, into q->who as boot s->boot. */
 int slot_read_who(struct query *q, struct slot *s);
 int slot_end_by_id(struct query *q, struct slot *s, int64_t id, struct sr_end *out);
@@ -169,6 +193,8 @@ int query_lifetimes(struct query *q, const struct printer *p, const struct out_c
 
 /* procs.c: prints the process lives that --procs selects (after query_lifetimes read them). */
 int query_procs(struct query *q, const struct printer *p, const struct out_ctx *o);
+/* dns_list.c: reads, filters and prints --dns. */
+int query_dns(struct query *q, const struct printer *p, const struct out_ctx *o);
 
 /* events.c: reads and prints --gaps or --events. */
 int query_gaps_events(struct query *q, const struct printer *p, const struct out_ctx *o);

@@ -33,6 +33,14 @@ int slot_read_who(struct query *q, struct slot *s)
 	return s->remote ? remote_who(q, s, s->boot) : who_read_segment(&q->who, s->seg, s->boot);
 }
 
+/* DNS answers are not shipped yet: a remote slot has none (--dns and --name refuse --from). */
+int slot_dns(struct query *q, struct slot *s, int64_t since, int64_t until,
+	     int (*cb)(const struct sr_dns *row, void *ctx), void *ctx)
+{
+	(void)q;
+	return s->remote ? 0 : sr_dns(s->seg, since, until, cb, ctx);
+}
+
 int slot_end_by_id(struct query *q, struct slot *s, int64_t id, struct sr_end *out)
 {
 	return s->remote ? remote_end_by_id(q, s, id, out) : sr_end_by_id(s->seg, id, out);

@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "query.h"
 #include "remote.h"
+#include "segment.h"
 
 /*
  * A segment's meta, for planning. A file read in place stays open until it is read; one that
@@ -31,6 +32,7 @@ static int open_one(struct query *q, const char *path, unsigned flags, struct sl
 	} else {
 		err = sr_open(path, &o, &out->seg, msg, sizeof(msg));
 		if (!err) {
+			out->checked = !(o.flags & SR_OPEN_NO_CHECK);
 			out->meta = *sr_meta(out->seg);
 			if (sr_has_copy(out->seg)) {
 				sr_close(out->seg);
@@ -57,6 +59,15 @@ int query_seg_open(struct query *q, struct slot *s)
 		return 0;
 	if (s->failed)
 		return -EBADMSG;
+	if (!(o.flags & SR_OPEN_NO_CHECK)) {
+		s->trusted = query_trust(q, s);
+		s->checked = !s->trusted;
+		if (s->trusted)
+			o.flags |= SR_OPEN_NO_CHECK;
+		cr_debug("%s: %s", s->path,
+			 s->trusted ? "the store's records vouch for it; no quick_check"
+				    : "quick_check");
+	}
 	err = sr_open(s->path, &o, &s->seg, msg, sizeof(msg));
 	if (err) {
 		cr_warn("%s: %s; skipped", s->path, msg);
@@ -206,4 +217,60 @@ void query_seg_warn(struct query *q, struct slot *s, int err)
 		cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path,
 			strerror(-err), slot_errmsg(q, s));
 	q->failures++;
+}
+
+/* A run of slots with the same status, as "NAME" or "FIRST .. LAST" (file names only). */
+static void append_run(char *buf, size_t len, const struct slot *a, const struct slot *b)
+{
+	const char *x = strrchr(a->path, '/'), *y = strrchr(b->path, '/');
+	size_t used = strlen(buf);
+
+	x = x ? x + 1 : a->path;
+	y = y ? y + 1 : b->path;
+	if (used >= len)
+		return;
+	if (a == b)
+		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", x);
+	else
+		snprintf(buf + used, len - used, "%s%s .. %s", used ? ", " : "", x, y);
+}
+
+/* The segments read with one status (trusted or checked), as runs; how many there were. */
+static size_t list_status(const struct query *q, bool trusted, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < q->n_slots; i++) {
+		const struct slot *s = &q->slots[i], *e = s;
+		bool want = trusted ? s->trusted : s->checked;
+
+		if (!want)
+			continue;
+		while (e + 1 < q->slots + q->n_slots && (trusted ? e[1].trusted : e[1].checked) &&
+		       !strcmp(e[1].meta.host, s->meta.host))
+			e++;
+		append_run(buf, len, s, e);
+		n += (size_t)(e - s) + 1;
+		i = (size_t)(e - q->slots);
+	}
+	return n;
+}
+
+void query_report_checks(const struct query *q)
+{
+	char trusted[2048], checked[2048];
+	size_t nt = list_status(q, true, trusted, sizeof(trusted));
+	size_t nc = list_status(q, false, checked, sizeof(checked));
+
+	if (nt && q->verify_key)
+		cr_info("%zu segment(s) taken on trust of their seal records, authenticated with "
+			"the key given (no quick_check): %s",
+			nt, trusted);
+	else if (nt)
+		cr_info("%zu segment(s) taken on trust of the hash chain (SHA-256 as the next "
+			"segment and its seal records record it; no quick_check): %s",
+			nt, trusted);
+	if (nc)
+		cr_info("%zu segment(s) checked with quick_check: %s", nc, checked);
 }

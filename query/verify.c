@@ -10,19 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "commands.h"
 #include "escape.h"
 #include "jsonl.h"
 #include "opts.h"
 #include "progress.h"
-#include "sealkey.h"
 #include "schema_values.h"
 #include "store.h"
 #include "store_read.h"
 #include "timespec.h"
 #include "store_verify.h"
+#include "verify_key.h"
 
 /* Every line of the text report quotes file content: the whole line is escaped. */
 static void text_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -233,35 +231,6 @@ struct verify_args {
 	struct verify_opts v;
 };
 
-/* KEY, or the first line of FILE for @FILE (which keeps the key out of the process list). */
-static int take_verify_key(const struct opt *o, const char *arg, struct verify_args *a)
-{
-	static char from_file[SEALKEY_VERIFY_LEN + 64];
-	uint8_t k0[SEALKEY_LEN];
-	char id[SEALKEY_ID_LEN + 1];
-	int err;
-
-	if (arg[0] == '@') {
-		FILE *f = fopen(arg + 1, "re");
-
-		if (!f || !fgets(from_file, sizeof(from_file), f)) {
-			if (f)
-				fclose(f);
-			return opt_bad_value(o, arg, "cannot read the file");
-		}
-		fclose(f);
-		arg = from_file;
-	}
-	err = sealkey_parse_verify(arg, k0, id);
-	OPENSSL_cleanse(k0, sizeof(k0));
-	if (err)
-		return opt_bad_value(o, "...", err == -EBADMSG
-						       ? "damaged: its key id does not match"
-						       : "expected KEYID-KEY as keygen printed it");
-	a->v.verify_key = arg;
-	return 0;
-}
-
 static int on_opt(void *ctx, const struct opt *o, const char *arg)
 {
 	struct verify_args *a = ctx;
@@ -272,7 +241,7 @@ static int on_opt(void *ctx, const struct opt *o, const char *arg)
 		a->dir = arg;
 		break;
 	case OPT_VERIFY_KEY:
-		return take_verify_key(o, arg, a);
+		return vkey_take(o, arg, &a->v.verify_key);
 	case OPT_HEADS:
 		a->v.heads_file = arg;
 		break;

@@ -194,13 +194,20 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 /* ---- Opening ---- */
 
 /* Evidence is only ever opened read-only: SQLite writes nothing through this handle. */
-static int open_db(const char *file, const char *params, sqlite3 **out)
+static int open_db(const char *file, const char *params, struct sr_segment *seg, sqlite3 **out)
 {
 	char uri[PATH_MAX * 3 + 64];
 	int flags, err = make_uri(file, params, uri, sizeof(uri));
 
 	if (err)
 		return err;
+	if (seg->zs) {
+		struct sr_zseek *z = seg->zs;
+
+		err = sr_vfs_open(uri, &z, out);
+		seg->zs_owned = z != NULL;
+		return err;
+	}
 	/* SQLITE_OPEN_EXRESCODE is not needed: errors come back through sqlite3_errmsg. */
 	flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(uri, out, flags, NULL) != SQLITE_OK)
@@ -209,10 +216,22 @@ static int open_db(const char *file, const char *params, sqlite3 **out)
 }
 
 /* A clear message for a file that is not SQLite at all, before SQLite parses anything. */
-static int check_header(const char *file, char *errbuf, size_t errlen)
+static int check_header(const char *file, struct sr_zseek *zs, char *errbuf, size_t errlen)
 {
+	unsigned char head[16];
 	bool ok;
-	int err = sr_check_magic(file, "SQLite format 3\0", 16, &ok);
+	int err;
+
+	if (zs) {
+		err = sr_zseek_read(zs, head, sizeof(head), 0);
+		if (err < 0) {
+			sr_set_err(errbuf, errlen, "%s", sr_zseek_error(zs));
+			return err;
+		}
+		ok = !memcmp(head, "SQLite format 3\0", 16);
+	} else {
+		err = sr_check_magic(file, "SQLite format 3\0", 16, &ok);
+	}
 
 	if (err) {
 		sr_set_err(errbuf, errlen, "%s", cr_open_strerror(err));
@@ -270,12 +289,14 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 		goto cleanup;
 	}
 	err = sr_stage(path, o, &seg->copy, &src, errbuf, errlen);
+	seg->zs = src.zs;
+	seg->zs_owned = src.zs != NULL;
 	if (err)
 		goto cleanup;
-	err = check_header(src.file, errbuf, errlen);
+	err = check_header(src.file, seg->zs, errbuf, errlen);
 	if (err)
 		goto cleanup;
-	err = open_db(src.file, src.params, &seg->db);
+	err = open_db(src.file, src.params, seg, &seg->db);
 	if (err) {
 		sr_set_err(errbuf, errlen, "cannot open: %s",
 			   seg->db ? sqlite3_errmsg(seg->db) : strerror(-err));
@@ -301,6 +322,9 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	*out = seg;
 	seg = NULL;
 cleanup:
+	/* SQLite says "disk I/O error" for a damaged frame; the frame reader says which. */
+	if (err && seg && seg->zs && sr_zseek_error(seg->zs)[0])
+		sr_set_err(errbuf, errlen, "%s", sr_zseek_error(seg->zs));
 	sr_close(seg);
 	return err;
 }
@@ -381,6 +405,8 @@ void sr_close(struct sr_segment *seg)
 	if (!seg)
 		return;
 	sqlite3_close_v2(seg->db);
+	if (seg->zs_owned)
+		sr_zseek_close(seg->zs);
 	sr_copy_remove(&seg->copy);
 	free(seg->path);
 	free(seg);
@@ -405,5 +431,8 @@ const char *sr_errmsg(struct sr_segment *seg)
 {
 	if (seg->row_err[0])
 		return seg->row_err;
+	/* SQLite only says "disk I/O error" for a frame that fails; the frame reader says why. */
+	if (seg->zs && sr_zseek_error(seg->zs)[0])
+		return sr_zseek_error(seg->zs);
 	return sqlite3_errmsg(seg->db);
 }

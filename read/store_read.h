@@ -10,9 +10,10 @@
  *     the "super-journal" it names). One with a -wal is copied with it into a private 0700
  *     temp dir and opened there, unless it is the active segment of a data dir whose lock a
  *     running recorder holds (SR_OPEN_LIVE, from sr_list_dir(), with -wal and -shm present):
- *     that one opens read-only in place so no committed row is missed. A .db.zst is
- *     decompressed into a private 0700 temp dir. All private copies of the process count
- *     against one cap on their total size, and each is removed by sr_close();
+ *     that one opens read-only in place so no committed row is missed. A seekable .db.zst
+ *     is read in place through a read-only VFS that decompresses the frames SQLite reads; an
+ *     older one is decompressed into a private 0700 temp dir. All private copies of the
+ *     process count against one cap on their total size, and each is removed by sr_close();
  *   - sets SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers and views off,
  *     cell_size_check=ON, mmap_size=0, query_only=ON and tight sqlite3_limit()s;
  *   - checks the header magic, runs PRAGMA quick_check (unless SR_OPEN_NO_CHECK), refuses
@@ -45,6 +46,7 @@
 /* sr_open() flags. */
 #define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
+#define SR_OPEN_NO_COPY	 0x4 /* -EXDEV rather than make a private copy (a cheap look only) */
 
 /* The cap on private copies when none is given: at most this, and at most half the free
  * space of the temp dir's file system (when the first copy is made). */
@@ -317,5 +319,41 @@ struct sr_run {
 
 /* All run rows, ordered by ts_ns. */
 int sr_runs(struct sr_segment *seg, int (*cb)(const struct sr_run *row, void *ctx), void *ctx);
+
+/* ---- DNS answers (schema version 3; an older segment has none) ---- */
+
+#define SR_DNS_MAX_RRS 128   /* records per answer handed out; a file may hold more */
+#define SR_DNS_NAME_MAX 1025 /* a name's text and its NUL; a longer stored one is cut */
+
+struct sr_dns_rr {
+	uint16_t type; /* 1 A, 5 CNAME, 28 AAAA */
+	uint32_t ttl;
+	uint8_t addr_len; /* 4 (A) or 16 (AAAA); 0 otherwise, or for a damaged address */
+	uint8_t addr[16];
+	const char *name;
+	const char *target; /* CNAME: the canonical name; NULL otherwise */
+};
+
+struct sr_dns {
+	int64_t id, ts_ns;
+	uint64_t cgroup;
+	uint32_t pid, uid, netns;
+	uint16_t lport, rport, txid, qtype, rcode;
+	uint8_t proto, family, flags;
+	uint8_t laddr_len, raddr_len; /* 4 or 16; anything else means a damaged row */
+	uint8_t laddr[16], raddr[16];
+	char comm[17];
+	const char *qname;
+	const struct sr_dns_rr *rrs;
+	size_t n_rrs;
+	size_t n_rrs_dropped; /* records beyond SR_DNS_MAX_RRS */
+};
+
+/*
+ * DNS answers with since <= ts_ns <= until, by id, each with its records in stored order.
+ * The strings and records are valid during the callback only.
+ */
+int sr_dns(struct sr_segment *seg, int64_t since, int64_t until,
+	   int (*cb)(const struct sr_dns *row, void *ctx), void *ctx);
 
 #endif /* CONNREC_STORE_READ_H */

@@ -482,6 +482,10 @@ static int stage_db(const char *path, const struct sr_open_opts *o, struct sr_co
 			path);
 	if (!wal)
 		return 0;
+	if (o->flags & SR_OPEN_NO_COPY) {
+		sr_set_err(errbuf, errlen, "would need a private copy");
+		return -EXDEV;
+	}
 	/*
 	 * immutable=1 would ignore the -wal (committed rows vanish); a plain open would create
 	 * files beside the evidence. So read a private copy, -wal included.
@@ -507,7 +511,20 @@ int sr_stage(const char *path, const struct sr_open_opts *o, struct sr_copy *cop
 
 	src->file = path;
 	src->params = "immutable=1";
-	if (plen > 4 && !strcmp(path + plen - 4, ".zst"))
+	src->zs = NULL;
+	if (plen > 4 && !strcmp(path + plen - 4, ".zst")) {
+		/* A seekable one is read in place through the VFS; an older one is copied. */
+		int err = sr_zseek_open(path, &src->zs, errbuf, errlen);
+
+		if (src->zs)
+			cr_debug("%s: seekable, pages served from its frames (no copy)", path);
+		if (err || src->zs)
+			return err;
+		if (o->flags & SR_OPEN_NO_COPY) {
+			sr_set_err(errbuf, errlen, "would need a private copy");
+			return -EXDEV;
+		}
 		return stage_zst(path, o, copy, src, errbuf, errlen);
+	}
 	return stage_db(path, o, copy, src, errbuf, errlen);
 }

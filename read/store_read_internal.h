@@ -4,11 +4,14 @@
  * by concern:
  *   store_read.c         opening a segment: header check, hardened connection, meta
  *   store_read_copy.c    where SQLite opens it from: in place, or a private copy (WAL, .zst)
+ *   store_read_zseek.c   a seekable .zst's seek table and frames, read in place
+ *   store_read_vfs.c     the read-only SQLite VFS that serves pages from those frames
  *   store_read_schema.c  the schema check against the embedded schema files
  *   store_read_dir.c     the segment list of a data dir
  *   store_read_where.c   a conn filter as SQL with bound values
  *   store_read_rows.c    the row iterators
  *   store_read_lives.c   the row iterators of process lives and cgroups (version 2)
+ *   store_read_dns.c     the DNS answer iterator (version 3)
  *   store_read_anchor.c  the checkpoint and seal records (version 3)
  */
 #ifndef CONNREC_STORE_READ_INTERNAL_H
@@ -28,10 +31,16 @@ struct sr_copy {
 	bool used; /* false: read in place, nothing to remove */
 };
 
+struct sr_zseek;
+
 struct sr_segment {
 	char *path;
 	sqlite3 *db;
 	struct sr_copy copy;
+	/* A seekable .zst read in place: owned until the connection takes it, then only for
+	 * its frame errors (the connection closes it). */
+	struct sr_zseek *zs;
+	bool zs_owned;
 	struct sr_meta meta;
 	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
@@ -70,12 +79,37 @@ int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct 
 /* The first column of a row of st as text, bounded and terminated ("" for NULL). */
 void sr_text_copy(sqlite3_stmt *st, int col, char *out, size_t len);
 
+/*
+ * Values connrec never writes: the row is refused. sr_refuse_row() says which row, column and
+ * value in cb->seg's sr_errmsg() and returns -ERANGE; sr_time_check() refuses a time before
+ * 1970.
+ */
+int sr_refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t value);
+int sr_time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t t);
+
+/*
+ * Columns read into narrower C types (ports, pids, one-byte codes): a value that does not fit
+ * is not connrec's and is refused, not truncated into another value (-1 is no port 65535).
+ */
+struct sr_narrow_col {
+	int col, id_col; /* the value, and the id of the row it belongs to */
+	const char *table, *name;
+	int64_t max; /* 0 is the minimum */
+};
+
+/* The first column of V[0..n) that is out of its range refuses the row (sr_refuse_row). */
+int sr_check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct sr_narrow_col *v,
+		    size_t n);
+
 /* ---- store_read_copy.c ---- */
 
 /* What SQLite opens for a segment, and how. */
 struct sr_source {
 	const char *file;   /* the evidence itself, or the private copy */
 	const char *params; /* URI query parameters */
+	struct sr_zseek *zs; /* a seekable .zst: read through the VFS, no copy */
 };
 
 /*
@@ -93,6 +127,34 @@ void sr_copy_remove(struct sr_copy *c);
 int sr_peek_zst(const char *path, size_t max, unsigned char **out, size_t *len, char *errbuf,
 		size_t errlen);
 
+/* ---- store_read_zseek.c ---- */
+
+/*
+ * Opens path as a seekable .zst and checks its whole seek table: 0 with *out set; 0 with *out
+ * NULL when the file has no seek table (an older single-frame segment); -EBADMSG (damaged
+ * table) or -errno with the message.
+ */
+int sr_zseek_open(const char *path, struct sr_zseek **out, char *errbuf, size_t errlen);
+void sr_zseek_close(struct sr_zseek *z);
+/* Size of the decompressed .db. */
+uint64_t sr_zseek_size(const struct sr_zseek *z);
+/*
+ * n bytes of the .db at off: 0; 1 when the .db ends first (the rest of buf zeroed); -EBADMSG
+ * for a damaged frame (sr_zseek_error() says which and why), -ENOMEM.
+ */
+int sr_zseek_read(struct sr_zseek *z, void *buf, size_t n, uint64_t off);
+/* The last frame error, "" when none. */
+const char *sr_zseek_error(const struct sr_zseek *z);
+
+/* ---- store_read_vfs.c ---- */
+
+/*
+ * sqlite3_open_v2(uri) read-only through the seekable VFS, serving *z. On success the
+ * connection owns *z (set to NULL; it is closed with the connection). 0 or -EBADMSG/-EIO;
+ * *db may be set either way (close it).
+ */
+int sr_vfs_open(const char *uri, struct sr_zseek **z, sqlite3 **db);
+
 /* ---- store_read_schema.c ---- */
 
 /* The first column of the first row of sql as text ("" for no row); an SQLITE_* code. */
@@ -102,6 +164,11 @@ int sr_first_text(sqlite3 *db, const char *sql, char *out, size_t len);
  * and any object that is not in the embedded schema of its version (-EPROTO).
  */
 int sr_check_schema(sqlite3 *db, int *version_out, char *errbuf, size_t errlen);
+
+/* ---- store_read_rows.c ---- */
+
+/* An address column into 16 bytes (zero-padded); its stored length, 0 when NULL or empty. */
+size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16]);
 
 /* ---- store_read_where.c ---- */
 

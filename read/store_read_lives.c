@@ -2,9 +2,11 @@
 /*
  * The evidence reader's iterators over process lives, their ends and cgroup names (schema
  * version 2; a version-1 segment has none of them and yields no rows). Rows are copied with
- * bounds, as every row of a file that may be hostile.
+ * bounds, as every row of a file that may be hostile, and a number connrec never writes (a pid
+ * past 32 bits, a negative start, a time before 1970) refuses the row, as in every iterator.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,10 +20,35 @@ static int prepare(struct sr_segment *seg, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v2(seg->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
 }
 
+/* The columns of LIFE_SELECT that must fit, and the times it holds. */
+static int life_check(sqlite3_stmt *st, const struct row_cb *cb)
+{
+	static const struct sr_narrow_col narrow[] = {
+		{ 0, 15, "life", "pid", UINT32_MAX },	 { 1, 15, "life", "pstart_ns", INT64_MAX },
+		{ 4, 15, "life", "ppid", UINT32_MAX },	 { 5, 15, "life", "ppstart_ns", INT64_MAX },
+		{ 7, 15, "life", "uid", UINT32_MAX },	 { 8, 15, "life", "cgroup", INT64_MAX },
+		{ 12, 15, "life", "flags", UINT16_MAX }, { 14, 15, "life", "exit_code", UINT32_MAX },
+	};
+	static const struct {
+		int col;
+		const char *name;
+	} times[] = { { 2, "start_ns" }, { 3, "image_ns" }, { 13, "exit_ns" } };
+	int64_t id = sqlite3_column_int64(st, 15);
+	int err = sr_check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0]));
+
+	for (size_t i = 0; !err && i < sizeof(times) / sizeof(times[0]); i++)
+		err = sr_time_check(cb, "life", id, times[i].name,
+				    sqlite3_column_int64(st, times[i].col)); /* NULL reads 0 */
+	return err;
+}
+
 static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
 	struct sr_life r;
+	int err = life_check(st, cb);
 
+	if (err)
+		return err;
 	memset(&r, 0, sizeof(r));
 	r.pid = (uint32_t)sqlite3_column_int64(st, 0);
 	r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1);
@@ -53,13 +80,18 @@ int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *
 			  " cgroup, comm, exe, args, flags, exit_ns, exit_code, id FROM life",
 			  &st);
 
-	const struct row_cb c = { .fn.life = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.life = cb, .ctx = ctx, .seg = seg };
 
 	return err || !st ? err : sr_step_rows(st, life_row, &c);
 }
 
 static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	static const struct sr_narrow_col narrow[] = {
+		{ 0, 4, "life_exit", "pid", UINT32_MAX },
+		{ 1, 4, "life_exit", "pstart_ns", INT64_MAX },
+		{ 3, 4, "life_exit", "exit_code", UINT32_MAX },
+	};
 	struct sr_life_exit r = {
 		.pid = (uint32_t)sqlite3_column_int64(st, 0),
 		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1),
@@ -68,6 +100,9 @@ static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
 		.exit_code = sqlite3_column_int64(st, 3),
 	};
 
+	if (sr_check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0])) ||
+	    sr_time_check(cb, "life_exit", sqlite3_column_int64(st, 4), "exit_ns", r.exit_ns))
+		return -ERANGE;
 	return cb->fn.life_exit(&r, cb->ctx);
 }
 
@@ -77,15 +112,19 @@ int sr_life_exits(struct sr_segment *seg, int (*cb)(const struct sr_life_exit *r
 	sqlite3_stmt *st;
 	int err = prepare(seg, "SELECT pid, pstart_ns, exit_ns, exit_code, id FROM life_exit", &st);
 
-	const struct row_cb c = { .fn.life_exit = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.life_exit = cb, .ctx = ctx, .seg = seg };
 
 	return err || !st ? err : sr_step_rows(st, exit_row, &c);
 }
 
 static int cgroup_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
+	/* A cgroup id is the inode number of its directory: never past 63 bits. */
+	static const struct sr_narrow_col narrow[] = { { 0, 0, "cgroup", "id", INT64_MAX } };
 	struct sr_cgroup r;
 
+	if (sr_check_narrow(cb, st, narrow, 1))
+		return -ERANGE;
 	memset(&r, 0, sizeof(r));
 	r.id = (uint64_t)sqlite3_column_int64(st, 0);
 	sr_text_copy(st, 1, r.path, sizeof(r.path));
@@ -100,7 +139,7 @@ int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, vo
 	sqlite3_stmt *st;
 	int err = prepare(seg, "SELECT id, path, container, unit FROM cgroup", &st);
 
-	const struct row_cb c = { .fn.cgroup = cb, .ctx = ctx };
+	const struct row_cb c = { .fn.cgroup = cb, .ctx = ctx, .seg = seg };
 
 	return err || !st ? err : sr_step_rows(st, cgroup_row, &c);
 }

@@ -18,8 +18,8 @@
  * refused (the read stops with -ERANGE and sr_errmsg() names the row) rather than handed on,
  * where subtracting such times would overflow.
  */
-static int refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
-		      int64_t value)
+int sr_refuse_row(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t value)
 {
 	snprintf(cb->seg->row_err, sizeof(cb->seg->row_err),
 		 "%s row %lld: %s %lld is not a value connrec writes", table, (long long)id, col,
@@ -27,10 +27,10 @@ static int refuse_row(const struct row_cb *cb, const char *table, int64_t id, co
 	return -ERANGE;
 }
 
-static int time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
-		      int64_t t)
+int sr_time_check(const struct row_cb *cb, const char *table, int64_t id, const char *col,
+		  int64_t t)
 {
-	return t >= 0 ? 0 : refuse_row(cb, table, id, col, t);
+	return t >= 0 ? 0 : sr_refuse_row(cb, table, id, col, t);
 }
 
 int sr_step_rows(sqlite3_stmt *st, int (*decode)(sqlite3_stmt *st, const struct row_cb *cb),
@@ -79,7 +79,7 @@ void sr_conn_filter_init(struct sr_conn_filter *f)
 	f->min_dur = f->max_dur = f->short_lived = -1;
 }
 
-static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
+size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16])
 {
 	const void *p = sqlite3_column_blob(st, col);
 	int n = sqlite3_column_bytes(st, col);
@@ -91,25 +91,15 @@ static size_t blob_copy(sqlite3_stmt *st, int col, uint8_t out[16])
 	return n > 255 ? 255 : (size_t)n;
 }
 
-/*
- * Columns read into narrower C types (ports, pids, one-byte codes): a value that does not fit
- * is not connrec's and is refused, not truncated into another value (-1 is no port 65535).
- */
-struct narrow_col {
-	int col, id_col; /* the value, and the id of the row it belongs to */
-	const char *table, *name;
-	int64_t max; /* 0 is the minimum */
-};
-
-static int check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct narrow_col *v,
-			size_t n)
+int sr_check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct sr_narrow_col *v,
+		    size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int64_t x = sqlite3_column_int64(st, v[i].col);
 
 		if (x < 0 || x > v[i].max)
-			return refuse_row(cb, v[i].table, sqlite3_column_int64(st, v[i].id_col),
-					  v[i].name, x);
+			return sr_refuse_row(cb, v[i].table, sqlite3_column_int64(st, v[i].id_col),
+					     v[i].name, x);
 	}
 	return 0;
 }
@@ -117,7 +107,7 @@ static int check_narrow(const struct row_cb *cb, sqlite3_stmt *st, const struct 
 /* The columns of CONN_SELECT, in order. */
 static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
-	static const struct narrow_col narrow[] = {
+	static const struct sr_narrow_col narrow[] = {
 		{ 2, 0, "conn", "proto", UINT8_MAX },	    { 3, 0, "conn", "family", UINT8_MAX },
 		{ 4, 0, "conn", "dir", UINT8_MAX },	    { 6, 0, "conn", "lport", UINT16_MAX },
 		{ 8, 0, "conn", "rport", UINT16_MAX },	    { 9, 0, "conn", "flags", UINT8_MAX },
@@ -126,7 +116,7 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		{ 21, 23, "proc", "netns", UINT32_MAX },
 	};
 	struct sr_conn r = { 0 };
-	int err = check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0]));
+	int err = sr_check_narrow(cb, st, narrow, sizeof(narrow) / sizeof(narrow[0]));
 
 	if (err)
 		return err;
@@ -135,9 +125,9 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.proto = (uint8_t)sqlite3_column_int(st, 2);
 	r.family = (uint8_t)sqlite3_column_int(st, 3);
 	r.dir = (uint8_t)sqlite3_column_int(st, 4);
-	r.laddr_len = (uint8_t)blob_copy(st, 5, r.laddr);
+	r.laddr_len = (uint8_t)sr_blob16(st, 5, r.laddr);
 	r.lport = (uint16_t)sqlite3_column_int(st, 6);
-	r.raddr_len = (uint8_t)blob_copy(st, 7, r.raddr);
+	r.raddr_len = (uint8_t)sr_blob16(st, 7, r.raddr);
 	r.rport = (uint16_t)sqlite3_column_int(st, 8);
 	r.flags = (uint8_t)sqlite3_column_int(st, 9);
 	if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
@@ -147,7 +137,7 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 		int64_t dur = sqlite3_column_int64(st, 10);
 
 		if (__builtin_add_overflow(r.start_ns, dur, &r.end_ns))
-			return refuse_row(cb, "conn", r.id, "dur_ns", dur); /* no end fits */
+			return sr_refuse_row(cb, "conn", r.id, "dur_ns", dur); /* no end fits */
 		r.reason = (uint8_t)sqlite3_column_int(st, 13);
 		r.has_bytes = sqlite3_column_type(st, 11) != SQLITE_NULL;
 		r.bytes_out = (uint64_t)sqlite3_column_int64(st, 11);
@@ -168,8 +158,8 @@ static int conn_row(sqlite3_stmt *st, const struct row_cb *cb)
 	r.cgroup = (uint64_t)sqlite3_column_int64(st, 22);
 	if (sqlite3_column_count(st) > 24) /* version 2 on: the process life's key */
 		r.pstart_ns = (uint64_t)sqlite3_column_int64(st, 24);
-	if (time_check(cb, "conn", r.id, "start_ns", r.start_ns) ||
-	    (r.has_end && time_check(cb, r.end_folded ? "conn" : "conn_end", r.id, "end_ns",
+	if (sr_time_check(cb, "conn", r.id, "start_ns", r.start_ns) ||
+	    (r.has_end && sr_time_check(cb, r.end_folded ? "conn" : "conn_end", r.id, "end_ns",
 				     r.end_ns)))
 		return -ERANGE;
 	return cb->fn.conn(&r, cb->ctx);
@@ -250,10 +240,11 @@ static struct sr_end end_from(sqlite3_stmt *st)
 
 static int end_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
-	static const struct narrow_col narrow[] = { { 4, 0, "conn_end", "reason", UINT8_MAX } };
+	static const struct sr_narrow_col narrow[] = { { 4, 0, "conn_end", "reason", UINT8_MAX } };
 	struct sr_end e = end_from(st);
 
-	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
+	if (sr_check_narrow(cb, st, narrow, 1) ||
+	    sr_time_check(cb, "conn_end", e.id, "end_ns", e.end_ns))
 		return -ERANGE;
 	return cb->fn.end(&e, cb->ctx);
 }
@@ -287,14 +278,14 @@ int sr_end_by_id(struct sr_segment *seg, int64_t id, struct sr_end *out)
 	if (rc == SQLITE_ROW) {
 		const struct row_cb rcb = { .seg = seg };
 
-		static const struct narrow_col narrow[] = {
+		static const struct sr_narrow_col narrow[] = {
 			{ 4, 0, "conn_end", "reason", UINT8_MAX },
 		};
 
 		*out = end_from(st);
 		ret = 1;
-		if (check_narrow(&rcb, st, narrow, 1) ||
-		    time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns))
+		if (sr_check_narrow(&rcb, st, narrow, 1) ||
+		    sr_time_check(&rcb, "conn_end", out->id, "end_ns", out->end_ns))
 			ret = -ERANGE;
 	} else if (rc != SQLITE_DONE) {
 		ret = -EBADMSG;
@@ -330,8 +321,8 @@ static int gap_row(sqlite3_stmt *st, const struct row_cb *cb)
 	};
 
 	sr_text_copy(st, 5, g.reason, sizeof(g.reason));
-	if (time_check(cb, "gap", g.id, "start_ns", g.start_ns) ||
-	    time_check(cb, "gap", g.id, "end_ns", g.end_ns))
+	if (sr_time_check(cb, "gap", g.id, "start_ns", g.start_ns) ||
+	    sr_time_check(cb, "gap", g.id, "end_ns", g.end_ns))
 		return -ERANGE;
 	return cb->fn.gap(&g, cb->ctx);
 }
@@ -351,7 +342,7 @@ int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 
 static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 {
-	static const struct narrow_col narrow[] = { { 3, 0, "run", "pid", UINT32_MAX } };
+	static const struct sr_narrow_col narrow[] = { { 3, 0, "run", "pid", UINT32_MAX } };
 	struct sr_run r = {
 		.id = sqlite3_column_int64(st, 0),
 		.ts_ns = sqlite3_column_int64(st, 1),
@@ -360,7 +351,7 @@ static int run_row(sqlite3_stmt *st, const struct row_cb *cb)
 	};
 
 	sr_text_copy(st, 4, r.version, sizeof(r.version));
-	if (check_narrow(cb, st, narrow, 1) || time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
+	if (sr_check_narrow(cb, st, narrow, 1) || sr_time_check(cb, "run", r.id, "ts_ns", r.ts_ns))
 		return -ERANGE;
 	return cb->fn.run(&r, cb->ctx);
 }

@@ -167,6 +167,24 @@ static int ignore_run(const struct sr_run *row, void *ctx)
 	return 0;
 }
 
+static int ignore_life(const struct sr_life *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_life_exit(const struct sr_life_exit *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
+static int ignore_cgroup(const struct sr_cgroup *row, void *ctx)
+{
+	(void)row, (void)ctx;
+	return 0;
+}
+
 /*
  * A sealed segment's meta first_ns..last_ns is what query trusts to skip it without reading
  * it, so it must cover every time in its rows (the writer computes it from them at sealing).
@@ -215,7 +233,7 @@ static void check_span(struct vctx *c, const struct vseg *v, struct sr_segment *
 /*
  * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
  * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
- * or pid that does not fit). Each row is read the way query reads it, so what query refuses
+ * or pid that does not fit), process lives and cgroups included. Each row is read the way query reads it, so what query refuses
  * verify names, and a doctored or damaged store does not pass as OK.
  */
 static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
@@ -242,6 +260,12 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 		err = sr_gaps(seg, SR_NO_TIME, SR_TIME_MAX, ignore_gap, NULL);
 	if (!err)
 		err = sr_runs(seg, ignore_run, NULL);
+	if (!err) /* the process lives query --procs reads (none before schema version 2) */
+		err = sr_lives(seg, ignore_life, NULL);
+	if (!err)
+		err = sr_life_exits(seg, ignore_life_exit, NULL);
+	if (!err)
+		err = sr_cgroups(seg, ignore_cgroup, NULL);
 	if (err == -ERANGE)
 		problem(c, v->name, "%s", sr_errmsg(seg));
 	else if (err)

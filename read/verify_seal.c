@@ -531,6 +531,80 @@ static void read_anchor_table(struct vseal *vs, const struct vs_seg *seg, sqlite
 	sqlite3_finalize(st);
 }
 
+/* Whether X is a chained checkpoint record of SEG in this store. */
+static bool chained_of(const struct vseal *vs, const struct rec *x, uint32_t seg)
+{
+	return x->r.kind == SEALREC_CHECKPOINT && x->r.chained && x->r.seg == seg &&
+	       !strcmp(x->r.store_id, vs->store_id);
+}
+
+/*
+ * The chained checkpoint records of SEG (ckpt.h, "chain="): checkpoint k's hash depends on the
+ * rows of intervals 1..k, so the marks of every checkpoint up to the last one recorded are
+ * needed (from any record of each); a record after a missing one cannot be checked. Of two
+ * records of one checkpoint that disagree, the first found gives the marks, and the other one
+ * then differs.
+ */
+static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *db)
+{
+	struct ckpt_marks *marks = NULL;
+	uint8_t(*hashes)[CKPT_HASH_LEN] = NULL;
+	uint64_t *rows = NULL;
+	int64_t top = 0, known = 0;
+	bool *have = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < vs->n; i++)
+		if (chained_of(vs, &vs->recs[i], seg->num) && vs->recs[i].state == CK_UNCHECKED &&
+		    vs->recs[i].r.ck > top)
+			top = vs->recs[i].r.ck;
+	if (!top)
+		return;
+	if ((uint64_t)top > vs->n) {
+		known = 0; /* more checkpoints than records: some are missing anyway */
+		goto judge;
+	}
+	marks = calloc((size_t)top, sizeof(*marks));
+	hashes = calloc((size_t)top, sizeof(*hashes));
+	rows = calloc((size_t)top, sizeof(*rows));
+	have = calloc((size_t)top, sizeof(*have));
+	if (!marks || !hashes || !rows || !have)
+		goto cleanup;
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct rec *x = &vs->recs[i];
+
+		if (chained_of(vs, x, seg->num) && x->r.ck <= top && !have[x->r.ck - 1]) {
+			marks[x->r.ck - 1] = x->r.marks;
+			have[x->r.ck - 1] = true;
+		}
+	}
+	while (known < top && have[known])
+		known++;
+	if (known)
+		err = ckpt_chain_many(db, (size_t)known, marks, hashes, rows);
+judge:
+	for (size_t i = 0; i < vs->n; i++) {
+		struct rec *x = &vs->recs[i];
+
+		if (!chained_of(vs, x, seg->num) || x->state != CK_UNCHECKED)
+			continue;
+		if (err || x->r.ck > known) {
+			x->state = CK_ERROR;
+			continue;
+		}
+		x->rows_now = rows[x->r.ck - 1];
+		x->state = !memcmp(hashes[x->r.ck - 1], x->r.hash, CKPT_HASH_LEN) &&
+					   rows[x->r.ck - 1] == x->r.rows
+				   ? CK_MATCH
+				   : CK_DIFF;
+	}
+cleanup:
+	free(marks);
+	free(hashes);
+	free(rows);
+	free(have);
+}
+
 /* Recomputes every unchecked checkpoint record of SEG (any source) from DB. */
 static void check_checkpoints(struct vseal *vs, const struct vs_seg *seg, sqlite3 *db)
 {
@@ -543,10 +617,11 @@ static void check_checkpoints(struct vseal *vs, const struct vs_seg *seg, sqlite
 
 	if (!which)
 		return;
+	check_chained(vs, seg, db);
 	for (size_t i = 0; i < vs->n; i++) {
 		struct rec *x = &vs->recs[i];
 
-		if (x->r.kind == SEALREC_CHECKPOINT && x->r.seg == seg->num &&
+		if (x->r.kind == SEALREC_CHECKPOINT && x->r.seg == seg->num && !x->r.chained &&
 		    x->state == CK_UNCHECKED && !strcmp(x->r.store_id, vs->store_id))
 			which[m++] = i;
 	}

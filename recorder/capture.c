@@ -92,7 +92,8 @@ static struct bpf_link *attach_one(struct capture *c, const struct bpf_program *
 	enum bpf_prog_type type = bpf_program__type(prog);
 	struct bpf_program *p = (struct bpf_program *)prog; /* libbpf 1.1 takes non-const */
 
-	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK)
+	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR || type == BPF_PROG_TYPE_CGROUP_SOCK ||
+	    type == BPF_PROG_TYPE_CGROUP_SKB)
 		return bpf_program__attach_cgroup(p, c->cgroup_fd);
 	return bpf_program__attach(p);
 }
@@ -206,6 +207,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	}
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
 	size_maps(c, flows);
+	capture_dns_size(c, opts);
 	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
 	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
@@ -278,7 +280,7 @@ static uint64_t prog_misses(const struct bpf_program *prog)
 	return info.recursion_misses;
 }
 
-int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
+int capture_sum_percpu(int map_fd, uint32_t nkeys, uint64_t skip_mask, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *vals;
@@ -288,16 +290,27 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < CR_DROP_MAX; k++) {
+	for (uint32_t k = 0; k < nkeys; k++) {
 		out[k] = 0;
-		if (k == CR_DROP_RECURSION)
-			continue; /* not a BPF-side counter, see below */
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &k, vals))
+		if (k < 64 && (skip_mask >> k & 1))
+			continue;
+		if (bpf_map_lookup_elem(map_fd, &k, vals))
 			continue;
 		for (int i = 0; i < ncpu; i++)
 			out[k] += vals[i];
 	}
 	free(vals);
+	return 0;
+}
+
+int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
+{
+	/* CR_DROP_RECURSION is not a BPF-side counter, see below. */
+	int err = capture_sum_percpu(bpf_map__fd(c->skel->maps.drops), CR_DROP_MAX,
+				     1ULL << CR_DROP_RECURSION, out);
+
+	if (err)
+		return err;
 	/* Runs the kernel skipped because the program was already running on that CPU. */
 	out[CR_DROP_RECURSION] = prog_misses(c->skel->progs.on_tcp_state) +
 				 prog_misses(c->skel->progs.on_tcp_destroy);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "connrec_event.h"
+#include "dns_event.h"
 
 struct capture_opts {
 	uint32_t ring_size;	/* bytes, power of two; 0 = default */
@@ -31,6 +32,7 @@ struct capture_opts {
 	uint32_t proc_ring_size; /* bytes of the process-event ring, power of two; 0 = default */
 	/* Leave the process-event programs out (hidden flag --no-proc-events, for benchmarks). */
 	bool no_proc_events;
+	uint32_t dns_ring_size; /* bytes, power of two; 0 = default (hidden flag --dns-ring-size) */
 };
 
 #define CAPTURE_DEFAULT_RING_SIZE (16u << 20)
@@ -71,8 +73,16 @@ uint64_t capture_alloc_conn_id(struct capture *c);
 int capture_track_udp(struct capture *c, uint64_t cookie, const uint8_t raddr[16], uint16_t rport,
 		      uint64_t conn_id);
 
-/* Called for each UDP flow that capture_end_udp_*() removes: (ctx, conn id, last seen). */
-typedef void (*capture_udp_end_fn)(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
+/* What capture_end_udp_*() knows of each UDP flow it removes. */
+struct capture_udp_end {
+	uint64_t conn_id;
+	uint64_t last_boot_ns; /* its last datagram */
+	uint64_t bytes_out, bytes_in; /* UDP payload bytes */
+	bool refused;		      /* an ICMP port unreachable reached its socket */
+};
+
+/* Called for each UDP flow that capture_end_udp_*() removes. */
+typedef void (*capture_udp_end_fn)(void *ctx, const struct capture_udp_end *end);
 
 /* End every flow of a released multi-peer socket. Returns the number ended. */
 int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx);
@@ -97,6 +107,18 @@ int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
  * Returns 0 or -errno; the CLOSEs sent are counted as late closes.
  */
 int capture_audit_opens(struct capture *c);
+
+/*
+ * DNS answers come on a ring of their own (bpf/dns_event.h): one record, and the payload it
+ * carries (e->len bytes).
+ */
+typedef void (*capture_dns_fn)(void *ctx, const struct cr_dns_event *e, const uint8_t *payload);
+
+/* Deliver DNS records to fn from now on, from the same capture_poll() and capture_drain(). */
+int capture_dns_start(struct capture *c, capture_dns_fn fn, void *ctx);
+
+/* Cumulative DNS losses counted in BPF, summed over CPUs. */
+int capture_dns_drops(struct capture *c, uint64_t out[CR_DNS_DROP_MAX]);
 
 /* Number of programs attached (for the ready line). */
 int capture_attached(const struct capture *c);

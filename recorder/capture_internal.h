@@ -18,8 +18,8 @@ _Static_assert(sizeof(struct cr_event) == 144, "cr_event layout changed");
 _Static_assert(sizeof(struct udp_key) == 32, "udp_key layout changed");
 _Static_assert(sizeof(struct tcp_flow) == 72, "tcp_flow layout changed");
 _Static_assert(sizeof(struct young_slot) == 32, "young_slot layout changed");
-_Static_assert(sizeof(struct udp_flow) == 40, "udp_flow layout changed");
-_Static_assert(sizeof(struct udp_sock_state) == 144, "udp_sock_state layout changed");
+_Static_assert(sizeof(struct udp_flow) == 48, "udp_flow layout changed");
+_Static_assert(sizeof(struct udp_sock_state) == 152, "udp_sock_state layout changed");
 _Static_assert(sizeof(struct report_req) == 24, "report_req layout changed");
 
 struct capture {
@@ -36,6 +36,9 @@ struct capture {
 	/* Process events (proc_capture.c): their ring's consumer. */
 	void (*proc_fn)(void *ctx, const void *data, size_t size);
 	void *proc_ctx;
+	/* DNS answers (capture_dns.c): their ring's consumer. */
+	capture_dns_fn dns_fn;
+	void *dns_ctx;
 };
 
 /* proc_capture.c: sizes the process-event ring (or leaves its programs out); before load. */
@@ -62,5 +65,14 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
 
 /* The fallback: asks about every tracked connection older than the cutoff. */
 int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent);
+
+/*
+ * Sums each of the first nkeys keys of a per-CPU array of u64 over the CPUs into out[key];
+ * keys whose bit is set in skip_mask are left at 0. Returns 0 or -errno.
+ */
+int capture_sum_percpu(int map_fd, uint32_t nkeys, uint64_t skip_mask, uint64_t *out);
+
+/* capture_dns.c: sizes the DNS ring before load. */
+void capture_dns_size(struct capture *c, const struct capture_opts *opts);
 
 #endif /* CONNREC_CAPTURE_INTERNAL_H */

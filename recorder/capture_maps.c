@@ -110,6 +110,20 @@ static void pick_udp(void *ctx, const void *k, const void *v)
 	p->keys[p->n++] = *(const struct udp_key *)k;
 }
 
+/* Hands what the map held of a flow that was just removed from it to fn. */
+static void udp_ended(const struct udp_flow *flow, capture_udp_end_fn fn, void *ctx)
+{
+	struct capture_udp_end end = {
+		.conn_id = flow->id,
+		.last_boot_ns = flow->last_ns,
+		.bytes_out = flow->bytes_out,
+		.bytes_in = flow->bytes_in,
+		.refused = flow->refused != 0,
+	};
+
+	fn(ctx, &end);
+}
+
 /* Ends the udp_flows entries p selects; returns how many. */
 static int end_udp_flows(struct capture *c, struct udp_pick *p, capture_udp_end_fn fn, void *ctx)
 {
@@ -123,7 +137,7 @@ static int end_udp_flows(struct capture *c, struct udp_pick *p, capture_udp_end_
 			continue;
 		if (bpf_map_delete_elem(fd, &p->keys[i]) || !flow.id)
 			continue; /* id 0: its OPEN was lost (counted), so there is nothing to end */
-		fn(ctx, flow.id, flow.last_ns);
+		udp_ended(&flow, fn, ctx);
 		n++;
 	}
 	free(p->keys);
@@ -190,7 +204,8 @@ static int end_idle_first_flows(struct capture *c, uint64_t cutoff, capture_udp_
 		/* Gone meanwhile: the release sent its end. */
 		if (bpf_map_update_elem(fd, &p.cookies[i], &us, BPF_EXIST))
 			continue;
-		fn(ctx, id, us.first.last_ns);
+		us.first.id = id;
+		udp_ended(&us.first, fn, ctx);
 		n++;
 	}
 	free(p.cookies);

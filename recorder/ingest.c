@@ -261,7 +261,7 @@ static struct store_end end_of(struct ingest *g, uint64_t id, const struct cr_ev
 		.end_ns = ingest_wall_ns(g, e->ts_boot_ns),
 		.bytes_out = e->bytes_out,
 		.bytes_in = e->bytes_in,
-		.has_bytes = e->proto == CR_PROTO_TCP,
+		.has_bytes = true, /* TCP from the kernel's counters, UDP from the cgroup_skb ones */
 		.reason = e->end_reason,
 	};
 }
@@ -458,9 +458,11 @@ void ingest_event(void *ctx, const struct cr_event *e)
 	}
 }
 
-void ingest_udp_end(struct ingest *g, uint64_t conn_id, int64_t end_ns, uint8_t reason)
+void ingest_udp_end(struct ingest *g, uint64_t conn_id, int64_t end_ns, uint8_t reason,
+		    uint64_t bytes_out, uint64_t bytes_in)
 {
-	struct store_end end = { .id = conn_id, .end_ns = end_ns, .reason = reason };
+	struct store_end end = { .id = conn_id, .end_ns = end_ns, .reason = reason,
+				 .has_bytes = true, .bytes_out = bytes_out, .bytes_in = bytes_in };
 
 	flow_end(g, &end);
 }

@@ -36,7 +36,8 @@ int ingest_preexisting(struct ingest *g, const struct sockdump_entry *d, uint64_
 		       int64_t seen_ns);
 
 /* End of a UDP flow found by walking the BPF map (idle expiry or multi-peer release). */
-void ingest_udp_end(struct ingest *g, uint64_t conn_id, int64_t end_ns, uint8_t reason);
+void ingest_udp_end(struct ingest *g, uint64_t conn_id, int64_t end_ns, uint8_t reason,
+		    uint64_t bytes_out, uint64_t bytes_in);
 
 /* Record the loss counters' growth since the last call as gap rows. */
 int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX]);

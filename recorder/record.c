@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "capture.h"
 #include "cgroup_names.h"
+#include "dns_ingest.h"
 #include "ingest.h"
 #include "log.h"
 #include "opts.h"
@@ -70,6 +71,7 @@ enum {
 	OPT_RETAIN_AGE,
 	OPT_UDP_IDLE,
 	OPT_RING_SIZE,
+	OPT_DNS_RING_SIZE,
 	OPT_MAX_FLOWS,
 	OPT_SKIP_CLOSE_PORT,
 	OPT_LOSE_CLOSE_PORT,
@@ -127,6 +129,8 @@ static const struct opt record_options[] = {
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
+	{ .id = OPT_DNS_RING_SIZE, .name = "dns-ring-size", .arg = OPT_REQUIRED,
+	  .metavar = "BYTES" },
 	{ .id = OPT_SKIP_CLOSE_PORT, .name = "skip-close-port", .arg = OPT_REQUIRED,
 	  .metavar = "PORT" },
 	{ .id = OPT_LOSE_CLOSE_PORT, .name = "lose-close-port", .arg = OPT_REQUIRED,
@@ -185,6 +189,12 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 	case OPT_RING_SIZE:
 		if (parse_u32(arg, (uint32_t)page, 1u << 30, &o->capture.ring_size) ||
 		    (o->capture.ring_size & (o->capture.ring_size - 1)))
+			return opt_bad_value(opt, arg,
+					     "expected a power of two of at least a page");
+		break;
+	case OPT_DNS_RING_SIZE:
+		if (parse_u32(arg, (uint32_t)page, 1u << 30, &o->capture.dns_ring_size) ||
+		    (o->capture.dns_ring_size & (o->capture.dns_ring_size - 1)))
 			return opt_bad_value(opt, arg,
 					     "expected a power of two of at least a page");
 		break;
@@ -338,12 +348,13 @@ struct recorder {
 	struct proc_ingest *procs;
 	struct cgroup_names *cgnames;
 	struct watch *watch;
+	struct dns_ingest *dns;
 	struct ship_spawn *ship; /* --ship-to, or NULL */
 	uint8_t end_reason; /* for the UDP end callback */
 	int64_t end_ns;
 };
 
-static void on_udp_end(void *ctx, uint64_t conn_id, uint64_t last_boot_ns);
+static void on_udp_end(void *ctx, const struct capture_udp_end *end);
 
 static uint64_t new_conn_id(void *cap)
 {
@@ -354,6 +365,7 @@ static void on_event(void *ctx, const struct cr_event *e)
 {
 	struct recorder *r = ctx;
 
+	dns_ingest_flow(r->dns, e);
 	if (e->kind == CR_EV_UDP_RELEASE) {
 		/* A socket with several peers: end each of its flows by walking the map. */
 		r->end_reason = CR_END_RELEASED;
@@ -364,13 +376,15 @@ static void on_event(void *ctx, const struct cr_event *e)
 	ingest_event(r->ingest, e);
 }
 
-static void on_udp_end(void *ctx, uint64_t conn_id, uint64_t last_boot_ns)
+static void on_udp_end(void *ctx, const struct capture_udp_end *end)
 {
 	struct recorder *r = ctx;
-	int64_t end = r->end_reason == CR_END_IDLE ? ingest_wall_ns(r->ingest, last_boot_ns)
-						     : r->end_ns;
+	int64_t end_ns = r->end_reason == CR_END_IDLE ? ingest_wall_ns(r->ingest, end->last_boot_ns)
+							: r->end_ns;
 
-	ingest_udp_end(r->ingest, conn_id, end, r->end_reason);
+	/* Refused says more than how it ended: the peer's host turned the datagrams away. */
+	ingest_udp_end(r->ingest, end->conn_id, end_ns,
+		       end->refused ? CR_END_REFUSED : r->end_reason, end->bytes_out, end->bytes_in);
 }
 
 static void on_preexisting(void *ctx, const struct sockdump_entry *d)
@@ -382,6 +396,7 @@ static void on_preexisting(void *ctx, const struct sockdump_entry *d)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * TS_NSEC_PER_SEC + ts.tv_nsec;
+	dns_ingest_preexisting(r->dns, d);
 	if (ingest_preexisting(r->ingest, d, id, now))
 		return;
 	/* A connected UDP socket's release must end it: let BPF know about it. */
@@ -389,17 +404,20 @@ static void on_preexisting(void *ctx, const struct sockdump_entry *d)
 		capture_track_udp(r->cap, d->cookie, d->raddr, d->rport, id);
 }
 
-static int commit(struct recorder *r)
+/* final: the recorder is stopping, nothing may wait for a later commit. */
+static int commit(struct recorder *r, bool final)
 {
-	uint64_t drops[CR_DROP_MAX];
+	uint64_t drops[CR_DROP_MAX], dns_drops[CR_DNS_DROP_MAX], proc_lost[CR_PROC_DROP_MAX];
 	int err;
-
-	uint64_t proc_lost[CR_PROC_DROP_MAX];
 
 	if (capture_drops(r->cap, drops) == 0)
 		ingest_losses(r->ingest, drops);
 	if (proc_capture_drops(r->cap, proc_lost) == 0)
 		proc_ingest_losses(r->procs, proc_lost);
+	/* DNS rows are queued before ingest_commit() flushes the store. */
+	if (dns_ingest_commit(r->dns, capture_dns_drops(r->cap, dns_drops) ? NULL : dns_drops,
+			      final))
+		cr_warn("out of memory queueing DNS answers");
 	err = ingest_commit(r->ingest);
 	ingest_sync_clock(r->ingest);
 	proc_ingest_sync_clock(r->procs);
@@ -414,6 +432,18 @@ static void say_second_chances(const struct ingest_stats *st)
 			"nested in itself); %" PRIu64 " closes among them were taken from the "
 			"socket's destruction or the audit of open connections instead",
 			st->skipped[CR_DROP_RECURSION], st->skipped[CR_DROP_LATE_CLOSE]);
+}
+
+static void say_dns(const struct dns_ingest_stats *st)
+{
+	if (!st->records && !st->ring_lost)
+		return;
+	cr_info("DNS: %" PRIu64 " answers stored (%" PRIu64 " without a known owner); not "
+		"stored: %" PRIu64 " malformed, %" PRIu64 " truncated, %" PRIu64 " lost in the "
+		"ring, %" PRIu64 " lost in TCP streams, %" PRIu64 " dropped; %" PRIu64
+		" queries from port 53 ignored",
+		st->stored, st->no_owner, st->malformed, st->truncated, st->ring_lost,
+		st->tcp_lost, st->dropped, st->not_answers);
 }
 
 static int run(struct recorder *r, const struct record_opts *o)
@@ -448,7 +478,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 		}
 		watch_tick(r->watch, now);
 		if (now >= next_commit) {
-			int err = commit(r);
+			int err = commit(r, false);
 
 			/* A failed flush keeps its rows; say so once per failure streak. */
 			if (err && err != last_err)
@@ -521,6 +551,10 @@ static int record_run(int argc, char **argv)
 		err = proc_ingest_new(&r.procs, r.store);
 	if (!err)
 		err = proc_capture_start(r.cap, proc_ingest_event, r.procs);
+	if (!err)
+		err = dns_ingest_new(&r.dns, r.store, r.ingest, new_conn_id, r.cap);
+	if (!err)
+		err = capture_dns_start(r.cap, dns_ingest_record, r.dns);
 	if (err)
 		goto cleanup;
 	/* The process events are on: a process started from here on is seen either way. */
@@ -536,7 +570,7 @@ static int record_run(int argc, char **argv)
 		cr_warn("could not list the connections that already exist: %s",
 			strerror(-npre));
 	capture_drain(r.cap);
-	err = commit(&r);
+	err = commit(&r, false);
 	if (err) {
 		cr_err("cannot write to the store in %s: %s", o.store.dir, strerror(-err));
 		goto cleanup;
@@ -551,11 +585,12 @@ static int record_run(int argc, char **argv)
 	/* Connections open at the stop are stored as open, however young. */
 	capture_report_opens(r.cap, UINT64_MAX);
 	capture_drain(r.cap);
-	if (commit(&r))
+	if (commit(&r, true))
 		cr_err("could not write the last events before stopping");
 	else if (!err)
 		status = EXIT_OK;
 	say_second_chances(ingest_get_stats(r.ingest)); /* counted by that last commit */
+	say_dns(dns_ingest_get_stats(r.dns));
 cleanup:
 	ship_spawn_free(r.ship);
 	/* Detach before closing the store so no event arrives after the stop row. */
@@ -567,6 +602,7 @@ cleanup:
 	ingest_free(r.ingest);
 	proc_ingest_free(r.procs);
 	cgroup_names_close(r.cgnames); /* after store_close: its last flush may name cgroups */
+	dns_ingest_free(r.dns);
 	free((char *)o.ship.url);
 	return status;
 }

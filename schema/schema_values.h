@@ -74,6 +74,27 @@ enum cr_run_kind {
 	CR_RUN_SEGMENT = 3, /* a segment was opened */
 };
 
+/* The schema version that brought the dns tables (schema/004_dns.sql). */
+#define CR_SCHEMA_DNS 4
+
+/* dns_answer.type: the IANA RR type numbers of the records kept. */
+#define CR_DNS_TYPE_A 1
+#define CR_DNS_TYPE_CNAME 5
+#define CR_DNS_TYPE_AAAA 28
+
+/* dns.flags bits. */
+#define CR_DNS_FLAG_CARRIED 0x2	/* copied into a new segment because it was still valid */
+#define CR_DNS_FLAG_NO_OWNER 0x4 /* the receiving socket's owner was not known */
+#define CR_DNS_FLAG_TC 0x8	/* the server set TC: the full answer needs TCP */
+
+/*
+ * How long after its TTL an answer still names a flow (docs/query.md, "rname"), and so how
+ * long the store carries it into new segments.
+ */
+#define CR_DNS_GRACE_S 300
+/* Longer TTLs count as this long (a week), for naming and carrying alike. */
+#define CR_DNS_MAX_TTL_S (7 * 86400)
+
 /* Stringify a value for SQL text: "proto = " CR_SQL(CR_PROTO_TCP). */
 #define CR_SQL_(x) #x
 #define CR_SQL(x) CR_SQL_(x)

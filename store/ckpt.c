@@ -21,8 +21,8 @@
  * schema joins the end of this list (and, if its rowids do not only grow, the late list:
  * store_ckpt.c); older checkpoints name the tables they covered, so they stay checkable.
  */
-const char *const ckpt_tables[] = { "proc",	 "conn", "conn_end",  "gap",	"run",
-				    "retention", "life", "life_exit", "cgroup", NULL };
+const char *const ckpt_tables[] = { "proc",	 "conn",      "conn_end", "gap", "run", "retention",
+				    "life",	 "life_exit", "cgroup",	  "dns", "dns_answer", NULL };
 
 static bool known_table(const char *name)
 {
@@ -146,77 +146,94 @@ static void feed(struct feed *f, const void *p, size_t n)
 	f->n += n;
 }
 
-/* A growable byte string: one row, serialised once for every checkpoint that covers it. */
-struct row {
-	unsigned char *v;
-	size_t n, cap;
-};
-
-static bool row_put(struct row *r, const void *p, size_t n)
+bool ckpt_buf_put(struct ckpt_buf *b, const void *p, size_t n)
 {
-	if (r->n + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 256;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
 		unsigned char *nv;
 
-		while (cap < r->n + n)
+		while (cap < b->n + n)
 			cap *= 2;
-		nv = realloc(r->v, cap);
+		nv = realloc(b->v, cap);
 		if (!nv)
 			return false;
-		r->v = nv;
-		r->cap = cap;
+		b->v = nv;
+		b->cap = cap;
 	}
-	memcpy(r->v + r->n, p, n);
-	r->n += n;
+	memcpy(b->v + b->n, p, n);
+	b->n += n;
 	return true;
 }
 
-static bool row_u64(struct row *r, char tag, uint64_t v)
+static bool put_u64(struct ckpt_buf *b, char tag, uint64_t v)
 {
-	unsigned char b[9] = { (unsigned char)tag };
+	unsigned char x[9] = { (unsigned char)tag };
 
 	for (int i = 8; i >= 1; i--, v >>= 8)
-		b[i] = (unsigned char)v;
-	return row_put(r, b, sizeof(b));
+		x[i] = (unsigned char)v;
+	return ckpt_buf_put(b, x, sizeof(x));
 }
 
-static bool row_bytes(struct row *r, char tag, const void *p, int n)
+static bool put_bytes(struct ckpt_buf *b, char tag, const void *p, size_t n)
 {
-	unsigned char b[5] = { (unsigned char)tag, (unsigned char)(n >> 24),
+	unsigned char x[5] = { (unsigned char)tag, (unsigned char)(n >> 24),
 			       (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n };
 
-	return row_put(r, b, sizeof(b)) && (n <= 0 || row_put(r, p, (size_t)n));
+	return ckpt_buf_put(b, x, sizeof(x)) && (!n || ckpt_buf_put(b, p, n));
+}
+
+bool ckpt_buf_int(struct ckpt_buf *b, int64_t v)
+{
+	return put_u64(b, 'i', (uint64_t)v);
+}
+
+bool ckpt_buf_null(struct ckpt_buf *b)
+{
+	return ckpt_buf_put(b, "n", 1);
+}
+
+bool ckpt_buf_text(struct ckpt_buf *b, const char *s, size_t n)
+{
+	return put_bytes(b, 't', s, n);
+}
+
+bool ckpt_buf_blob(struct ckpt_buf *b, const void *p, size_t n)
+{
+	return put_bytes(b, 'b', p, n);
 }
 
 /* One row: 'R', then each column (the rowid first) as a type tag and its value. */
-static bool row_serialise(struct row *r, sqlite3_stmt *st)
+static bool row_serialise(struct ckpt_buf *r, sqlite3_stmt *st)
 {
 	int n = sqlite3_column_count(st);
 	bool ok = true;
 
 	r->n = 0;
-	ok = row_put(r, "R", 1);
+	ok = ckpt_buf_put(r, "R", 1);
 	for (int i = 0; ok && i < n; i++) {
 		double d;
 		uint64_t bits;
+		int len;
 
 		switch (sqlite3_column_type(st, i)) {
 		case SQLITE_INTEGER:
-			ok = row_u64(r, 'i', (uint64_t)sqlite3_column_int64(st, i));
+			ok = ckpt_buf_int(r, sqlite3_column_int64(st, i));
 			break;
 		case SQLITE_FLOAT:
 			d = sqlite3_column_double(st, i);
 			memcpy(&bits, &d, sizeof(bits));
-			ok = row_u64(r, 'f', bits);
+			ok = put_u64(r, 'f', bits);
 			break;
 		case SQLITE_TEXT:
-			ok = row_bytes(r, 't', sqlite3_column_text(st, i), sqlite3_column_bytes(st, i));
+			len = sqlite3_column_bytes(st, i);
+			ok = put_bytes(r, 't', sqlite3_column_text(st, i), len > 0 ? (size_t)len : 0);
 			break;
 		case SQLITE_BLOB:
-			ok = row_bytes(r, 'b', sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i));
+			len = sqlite3_column_bytes(st, i);
+			ok = put_bytes(r, 'b', sqlite3_column_blob(st, i), len > 0 ? (size_t)len : 0);
 			break;
 		default:
-			ok = row_put(r, "n", 1);
+			ok = ckpt_buf_null(r);
 			break;
 		}
 	}
@@ -286,7 +303,7 @@ struct pass {
 
 /* Each row of TBL, in rowid order, into every checkpoint that covers it. */
 static int hash_table(sqlite3 *db, const char *tbl, struct pass *p, size_t n, bool late_table,
-		      struct row *row)
+		      struct ckpt_buf *row)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t top = -1;
@@ -348,7 +365,7 @@ int ckpt_hash_many(sqlite3 *db, size_t n, const int64_t *k, const struct ckpt_ma
 {
 	struct pass *p = calloc(n ? n : 1, sizeof(*p));
 	bool late_table = has_late_table(db);
-	struct row row = { 0 };
+	struct ckpt_buf row = { 0 };
 	int err = 0;
 
 	if (!p)
@@ -400,4 +417,183 @@ int ckpt_hash(sqlite3 *db, int64_t k, const struct ckpt_marks *marks,
 	      uint8_t hash[CKPT_HASH_LEN], uint64_t *rows)
 {
 	return ckpt_hash_many(db, 1, &k, marks, (uint8_t(*)[CKPT_HASH_LEN])hash, rows);
+}
+
+/* ---- the chained hash ---- */
+
+void ckpt_chain_step(const uint8_t prev[CKPT_HASH_LEN], const uint8_t digest[CKPT_HASH_LEN],
+		     uint8_t out[CKPT_HASH_LEN])
+{
+	unsigned char in[2 * CKPT_HASH_LEN];
+	unsigned len = 0;
+
+	memcpy(in, prev, CKPT_HASH_LEN);
+	memcpy(in + CKPT_HASH_LEN, digest, CKPT_HASH_LEN);
+	EVP_Digest(in, sizeof(in), out, &len, EVP_sha256(), NULL);
+}
+
+/* ckpt_late's listings of TBL, by rowid: the interval each row was committed in. */
+struct late_list {
+	struct {
+		int64_t rid, ck;
+	} *v;
+	size_t n;
+};
+
+static int late_all(sqlite3 *db, const char *tbl, struct late_list *out)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	out->n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT rid, ck FROM ckpt_late WHERE tbl = ?1 ORDER BY rid, ck",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EBADMSG;
+	sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *nv = realloc(out->v, ncap * sizeof(*out->v));
+
+			if (!nv) {
+				sqlite3_finalize(st);
+				return -ENOMEM;
+			}
+			out->v = nv;
+			cap = ncap;
+		}
+		out->v[out->n].rid = sqlite3_column_int64(st, 0);
+		out->v[out->n].ck = sqlite3_column_int64(st, 1);
+		out->n++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EBADMSG;
+}
+
+/*
+ * The rows of TBL into the interval each belongs to: the one ckpt_late lists it in (the
+ * first listing), else the first checkpoint whose mark is at or above its rowid. MARK[i] is
+ * checkpoint i + 1's mark of TBL, -1 when it does not name TBL.
+ */
+static int chain_table(sqlite3 *db, const char *tbl, const int64_t *mark, size_t n,
+		       struct feed **f, uint64_t *rows, bool late_table, struct ckpt_buf *row)
+{
+	struct late_list late = { 0 };
+	sqlite3_stmt *st = NULL;
+	int64_t top = -1;
+	size_t li = 0, j = 0;
+	char sql[128];
+	int rc, err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (mark[i] < 0)
+			continue;
+		top = mark[i] > top ? mark[i] : top;
+		feed(f[i], "T", 1);
+		feed(f[i], tbl, strlen(tbl) + 1);
+	}
+	if (top < 0)
+		return 0;
+	if (late_table) {
+		err = late_all(db, tbl, &late);
+		if (err)
+			goto cleanup;
+	}
+	snprintf(sql, sizeof(sql), "SELECT rowid, * FROM \"%s\" WHERE rowid <= ?1 ORDER BY rowid",
+		 tbl);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		err = -EBADMSG;
+		goto cleanup;
+	}
+	sqlite3_bind_int64(st, 1, top);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		size_t k = n;
+
+		while (li < late.n && late.v[li].rid < id)
+			li++;
+		if (li < late.n && late.v[li].rid == id && late.v[li].ck >= 1) {
+			if ((uint64_t)late.v[li].ck <= n)
+				k = (size_t)late.v[li].ck - 1;
+		} else {
+			while (j < n && (mark[j] < 0 || id > mark[j]))
+				j++;
+			k = j;
+		}
+		if (k >= n || mark[k] < 0)
+			continue; /* not covered by any of the checkpoints */
+		if (!row_serialise(row, st)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		feed(f[k], row->v, row->n);
+		rows[k]++;
+	}
+	if (rc != SQLITE_DONE)
+		err = -EBADMSG;
+cleanup:
+	sqlite3_finalize(st);
+	free(late.v);
+	return err;
+}
+
+int ckpt_chain_many(sqlite3 *db, size_t n, const struct ckpt_marks *marks,
+		    uint8_t (*hash)[CKPT_HASH_LEN], uint64_t *rows)
+{
+	struct feed **f = calloc(n ? n : 1, sizeof(*f));
+	int64_t *mark = calloc(n ? n : 1, sizeof(*mark));
+	uint64_t *in = calloc(n ? n : 1, sizeof(*in));
+	bool late_table = has_late_table(db);
+	struct ckpt_buf row = { 0 };
+	int err = f && mark && in ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		for (size_t t = 0; t < marks[i].n; t++)
+			if (!known_table(marks[i].t[t].name))
+				err = -EINVAL;
+		f[i] = malloc(sizeof(*f[i]));
+		if (f[i]) {
+			f[i]->n = 0;
+			f[i]->md = EVP_MD_CTX_new();
+		}
+		if (!f[i] || !f[i]->md)
+			err = -ENOMEM;
+		else
+			EVP_DigestInit_ex(f[i]->md, EVP_sha256(), NULL);
+	}
+	for (const char *const *t = ckpt_tables; !err && *t; t++) {
+		for (size_t i = 0; i < n; i++) {
+			bool named = false;
+
+			for (size_t j = 0; j < marks[i].n; j++)
+				named |= !strcmp(marks[i].t[j].name, *t);
+			mark[i] = named ? ckpt_mark_of(&marks[i], *t) : -1;
+		}
+		err = chain_table(db, *t, mark, n, f, in, late_table, &row);
+	}
+	uint8_t prev[CKPT_HASH_LEN] = { 0 }, d[CKPT_HASH_LEN];
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned len = 0;
+
+		if (!err) {
+			feed_flush(f[i]);
+			EVP_DigestFinal_ex(f[i]->md, d, &len);
+			ckpt_chain_step(prev, d, hash[i]);
+			memcpy(prev, hash[i], CKPT_HASH_LEN);
+			total += in[i];
+			rows[i] = total;
+		}
+		if (f && f[i])
+			EVP_MD_CTX_free(f[i]->md);
+		if (f)
+			free(f[i]);
+	}
+	free(row.v);
+	free(f);
+	free(mark);
+	free(in);
+	return err;
 }

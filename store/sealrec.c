@@ -28,8 +28,9 @@ int sealrec_format(const struct sealrec *r, char *buf, size_t len)
 		seg_hex(r->hash, CKPT_HASH_LEN, hash);
 		n = anchor_format(buf, len, r->store_id, "checkpoint",
 				  "seg=%" PRIu32 " ck=%" PRId64 " t=%" PRId64 " rows=%" PRIu64
-				  " w=%s hash=%s",
-				  r->seg, r->ck, r->t_ns, r->rows, marks, hash);
+				  " w=%s %s=%s",
+				  r->seg, r->ck, r->t_ns, r->rows, marks, r->chained ? "chain" : "hash",
+				  hash);
 	} else {
 		seg_hex(r->sha256, sizeof(r->sha256), hash);
 		n = anchor_format(buf, len, r->store_id, "seal",
@@ -85,12 +86,12 @@ static int parse_hex(const char *v, uint8_t *out, size_t n)
 
 enum field {
 	F_STORE, F_KIND, F_SEG, F_CK, F_T, F_ROWS, F_W, F_HASH, F_BYTES, F_SHA256, F_FIRST,
-	F_LAST, F_KEY, F_EPOCH, F_MAC, F_COUNT,
+	F_LAST, F_KEY, F_EPOCH, F_MAC, F_CHAIN, F_COUNT,
 };
 
 static const char *const field_names[F_COUNT] = {
 	"store", "kind", "seg", "ck", "t", "rows", "w", "hash", "bytes", "sha256", "first",
-	"last", "key", "epoch", "mac",
+	"last", "key", "epoch", "mac", "chain",
 };
 
 static int parse_field(struct sealrec *r, enum field f, const char *v)
@@ -128,6 +129,9 @@ static int parse_field(struct sealrec *r, enum field f, const char *v)
 	case F_W:
 		return ckpt_marks_parse(v, &r->marks);
 	case F_HASH:
+		return parse_hex(v, r->hash, sizeof(r->hash));
+	case F_CHAIN:
+		r->chained = true;
 		return parse_hex(v, r->hash, sizeof(r->hash));
 	case F_BYTES:
 		return parse_u64(v, INT64_MAX, &r->bytes);
@@ -193,10 +197,14 @@ int sealrec_parse(const char *line, struct sealrec *r)
 
 	if (!(seen & (1u << F_KIND)))
 		return -EINVAL;
-	if (r->kind == SEALREC_CHECKPOINT)
-		need |= 1u << F_CK | 1u << F_ROWS | 1u << F_W | 1u << F_HASH;
-	else
+	if (r->kind == SEALREC_CHECKPOINT) {
+		need |= 1u << F_CK | 1u << F_ROWS | 1u << F_W;
+		/* One hash, of either kind. */
+		if (!(seen & (1u << F_HASH)) == !(seen & (1u << F_CHAIN)))
+			return -EINVAL;
+	} else {
 		need |= 1u << F_BYTES | 1u << F_SHA256 | 1u << F_FIRST | 1u << F_LAST;
+	}
 	if ((seen & need) != need)
 		return -EINVAL;
 	unsigned auth = 1u << F_KEY | 1u << F_EPOCH | 1u << F_MAC;

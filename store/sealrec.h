@@ -4,11 +4,12 @@
  * seals"), their text and its parser. The same text goes to syslog and into the active
  * segment's anchor table, and `verify` reads it from both:
  *
- *   connrec-anchor v=1 store=ID kind=checkpoint seg=N ck=K t=NS rows=R w=TBL:W,... hash=HEX
+ *   connrec-anchor v=1 store=ID kind=checkpoint seg=N ck=K t=NS rows=R w=TBL:W,... chain=HEX
  *   connrec-anchor v=1 store=ID kind=seal seg=N t=NS bytes=B sha256=HEX first=NS last=NS
  *
  * each followed, when the store has a sealing key, by " key=KEYID epoch=E mac=HEX", the MAC
- * being HMAC-SHA256 of epoch E's key over everything before " mac=".
+ * being HMAC-SHA256 of epoch E's key over everything before " mac=". A checkpoint of an
+ * earlier recorder has "hash=HEX" where this one writes "chain=HEX" (the two hashes of ckpt.h).
  */
 #ifndef CONNREC_SEALREC_H
 #define CONNREC_SEALREC_H
@@ -36,6 +37,7 @@ struct sealrec {
 	uint64_t rows; /* rows in intervals 1..ck */
 	struct ckpt_marks marks;
 	uint8_t hash[CKPT_HASH_LEN];
+	bool chained; /* hash is the chained one ("chain="), not the first version ("hash=") */
 	/* seal */
 	uint64_t bytes;
 	uint8_t sha256[32];

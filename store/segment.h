@@ -84,6 +84,12 @@ int seg_unhex(const char *hex, unsigned char *out, size_t len);
  */
 int seg_seal(const char *dir, uint32_t seq, const char *prev_sha256, struct seg_info *info);
 
+/*
+ * Compresses the file SRC into DST (created 0600, truncated) in the seekable layout of
+ * seekable.h, and fsyncs it; info->sha256 and info->bytes describe DST. DST is removed on error.
+ */
+int seg_compress(const char *src, const char *dst, struct seg_info *info);
+
 /* The manifest: one "seq sha256 first_ns last_ns bytes" line per sealed segment. */
 int seg_manifest_append(const char *dir, const struct seg_info *info);
 /* Looks SEQ up (last line wins). Returns 0, -ENOENT, or -errno. */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Sealing one segment (docs/store.md, "Rotation and sealing"): indexes and seal metadata,
- * rollback journal, zstd with the SHA-256 of the compressed bytes, manifest line, rename, unlink
- * of the raw file. Each step is done so that a crash at any point leaves something the next
- * call finishes.
+ * rollback journal, seekable zstd (segment_zstd.c) with the SHA-256 of the compressed bytes,
+ * manifest line, rename, unlink of the raw file. Each step is done so that a crash at any
+ * point leaves something the next call finishes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,15 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <zstd.h>
-
 #include "fileio.h"
 #include "log.h"
 #include "schema.h"
 #include "segment.h"
-
-#define SEG_ZSTD_LEVEL 3
 
 /* first_ns/last_ns: the earliest and latest time any row of the segment mentions. */
 static const char range_sql[] =
@@ -138,93 +133,6 @@ cleanup:
 	return err;
 }
 
-/* Steps 2-3: compress SRC into DST (created fresh), hashing the compressed bytes; fsync. */
-static int compress_file(const char *src, const char *dst, struct seg_info *info)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	size_t outcap = ZSTD_CStreamOutSize();
-	char *in = NULL, *out = NULL;
-	EVP_MD_CTX *md_ctx = NULL;
-	ZSTD_CCtx *zc = NULL;
-	int ifd = -1, ofd = -1, err = 0, last = 0;
-	uint64_t total = 0;
-
-	ifd = cr_open_regular(src);
-	if (ifd < 0) {
-		err = ifd;
-		goto cleanup;
-	}
-	/* A temporary name, made fresh: seg_seal() removed any leftover (or planted link). */
-	ofd = cr_open_private(dst, O_WRONLY | O_EXCL);
-	if (ofd < 0) {
-		err = ofd;
-		goto cleanup;
-	}
-	in = malloc(SEG_IO_CHUNK);
-	out = malloc(outcap);
-	zc = ZSTD_createCCtx();
-	md_ctx = EVP_MD_CTX_new();
-	if (!in || !out || !zc || !md_ctx) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, SEG_ZSTD_LEVEL);
-	/* The frame checksum lets any zstd tool detect a damaged segment on its own. */
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
-	EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL);
-	while (!last) {
-		ssize_t r = read(ifd, in, SEG_IO_CHUNK);
-		ZSTD_inBuffer ib;
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		last = r == 0;
-		ib = (ZSTD_inBuffer){ in, (size_t)r, 0 };
-		for (;;) {
-			ZSTD_outBuffer ob = { out, outcap, 0 };
-			size_t left = ZSTD_compressStream2(zc, &ob, &ib,
-							   last ? ZSTD_e_end : ZSTD_e_continue);
-
-			if (ZSTD_isError(left)) {
-				cr_warn("zstd: %s", ZSTD_getErrorName(left));
-				err = -EIO;
-				goto cleanup;
-			}
-			err = cr_write_all(ofd, out, ob.pos);
-			if (err)
-				goto cleanup;
-			EVP_DigestUpdate(md_ctx, out, ob.pos);
-			total += ob.pos;
-			if (last ? left == 0 : ib.pos == ib.size)
-				break;
-		}
-	}
-	if (fsync(ofd)) {
-		err = -errno;
-		goto cleanup;
-	}
-	EVP_DigestFinal_ex(md_ctx, md, &mdlen);
-	seg_hex(md, mdlen, info->sha256);
-	info->bytes = total;
-cleanup:
-	EVP_MD_CTX_free(md_ctx);
-	ZSTD_freeCCtx(zc);
-	free(in);
-	free(out);
-	if (ifd >= 0)
-		close(ifd);
-	if (ofd >= 0 && close(ofd) && !err)
-		err = -errno;
-	if (err)
-		unlink(dst);
-	return err;
-}
-
 int seg_seal(const char *dir, uint32_t seq, const char *prev_sha256, struct seg_info *info)
 {
 	char raw[4200], zst[4200], tmp[4200];
@@ -259,7 +167,7 @@ int seg_seal(const char *dir, uint32_t seq, const char *prev_sha256, struct seg_
 	err = seal_db(raw, prev_sha256, info);
 	if (err)
 		return err;
-	err = compress_file(raw, tmp, info);
+	err = seg_compress(raw, tmp, info);
 	if (err)
 		return err;
 	/* The manifest line goes first: once the .zst exists, its line does too. */

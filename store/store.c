@@ -143,12 +143,15 @@ static void store_free(struct store *s)
 	vec_free(&s->metas);
 	vec_free(&s->anchors);
 	vec_free(&s->to_seal);
+	for (size_t i = 0; i < s->to_ckpt.n; i++) /* left when the sealing thread never ran */
+		ckpt_rows_free(&((struct ckpt_job *)vec_at(&s->to_ckpt, i))->rows);
 	vec_free(&s->to_ckpt);
 	vec_free(&s->sealed);
 	vec_free(&s->vanished);
 	vec_free(&s->made);
 	sealkey_close(s->key);
 	lives_free(&s->lives);
+	dns_free_all(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -181,6 +184,8 @@ int store_open(struct store **out, const struct store_opts *opts)
 	s->runs.esz = sizeof(struct run_row);
 	s->metas.esz = sizeof(struct meta_row);
 	s->anchors.esz = sizeof(struct anchor_row);
+	s->dns.esz = sizeof(struct dns_row *);
+	s->dns_live.esz = sizeof(struct dns_row *);
 	s->to_seal.esz = sizeof(struct seal_job);
 	s->to_ckpt.esz = sizeof(struct ckpt_job);
 	s->sealed.esz = sizeof(struct seg_info);

@@ -22,7 +22,7 @@
 
 #include "schema_values.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_DEFAULT_DIR "/var/lib/connrec"
 #define STORE_LOCK_NAME "connrec.lock"
 
@@ -96,6 +96,35 @@ struct store_cgroup {
 typedef void (*store_cgroup_fn)(void *ctx, uint64_t id, struct store_cgroup *out);
 struct anchor;
 
+/* One A, AAAA or CNAME record of a DNS answer. */
+struct store_dns_rr {
+	uint16_t type; /* CR_DNS_TYPE_* */
+	uint32_t ttl;
+	uint8_t addr[16];   /* A: first 4 bytes; AAAA: 16 */
+	const char *name;   /* owner name */
+	const char *target; /* CNAME only; NULL otherwise */
+};
+
+/*
+ * A DNS response a local socket received, with the socket's owner. store_add_dns() copies
+ * everything it points to.
+ */
+struct store_dns {
+	uint64_t id; /* from the conn id counter: unique across the store */
+	int64_t ts_ns;
+	uint32_t pid, uid, netns; /* the owner; all 0 with CR_DNS_FLAG_NO_OWNER */
+	uint64_t cgroup;
+	uint64_t pstart_ns; /* the owner's start, as store_conn.pstart_ns */
+	char comm[16];
+	uint8_t proto, family, flags; /* flags: CR_DNS_FLAG_* */
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	uint16_t txid, qtype, rcode;
+	const char *qname;
+	const struct store_dns_rr *rrs;
+	size_t n_rrs;
+};
+
 struct store_opts {
 	const char *dir;
 	uint64_t rotate_size;	 /* bytes; 0 = default */
@@ -130,7 +159,7 @@ struct store_opts {
 
 /* Counters the store keeps; status and the recorder read them, nobody recomputes them. */
 struct store_stats {
-	uint64_t conns_written, ends_written, gaps_written;
+	uint64_t conns_written, ends_written, gaps_written, dns_written;
 	uint64_t flush_failures; /* flushes that failed and were kept for retry */
 	uint64_t queued;	 /* rows waiting in memory */
 	uint64_t segments_sealed;
@@ -162,6 +191,7 @@ int store_add_conn(struct store *s, const struct store_conn *c);
 int store_add_end(struct store *s, const struct store_end *e);
 int store_add_gap(struct store *s, enum cr_gap_kind kind, int64_t start_ns, int64_t end_ns,
 		  uint64_t count, const char *reason);
+int store_add_dns(struct store *s, const struct store_dns *d);
 
 /*
  * Process lives. A life that began (fork, or found by the start-up seed) or exec'd is written

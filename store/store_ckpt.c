@@ -3,12 +3,21 @@
  * Checkpoints and seal records, the writer's and the sealing thread's halves (docs/store.md,
  * "Checkpoints and seals").
  *
- * The writer cuts a checkpoint after a commit, every ckpt_every_ns and at a clean stop: it
- * takes each covered table's largest rowid (a few b-tree lookups) and hands the cut to the
- * sealing thread, which reads the rows back from the file on its own connection, hashes them
- * (ckpt.c), and makes the record. Nothing is hashed on the capture path: the writer only
- * lists the rows it commits below the last cut's marks (conn rows of long flows, conn_ends,
- * cgroups), which come first in its id-ordered batches.
+ * The writer cuts a checkpoint after a commit, every ckpt_every_ns, when the rows of the
+ * interval take CKPT_ROWS_MAX bytes, and at a clean stop: it takes each covered table's
+ * largest rowid (a few b-tree lookups) and hands the cut to the sealing thread with the rows
+ * committed since the last cut, which it serialised as it inserted them (ckpt_rows.h). The
+ * sealing thread sorts and hashes them and chains the result to the previous checkpoint's
+ * (ckpt.h, "chain="). Nothing is read back and nothing is hashed on the capture path: the
+ * writer only copies each row's values once more, and lists the rows it commits below the last
+ * cut's marks (conn rows of long flows, conn_ends, cgroups), which come first in its id-ordered
+ * batches.
+ *
+ * Two cases read the file instead: the first interval of a segment the sealing thread carried
+ * open connections into (its rows went in on another connection; the cut is made as soon as
+ * the carry ends, so that interval is small), and a segment reopened when the recorder starts
+ * again, whose earlier rows are not in memory (its checkpoints keep the first version of the
+ * hash, which covers the whole segment at every cut).
  *
  * A record (checkpoint or seal) is made on the sealing thread: its line is MAC'd with the
  * current epoch's key when the store has one (the key file then moves to the next epoch and
@@ -24,6 +33,9 @@
 #include "sealkey.h"
 #include "sealrec.h"
 #include "store_internal.h"
+
+/* An interval's rows are cut once they take this much memory (about 55,000 conn rows). */
+#define CKPT_ROWS_MAX (8 << 20)
 
 /* The tables of enum ckpt_late_table. */
 static const char *const late_tables[CKPT_LATE_COUNT] = {
@@ -44,6 +56,7 @@ void ckpt_writer_reset(struct store *s)
 {
 	struct ckpt_marks none = { 0 };
 
+	s->ck.seq = s->w->seq;
 	set_marks(s, 0, &none);
 	s->ck.next_ns = mono_ns() + s->ckpt_every_ns;
 }
@@ -132,25 +145,44 @@ int ckpt_recover(struct store *s)
 
 void ckpt_maybe_cut(struct store *s, bool force)
 {
-	struct ckpt_job j = { .seq = s->w->seq, .k = s->ck.k + 1 };
+	struct writer *w = s->w;
+	struct ckpt_job j = { .seq = w->seq, .k = s->ck.k + 1, .source = w->ck_source };
 	int64_t now = mono_ns();
+	bool full = w->ck_rows.buf.n >= CKPT_ROWS_MAX;
+	bool carried = w->ck_source == CKPT_FROM_FILE;
 
-	if (!force && now < s->ck.next_ns)
+	if (!force && !full && !carried && now < s->ck.next_ns)
 		return;
 	/*
 	 * The sealing thread copies the connections still open at rotation into this segment
 	 * with their own ids, below the marks of any cut made meanwhile, and the writer never
 	 * sees them to list them late: no cut until they are all in (the next flush tries again).
 	 */
-	if (sealer_carrying_into(s, s->w->seq))
+	if (sealer_carrying_into(s, w->seq))
 		return;
 	s->ck.next_ns = now + s->ckpt_every_ns;
-	if (ckpt_marks_now(s->w->db, &j.marks)) {
+	if (ckpt_marks_now(w->db, &j.marks)) {
 		cr_warn("store: cannot cut checkpoint %" PRId64 " of segment %" PRIu32 ": %s", j.k,
-			j.seq, sqlite3_errmsg(s->w->db));
+			j.seq, sqlite3_errmsg(w->db));
 		return;
 	}
 	set_marks(s, j.k, &j.marks);
+	if (j.source == CKPT_FROM_MEMORY && w->ck_rows.lost) {
+		/* Out of memory for a row once: this segment's checkpoints read the file back. */
+		cr_warn("store: segment %" PRIu32 ": out of memory for the rows of checkpoint %" PRId64
+			"; its checkpoints read the segment back from now on",
+			j.seq, j.k);
+		j.source = w->ck_source = CKPT_FIRST_HASH;
+	}
+	if (j.source == CKPT_FROM_MEMORY) {
+		j.rows = w->ck_rows; /* the job's from now on */
+		memset(&w->ck_rows, 0, sizeof(w->ck_rows));
+	} else {
+		ckpt_rows_truncate(&w->ck_rows, 0);
+		if (j.source == CKPT_FROM_FILE)
+			w->ck_source = CKPT_FROM_MEMORY; /* the carry is in: the next interval is */
+	}
+	w->ck_tx_rows = 0;
 	if (s->sealer_started)
 		sealer_enqueue_cut(s, &j);
 	else
@@ -159,7 +191,11 @@ void ckpt_maybe_cut(struct store *s, bool force)
 
 int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid)
 {
-	if (rid > w->ck->late_mark[t])
+	/*
+	 * A segment being created (its first process lives, written before it becomes the
+	 * active one) has had no cut: the marks are still the previous segment's.
+	 */
+	if (rid > w->ck->late_mark[t] || w->seq != w->ck->seq)
 		return SQLITE_OK;
 	return writer_put_late(w, w->ck->k + 1, late_tables[t], rid);
 }
@@ -210,11 +246,10 @@ static void publish(struct store *s, struct sealrec *r)
 	anchor_send(s->anchor, line);
 }
 
-int ckpt_record_cut(struct store *s, const struct ckpt_job *j)
+/* The first version of the hash, or the first interval's chained one, from the file. */
+static int hash_from_file(struct store *s, const struct ckpt_job *j, struct sealrec *r)
 {
 	char path[PATH_MAX + SEG_NAME_MAX];
-	struct sealrec r = { .kind = SEALREC_CHECKPOINT, .seg = j->seq, .ck = j->k,
-			     .marks = j->marks };
 	sqlite3 *db = NULL;
 	int rc, err;
 
@@ -226,15 +261,62 @@ int ckpt_record_cut(struct store *s, const struct ckpt_job *j)
 		goto cleanup;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	err = ckpt_hash(db, j->k, &j->marks, r.hash, &r.rows);
+	if (j->source == CKPT_FIRST_HASH)
+		err = ckpt_hash(db, j->k, &j->marks, r->hash, &r->rows);
+	else if (j->k == 1)
+		err = ckpt_chain_many(db, 1, &j->marks, (uint8_t(*)[CKPT_HASH_LEN])r->hash, &r->rows);
+	else
+		err = -EINVAL; /* only a first interval is read back (ckpt_maybe_cut) */
 cleanup:
 	if (err)
 		cr_warn("store: checkpoint %" PRId64 " of segment %" PRIu32 " not made: %s", j->k,
-			j->seq, db ? sqlite3_errmsg(db) : strerror(-err));
+			j->seq, db && err == -EBADMSG ? sqlite3_errmsg(db) : strerror(-err));
 	sqlite3_close(db);
-	if (!err)
-		publish(s, &r);
 	return err;
+}
+
+/* The chained hash of an interval whose rows the writer kept (the job's, freed here). */
+static int hash_from_memory(struct store *s, struct ckpt_job *j, struct sealrec *r)
+{
+	static const uint8_t none[CKPT_HASH_LEN];
+	const struct ckpt_chain *c = &s->chain;
+	uint8_t d[CKPT_HASH_LEN];
+	int err = 0;
+
+	if (j->k != 1 && (c->seq != j->seq || c->k != j->k - 1))
+		err = -ESRCH; /* the previous one was not made: nothing to chain to */
+	if (!err)
+		err = ckpt_rows_digest(&j->rows, &j->marks, d);
+	if (!err) {
+		ckpt_chain_step(j->k == 1 ? none : c->hash, d, r->hash);
+		r->rows = (j->k == 1 ? 0 : c->rows) + j->rows.n;
+	}
+	if (err)
+		cr_warn("store: checkpoint %" PRId64 " of segment %" PRIu32 " not made: %s", j->k,
+			j->seq,
+			err == -ESRCH ? "the one before it was not made" : strerror(-err));
+	ckpt_rows_free(&j->rows);
+	return err;
+}
+
+int ckpt_record_cut(struct store *s, struct ckpt_job *j)
+{
+	struct sealrec r = { .kind = SEALREC_CHECKPOINT, .seg = j->seq, .ck = j->k,
+			     .marks = j->marks, .chained = j->source != CKPT_FIRST_HASH };
+	int err;
+
+	if (j->source == CKPT_FROM_MEMORY)
+		err = hash_from_memory(s, j, &r);
+	else
+		err = hash_from_file(s, j, &r);
+	if (err)
+		return err;
+	if (r.chained) {
+		s->chain = (struct ckpt_chain){ .seq = j->seq, .k = j->k, .rows = r.rows };
+		memcpy(s->chain.hash, r.hash, CKPT_HASH_LEN);
+	}
+	publish(s, &r);
+	return 0;
 }
 
 void ckpt_record_seal(struct store *s, const struct seg_info *info)

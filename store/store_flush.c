@@ -23,7 +23,7 @@
 uint64_t queue_rows(const struct store *s)
 {
 	return s->conns.n + s->ends.n + s->gaps.n + s->runs.n + s->metas.n + s->lives.dirty.n +
-	       s->anchors.n;
+	       s->anchors.n + s->dns.n;
 }
 
 /*
@@ -279,7 +279,7 @@ static int write_queue(struct store *s)
 	struct writer *w = s->w;
 	int rc;
 
-	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = writer_begin(w);
 	if (rc == SQLITE_OK)
 		rc = write_conns(s, conns_by_id(s));
 	for (size_t i = 0; rc == SQLITE_OK && i < s->ends.n; i++) {
@@ -290,6 +290,8 @@ static int write_queue(struct store *s)
 			rc = ckpt_note_row(w, CKPT_LATE_END, (int64_t)e->id);
 		rc = row_rc(s, rc, "conn_end", e->id);
 	}
+	if (rc == SQLITE_OK)
+		rc = dns_write_queued(s);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->gaps.n; i++)
 		rc = writer_put_gap(w, vec_at(&s->gaps, i));
 	for (size_t i = 0; rc == SQLITE_OK && i < s->runs.n; i++)
@@ -331,6 +333,7 @@ static void after_commit(struct store *s)
 		if (c->id >= s->next_conn_id)
 			s->next_conn_id = c->id + 1;
 	}
+	dns_after_commit(s);
 	s->w->rows += s->conns.n + s->ends.n + s->gaps.n;
 	s->stats.conns_written += s->conns.n;
 	s->stats.ends_written += s->ends.n;

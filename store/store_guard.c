@@ -225,19 +225,18 @@ static int heal_segment(struct store *s, char *how, size_t len)
 	file_path(s, seq, 0, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s" RESCUE_SFX, path);
 	save_err = save_copy(s, tmp);
-	err = writer_create(s, seq + 1, &nw);
+	err = writer_create(s, seq + 1, old, &nw);
 	if (err) {
 		unlink(tmp); /* made again at the next try */
 		return err;
 	}
-	/* Carried proc rows keep their ids: number this segment's own ones above them. */
-	proc_cache_start_at(&nw->procs, old->procs.next_id);
 	memcpy(ids, old->files, sizeof(ids));
 	/* No copy: what the old WAL holds at least goes into the old main file, if that is ours. */
 	if (save_err)
 		sqlite3_wal_checkpoint_v2(old->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	s->w = nw;
 	s->stats.active_seq = nw->seq;
+	ckpt_writer_reset(s); /* a new segment: no checkpoint yet */
 	writer_free(old, false);
 
 	clear_paths(s, seq, ids, save_err != 0);

@@ -18,6 +18,7 @@
  *   store_guard.c    the data dir and the active segment are still the store's own files
  *   store_ident.c    the store's id (meta store_id, connrec.id)
  *   store_ckpt.c     checkpoints (cuts, late rows) and the seal records the sealer makes
+ *   store_dns.c      DNS answer rows: their queue, and the still-valid ones new segments carry
  *   store_util.c     growable arrays and hash chains
  *
  * The segment files themselves are segment.h's. This header also serves the commands that
@@ -38,6 +39,7 @@
 #include <sqlite3.h>
 
 #include "ckpt.h"
+#include "ckpt_rows.h"
 #include "segment.h"
 #include "store.h"
 
@@ -167,6 +169,8 @@ enum {
 	ST_END,
 	ST_GAP,
 	ST_RUN,
+	ST_DNS,
+	ST_DNS_ANSWER,
 	ST_RET,
 	ST_META,
 	ST_LATE,
@@ -210,6 +214,14 @@ struct file_id {
 /* The active segment's .db, -wal and -shm, which store_guard.c watches. */
 #define GUARD_FILES 3
 
+/* How the active segment's next checkpoint is hashed (store_ckpt.c). */
+enum ckpt_source {
+	CKPT_FROM_MEMORY, /* every row of the interval came through this writer: w->ck_rows */
+	CKPT_FROM_FILE,	  /* the sealing thread added rows (a carry): the interval is read back */
+	CKPT_FIRST_HASH,  /* reopened at start: the rows before are not in memory; the first
+			     version of the hash, read back (ckpt.h) */
+};
+
 struct writer {
 	sqlite3 *db;
 	struct file_id files[GUARD_FILES]; /* what each path named when the store made it */
@@ -221,6 +233,9 @@ struct writer {
 	struct conn_feed feed;
 	struct lives *lives; /* the store's */
 	const struct ckpt_writer *ck; /* the store's: which rows are late */
+	struct ckpt_rows ck_rows;     /* the rows committed since the last cut, serialised */
+	size_t ck_tx_rows;	      /* ck_rows.n when the open transaction began */
+	enum ckpt_source ck_source;
 };
 
 struct gap_row {
@@ -259,20 +274,37 @@ struct store;
 
 /* Opens segment SEQ's file (creating it when CREATE) in WAL mode; no tables, no statements. */
 int writer_open(struct store *s, uint32_t seq, bool create, struct writer **out);
-/* A brand-new segment file SEQ, initialised; on failure nothing is left behind. */
-int writer_create(struct store *s, uint32_t seq, struct writer **out);
-/* Schema, meta and run row, in one transaction. */
-int writer_init(struct store *s, struct writer *w);
+/*
+ * A brand-new segment file SEQ, initialised; on failure nothing is left behind. FROM, when
+ * not NULL, is the segment it follows in this run (a rotation, or a vanished segment healed):
+ * the new one numbers its proc rows above FROM's (the sealer carries FROM's open connections
+ * with their proc ids) and gets the DNS answers that can still name a flow.
+ */
+int writer_create(struct store *s, uint32_t seq, const struct writer *from, struct writer **out);
+/* Schema, meta and run row (and FROM's carried DNS answers), in one transaction. */
+int writer_init(struct store *s, struct writer *w, const struct writer *from);
 int writer_prepare(struct writer *w);
 bool writer_has_tables(struct writer *w);
 /* Bytes of the segment file, WAL included. */
 int64_t writer_size(struct writer *w);
 /* CHECKPOINT: fold the WAL into the file on close (only the final close does). */
 void writer_free(struct writer *w, bool checkpoint);
+/* BEGIN IMMEDIATE on W (a sqlite result code); writer_rollback() undoes what follows. */
+int writer_begin(struct writer *w);
 /* Rolls back an open transaction and forgets the proc rows it added. */
 void writer_rollback(struct writer *w);
+/*
+ * Where a row just inserted into a covered table is serialised for the next checkpoint, with
+ * the same columns as the file will hold; NULL when it need not be (CKPT_FIRST_HASH).
+ */
+struct ckpt_rows *writer_ck_rows(struct writer *w);
 
 /* One row each, inside the caller's transaction; they return a sqlite result code. */
+/*
+ * The proc row of the process context C (only its owner fields are read) in W's segment,
+ * added with its life and cgroup rows if new.
+ */
+int writer_proc_of(struct writer *w, const struct store_conn *c, int64_t *proc);
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags);
 /*
  * n queued conn rows with one statement (fills in each ref's proc). On an error SQLite keeps
@@ -313,12 +345,24 @@ struct ckpt_job {
 	uint32_t seq;
 	int64_t k;
 	struct ckpt_marks marks;
+	enum ckpt_source source;
+	struct ckpt_rows rows; /* CKPT_FROM_MEMORY: the interval's rows, the job's own */
+};
+
+/* The chained hash so far of the segment being checkpointed (sealing thread). */
+struct ckpt_chain {
+	uint32_t seq;
+	int64_t k;
+	uint64_t rows;
+	uint8_t hash[CKPT_HASH_LEN];
 };
 
 struct sealkey;
 
 /* The writer's view of the active segment's checkpoints (capture thread only). */
 struct ckpt_writer {
+	uint32_t seq;		  /* the segment they are of: a new one is being made while not
+				     the active one, and none of its rows is late */
 	int64_t k;		  /* checkpoints cut so far in the active segment */
 	struct ckpt_marks marks;  /* their last marks (zero before the first): rows at or below
 				     them committed now are late */
@@ -337,8 +381,8 @@ int ckpt_recover(struct store *s);
 void ckpt_maybe_cut(struct store *s, bool force);
 /* Inside the flush transaction: a row just written is listed if it is late. A sqlite code. */
 int ckpt_note_row(struct writer *w, enum ckpt_late_table t, int64_t rid);
-/* Sealing thread: hash and record a cut; record a finished seal. 0 or -errno. */
-int ckpt_record_cut(struct store *s, const struct ckpt_job *j);
+/* Sealing thread: hash and record a cut (freeing its rows); record a finished seal. */
+int ckpt_record_cut(struct store *s, struct ckpt_job *j);
 void ckpt_record_seal(struct store *s, const struct seg_info *info);
 
 /* ---- the store itself ---- */
@@ -355,6 +399,8 @@ struct store {
 
 	struct vec conns, ends, gaps, runs, metas;
 	struct vec anchors; /* struct anchor_row: seal records for the active segment */
+	struct vec dns;	     /* struct dns_row *: queued DNS answers (store_dns.c) */
+	struct vec dns_live; /* struct dns_row *: written, still within TTL + grace: carried */
 	struct vec conn_order; /* struct conn_ref: conns by id, rebuilt per flush */
 	struct vec id_slots;   /* uint32_t: scratch for sorting them (store_flush.c) */
 	struct lives lives;
@@ -370,6 +416,7 @@ struct store {
 	char store_id[STORE_ID_LEN + 1];
 	struct anchor *anchor; /* the recorder's, may be NULL */
 	struct ckpt_writer ck;
+	struct ckpt_chain chain; /* the sealing thread's, or the closing one's once it is gone */
 	int64_t ckpt_every_ns;
 	char key_path[PATH_MAX + 32];
 	bool key_required;   /* given explicitly: its absence is an error */
@@ -436,6 +483,27 @@ int queue_run(struct store *s, int kind);
 int queue_meta(struct store *s, const char *key, const char *value);
 uint64_t queue_rows(const struct store *s);
 
+/* ---- store_dns.c ---- */
+
+/* One DNS answer row and its records in one allocation (names follow the records). */
+struct dns_row {
+	struct store_dns d;
+	int64_t valid_until_ns; /* ts + the longest A/AAAA TTL + CR_DNS_GRACE_S; 0: no address */
+	struct store_dns_rr rrs[];
+};
+
+/* One row and its records, inside the caller's transaction; returns a sqlite result code. */
+int writer_put_dns(struct writer *w, const struct store_dns *d, uint8_t extra_flags);
+/* The queued answers, inside the flush transaction; returns a sqlite result code. */
+int dns_write_queued(struct store *s);
+/* After a commit: the written answers that can still name a flow are kept for carrying. */
+void dns_after_commit(struct store *s);
+/* Into a new segment (inside its creation transaction): the answers still valid. */
+int dns_put_carried(struct store *s, struct writer *w);
+/* Drops the oldest eighth of the queue when it is over the cap; returns how many. */
+size_t dns_enforce_cap(struct store *s);
+void dns_free_all(struct store *s);
+
 /* ---- store_seal.c ---- */
 
 /* Seal segment seq; first carry its open connections into carry_to, unless that is 0. */
@@ -448,7 +516,8 @@ int sealer_start(struct store *s);
 /* Lets the thread finish what is queued, then joins it. A no-op when it is not running. */
 void sealer_stop(struct store *s);
 void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to);
-void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j);
+/* Hands J (and its rows) to the sealing thread. */
+void sealer_enqueue_cut(struct store *s, struct ckpt_job *j);
 /* Whether open connections are still to be carried into segment SEQ, or being carried now. */
 bool sealer_carrying_into(struct store *s, uint32_t seq);
 /* Seals finished since the last call: counted, and the hash queued for the next segment. */

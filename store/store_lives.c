@@ -381,6 +381,7 @@ static int cgroup_ref(struct lives *L, struct writer *w, uint64_t id)
 {
 	struct cgroup_ent *c = cgroup_get(L, id);
 	sqlite3_stmt *st = w->st[ST_CGROUP];
+	struct ckpt_rows *r;
 	int32_t *slot;
 	int rc;
 
@@ -405,8 +406,18 @@ static int cgroup_ref(struct lives *L, struct writer *w, uint64_t id)
 	 * Its rowid is the cgroup id: a new row below the last checkpoint's mark is listed. One
 	 * the segment had already (a restarted recorder) was not inserted and is not late.
 	 */
-	return sqlite3_changes(w->db) ? ckpt_note_row(w, CKPT_LATE_CGROUP, (int64_t)c->id)
-				      : SQLITE_OK;
+	if (!sqlite3_changes(w->db))
+		return SQLITE_OK;
+	r = writer_ck_rows(w);
+	if (r) {
+		ckpt_row_begin(r, CKPT_T_CGROUP, (int64_t)c->id);
+		ckpt_row_int(r, (int64_t)c->id);
+		ckpt_row_text(r, c->name.path);
+		ckpt_row_text(r, c->name.container);
+		ckpt_row_text(r, c->name.unit);
+		ckpt_row_end(r);
+	}
+	return ckpt_note_row(w, CKPT_LATE_CGROUP, (int64_t)c->id);
 }
 
 uint64_t lives_pstart_of(const struct lives *L, uint32_t pid)
@@ -439,6 +450,7 @@ static int put_image(struct lives *L, struct writer *w, const struct life_ent *e
 {
 	sqlite3_stmt *st = w->st[ST_LIFE];
 	uint16_t flags = m->flags;
+	struct ckpt_rows *r;
 	int rc;
 
 	rc = cgroup_ref(L, w, m->cgroup);
@@ -468,12 +480,43 @@ static int put_image(struct lives *L, struct writer *w, const struct life_ent *e
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	r = writer_ck_rows(w);
+	if (r) {
+		int64_t id = sqlite3_last_insert_rowid(w->db);
+
+		ckpt_row_begin(r, CKPT_T_LIFE, id);
+		ckpt_row_int(r, id);
+		ckpt_row_int(r, e->pid);
+		ckpt_row_int(r, (int64_t)e->pstart_ns);
+		ckpt_row_int(r, e->start_ns);
+		ckpt_row_int(r, m->image_ns);
+		ckpt_row_int(r, e->ppid);
+		ckpt_row_int(r, (int64_t)e->ppstart_ns);
+		ckpt_row_text(r, e->pcomm);
+		ckpt_row_int(r, m->uid);
+		ckpt_row_int(r, (int64_t)m->cgroup);
+		ckpt_row_text(r, m->comm);
+		ckpt_row_text(r, m->exe);
+		ckpt_row_text(r, m->args);
+		ckpt_row_int(r, flags);
+		if (with_exit) {
+			ckpt_row_int(r, e->exit_ns);
+			ckpt_row_int(r, e->exit_code);
+		} else {
+			ckpt_row_null(r);
+			ckpt_row_null(r);
+		}
+		ckpt_row_end(r);
+	}
+	return SQLITE_OK;
 }
 
 static int put_exit(struct writer *w, const struct life_ent *e)
 {
 	sqlite3_stmt *st = w->st[ST_LIFE_EXIT];
+	struct ckpt_rows *r;
 	int rc;
 
 	sqlite3_bind_int64(st, 1, e->pid);
@@ -482,7 +525,21 @@ static int put_exit(struct writer *w, const struct life_ent *e)
 	sqlite3_bind_int64(st, 4, e->exit_code);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	r = writer_ck_rows(w);
+	if (r) {
+		int64_t id = sqlite3_last_insert_rowid(w->db);
+
+		ckpt_row_begin(r, CKPT_T_LIFE_EXIT, id);
+		ckpt_row_int(r, id);
+		ckpt_row_int(r, e->pid);
+		ckpt_row_int(r, (int64_t)e->pstart_ns);
+		ckpt_row_int(r, e->exit_ns);
+		ckpt_row_int(r, e->exit_code);
+		ckpt_row_end(r);
+	}
+	return SQLITE_OK;
 }
 
 /* What segment W does not hold yet of life E: its missing images, then its exit. */

@@ -85,9 +85,13 @@ static uint64_t next_id_past(sqlite3 *db, uint64_t next)
 {
 	char val[64];
 	int64_t x = seg_query_i64(db, "SELECT max(id) FROM conn", 0);
+	/* DNS answers take their ids from the same counter (none in a version-1 segment). */
+	int64_t y = seg_query_i64(db, "SELECT max(id) FROM dns", 0);
 
 	if ((uint64_t)x + 1 > next)
 		next = (uint64_t)x + 1;
+	if ((uint64_t)y + 1 > next)
+		next = (uint64_t)y + 1;
 	if (seg_meta_get(db, "conn_id_floor", val, sizeof(val)) == 0 &&
 	    strtoull(val, NULL, 10) > next)
 		next = strtoull(val, NULL, 10);
@@ -185,7 +189,7 @@ static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
 		/* A crash while it was being created: initialise it now. */
 		s->w->created_ns = seg_now_ns();
 		*fresh = true;
-		return writer_init(s, s->w);
+		return writer_init(s, s->w, NULL);
 	}
 	if ((seg_meta_get(s->w->db, "sealed", val, sizeof(val)) == 0 && !strcmp(val, "1")) ||
 	    !reusable(s->w->db, s->w->seq)) {
@@ -195,6 +199,8 @@ static int reopen_active(struct store *s, uint32_t *active, bool *fresh)
 		*active = 0;
 		return 0;
 	}
+	/* Its rows so far are in the file only: its checkpoints read them back (store_ckpt.c). */
+	s->w->ck_source = CKPT_FIRST_HASH;
 	err = migrate(s->w);
 	if (!err)
 		err = writer_prepare(s->w);
@@ -230,7 +236,7 @@ int recover_segments(struct store *s)
 	if (err)
 		goto cleanup;
 	if (!active) {
-		err = writer_create(s, max_seq + 1, &s->w);
+		err = writer_create(s, max_seq + 1, NULL, &s->w);
 		if (err)
 			goto cleanup;
 		fresh = true;

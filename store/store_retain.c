@@ -60,7 +60,7 @@ static int record_deletions(struct store *s, const struct ret_row *rows, size_t 
 {
 	int rc;
 
-	rc = sqlite3_exec(s->w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = writer_begin(s->w);
 	for (size_t i = 0; rc == SQLITE_OK && i < nv; i++)
 		rc = writer_put_ret(s->w, &rows[i]);
 	if (rc == SQLITE_OK)

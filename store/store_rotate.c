@@ -21,15 +21,13 @@ static void rotate(struct store *s)
 	uint32_t old_seq = old->seq;
 	int err;
 
-	err = writer_create(s, old_seq + 1, &nw);
+	err = writer_create(s, old_seq + 1, old, &nw);
 	if (err) {
 		cr_warn("store: cannot start segment %" PRIu32 " (%s); staying on %" PRIu32,
 			old->seq + 1, strerror(-err), old->seq);
 		s->rotate_retry_ns = mono_ns() + RETRY_ROTATE_NS;
 		return;
 	}
-	/* Carried proc rows keep their ids: number this segment's own ones above them. */
-	proc_cache_start_at(&nw->procs, old->procs.next_id);
 	s->w = nw;
 	s->stats.active_seq = nw->seq;
 	ckpt_writer_reset(s);

@@ -28,17 +28,22 @@ void sealer_enqueue(struct store *s, uint32_t seq, uint32_t carry_to)
 		cr_warn("store: out of memory queueing segment %" PRIu32 " for sealing", seq);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	/* Rows the writer does not see go into the active segment: read its first interval back. */
+	if (slot && carry_to && s->w && s->w->seq == carry_to && s->w->ck_source == CKPT_FROM_MEMORY)
+		s->w->ck_source = CKPT_FROM_FILE;
 }
 
-void sealer_enqueue_cut(struct store *s, const struct ckpt_job *j)
+void sealer_enqueue_cut(struct store *s, struct ckpt_job *j)
 {
 	pthread_mutex_lock(&s->mu);
 	struct ckpt_job *slot = vec_push(&s->to_ckpt);
 
-	if (slot)
+	if (slot) {
 		*slot = *j;
-	else
+	} else {
 		cr_warn("store: out of memory queueing checkpoint %" PRId64, j->k);
+		ckpt_rows_free(&j->rows);
+	}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }

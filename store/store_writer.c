@@ -29,6 +29,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_GAP] = "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES(?1,?2,?3,?4,?5)",
 	[ST_RUN] = "INSERT INTO run(ts_ns, kind, pid, version) VALUES(?1,?2,?3,?4)",
+	[ST_DNS] = "INSERT INTO dns(id, ts_ns, proc, proto, family, laddr, lport, raddr, rport,"
+		   " flags, txid, qname, qtype, rcode)"
+		   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+	[ST_DNS_ANSWER] = "INSERT INTO dns_answer(dns, type, name, ttl, addr, target)"
+			  " VALUES(?1,?2,?3,?4,?5,?6)",
 	[ST_RET] = "INSERT INTO retention(ts_ns, name, first_ns, last_ns, sha256)"
 		   " VALUES(?1,?2,?3,?4,?5)",
 	[ST_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
@@ -61,17 +66,82 @@ static void bind_addr(sqlite3_stmt *st, int col, uint8_t family, const uint8_t *
 	sqlite3_bind_blob(st, col, a, family == 4 ? 4 : 16, SQLITE_STATIC);
 }
 
+struct ckpt_rows *writer_ck_rows(struct writer *w)
+{
+	return w->ck_source == CKPT_FIRST_HASH ? NULL : &w->ck_rows;
+}
+
+/* The conn row bind_conn() binds (and store_bulk.c's connrec_rows gives), serialised. */
+static void ck_conn(struct writer *w, const struct store_conn *c, int64_t proc,
+		    uint8_t extra_flags)
+{
+	struct ckpt_rows *r = writer_ck_rows(w);
+	bool end = c->has_end && !extra_flags;
+
+	if (!r)
+		return;
+	ckpt_row_begin(r, CKPT_T_CONN, (int64_t)c->id);
+	ckpt_row_int(r, (int64_t)c->id);
+	ckpt_row_int(r, c->start_ns);
+	ckpt_row_int(r, c->proto);
+	ckpt_row_int(r, c->family);
+	ckpt_row_int(r, c->dir);
+	ckpt_row_blob(r, c->laddr, c->family == 4 ? 4 : 16);
+	ckpt_row_int(r, c->lport);
+	ckpt_row_blob(r, c->raddr, c->family == 4 ? 4 : 16);
+	ckpt_row_int(r, c->rport);
+	ckpt_row_int(r, proc);
+	ckpt_row_int(r, c->flags | extra_flags);
+	if (end) {
+		ckpt_row_int(r, c->end_ns - c->start_ns);
+		if (c->has_bytes) {
+			ckpt_row_int(r, (int64_t)c->bytes_out);
+			ckpt_row_int(r, (int64_t)c->bytes_in);
+		} else {
+			ckpt_row_null(r);
+			ckpt_row_null(r);
+		}
+		ckpt_row_int(r, c->reason);
+	} else {
+		for (int i = 0; i < 4; i++)
+			ckpt_row_null(r);
+	}
+	ckpt_row_end(r);
+}
+
+/* The proc row proc_cache_get() inserted for C. */
+static void ck_proc(struct writer *w, const struct store_conn *c, int64_t id)
+{
+	struct ckpt_rows *r = writer_ck_rows(w);
+	char comm[sizeof(c->comm)];
+
+	if (!r)
+		return;
+	memcpy(comm, c->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0'; /* as proc_key_of() keeps it */
+	ckpt_row_begin(r, CKPT_T_PROC, id);
+	ckpt_row_int(r, id);
+	ckpt_row_int(r, c->pid);
+	ckpt_row_text(r, comm);
+	ckpt_row_int(r, c->uid);
+	ckpt_row_int(r, c->netns);
+	ckpt_row_int(r, (int64_t)c->cgroup);
+	ckpt_row_int(r, (int64_t)c->pstart_ns);
+	ckpt_row_end(r);
+}
+
 /*
  * The proc row of C in W's segment. A new one brings along the rows of the process life and
  * the cgroup it names, so that the segment names them on its own.
  */
-static int proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
+int writer_proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
 {
 	bool inserted;
 	int rc = proc_cache_get(&w->procs, w->st[ST_PROC], c, proc, &inserted);
 
 	if (rc != SQLITE_OK || !inserted)
 		return rc;
+	ck_proc(w, c, *proc);
 	if (c->pid && lives_ref(w->lives, c->pid, c->pstart_ns, w->seq))
 		return SQLITE_NOMEM;
 	return lives_ref_cgroup(w->lives, w, c->cgroup);
@@ -79,12 +149,13 @@ static int proc_of(struct writer *w, const struct store_conn *c, int64_t *proc)
 
 /* Binds one conn row at parameters base+1 .. base+CONN_COLUMNS. */
 static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct store_conn *c,
-		     uint8_t extra_flags)
+		     uint8_t extra_flags, int64_t *proc_out)
 {
 	int64_t proc = 0;
 	int rc;
 
-	rc = proc_of(w, c, &proc);
+	rc = writer_proc_of(w, c, &proc);
+	*proc_out = proc;
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, base + 1, (int64_t)c->id);
@@ -113,9 +184,14 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
 {
-	int rc = bind_conn(w, w->st[ST_CONN], 0, c, extra_flags);
+	int64_t proc = 0;
+	int rc = bind_conn(w, w->st[ST_CONN], 0, c, extra_flags, &proc);
 
-	return rc == SQLITE_OK ? step_insert(w->st[ST_CONN]) : rc;
+	if (rc == SQLITE_OK)
+		rc = step_insert(w->st[ST_CONN]);
+	if (rc == SQLITE_OK)
+		ck_conn(w, c, proc, extra_flags);
+	return rc;
 }
 
 int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
@@ -123,7 +199,7 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		rc = proc_of(w, refs[i].row, &refs[i].proc);
+		rc = writer_proc_of(w, refs[i].row, &refs[i].proc);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
@@ -132,12 +208,16 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	rc = step_insert(w->st[ST_CONN_BULK]);
 	w->feed.rows = NULL;
 	w->feed.n = 0;
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		ck_conn(w, refs[i].row, refs[i].proc, 0);
 	return rc;
 }
 
 int writer_put_end(struct writer *w, const struct store_end *e)
 {
 	sqlite3_stmt *st = w->st[ST_END];
+	struct ckpt_rows *r;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, (int64_t)e->id);
 	sqlite3_bind_int64(st, 2, e->end_ns);
@@ -149,30 +229,77 @@ int writer_put_end(struct writer *w, const struct store_end *e)
 		sqlite3_bind_null(st, 4);
 	}
 	sqlite3_bind_int(st, 5, e->reason);
-	return step_insert(st);
+	rc = step_insert(st);
+	r = rc == SQLITE_OK ? writer_ck_rows(w) : NULL;
+	if (r) {
+		ckpt_row_begin(r, CKPT_T_CONN_END, (int64_t)e->id);
+		ckpt_row_int(r, (int64_t)e->id);
+		ckpt_row_int(r, e->end_ns);
+		if (e->has_bytes) {
+			ckpt_row_int(r, (int64_t)e->bytes_out);
+			ckpt_row_int(r, (int64_t)e->bytes_in);
+		} else {
+			ckpt_row_null(r);
+			ckpt_row_null(r);
+		}
+		ckpt_row_int(r, e->reason);
+		ckpt_row_end(r);
+	}
+	return rc;
 }
 
 int writer_put_gap(struct writer *w, const struct gap_row *g)
 {
 	sqlite3_stmt *st = w->st[ST_GAP];
+	struct ckpt_rows *r;
+	int rc;
 
 	sqlite3_bind_int(st, 1, g->kind);
 	sqlite3_bind_int64(st, 2, g->start_ns);
 	sqlite3_bind_int64(st, 3, g->end_ns);
 	sqlite3_bind_int64(st, 4, (int64_t)g->count);
 	sqlite3_bind_text(st, 5, g->reason, -1, SQLITE_STATIC);
-	return step_insert(st);
+	rc = step_insert(st);
+	r = rc == SQLITE_OK ? writer_ck_rows(w) : NULL;
+	if (r) {
+		int64_t id = sqlite3_last_insert_rowid(w->db);
+
+		ckpt_row_begin(r, CKPT_T_GAP, id);
+		ckpt_row_int(r, id);
+		ckpt_row_int(r, g->kind);
+		ckpt_row_int(r, g->start_ns);
+		ckpt_row_int(r, g->end_ns);
+		ckpt_row_int(r, (int64_t)g->count);
+		ckpt_row_text(r, g->reason);
+		ckpt_row_end(r);
+	}
+	return rc;
 }
 
 int writer_put_run(struct writer *w, const struct run_row *r, const char *version)
 {
 	sqlite3_stmt *st = w->st[ST_RUN];
+	struct ckpt_rows *rr;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, r->ts_ns);
 	sqlite3_bind_int(st, 2, r->kind);
 	sqlite3_bind_int64(st, 3, getpid());
 	sqlite3_bind_text(st, 4, version, -1, SQLITE_STATIC);
-	return step_insert(st);
+	rc = step_insert(st);
+	rr = rc == SQLITE_OK ? writer_ck_rows(w) : NULL;
+	if (rr) {
+		int64_t id = sqlite3_last_insert_rowid(w->db);
+
+		ckpt_row_begin(rr, CKPT_T_RUN, id);
+		ckpt_row_int(rr, id);
+		ckpt_row_int(rr, r->ts_ns);
+		ckpt_row_int(rr, r->kind);
+		ckpt_row_int(rr, getpid());
+		ckpt_row_text(rr, version);
+		ckpt_row_end(rr);
+	}
+	return rc;
 }
 
 int writer_put_meta(struct writer *w, const char *key, const char *value)
@@ -187,13 +314,29 @@ int writer_put_meta(struct writer *w, const char *key, const char *value)
 int writer_put_ret(struct writer *w, const struct ret_row *r)
 {
 	sqlite3_stmt *st = w->st[ST_RET];
+	struct ckpt_rows *rr;
+	int rc;
 
 	sqlite3_bind_int64(st, 1, r->ts_ns);
 	sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, r->first_ns);
 	sqlite3_bind_int64(st, 4, r->last_ns);
 	sqlite3_bind_text(st, 5, r->sha256, -1, SQLITE_STATIC);
-	return step_insert(st);
+	rc = step_insert(st);
+	rr = rc == SQLITE_OK ? writer_ck_rows(w) : NULL;
+	if (rr) {
+		int64_t id = sqlite3_last_insert_rowid(w->db);
+
+		ckpt_row_begin(rr, CKPT_T_RETENTION, id);
+		ckpt_row_int(rr, id);
+		ckpt_row_int(rr, r->ts_ns);
+		ckpt_row_text(rr, r->name);
+		ckpt_row_int(rr, r->first_ns);
+		ckpt_row_int(rr, r->last_ns);
+		ckpt_row_text(rr, r->sha256);
+		ckpt_row_end(rr);
+	}
+	return rc;
 }
 
 int writer_put_late(struct writer *w, int64_t ck, const char *tbl, int64_t rid)
@@ -216,10 +359,17 @@ int writer_put_anchor(struct writer *w, const struct anchor_row *a)
 	return step_insert(st);
 }
 
+int writer_begin(struct writer *w)
+{
+	w->ck_tx_rows = w->ck_rows.n;
+	return sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+}
+
 void writer_rollback(struct writer *w)
 {
 	if (!sqlite3_get_autocommit(w->db))
 		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	ckpt_rows_truncate(&w->ck_rows, w->ck_tx_rows);
 	proc_cache_rollback(&w->procs);
 	lives_rollback(w->lives);
 }
@@ -238,6 +388,7 @@ void writer_free(struct writer *w, bool checkpoint)
 		sqlite3_close(w->db);
 	}
 	proc_cache_free(&w->procs);
+	ckpt_rows_free(&w->ck_rows);
 	free(w);
 }
 
@@ -379,12 +530,15 @@ static int put_initial_meta(struct store *s, struct writer *w)
  * All in one transaction: a crash leaves either a complete segment or one with no tables,
  * which store_open initialises again.
  */
-int writer_init(struct store *s, struct writer *w)
+int writer_init(struct store *s, struct writer *w, const struct writer *from)
 {
 	struct run_row r = { .ts_ns = w->created_ns, .kind = CR_RUN_SEGMENT };
 	int rc = SQLITE_OK, err = 0;
 
-	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	/* Carried proc rows keep their ids: number this segment's own ones above them. */
+	if (from)
+		proc_cache_start_at(&w->procs, from->procs.next_id);
+	rc = writer_begin(w);
 	for (unsigned i = 0; rc == SQLITE_OK && i < schema_sql_count; i++)
 		rc = sqlite3_exec(w->db, schema_sql[i], NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
@@ -397,6 +551,8 @@ int writer_init(struct store *s, struct writer *w)
 		rc = writer_put_run(w, &r, s->version);
 	if (rc == SQLITE_OK)
 		rc = lives_write(w->lives, w);
+	if (from && rc == SQLITE_OK)
+		rc = dns_put_carried(s, w);
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
@@ -413,7 +569,7 @@ fail_err:
 	return err;
 }
 
-int writer_create(struct store *s, uint32_t seq, struct writer **out)
+int writer_create(struct store *s, uint32_t seq, const struct writer *from, struct writer **out)
 {
 	struct writer *w = NULL;
 	int err;
@@ -422,7 +578,7 @@ int writer_create(struct store *s, uint32_t seq, struct writer **out)
 	err = writer_open(s, seq, true, &w);
 	if (!err) {
 		w->created_ns = seg_now_ns();
-		err = writer_init(s, w);
+		err = writer_init(s, w, from);
 	}
 	if (err) {
 		writer_free(w, false);

@@ -30,10 +30,16 @@ while [ "$(grep -c 'kind=seal ' "$CR_SYSLOG_LOG")" -lt 2 ] && [ "$(date +%s)" -l
 	sleep 0.1
 done
 cr_ge "seal lines sent while recording" 2 "$(grep -c 'kind=seal ' "$CR_SYSLOG_LOG")"
-# A checkpoint of the active segment that covers rows.
-act=$(ls "$CR_DATA"/seg-*.db | tail -n 1)
-n=$(basename "$act" .db | sed 's/seg-0*//')
-cr_wait_file "$CR_SYSLOG_LOG" "kind=checkpoint seg=$n "
+# A checkpoint of the active segment that covers rows. The storm may still be rotating, so a
+# segment can be sealed before its first checkpoint: ask again for whichever segment is active.
+dl=$(($(date +%s) + CR_TIMEOUT))
+while :; do
+	act=$(ls "$CR_DATA"/seg-*.db | tail -n 1)
+	n=$(basename "$act" .db | sed 's/seg-0*//')
+	grep -q "kind=checkpoint seg=$n " "$CR_SYSLOG_LOG" && break
+	[ "$(date +%s)" -lt "$dl" ] || cr_fatal "no checkpoint line of the active segment $n within ${CR_TIMEOUT}s"
+	sleep 0.1
+done
 "$CONNREC_BIN" status -d "$CR_DATA" >"$CR_TMP/status.out" || true
 cr_true "status says the key's epoch" grep -q '^sealing:     key at epoch [1-9]' "$CR_TMP/status.out"
 cr_stop

@@ -32,7 +32,9 @@ section_of() {
 	bpftool -j link show id "$1" | sed -n 's/.*"attach_type":"\([a-z0-9_]*\)".*/\1/p' | sed \
 		-e 's/^cgroup_udp\([46]\)_\(sendmsg\|recvmsg\)$/cgroup\/\2\1/' \
 		-e 's/^cgroup_inet\([46]\)_connect$/cgroup\/connect\1/' \
-		-e 's/^cgroup_inet_sock_release$/cgroup\/sock_release/'
+		-e 's/^cgroup_inet_sock_release$/cgroup\/sock_release/' \
+		-e 's/^cgroup_inet_ingress$/cgroup_skb\/ingress/' \
+		-e 's/^cgroup_inet_egress$/cgroup_skb\/egress/'
 }
 
 ms() { echo $((($1) / 1000000)); }
@@ -60,13 +62,13 @@ sed 's/^/    detached: /' "$CR_TMP/detached"
 
 # The recorder says so in its log, once per hook, after re-attaching it.
 dl=$(($(date +%s) + CR_TIMEOUT))
-while [ "$(grep -c 'tamper: hook cgroup/.*detached; re-attached' "$CR_TMP/recorder.err")" -lt "$n" ]; do
+while [ "$(grep -c 'tamper: hook cgroup[_a-z]*/.*detached; re-attached' "$CR_TMP/recorder.err")" -lt "$n" ]; do
 	[ "$(date +%s)" -lt "$dl" ] || break
 	sleep 0.05
 done
 t_healed=$(date +%s%N)
 cr_eq "log lines 'tamper: hook ... detached; re-attached'" "$n" \
-	"$(grep -c 'tamper: hook cgroup/.*detached; re-attached' "$CR_TMP/recorder.err")"
+	"$(grep -c 'tamper: hook cgroup[_a-z]*/.*detached; re-attached' "$CR_TMP/recorder.err")"
 
 # New links, attached; the detached ones are no longer held.
 cgroup_links "$rec" >"$CR_TMP/links.after"

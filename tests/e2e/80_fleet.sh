@@ -308,6 +308,12 @@ compare() { # WHAT ARGS...
 	shift
 	local_q "$@" --format "$cmp_fmt" >"$CR_TMP/cmp.local" 2>"$CR_TMP/cmp.local.err" && _l=0 || _l=$?
 	remote "$@" --format "$cmp_fmt" >"$CR_TMP/cmp.remote" 2>"$CR_TMP/cmp.remote.err" && _r=0 || _r=$?
+	if [ "$cmp_no_rname" = 1 ]; then # the last field, or json's "rname" (see below)
+		for _f in "$CR_TMP/cmp.local" "$CR_TMP/cmp.remote"; do
+			sed -E 's/,"rname":("[^"]*"|null)//; /^[{]/!s/[,	][^,	]*$//' "$_f" >"$_f.cut"
+			mv "$_f.cut" "$_f"
+		done
+	fi
 	if [ "$_l" = "$_r" ] && cmp -s "$CR_TMP/cmp.local" "$CR_TMP/cmp.remote"; then
 		cr_pass "query --from $_what: the same $(wc -l <"$CR_TMP/cmp.local") row(s) as local"
 	else
@@ -318,6 +324,7 @@ compare() { # WHAT ARGS...
 	fi
 }
 cmp_fmt=json
+cmp_no_rname=0
 compare "lifetimes"
 compare "--at" --at "@$mid"
 compare "--since/--until" --since "@$((mid - 1))" --until "@$((mid + 1))"
@@ -364,7 +371,12 @@ cr_eq "ship on a terminal: the progress line erased before the summary" 1 \
 FILES="-f $CR_TMP/fx/seg-00000001.db.zst"
 now_run=$now
 now=1795244400 # 2026-11-21T04:00:00Z, as the golden tests
+# Known gap: DNS answers (schema 4) are not shipped yet, so --from names no flow (rname); the
+# golden store names two. That column is left out of these comparisons, and only of these.
+cmp_no_rname=1
 remote() { "$BIN" query --from "$URL" --database fx --now "@$now" "$@"; }
+cr_eq "query --from names no flow yet (rname: DNS not shipped)" 0 \
+	"$(remote --format json | grep -c '"rname":"' || true)"
 compare "golden: lifetimes with who columns"
 compare "golden: --pid 200 (two lives of one pid)" --pid 200
 compare "golden: --exe" --exe /usr/bin/curl
@@ -384,6 +396,10 @@ cr_gt "golden: --unit session-2.scope finds flows" 0 "$(local_q --unit session-2
 cr_gt "golden: --container finds flows" 0 "$(local_q --container 4f1e9a2b3c4d --count)"
 FILES=$(for f in $(sealed "$CR_TMP/a") $(sealed "$CR_TMP/b"); do printf -- '-f %s ' "$f"; done)
 now=$now_run
+cmp_no_rname=0
+"$BIN" query --from "$URL" --dns 2>"$CR_TMP/dns.err" && st=0 || st=$?
+cr_eq "query --from --dns: refused as usage (DNS not shipped yet)" 2 "$st"
+cr_eq "query --from --dns: says why" 1 "$(grep -c 'DNS answers are not shipped yet' "$CR_TMP/dns.err" || true)"
 
 # --- examples/connrec-ship.service and .timer ---------------------------------------------------
 

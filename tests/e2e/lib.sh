@@ -26,6 +26,7 @@ CR_CHECKS=0
 CR_PIDS=""
 CR_NETNS=""
 CR_MOUNTS=""
+CR_ETC_NETNS=""
 CR_REC_PID=""
 CR_TMP=""
 # Prefix for the commands that cr_http_server and cr_curl run: set it to "ip netns exec NS" to
@@ -177,6 +178,9 @@ cr_cleanup() {
 	done
 	for _m in $CR_MOUNTS; do
 		umount "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
+	done
+	for _d in $CR_ETC_NETNS; do
+		rm -rf "$_d"
 	done
 	for _n in $CR_NETNS; do
 		# Processes still inside a namespace keep it alive; kill them before deleting it.
@@ -400,6 +404,15 @@ cr_netns() {
 	eval "$1=\$_ns"
 }
 
+# cr_netns_resolver NAME ADDR: the C library's resolver in namespace NAME asks ADDR, through
+# /etc/netns/NAME/resolv.conf (which `ip netns exec` mounts over /etc/resolv.conf). Removed at
+# exit with the namespace.
+cr_netns_resolver() {
+	mkdir -p "/etc/netns/$1" || cr_fatal "cannot create /etc/netns/$1"
+	CR_ETC_NETNS="$CR_ETC_NETNS /etc/netns/$1"
+	printf 'nameserver %s\noptions timeout:5 attempts:1\n' "$2" >"/etc/netns/$1/resolv.conf"
+}
+
 # cr_netns_inode NAME: the namespace's inode, as the recorder must report it.
 cr_netns_inode() { stat -L -c %i "/run/netns/$1"; }
 
@@ -410,11 +423,11 @@ cr_tcp_counter() {
 		if (!h) { for (i = 1; i <= NF; i++) f[$i] = i; h = 1 } else print $f[want] }' /proc/net/snmp
 }
 
-# cr_veth NS1 ADDR1/LEN NS2 ADDR2/LEN: a veth pair joining two namespaces, both ends up.
-# The device names are short and unique per run.
+# cr_veth NS1 ADDR1/LEN NS2 ADDR2/LEN [N]: a veth pair joining two namespaces, both ends up.
+# The device names are short and unique per run (and per N, for a test with several pairs).
 cr_veth() {
-	_a="cra$$"
-	_b="crb$$"
+	_a="cra$$${5:-}"
+	_b="crb$$${5:-}"
 	ip link add "$_a" type veth peer name "$_b" || cr_fatal "ip link add veth failed"
 	ip link set "$_a" netns "$1"
 	ip link set "$_b" netns "$3"

@@ -204,7 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dir[0]) {
 		cr_log_set_level(CR_LOG_ERROR); /* no warning per hot journal */
-		snprintf(dir, sizeof(dir), "/tmp/connrec-fuzz.XXXXXX");
+		/* In the working directory (run.sh's own): a concurrent run cannot touch it. */
+		snprintf(dir, sizeof(dir), "connrec-fuzz.XXXXXX");
 		/* Not empty: SQLite takes an empty super-journal for a missing one. */
 		struct file victim = { .path = "victim", .data = (const uint8_t *)"x", .size = 1 };
 

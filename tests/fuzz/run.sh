@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
 # a share of SECONDS (default 30): the query's parsers, ClickHouse answers as query --from
-# decodes them (RowBinary), opening store files seeded with real segments from mkfixture, and
-# parsing anchor lines (seal records, keys). Exits non-zero on any crash, leak or sanitizer
-# report; the reproducer is kept in the printed directory. `make fuzz` runs it longer.
+# decodes them (RowBinary), opening store files seeded with real segments from mkfixture,
+# parsing anchor lines (seal records, keys), and the recorder's DNS parser and TCP reassembly.
+# Exits non-zero on any crash, leak or sanitizer report; the reproducer is kept in the printed
+# directory. `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -14,7 +15,8 @@ OUT=${CONNREC_OUTPUT:-$PWD/.output}
 command -v "$CLANG" >/dev/null || { echo "skip: no clang"; exit 77; }
 work=$(mktemp -d /tmp/connrec-fuzzrun.XXXXXX)
 keep=0
-cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; rm -rf /tmp/connrec-fuzz.*; }
+# The targets make their scratch files inside $work: another run's cleanup cannot remove them.
+cleanup() { [ $keep -eq 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 { sh tools/embed.sh schema_sql schema/[0-9]*.sql && sh tools/embed.sh seal_sql schema/seal.sql; } \
 	>"$work/schema_sql.c" || exit 1
@@ -27,6 +29,10 @@ $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c 
 	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
 # shellcheck disable=SC2086
+$CLANG $flags tests/fuzz/fuzz_seekable.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
+	lib/match_set.c lib/escape.c lib/progress.c lib/timespec.c store/segment.c \
+	"$work/schema_sql.c" -lsqlite3 -lzstd -lcrypto -o "$work/fuzz_seekable" || exit 1
+# shellcheck disable=SC2086
 $CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c \
 	-o "$work/fuzz_rowbinary" || exit 1
 
@@ -36,7 +42,12 @@ $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealke
 	-o "$work/fuzz_anchor" ||
 	exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_rowbinary" "$work/c_anchor"
+# shellcheck disable=SC2086
+$CLANG $flags -Irecorder tests/fuzz/fuzz_dns.c recorder/dns_parse.c recorder/dns_tcp.c \
+	-lldns -o "$work/fuzz_dns" || exit 1
+
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_rowbinary" "$work/c_seekable" \
+	"$work/c_dns"
 # A conn row as a server sends it: key (host "h", segment 1, attempt 2, segment_ns 3), then
 # id, start_ns, NULL end, end_folded, reason, NULL bytes twice, proto family dir flags,
 # laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup pstart_ns.
@@ -57,6 +68,10 @@ if [ -x "$OUT/tools/mkfixture" ]; then
 	cp "$work/store/seg-00000002.db" "$work/c_open/seg2.db"
 	cp "$work/store/seg-00000001.db.zst" "$work/c_open/seg1.zst"
 	cp "$work/store/h2/seg-00000001.db.zst" "$work/c_open/h2.zst"
+	# A sealed segment of two seekable frames, so mutations reach the seek table and frames.
+	"$OUT/tools/mkfixture" big "$work/big" 5000 2 1795230000 7200 >/dev/null 2>&1 &&
+		cp "$work/big/seg-00000001.db.zst" "$work/c_open/seekable2.zst" &&
+		cp "$work/big/seg-00000001.db.zst" "$work/c_seekable/seekable2.zst"
 	# Segments with sidecars (see fuzz_open.c for the format): the active segment with its
 	# -wal and -shm, and a sealed one with a hot journal that names a super-journal.
 	cp "$work/store/seg-00000002.db" "$work/hot.db"
@@ -78,12 +93,20 @@ open(w + "/c_open/hot_journal", "wb").write(pack(4, h, h + "-journal"))
 PY
 fi
 
+# DNS seeds: answers built by ldns (ldns-* tools are not needed: printf the wire bytes).
+# www.example.test A: a CNAME to cdn.example.test and its A record; and an NXDOMAIN.
+printf '\022\064\201\200\000\001\000\002\000\000\000\000\003www\007example\004test\000\000\001\000\001\300\014\000\005\000\001\000\000\000\074\000\006\003cdn\300\020\300\056\000\001\000\001\000\000\001\054\000\004\012\143\000\011' \
+	>"$work/c_dns/cname"
+printf '\000\007\201\203\000\001\000\000\000\000\000\000\002nx\004test\000\000\034\000\001' \
+	>"$work/c_dns/nxdomain"
+
 status=0
-share=$((secs / 4))
+share=$((secs / 6))
 [ $share -ge 1 ] || share=1
-for t in parsers open rowbinary anchor; do
+for t in parsers open seekable anchor dns rowbinary; do
+	case $t in open | seekable) max=131072 ;; dns | rowbinary) max=4096 ;; *) max=1200 ;; esac
 	(cd "$work" && ./fuzz_$t -max_total_time=$share -timeout=10 -rss_limit_mb=2048 \
-		-max_len=$(case $t in open) echo 131072 ;; rowbinary) echo 4096 ;; *) echo 1200 ;; esac) "c_$t" >"fuzz_$t.log" 2>&1)
+		-max_len=$max "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?
 	runs=$(grep -Eo 'Done [0-9]+ runs' "$work/fuzz_$t.log" | tail -n 1)
 	if [ $rc -ne 0 ]; then

@@ -89,12 +89,24 @@ case_ procs_json -d "$S" --procs -o json
 case_ procs_csv -d "$S" --procs -o csv --since 2026-11-21T03:30:00Z
 case_ procs_port -d "$S" --procs --port 22 -o csv
 case_ procs_exe -d "$S" --procs --exe '/opt/*' -o json
+# Names: --name matches the flow's name or a CNAME of its chain, case-insensitively.
+case_ name_cname -d "$S" -o json --name '*.example-cdn.net'
+case_ name_exact -d "$S" --name 'EXAMPLE.com'
+case_ name_count -d "$S" --count --name '*example*'
+# The DNS answers themselves; a carried copy is listed once, or alone when only it was read.
+case_ dns_table -d "$S" --dns
+case_ dns_json -d "$S" --dns -o json
+case_ dns_csv -d "$S" --dns -o csv
+case_ dns_zeek -d "$S" --dns -o zeek
+case_ dns_filters -d "$S" --dns -o json --pid 200 --name '*.EXAMPLE-cdn.net'
+case_ dns_addr -d "$S" --dns --addr 93.184.216.34 --newest
+case_ dns_carried -f "$S/seg-00000003.db" --dns -o csv
 
 # --count takes an SQL-only path for rows complete on their own: it must agree with the rows.
 for args in "" "--since 2026-11-21T03:20:00Z" "--short-lived" "--min-duration 1s" \
 	"--max-duration 1s --port 80,443" "--comm curl" "--at 2026-11-21T03:10:00Z" \
 	"--since 2026-11-21T03:01:00Z --until 2026-11-21T03:15:00Z --proto tcp" "--exe /usr/bin/curl" \
-	"--unit session-2.scope --port 443"; do
+	"--unit session-2.scope --port 443" "--name *.com" "--name api.* --proto tcp"; do
 	# shellcheck disable=SC2086
 	n=$("$BIN" query -d "$S" --now "$NOW" --count $args 2>/dev/null)
 	# shellcheck disable=SC2086
@@ -161,6 +173,13 @@ bad --container --container ab
 bad --container --container 'ABC;DROP'
 bad --unit --unit ''
 bad --exe --events --exe x
+bad --name --name ''
+bad --state --dns --state SF
+bad --short-lived --dns --short-lived
+bad --dns --dns --count
+bad --dns --dns --procs
+bad --procs --procs --dns
+bad --exe --dns --exe x
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

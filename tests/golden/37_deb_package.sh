@@ -34,7 +34,7 @@ dpkg-deb -f "$deb" Package Version Depends >"$tmp/control"
 cat "$tmp/control"
 grep -qx "Package: connrec" "$tmp/control" && ok || no "package name"
 grep -qx "Version: $version" "$tmp/control" && ok || no "package version is not VERSION ($version)"
-for lib in libbpf1 libsqlite3-0 libzstd1 libssl3 libc6; do
+for lib in libbpf1 libsqlite3-0 libzstd1 libssl3 libldns3 libc6; do
 	grep -q "^Depends:.*\b$lib\b" "$tmp/control" && ok || no "Depends lacks $lib"
 done
 

@@ -11,7 +11,10 @@
  *                              FLOWS flows spread evenly over SPAN_S seconds ending at END_S
  *                              (epoch seconds), in SEGMENTS segments: all sealed and zstd-
  *                              compressed except the last; every 10th flow is DNS (udp 53);
- *                              20 process lives and their cgroups in each segment
+ *                              20 process lives and their cgroups in each segment.
+ *                              With MKFIXTURE_DNS=N in the environment, every Nth flow is
+ *                              preceded by a DNS answer (1 ms before) holding its address, so
+ *                              about 1/N of the flows get a name (for timing rname)
  *   mkfixture newer FILE       a segment claiming schema version 99
  *
  * Times in the golden store count from T0 = 2026-11-21T03:00:00Z.
@@ -106,53 +109,28 @@ static void seal(sqlite3 *db, int64_t first, int64_t last)
 	exec(db, "COMMIT");
 }
 
-static void compress(const char *path)
+/*
+ * Sealed segments are compressed as the recorder does it (seekable, store/segment_zstd.c).
+ * The SHA-256 of the .zst goes into sha256 (65 bytes) when it is not NULL.
+ */
+static void compress_hash(const char *path, char *sha256)
 {
+	struct seg_info info;
 	char out[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n, cap;
-	void *src, *dst;
-	long len;
+	int err;
 
-	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-		die("read %s", path);
-	src = malloc((size_t)len);
-	if (!src || fread(src, 1, (size_t)len, f) != (size_t)len)
-		die("read %s", path);
-	fclose(f);
-	cap = ZSTD_compressBound((size_t)len);
-	dst = malloc(cap);
-	if (!dst)
-		die("oom");
-	/* As the recorder seals: level 3 with the frame checksum, so a changed byte shows. */
-	ZSTD_CCtx *zc = ZSTD_createCCtx();
-
-	if (!zc)
-		die("oom");
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, 3);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
-	n = ZSTD_compress2(zc, dst, cap, src, (size_t)len);
-	ZSTD_freeCCtx(zc);
-	if (ZSTD_isError(n))
-		die("zstd: %s", ZSTD_getErrorName(n));
 	snprintf(out, sizeof(out), "%s.zst", path);
-	f = fopen(out, "wb");
-	if (!f || fwrite(dst, 1, n, f) != n || fclose(f))
-		die("write %s", out);
-	free(src);
-	free(dst);
+	err = seg_compress(path, out, &info);
+	if (err)
+		die("compress %s: %s", path, strerror(-err));
+	if (sha256)
+		memcpy(sha256, info.sha256, sizeof(info.sha256));
 	unlink(path);
 }
 
-/* compress(), then the SHA-256 of the .zst into sha256 (65 bytes), for the next's prev_sha256. */
-static void compress_hash(const char *path, char *sha256)
+static void compress(const char *path)
 {
-	char zst[4200];
-
-	compress(path);
-	snprintf(zst, sizeof(zst), "%s.zst", path);
-	if (seg_hash_file(zst, sha256))
-		die("hash %s", zst);
+	compress_hash(path, NULL);
 }
 
 static void proc(sqlite3 *db, int id, int pid, const char *comm, int uid, long long netns,
@@ -273,6 +251,28 @@ static void run(sqlite3 *db, int64_t ts, int kind, int pid)
 	      (long long)ts, kind, pid);
 }
 
+/* One DNS answer received by procid from the resolver at 10.0.0.53 (hex), over UDP. */
+static void dns(sqlite3 *db, int64_t id, int64_t ts, int procid, const char *qname, int qtype,
+		int rcode, int flags)
+{
+	execf(db,
+	      "INSERT INTO dns VALUES (%lld, %lld, %d, 17, 4, X'0a000001', 53000, X'0a000035', 53,"
+	      " %d, 4242, %Q, %d, %d)",
+	      (long long)id, (long long)ts, procid, flags, qname, qtype, rcode);
+}
+
+/* One record of answer dns: an address (hex) or a CNAME target. */
+static void dns_rr(sqlite3 *db, int64_t dns, int type, const char *name, int ttl,
+		   const char *addr, const char *target)
+{
+	if (addr)
+		execf(db, "INSERT INTO dns_answer VALUES (%lld, %d, %Q, %d, X'%s', NULL)",
+		      (long long)dns, type, name, ttl, addr);
+	else
+		execf(db, "INSERT INTO dns_answer VALUES (%lld, %d, %Q, %d, NULL, %Q)",
+		      (long long)dns, type, name, ttl, target);
+}
+
 /* Addresses. */
 #define H1   "0a000001"
 #define V6A  "20010db8000000000000000000000001"
@@ -367,6 +367,18 @@ static void golden(const char *dir)
 	conn(db, 10, T0 + 80 * S, 6, 6, CR_DIR_OUT, M1, 40010, M30, 80, 1, 0, 200000000, 100, 900,
 	     CR_END_LOCAL_FIN);
 	gap(db, 1, T0 + 90 * S, T0 + 91 * S, 7, "ring buffer full");
+	/* curl's lookup names flow 1 through a CNAME; the IPv6 socket's flow 10 by its A. */
+	dns(db, 100, T0 + 9 * S, 1, "www.example.com", 1, 0, 0);
+	dns_rr(db, 100, 5, "www.example.com", 300, NULL, "edge.example-cdn.net");
+	dns_rr(db, 100, 1, "edge.example-cdn.net", 60, "5db8d822", NULL);
+	dns(db, 102, T0 + 59 * S, 9, "nx.example", 1, 3, 0);
+	/* In another namespace: must not name psql's flow 9 to the same address. */
+	dns(db, 104, T0 + 65 * S, 4, "other-ns.example", 1, 0, 0);
+	dns_rr(db, 104, 1, "other-ns.example", 600, "0a000014", NULL);
+	dns(db, 103, T0 + 79 * S, 1, "mapped.example", 1, 0, 0);
+	dns_rr(db, 103, 1, "mapped.example", 30, "0a00001e", NULL);
+	/* A hostile file's name: escape codes, a comma, quotes and a tab. */
+	dns(db, 105, T0 + 85 * S, 10, "evil\x1b[31m,\"x\"\t.example", 28, 2, 4);
 	conn_end(db, 4, T0 + 100 * S, 1200, 3400, CR_END_PEER_RST);
 	conn_end(db, 5, T0 + 52 * S, 10, 0, CR_END_LOCAL_RST);
 	exec(db, "COMMIT");
@@ -387,6 +399,8 @@ static void golden(const char *dir)
 	     0, 0);
 	conn(db, 9, T0 + 70 * S, 6, 4, CR_DIR_OUT, H1, 40009, "0a000014", 5432, 5, CR_FLAG_CARRIED,
 	     -1, 0, 0, 0);
+	dns(db, 101, T0 + 699 * S, 7, "example.com", 1, 0, 0);
+	dns_rr(db, 101, 1, "example.com", 3600, "5db8d822", NULL);
 	conn(db, 11, T0 + 700 * S, 6, 4, CR_DIR_OUT, H1, 40011, "5db8d822", 80, 7, 0, 300000000, 50,
 	     600, CR_END_PEER_FIN);
 	conn(db, 12, T0 + 800 * S, 6, 4, CR_DIR_OUT, H1, 40012, "0a000015", 6379, 10, 0, -1, 0, 0,
@@ -413,6 +427,14 @@ static void golden(const char *dir)
 	run(db, T0 + 1800 * S, 3, 101);
 	conn(db, 13, T0 + 1500 * S, 6, 4, CR_DIR_IN, H1, 22, "0a000008", 51000, 2,
 	     CR_FLAG_PREEXISTING | CR_FLAG_CARRIED, -1, 0, 0, 0);
+	/* Still valid when this segment began: carried, same id. */
+	dns(db, 101, T0 + 699 * S, 7, "example.com", 1, 0, CR_DNS_FLAG_CARRIED);
+	dns_rr(db, 101, 1, "example.com", 3600, "5db8d822", NULL);
+	/* TTL 0: names a flow within the grace period. */
+	dns(db, 106, T0 + 1890 * S, 1, "api.example.org", 28, 0, 0);
+	dns_rr(db, 106, 28, "api.example.org", 0, V6B, NULL);
+	dns(db, 107, T0 + 1890 * S, 1, "api.example.org", 1, 0, 0);
+	dns_rr(db, 107, 1, "api.example.org", 0, "0a000016", NULL);
 	conn(db, 14, T0 + 1900 * S, 6, 4, CR_DIR_OUT, H1, 40014, "0a000016", 443, 1, 0, 50000000,
 	     300, 5000, CR_END_PEER_FIN);
 	conn(db, 15, T0 + 1950 * S, 17, 4, CR_DIR_IN, H1, 53, "0a00003c", 40000, 8, 0, -1, 0, 0, 0);
@@ -473,6 +495,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 {
 	int64_t t_end = end_s * S, t_start = t_end - span_s * S;
 	long long per = flows / segs, id = 1;
+	const char *dns_env = getenv("MKFIXTURE_DNS");
+	long long dns_every = dns_env ? atoll(dns_env) : 0;
 	char p[4096], prev_sha256[65] = "";
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
@@ -505,6 +529,16 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 				       " ?9, 0, ?10, ?11, ?12, ?13)",
 				       -1, &st, NULL) != SQLITE_OK)
 			die("prepare: %s", sqlite3_errmsg(db));
+		sqlite3_stmt *dq = NULL, *da = NULL;
+
+		if (dns_every > 0 &&
+		    (sqlite3_prepare_v2(db,
+					"INSERT INTO dns VALUES (?1, ?2, ?3, 17, 4, X'0a000001', 40000,"
+					" X'0a000035', 53, 0, 1, ?4, 1, 0)",
+					-1, &dq, NULL) != SQLITE_OK ||
+		     sqlite3_prepare_v2(db, "INSERT INTO dns_answer VALUES (?1, 1, ?2, 300, ?3, NULL)",
+					-1, &da, NULL) != SQLITE_OK))
+			die("prepare: %s", sqlite3_errmsg(db));
 		for (long long i = 0; i < n; i++, id++) {
 			int64_t start = c0 + (int64_t)((c1 - c0) * (double)i / (double)n);
 			bool dns = id % 10 == 0;
@@ -520,6 +554,23 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			sqlite3_bind_blob(st, 5, la, 4, SQLITE_TRANSIENT);
 			sqlite3_bind_int(st, 6, 32768 + (int)(rnd() % 28000));
 			sqlite3_bind_blob(st, 7, ra, 4, SQLITE_TRANSIENT);
+			if (dq && id % dns_every == 0) {
+				char name[48];
+
+				/* Its own id space: conn ids are below flows, answers above. */
+				snprintf(name, sizeof(name), "h%lld.example.com", id);
+				sqlite3_bind_int64(dq, 1, flows + id);
+				sqlite3_bind_int64(dq, 2, start - 1000000);
+				sqlite3_bind_int(dq, 3, 1 + (int)(id % 1000));
+				sqlite3_bind_text(dq, 4, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_int64(da, 1, flows + id);
+				sqlite3_bind_text(da, 2, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_blob(da, 3, ra, 4, SQLITE_TRANSIENT);
+				if (sqlite3_step(dq) != SQLITE_DONE || sqlite3_step(da) != SQLITE_DONE)
+					die("insert dns: %s", sqlite3_errmsg(db));
+				sqlite3_reset(dq);
+				sqlite3_reset(da);
+			}
 			sqlite3_bind_int(st, 8, dns ? 53 : ports[rnd() % 8]);
 			sqlite3_bind_int(st, 9, 1 + (int)(rnd() % 1000));
 			/* A folded row is written after its end, so the end lies inside the
@@ -543,6 +594,8 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			sqlite3_reset(st);
 		}
 		sqlite3_finalize(st);
+		sqlite3_finalize(dq);
+		sqlite3_finalize(da);
 		exec(db, "COMMIT");
 		if (!active) {
 			exec(db, "PRAGMA journal_mode=DELETE");

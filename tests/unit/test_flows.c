@@ -61,7 +61,24 @@ int main(void)
 	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_OPEN, 0), "LISTEN");
 	state_is(mk(6, CR_DIR_LISTEN, CR_FLAG_PREEXISTING, FLOW_END_OPEN, 0), "LISTEN");
 	state_is(mk(6, CR_DIR_LISTEN, 0, FLOW_END_UNKNOWN, 0), "LISTEN");
+	/* UDP: without byte counts (an older recorder) an end is SF; with them, what came back. */
 	state_is(mk(17, CR_DIR_OUT, 0, FLOW_END_CLOSED, CR_END_RELEASED), "SF");
+	f = mk(17, CR_DIR_OUT, 0, FLOW_END_CLOSED, CR_END_RELEASED);
+	f.has_bytes = true;
+	f.bytes_out = 40;
+	state_is(f, "S0");
+	f.bytes_in = 1;
+	state_is(f, "SF");
+	f.reason = CR_END_IDLE;
+	state_is(f, "SF");
+	f = mk(17, CR_DIR_IN, 0, FLOW_END_CLOSED, CR_END_IDLE);
+	f.has_bytes = true;
+	f.bytes_in = 12;
+	state_is(f, "S0");
+	f = mk(17, CR_DIR_OUT, 0, FLOW_END_CLOSED, CR_END_REFUSED);
+	f.has_bytes = true;
+	f.bytes_out = 10;
+	state_is(f, "REJ");
 	state_is(mk(17, CR_DIR_IN, 0, FLOW_END_OPEN, 0), "S1");
 	CHECK(flow_state_bit("UNK") == 7 && flow_state_bit("LISTEN") == 8 &&
 		      flow_state_bit("sf") == -1,

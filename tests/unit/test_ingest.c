@@ -155,7 +155,7 @@ static void test_paths(void)
 	ingest_event(g, &e);
 	e = ev(CR_EV_OPEN, 17, 4, 5000);
 	ingest_event(g, &e);
-	ingest_udp_end(g, 4, ingest_wall_ns(g, 7000), CR_END_RELEASED);
+	ingest_udp_end(g, 4, ingest_wall_ns(g, 7000), CR_END_RELEASED, 40, 4);
 	e = ev(CR_EV_OPEN, 17, 5, 5000);
 	ingest_event(g, &e);
 	/* 6: pre-existing, outgoing: its CLOSE comes by cookie, its SYN still in bytes_acked. */
@@ -174,7 +174,7 @@ static void test_paths(void)
 	e.flags = CR_FLAG_OPEN_SENT;
 	e.end_reason = CR_END_LOCAL_RST;
 	ingest_event(g, &e);
-	ingest_udp_end(g, 5, ingest_wall_ns(g, 8000), CR_END_IDLE);
+	ingest_udp_end(g, 5, ingest_wall_ns(g, 8000), CR_END_IDLE, 0, 12);
 	e = ev(CR_EV_CLOSE, 6, 0, 9000);
 	e.cookie = 777;
 	e.bytes_out = 5;
@@ -199,10 +199,11 @@ static void test_paths(void)
 			  " AND bytes_out = 3 AND dur_ns = 4000") == 1);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn c JOIN conn_end e USING (id) WHERE id = 3"
 			  " AND c.reason IS NULL AND e.reason = 3") == 1);
+	/* UDP ends carry the bytes the cgroup_skb programs counted. */
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE id = 4 AND reason = 7"
-			  " AND bytes_out IS NULL AND dur_ns = 2000") == 1);
+			  " AND bytes_out = 40 AND bytes_in = 4 AND dur_ns = 2000") == 1);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn_end WHERE id = 5 AND reason = 9"
-			  " AND bytes_out IS NULL") == 1);
+			  " AND bytes_out = 0 AND bytes_in = 12") == 1);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn_end WHERE id = 6 AND bytes_out = 4") == 1);
 	CHECK_THAT(q1(db, "SELECT count(*) FROM conn WHERE id = 1000 AND dir = 1 AND flags & 1"
 			  " AND reason = 4") == 1);

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include "names.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "schema_values.h"
+
+#define NS_PER_S 1000000000LL
+#define CHAIN_MAX 16 /* CNAME links followed from the question; resolvers stop sooner */
+
+/* One answer that may name flows to one address. */
+struct cand {
+	int64_t ts, until, dns_id;
+	uint32_t pid;
+	const struct flow_name *name;
+};
+
+/* The answers holding one address, in one host and namespace. */
+struct addr_slot {
+	uint32_t host, netns;
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	bool used;
+	struct cand *c;
+	size_t n, cap;
+};
+
+struct id_slot {
+	int64_t id;
+	uint32_t host;
+	bool used;
+};
+
+struct name_index {
+	struct addr_slot *slots;
+	size_t nslots, nused; /* power of two; at most half used */
+	struct id_slot *ids;  /* answers added, so carried copies are skipped */
+	size_t nids, nids_used;
+	struct flow_name **names; /* every name made, for freeing */
+	size_t nnames, cap_names;
+};
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t addr_hash(uint32_t host, uint32_t netns, const uint8_t addr[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	return mix(mix(a ^ ((uint64_t)host << 32 | netns)) ^ b);
+}
+
+static void to16(uint8_t out[16], const uint8_t *addr, size_t len)
+{
+	if (len == 4) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, addr, 4);
+	} else {
+		memcpy(out, addr, 16);
+	}
+}
+
+int names_new(struct name_index **out)
+{
+	struct name_index *ni = calloc(1, sizeof(*ni));
+
+	*out = NULL;
+	if (!ni)
+		return -ENOMEM;
+	ni->nslots = ni->nids = 256;
+	ni->slots = calloc(ni->nslots, sizeof(*ni->slots));
+	ni->ids = calloc(ni->nids, sizeof(*ni->ids));
+	if (!ni->slots || !ni->ids) {
+		names_free(ni);
+		return -ENOMEM;
+	}
+	*out = ni;
+	return 0;
+}
+
+void names_free(struct name_index *ni)
+{
+	if (!ni)
+		return;
+	for (size_t i = 0; i < ni->nslots; i++)
+		free(ni->slots[i].c);
+	free(ni->slots);
+	free(ni->ids);
+	for (size_t i = 0; i < ni->nnames; i++)
+		free(ni->names[i]);
+	free(ni->names);
+	free(ni);
+}
+
+/* ---- answers already added ---- */
+
+static struct id_slot *id_find(struct id_slot *v, size_t n, uint32_t host, int64_t id)
+{
+	size_t i = mix((uint64_t)id ^ ((uint64_t)host << 48)) & (n - 1);
+
+	while (v[i].used && (v[i].id != id || v[i].host != host))
+		i = (i + 1) & (n - 1);
+	return &v[i];
+}
+
+/* Marks (host, id) added; 1 if it already was, 0 if new, -ENOMEM. */
+static int id_seen(struct name_index *ni, uint32_t host, int64_t id)
+{
+	struct id_slot *s;
+
+	if (2 * (ni->nids_used + 1) > ni->nids) {
+		size_t n = ni->nids * 2;
+		struct id_slot *v = calloc(n, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < ni->nids; i++)
+			if (ni->ids[i].used)
+				*id_find(v, n, ni->ids[i].host, ni->ids[i].id) = ni->ids[i];
+		free(ni->ids);
+		ni->ids = v;
+		ni->nids = n;
+	}
+	s = id_find(ni->ids, ni->nids, host, id);
+	if (s->used)
+		return 1;
+	*s = (struct id_slot){ .id = id, .host = host, .used = true };
+	ni->nids_used++;
+	return 0;
+}
+
+/* ---- the address table ---- */
+
+static struct addr_slot *slot_find(struct addr_slot *v, size_t n, uint32_t host, uint32_t netns,
+				   const uint8_t addr[16])
+{
+	size_t i = addr_hash(host, netns, addr) & (n - 1);
+
+	while (v[i].used && (v[i].host != host || v[i].netns != netns || memcmp(v[i].addr, addr, 16)))
+		i = (i + 1) & (n - 1);
+	return &v[i];
+}
+
+static struct addr_slot *slot_get(struct name_index *ni, uint32_t host, uint32_t netns,
+				  const uint8_t addr[16])
+{
+	struct addr_slot *s;
+
+	if (2 * (ni->nused + 1) > ni->nslots) {
+		size_t n = ni->nslots * 2;
+		struct addr_slot *v = calloc(n, sizeof(*v));
+
+		if (!v)
+			return NULL;
+		for (size_t i = 0; i < ni->nslots; i++) {
+			const struct addr_slot *o = &ni->slots[i];
+
+			if (o->used)
+				*slot_find(v, n, o->host, o->netns, o->addr) = *o;
+		}
+		free(ni->slots);
+		ni->slots = v;
+		ni->nslots = n;
+	}
+	s = slot_find(ni->slots, ni->nslots, host, netns, addr);
+	if (!s->used) {
+		s->used = true;
+		s->host = host;
+		s->netns = netns;
+		memcpy(s->addr, addr, 16);
+		ni->nused++;
+	}
+	return s;
+}
+
+static int cand_add(struct addr_slot *s, const struct cand *c)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 2;
+		struct cand *v = realloc(s->c, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->c = v;
+		s->cap = cap;
+	}
+	s->c[s->n++] = *c;
+	return 0;
+}
+
+/* ---- names ---- */
+
+/* The CNAME targets followed from the question, in order (pointers into d). */
+static size_t follow_chain(const struct sr_dns *d, const char *chain[CHAIN_MAX])
+{
+	const char *cur = d->qname;
+	size_t n = 0;
+
+	while (n < CHAIN_MAX) {
+		const char *next = NULL;
+
+		for (size_t i = 0; i < d->n_rrs && !next; i++) {
+			const struct sr_dns_rr *r = &d->rrs[i];
+
+			if (r->type == CR_DNS_TYPE_CNAME && r->target && !strcasecmp(r->name, cur))
+				next = r->target;
+		}
+		if (!next)
+			break;
+		chain[n++] = cur = next;
+	}
+	return n;
+}
+
+static bool on_chain(const char *name, const char *qname, const char *const *chain, size_t n)
+{
+	if (!strcasecmp(name, qname))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, chain[i]))
+			return true;
+	return false;
+}
+
+/* The record of an address that the chain reaches, or false. */
+static bool names_address(const struct sr_dns_rr *r, const char *qname, const char *const *chain,
+			  size_t n)
+{
+	return (r->type == CR_DNS_TYPE_A || r->type == CR_DNS_TYPE_AAAA) && r->addr_len &&
+	       on_chain(r->name, qname, chain, n);
+}
+
+/* One allocation: the struct, the chain's pointers, then the strings. */
+static struct flow_name *name_make(struct name_index *ni, const char *qname,
+				   const char *const *chain, size_t n)
+{
+	size_t size = sizeof(struct flow_name) + n * sizeof(char *) + strlen(qname) + 1;
+	struct flow_name *fn;
+	const char **ptrs;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		size += strlen(chain[i]) + 1;
+	if (ni->nnames == ni->cap_names) {
+		size_t cap = ni->cap_names ? 2 * ni->cap_names : 64;
+		struct flow_name **v = realloc(ni->names, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		ni->names = v;
+		ni->cap_names = cap;
+	}
+	fn = malloc(size);
+	if (!fn)
+		return NULL;
+	ptrs = (const char **)(fn + 1);
+	p = (char *)(ptrs + n);
+	fn->rname = strcpy(p, qname);
+	p += strlen(qname) + 1;
+	for (size_t i = 0; i < n; i++) {
+		ptrs[i] = strcpy(p, chain[i]);
+		p += strlen(chain[i]) + 1;
+	}
+	fn->chain = ptrs;
+	fn->n_chain = n;
+	ni->names[ni->nnames++] = fn;
+	return fn;
+}
+
+int names_add(struct name_index *ni, uint32_t host, const struct sr_dns *d)
+{
+	const char *chain[CHAIN_MAX];
+	const struct flow_name *fn = NULL;
+	size_t n;
+	int seen;
+
+	if (d->flags & CR_DNS_FLAG_NO_OWNER)
+		return 0;
+	seen = id_seen(ni, host, d->id);
+	if (seen)
+		return seen < 0 ? seen : 0;
+	n = follow_chain(d, chain);
+	for (size_t i = 0; i < d->n_rrs; i++) {
+		const struct sr_dns_rr *r = &d->rrs[i];
+		int64_t ttl = r->ttl > CR_DNS_MAX_TTL_S ? CR_DNS_MAX_TTL_S : (int64_t)r->ttl;
+		struct addr_slot *s;
+		uint8_t a[16];
+
+		if (!names_address(r, d->qname, chain, n))
+			continue;
+		if (!fn && !(fn = name_make(ni, d->qname, chain, n)))
+			return -ENOMEM;
+		to16(a, r->addr, r->addr_len);
+		s = slot_get(ni, host, d->netns, a);
+		if (!s)
+			return -ENOMEM;
+		if (cand_add(s, &(struct cand){ .ts = d->ts_ns,
+						.until = d->ts_ns + (ttl + CR_DNS_GRACE_S) * NS_PER_S,
+						.dns_id = d->id,
+						.pid = d->pid,
+						.name = fn }))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Whether a beats b for a flow of pid: same process, then later, then the higher id. */
+static bool better(const struct cand *a, const struct cand *b, uint32_t pid)
+{
+	bool a_own = pid && a->pid == pid, b_own = pid && b->pid == pid;
+
+	if (a_own != b_own)
+		return a_own;
+	if (a->ts != b->ts)
+		return a->ts > b->ts;
+	return a->dns_id > b->dns_id;
+}
+
+const struct flow_name *names_for_flow(const struct name_index *ni, const struct flow *f)
+{
+	const struct addr_slot *s;
+	const struct cand *best = NULL;
+	uint8_t a[16];
+
+	if (f->dir == CR_DIR_LISTEN || (f->raddr_len != 4 && f->raddr_len != 16) || !ni->nused)
+		return NULL;
+	to16(a, f->raddr, f->raddr_len);
+	s = slot_find(ni->slots, ni->nslots, f->host, f->netns, a);
+	if (!s->used)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cand *c = &s->c[i];
+
+		if (c->ts > f->start_ns || f->start_ns > c->until)
+			continue;
+		if (!best || better(c, best, f->pid))
+			best = c;
+	}
+	return best ? best->name : NULL;
+}

@@ -1,0 +1,202 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Sealed segments in the seekable layout (docs/store.md, "Sealed segment layout"), read in
+# place through the evidence reader's VFS: the same answers as plain sqlite3 on `zstd -d`
+# copies and as an older single-frame copy of the same segment, no private copy, nothing
+# written beside the evidence, and every damaged seek table or frame an error that names the
+# segment and says what is wrong (never a crash or a hang).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${CONNREC_BIN:-$PWD/connrec}
+OUT=${CONNREC_OUTPUT:-$PWD/.output}
+MK=$OUT/tools/mkfixture
+[ -x "$MK" ] || { echo "mkfixture not built ($MK): run make tools"; exit 1; }
+for t in python3 sqlite3 zstd; do
+	command -v $t >/dev/null || { echo "skip: no $t"; exit 77; }
+done
+tmp=$(mktemp -d /tmp/connrec-seekable.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL $*"; }
+run() { # command...: stdout, stderr to $tmp/o, $tmp/e; a crash or hang is a failure
+	timeout 60 "$@" >"$tmp/o" 2>"$tmp/e"
+	rc=$?
+	[ $rc -lt 124 ] || { no "$*: exit $rc (hang or crash)"; cat "$tmp/e"; }
+}
+snapshot() { (cd "$1" && find . -type f | sort | xargs sha256sum) >"$2"; }
+
+# Three segments of 10,000 flows: two sealed (several frames each), the last one active.
+"$MK" big "$tmp/store" 30000 3 1795230000 7200 >/dev/null 2>&1 || { echo "mkfixture failed"; exit 1; }
+S=$tmp/store
+Z=$S/seg-00000001.db.zst
+frames=$(python3 -c 'import sys,struct; print(struct.unpack("<I", open(sys.argv[1],"rb").read()[-9:-5])[0])' "$Z")
+[ "$frames" -ge 3 ] && ok || no "the fixture's segment has $frames frames, the test wants several"
+
+# ---- 1. Same answers as sqlite3 on zstd -d copies, read in place, nothing written ----
+mkdir "$tmp/plain"
+for f in "$S"/*.db.zst; do zstd -q -d "$f" -o "$tmp/plain/$(basename "$f" .zst)"; done
+cp "$S"/seg-00000003.db "$tmp/plain/"
+want=$(for f in "$tmp"/plain/*.db; do
+	sqlite3 "file:$f?immutable=1" "SELECT count(*) FROM conn WHERE (flags & 2) = 0"
+done | awk '{s += $1} END {print s}')
+snapshot "$S" "$tmp/before"
+# --max-unpacked 1: any private copy of a sealed segment would fail the query.
+run "$BIN" query -d "$S" --now @1795230000 --count --max-unpacked 1 -v
+snapshot "$S" "$tmp/after"
+[ $rc -eq 0 ] && [ "$(cat "$tmp/o")" = "$want" ] && ok ||
+	{ no "count $(cat "$tmp/o") (exit $rc), sqlite3 says $want"; cat "$tmp/e"; }
+# (A sealed segment may be opened twice: once for the seal records its successor holds.)
+[ "$(grep 'seekable, pages served from its frames' "$tmp/e" | sort -u | wc -l)" -eq 2 ] && ok ||
+	{ no "the sealed segments were not read in place"; cat "$tmp/e"; }
+cmp -s "$tmp/before" "$tmp/after" && ok || no "reading changed the store"
+run "$BIN" query -d "$S" --now @1795230000 --port 53 -o csv
+cp "$tmp/o" "$tmp/dns.csv"
+run "$BIN" query -d "$tmp/plain" --now @1795230000 --port 53 -o csv
+cmp -s "$tmp/o" "$tmp/dns.csv" && [ -s "$tmp/o" ] && ok ||
+	no "rows from the .zst store differ from the decompressed copy"
+
+# ---- 2. An older single-frame segment still reads, through a private copy ----
+mkdir "$tmp/old"
+zstd -q -d "$Z" -o "$tmp/old/seg-00000001.db"
+zstd -q -3 --check "$tmp/old/seg-00000001.db" -o "$tmp/old/seg-00000001.db.zst"
+rm "$tmp/old/seg-00000001.db"
+run "$BIN" query -f "$tmp/old/seg-00000001.db.zst" -o csv -v
+cp "$tmp/o" "$tmp/old.csv"
+grep -q 'pages served from its frames' "$tmp/e" && no "a single-frame segment taken for seekable" || ok
+run "$BIN" query -f "$Z" -o csv
+[ -s "$tmp/o" ] && cmp -s "$tmp/o" "$tmp/old.csv" && ok ||
+	no "a single-frame copy of the segment gives other rows"
+
+# ---- 3. Check once: the hash chain vouches for a sealed segment, or it is checked ----
+# mkfixture records each sealed segment's SHA-256 in the next one, as the recorder does.
+run "$BIN" query -d "$S" --now @1795230000 --count
+grep -q "2 segment(s) taken on trust of the hash chain .*: seg-00000001.db.zst .. seg-00000002.db.zst$" "$tmp/e" &&
+	grep -q "1 segment(s) checked with quick_check: seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "chain-vouched segments not reported as such"; cat "$tmp/e"; }
+# Another compression of the same .db: same rows, other bytes, so the chain does not vouch.
+cp -a "$S" "$tmp/rezip"
+cp "$tmp/old/seg-00000001.db.zst" "$tmp/rezip/seg-00000001.db.zst"
+run "$BIN" query -d "$tmp/rezip" --now @1795230000 --count
+[ "$(cat "$tmp/o")" = "$want" ] && grep -q "1 segment(s) taken on trust .*: seg-00000002.db.zst$" "$tmp/e" &&
+	grep -q "2 segment(s) checked with quick_check: seg-00000001.db.zst, seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "a segment whose hash the chain does not record was not checked"; cat "$tmp/o" "$tmp/e"; }
+# Alone, a segment has no successor to vouch for it; --no-check reports neither.
+run "$BIN" query -f "$Z" --count
+grep -q "1 segment(s) checked with quick_check: seg-00000001.db.zst$" "$tmp/e" && ! grep -q trust "$tmp/e" &&
+	ok || { no "a segment without its successor was not checked"; cat "$tmp/e"; }
+run "$BIN" query -d "$S" --now @1795230000 --count --no-check
+grep -q "quick_check\|trust" "$tmp/e" && { no "--no-check still reports checks"; cat "$tmp/e"; } || ok
+
+# Seal records (docs/store.md, "Checkpoints and seals") of segment 2, put in segment 3's
+# anchor table: one that disagrees with the file outvotes the chain, and with --verify-key only
+# a record whose MAC is right for that key vouches. seal_rec prints a record as the recorder
+# makes it; with a key (k0 hex) it is sealed in epoch 3.
+seal_rec() { # file sha256-to-claim [k0hex]
+	python3 - "$@" <<'PY'
+import hashlib, hmac, os, sys
+f, sha = sys.argv[1], sys.argv[2]
+line = ("connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=2 "
+        "t=1795237200000000000 bytes=%d sha256=%s first=1795237200000000000 "
+        "last=1795244400000000000" % (os.path.getsize(f), sha))
+if len(sys.argv) > 3:
+    k0 = bytes.fromhex(sys.argv[3])
+    kid = hashlib.sha256(b"connrec-seal-key-id" + k0).hexdigest()[:16]
+    k = k0
+    for _ in range(3):
+        k = hashlib.sha256(k).digest()
+    line += " key=%s epoch=3" % kid
+    line += " mac=" + hmac.new(k, line.encode(), hashlib.sha256).hexdigest()
+print(line)
+PY
+}
+vkey() { # k0hex: the verification key as keygen prints it
+	python3 -c 'import hashlib,sys; k=bytes.fromhex(sys.argv[1]); print(hashlib.sha256(b"connrec-seal-key-id"+k).hexdigest()[:16]+"-"+sys.argv[1])' "$1"
+}
+K0=$(printf '%064x' 7) K1=$(printf '%064x' 8)
+with_seal() { # name record: a copy of the store whose segment 3 holds the record
+	rm -rf "$tmp/$1"
+	cp -a "$S" "$tmp/$1"
+	sqlite3 "$tmp/$1/seg-00000003.db" "INSERT INTO anchor(ts_ns, kind, line) VALUES (1, 'seal', '$2')" ||
+		no "$1: cannot add the record"
+}
+Z2=$S/seg-00000002.db.zst
+H2=$(sha256sum "$Z2" | cut -d' ' -f1)
+with_seal rec_ok "$(seal_rec "$Z2" "$H2")"
+run "$BIN" query -d "$tmp/rec_ok" --now @1795230000 --count
+grep -q "2 segment(s) taken on trust .*: seg-00000001.db.zst .. seg-00000002.db.zst$" "$tmp/e" && ok ||
+	{ no "a matching seal record: not trusted"; cat "$tmp/e"; }
+with_seal rec_other "$(seal_rec "$Z2" "$(printf '%064x' 1)")"
+run "$BIN" query -d "$tmp/rec_other" --now @1795230000 --count
+[ "$(cat "$tmp/o")" = "$want" ] && grep -q "seg-00000002.db.zst: its size or SHA-256 differs from the seal record in" "$tmp/e" &&
+	grep -q "1 segment(s) taken on trust .*: seg-00000001.db.zst$" "$tmp/e" &&
+	grep -q "2 segment(s) checked with quick_check: seg-00000002.db.zst .. seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "a seal record naming another hash did not make the segment checked"; cat "$tmp/e"; }
+# With a key: an unkeyed record proves nothing; a keyed one proves its own segment only.
+run "$BIN" query -d "$tmp/rec_ok" --now @1795230000 --count --verify-key "$(vkey "$K0")"
+grep -q "3 segment(s) checked with quick_check: seg-00000001.db.zst .. seg-00000003.db$" "$tmp/e" &&
+	! grep -q trust "$tmp/e" && ok || { no "--verify-key trusted an unkeyed record"; cat "$tmp/e"; }
+with_seal rec_keyed "$(seal_rec "$Z2" "$H2" "$K0")"
+run "$BIN" query -d "$tmp/rec_keyed" --now @1795230000 --count --verify-key "$(vkey "$K0")"
+[ "$(cat "$tmp/o")" = "$want" ] &&
+	grep -q "1 segment(s) taken on trust of their seal records, authenticated .*: seg-00000002.db.zst$" "$tmp/e" &&
+	grep -q "2 segment(s) checked with quick_check: seg-00000001.db.zst, seg-00000003.db$" "$tmp/e" && ok ||
+	{ no "a keyed seal record with the right MAC did not vouch"; cat "$tmp/e"; }
+run "$BIN" query -d "$tmp/rec_keyed" --now @1795230000 --count --verify-key "$(vkey "$K1")"
+! grep -q trust "$tmp/e" && ok || { no "a record keyed with another key vouched"; cat "$tmp/e"; }
+bad=$(seal_rec "$Z2" "$H2" "$K0" | sed 's/mac=0/mac=1/; t; s/mac=./mac=0/')
+with_seal rec_badmac "$bad"
+run "$BIN" query -d "$tmp/rec_badmac" --now @1795230000 --count --verify-key "$(vkey "$K0")"
+! grep -q trust "$tmp/e" && ok || { no "a record with a wrong MAC vouched"; cat "$tmp/e"; }
+
+# ---- 4. Damaged seek tables and frames: an error naming the segment, never a crash ----
+# Each case edits a copy of the segment with python (struct layout: store/seekable.h) and
+# gives the words the error must contain.
+damage() { # name, expected words, python statements on bytearray d (n = frame count)
+	mkdir -p "$tmp/bad/$1"
+	f=$tmp/bad/$1/seg-00000001.db.zst
+	cp "$Z" "$f"
+	python3 - "$f" <<PY || { no "$1: python failed"; return; }
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<I", d[-9:-5])[0]
+t = len(d) - (8 + 8 * n + 9)      # where the seek table's skippable frame starts
+def entry(i): return t + 8 + 8 * i
+def put(off, v): d[off:off + 4] = struct.pack("<I", v)
+def get(off): return struct.unpack("<I", d[off:off + 4])[0]
+$3
+open(sys.argv[1], "wb").write(d)
+PY
+	snapshot "$tmp/bad/$1" "$tmp/before"
+	run "$BIN" query -f "$f" -o csv
+	snapshot "$tmp/bad/$1" "$tmp/after"
+	cmp -s "$tmp/before" "$tmp/after" || no "$1: reading changed the evidence dir"
+	if [ $rc -ne 1 ] || ! grep -q "seg-00000001.db.zst: .*$2" "$tmp/e"; then
+		no "$1: exit $rc, wanted 1 and an error naming the segment with '$2'"
+		cat "$tmp/e"
+	else
+		ok
+	fi
+}
+damage frame_count_huge "damaged seek table: 4294967295 frames" 'put(len(d) - 9, 0xFFFFFFFF)'
+damage frame_count_plus_one "damaged seek table" 'put(len(d) - 9, n + 1)'
+damage frame_count_zero "damaged seek table" 'put(len(d) - 9, 0)'
+damage descriptor "unknown descriptor" 'd[-5] = 0x41'
+damage skippable_magic "bad skippable frame header" 'put(t, 0x184D2A50)'
+damage skippable_size "bad skippable frame header" 'put(t + 4, get(t + 4) + 8)'
+damage csize_minus_one "frames cover" 'put(entry(1), get(entry(1)) - 1)'
+damage csize_zero "frame 0 claims 0 compressed" 'put(entry(0), 0)'
+damage csize_past_end "past the table" 'put(entry(0), get(entry(0)) + 100000)'
+damage dsize_zero "frame 1 claims .* 0 decompressed" 'put(entry(1) + 4, 0)'
+damage dsize_huge "decompressed bytes" 'put(entry(0) + 4, 1 << 24)'
+damage dsize_short "damaged frame 0 .*disagrees" 'put(entry(0) + 4, get(entry(0) + 4) - 4096)'
+damage sizes_swapped "damaged frame 0 .*disagrees" \
+	'a, b = get(entry(0)), get(entry(1)); put(entry(0), b); put(entry(1), a)'
+damage frame_byte "damaged frame 0 " 'd[40] ^= 0x55'
+damage frame_magic "damaged frame 0 .*not a zstd frame" 'd[0] ^= 1'
+# The last frame holds pages the query reads only when it scans: the error names that frame.
+damage last_frame_byte "damaged frame $((frames - 1)) " \
+	'o = t - get(entry(n - 1)) + 30; d[o] ^= 0x55'
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

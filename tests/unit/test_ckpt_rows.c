@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The writer's in-memory checkpoint hash (ckpt_rows.h) equals what verify recomputes from the
+ * file (ckpt_chain_many), over a store that holds a row of every kind a checkpoint covers:
+ * conn rows (short flows, open ones, long ones written late), conn_end rows, proc rows,
+ * gaps, runs, retention rows, process lives with their images and exits, life_exit rows,
+ * cgroups, DNS answers, and the open connections carried into a new segment at rotation. Then a restart on
+ * the same segment, whose checkpoints keep the first version of the hash.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "ckpt.h"
+#include "log.h"
+#include "sealrec.h"
+#include "store.h"
+#include "store_internal.h"
+#include "store_verify.h"
+
+static int64_t T0;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void name_cgroup(void *ctx, uint64_t id, struct store_cgroup *out)
+{
+	(void)ctx;
+	snprintf(out->path, sizeof(out->path), "/system.slice/unit-%" PRIu64 ".service", id);
+	snprintf(out->unit, sizeof(out->unit), "unit-%" PRIu64 ".service", id);
+	if (id % 2)
+		snprintf(out->container, sizeof(out->container), "c%" PRIu64, id);
+}
+
+static struct store_life mk_life(uint32_t pid, uint64_t pstart, const char *comm)
+{
+	struct store_life l;
+
+	memset(&l, 0, sizeof(l));
+	l.pid = pid;
+	l.pstart_ns = pstart;
+	l.ppid = 1;
+	l.ppstart_ns = 1;
+	l.uid = 1000 + pid % 3;
+	l.cgroup = 7000 + pid % 5;
+	l.start_ns = T0 + (int64_t)pstart;
+	l.image_ns = l.start_ns;
+	snprintf(l.comm, sizeof(l.comm), "%s", comm);
+	snprintf(l.pcomm, sizeof(l.pcomm), "init");
+	l.exe = "/usr/bin/worker";
+	l.args = "worker --with 'quoted arg'";
+	return l;
+}
+
+static struct store_conn mk_conn(uint64_t id, uint32_t pid, uint64_t pstart, bool ended)
+{
+	struct store_conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.start_ns = seg_now_ns();
+	c.proto = id % 3 ? 6 : 17;
+	c.family = id % 4 ? 4 : 6;
+	c.dir = (uint8_t)(id % 3);
+	c.lport = (uint16_t)(30000 + id % 20000);
+	c.rport = 443;
+	c.pid = pid;
+	c.pstart_ns = pstart;
+	c.uid = 1000 + pid % 3;
+	c.netns = 4026531840U;
+	c.cgroup = 7000 + pid % 5;
+	snprintf(c.comm, sizeof(c.comm), "w%u", pid);
+	c.laddr[0] = 10;
+	c.raddr[0] = 192;
+	c.raddr[15] = (uint8_t)id;
+	if (ended) {
+		c.has_end = true;
+		c.end_ns = c.start_ns + 100;
+		c.has_bytes = id % 5 != 0;
+		c.bytes_out = id * 3;
+		c.bytes_in = id * 7;
+		c.reason = CR_END_LOCAL_FIN;
+	}
+	return c;
+}
+
+/* Every chained checkpoint of the segment at PATH recomputed from the file; how many matched. */
+static int check_segment(const char *path, uint32_t seq, int64_t *from_memory)
+{
+	struct ckpt_marks marks[256];
+	struct sealrec recs[256];
+	uint8_t hashes[256][CKPT_HASH_LEN];
+	uint64_t rows[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int matched = 0;
+
+	CHECK_THAT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+	CHECK_THAT(sqlite3_prepare_v2(db, "SELECT line FROM anchor WHERE kind = 'checkpoint'"
+					  " ORDER BY id",
+				      -1, &st, NULL) == SQLITE_OK);
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < 256) {
+		struct sealrec *r = &recs[n];
+
+		CHECK_THAT(sealrec_parse((const char *)sqlite3_column_text(st, 0), r) == 0);
+		if (r->seg != seq)
+			continue; /* the previous segment's last ones, stored after its rotation */
+		CHECK(r->chained, "%s: checkpoint %" PRId64 " is not chained", path, r->ck);
+		CHECK(r->ck == (int64_t)n + 1, "%s: checkpoint %" PRId64 " in place %zu", path, r->ck,
+		      n + 1);
+		marks[n++] = r->marks;
+	}
+	sqlite3_finalize(st);
+	CHECK(n >= 3, "%s: %zu checkpoints", path, n);
+	CHECK_THAT(ckpt_chain_many(db, n, marks, hashes, rows) == 0);
+	for (size_t i = 0; i < n; i++) {
+		bool same = !memcmp(hashes[i], recs[i].hash, CKPT_HASH_LEN) && rows[i] == recs[i].rows;
+
+		CHECK(same, "%s: checkpoint %zu: made from memory %" PRIu64 " rows, file %" PRIu64,
+		      path, i + 1, recs[i].rows, rows[i]);
+		matched += same;
+	}
+	*from_memory = (int64_t)n - 1; /* the first interval after a carry is read back */
+	sqlite3_close(db);
+	return matched;
+}
+
+static int64_t q1(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void lines(void *ctx, const struct verify_item *it)
+{
+	int *problems = ctx;
+
+	if (it->kind == VERIFY_PROBLEM) {
+		(*problems)++;
+		fprintf(stderr, "verify: %s: %s\n", it->segment, it->message);
+	}
+}
+
+int main(void)
+{
+	char base[] = "/tmp/connrec-test-ckptrows.XXXXXX", dir[100], act[200], err[256];
+	uint32_t act_seq = 0;
+	struct store_opts o = { .version = "test", .rotate_size = 256 << 10,
+				.retain_size = 1, .retain_age_ns = -1,
+				.checkpoint_every_ns = 15 * 1000000LL, .cgroup_name = name_cgroup };
+	struct store *s = NULL;
+	uint64_t id = 1, open_ids[64], held[64];
+	size_t n_open = 0, n_held = 0;
+	int problems = 0, calm = 0;
+	uint32_t calm_seq = 0;
+
+	cr_log_set_level(getenv("V") ? CR_LOG_DEBUG : CR_LOG_ERROR);
+	T0 = seg_now_ns() - 1000000000;
+	if (!mkdtemp(base))
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/store", base);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return check_done();
+	for (int round = 0; round < 1000; round++) {
+		uint32_t pid = 100 + (uint32_t)round;
+		uint64_t pstart = (uint64_t)round * 1000 + 1;
+		struct store_life l = mk_life(pid, pstart, "worker");
+		bool last_segment = store_get_stats(s)->active_seq >= 4;
+
+		/* A life: begun, exec'd, and (every other one) ended in a later flush. */
+		store_life_begin(s, &l);
+		if (round % 3 == 0) {
+			l.flags = CR_LIFE_EXEC;
+			l.image_ns = l.start_ns + 5;
+			l.exe = "/usr/bin/curl";
+			l.args = "curl -s http://10.0.0.1/";
+			store_life_exec(s, &l);
+		}
+		if (round % 2 && round > 0)
+			store_life_exit(s, pid - 1, pstart - 1000, T0 + (int64_t)pstart + 99, 256);
+		if (round % 4 == 0) { /* a short life: its exit folded into its row */
+			l = mk_life(50000 + (uint32_t)round, pstart, "short");
+			store_life_begin(s, &l);
+			store_life_exit(s, l.pid, l.pstart_ns, l.start_ns + 10, 0);
+		}
+		if (round % 7 == 0)
+			store_life_exit(s, 90000 + (uint32_t)round, 5, T0 + 50, 9); /* never seen begin */
+		for (int i = 0; i < (last_segment ? 4 : 40); i++, id++) {
+			struct store_conn c;
+			bool stays = i % 9 == 0 && n_open < 64;
+
+			if ((id % 11 == 0 || (last_segment && i == 1)) && n_held < 64) {
+				/* Written rounds later, after a cut: a late conn row. */
+				held[n_held++] = id;
+				continue;
+			}
+			c = mk_conn(id, pid, pstart, !stays);
+			if (stays)
+				open_ids[n_open++] = id;
+			store_add_conn(s, &c);
+		}
+		if ((round % 4 == 1 || last_segment) && n_held) {
+			struct store_conn c = mk_conn(held[0], pid, pstart, true);
+
+			memmove(held, held + 1, --n_held * sizeof(*held));
+			store_add_conn(s, &c);
+		}
+		if (round % 5 == 2 && n_open > 20) { /* ends of older flows: conn_end rows */
+			struct store_end e = { .id = open_ids[--n_open], .end_ns = seg_now_ns(),
+					       .has_bytes = round % 2, .bytes_out = 5, .reason = 2 };
+
+			store_add_end(s, &e);
+		}
+		if (round % 2 == 0) { /* a DNS answer: an A record and a CNAME */
+			struct store_dns_rr rr[2] = {
+				{ .type = CR_DNS_TYPE_CNAME, .ttl = 60, .name = "www.example.org",
+				  .target = "edge.example.net" },
+				{ .type = CR_DNS_TYPE_A, .ttl = 30, .addr = { 93, 184, 216, 34 },
+				  .name = "edge.example.net" },
+			};
+			struct store_dns d = { .id = id++, .ts_ns = seg_now_ns(), .pid = pid,
+					       .uid = 1000, .netns = 4026531840U, .cgroup = 7001,
+					       .pstart_ns = pstart, .proto = 17, .family = 4,
+					       .laddr = { 127, 0, 0, 1 }, .raddr = { 127, 0, 0, 53 },
+					       .lport = 40000, .rport = 53, .txid = (uint16_t)round,
+					       .qtype = 1, .qname = "www.example.org", .rrs = rr,
+					       .n_rrs = round % 4 ? 2 : 0 };
+
+			snprintf(d.comm, sizeof(d.comm), "w%u", pid);
+			store_add_dns(s, &d);
+		}
+		if (round % 6 == 3)
+			store_add_gap(s, CR_GAP_LOST, seg_now_ns() - 1000, seg_now_ns(), 7,
+				      "ring buffer full: 7 events 'lost'");
+		CHECK_THAT(store_flush(s) == 0);
+		if (last_segment) {
+			sleep_ms(4); /* several timed cuts in the active segment */
+			/* 30 calm rounds in one segment, after its carry. */
+			calm = calm_seq == store_get_stats(s)->active_seq ? calm + 1 : 0;
+			calm_seq = store_get_stats(s)->active_seq;
+			if (calm == 30)
+				break;
+		}
+	}
+	CHECK_THAT(store_close(s) == 0);
+
+	/* The active segment: a row of every kind, every checkpoint the same from the file. */
+	{
+		struct seg_entry *v = NULL;
+		size_t n = 0;
+
+		CHECK_THAT(seg_list(dir, &v, &n) == 0 && n > 0);
+		if (n) {
+			act_seq = v[n - 1].seq;
+			seg_path(act, sizeof(act), dir, act_seq, SEG_RAW);
+		}
+		free(v);
+	}
+	static const char *const kinds[] = {
+		"SELECT count(*) FROM conn WHERE reason IS NOT NULL",
+		"SELECT count(*) FROM conn WHERE reason IS NULL",
+		"SELECT count(*) FROM conn WHERE flags & 2",
+		"SELECT count(*) FROM conn_end",
+		"SELECT count(*) FROM proc",
+		"SELECT count(*) FROM gap",
+		"SELECT count(*) FROM run",
+		"SELECT count(*) FROM life WHERE exit_ns IS NULL",
+		"SELECT count(*) FROM life WHERE exit_ns IS NOT NULL",
+		"SELECT count(*) FROM life WHERE flags & 2",
+		"SELECT count(*) FROM life_exit",
+		"SELECT count(*) FROM cgroup WHERE container != ''",
+		"SELECT count(*) FROM ckpt_late WHERE tbl = 'conn'",
+		"SELECT count(*) FROM retention",
+		"SELECT count(*) FROM dns",
+		"SELECT count(*) FROM dns_answer WHERE addr IS NULL",
+		"SELECT count(*) FROM dns_answer WHERE addr IS NOT NULL",
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		CHECK(q1(act, kinds[i]) > 0, "%s: none in %s", kinds[i], act);
+	int64_t from_memory = 0;
+	int matched = check_segment(act, act_seq, &from_memory);
+
+	CHECK(matched >= 3 && from_memory >= 2, "%d checkpoints matched, %" PRId64 " from memory",
+	      matched, from_memory);
+	printf("active segment: %d checkpoints match the file (%" PRId64 " hashed from memory)\n",
+	       matched, from_memory);
+	/*
+	 * A recorder started again on the same active segment has not its earlier rows in
+	 * memory: its checkpoints there are of the first version ("hash="), which verify checks
+	 * beside the chained ones.
+	 */
+	o.rotate_size = 64 << 20; /* stay on it */
+	o.retain_size = UINT64_MAX;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	for (int round = 0; s && round < 12; round++, id++) {
+		struct store_conn c = mk_conn(id, 7, 7001, round % 2);
+
+		store_add_conn(s, &c);
+		CHECK_THAT(store_flush(s) == 0);
+		sleep_ms(4);
+	}
+	CHECK_THAT(s && store_close(s) == 0);
+	CHECK(q1(act, "SELECT count(*) FROM anchor WHERE kind = 'checkpoint' AND line LIKE '% hash=%'") >
+		      0,
+	      "no checkpoint of the first version after the restart in %s", act);
+	/* And verify agrees over the whole store, sealed segments included. */
+	{
+		struct verify_opts vo = { 0 };
+
+		CHECK_THAT(store_verify(dir, NULL, 0, &vo, lines, &problems, err, sizeof(err)) == 0);
+		CHECK(problems == 0, "verify found %d problems", problems);
+	}
+	if (!check_failed) {
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", base);
+	} else {
+		fprintf(stderr, "kept %s\n", base);
+	}
+	return check_done();
+}
