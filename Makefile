@@ -17,10 +17,10 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -MMD -MP -D_GNU_SOURCE \
-	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Isrc -I.
+	-DCONNREC_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ilib -Istore -Iread -Ischema -Isrc -Ifleet -I.
 # Preprocessor flags from the environment (dpkg-buildflags puts _FORTIFY_SOURCE there).
 CFLAGS += $(CPPFLAGS)
-LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lldns -lpthread
+LDLIBS += -lbpf -lelf -lz -lsqlite3 -lzstd -lcrypto -lldns -lcurl -lpthread
 
 # make SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer build in its own directory.
 ifeq ($(SAN),1)
@@ -37,9 +37,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# lib/ common helpers, store/ the writer and the segment format, read/ the evidence reader.
-LIB_SRCS := $(wildcard lib/*.c store/*.c read/*.c)
-APP_SRCS := $(wildcard src/*.c recorder/*.c query/*.c)
+# lib/ common helpers, store/ the writer and the segment format, read/ the evidence reader,
+# fleet/ch_* ClickHouse over HTTP.
+LIB_SRCS := $(wildcard lib/*.c store/*.c read/*.c fleet/ch_*.c)
+APP_SRCS := $(wildcard src/*.c recorder/*.c query/*.c fleet/ship*.c)
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS)) $(OUTPUT)/schema_sql.o
 APP_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(APP_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -67,7 +68,7 @@ $(COMPLETION): connrec
 	$(Q)$(OUTPUT)/connrec completion bash >$@.tmp && mv $@.tmp $@
 
 $(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
-	$(OUTPUT)/query $(OUTPUT)/tests:
+	$(OUTPUT)/query $(OUTPUT)/fleet $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -102,7 +103,7 @@ $(RECORDER_OBJS): $(OUTPUT)/connrec.skel.h
 $(RECORDER_OBJS): private CFLAGS += -Ibpf
 
 $(OUTPUT)/%.o: %.c | $(OUTPUT)/lib $(OUTPUT)/store $(OUTPUT)/read $(OUTPUT)/src $(OUTPUT)/recorder \
-	$(OUTPUT)/query
+	$(OUTPUT)/query $(OUTPUT)/fleet
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -223,6 +224,13 @@ install: connrec man
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' examples/connrec.service \
 		>$(DESTDIR)$(UNITDIR)/connrec.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/connrec.service
+	# Examples, not units: they need a URL first, and a package must not start them.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/doc/connrec/examples
+	for u in connrec-ship.service connrec-ship.timer; do \
+		sed 's|/usr/local/|$(PREFIX)/|g' examples/$$u \
+			>$(DESTDIR)$(PREFIX)/share/doc/connrec/examples/$$u || exit 1; \
+	done
+	install -D -m 0644 docs/fleet.md $(DESTDIR)$(PREFIX)/share/doc/connrec/docs/fleet.md
 
 # A Debian package, built by dpkg-buildpackage in a copy of the tracked files (so the tree
 # stays clean), into $(OUTPUT)/deb/connrec_VERSION_ARCH.deb.

@@ -169,7 +169,7 @@ int query_dns(struct query *q, const struct printer *p, const struct out_ctx *o)
 		if (s->skip || query_seg_open(q, s))
 			continue;
 		q->cur_host = s->host;
-		err = sr_dns(s->seg, q->ff.since, q->ff.until, on_dns, &l);
+		err = slot_dns(q, s, q->ff.since, q->ff.until, on_dns, &l);
 		query_seg_close(s);
 		if (err == -ENOMEM)
 			goto cleanup;

@@ -215,24 +215,24 @@ static int read_gaps_or_events(struct query *q, struct collect *c)
 		q->cur_host = s->host;
 		q->cur_seg = (uint32_t)i + 1;
 		if (q->mode == MODE_GAPS) {
-			err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_gap_row, c);
+			err = slot_gaps(q, s, q->ff.since, q->ff.until, on_gap_row, c);
 		} else {
 			struct sr_conn_filter f = q->sf;
 
 			/* Rows that began before the window still name the conns of its closes. */
 			f.since = SR_NO_TIME;
-			err = sr_conns(s->seg, &f, on_event_row, c);
+			err = slot_conns(q, s, &f, on_event_row, c);
 			if (!err)
-				err = sr_ends(s->seg, q->ff.since, q->ff.until, on_event_end, c);
+				err = slot_ends(q, s, q->ff.since, q->ff.until, on_event_end, c);
 			if (!err)
-				err = sr_runs(s->seg, on_event_run, c);
+				err = slot_runs(q, s, on_event_run, c);
 			if (!err)
-				err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_event_gap, c);
+				err = slot_gaps(q, s, q->ff.since, q->ff.until, on_event_gap, c);
 		}
-		if (err && err != -ENOMEM)
+		if (err && err != -ENOMEM && err != -EREMOTEIO)
 			query_seg_warn(q, s, err);
 		query_seg_close(s);
-		if (err == -ENOMEM)
+		if (err == -ENOMEM || err == -EREMOTEIO)
 			return err;
 		err = 0;
 	}

@@ -149,7 +149,7 @@ static int late_ends(struct query *q, struct slot *s, uint32_t seg)
 
 		if (f->host != s->host || f->end != FLOW_END_OPEN || f->last_seg >= seg)
 			continue;
-		rc = sr_end_by_id(s->seg, f->id, &e);
+		rc = slot_end_by_id(q, s, f->id, &e);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -182,12 +182,12 @@ static bool waiting(const struct query *q, uint32_t host, uint32_t prev)
 /* Run rows and down gaps (for lifetimes whose end never came), and gaps in the window. */
 static int read_stops(struct query *q, struct slot *s)
 {
-	int err = sr_runs(s->seg, on_run, q);
+	int err = slot_runs(q, s, on_run, q);
 
 	if (!err)
-		err = sr_gaps(s->seg, SR_NO_TIME, SR_TIME_MAX, on_gap_stop, q);
+		err = slot_gaps(q, s, SR_NO_TIME, SR_TIME_MAX, on_gap_stop, q);
 	if (!err && !s->late)
-		err = sr_gaps(s->seg, q->ff.since, q->ff.until, on_gap_count, q);
+		err = slot_gaps(q, s, q->ff.since, q->ff.until, on_gap_count, q);
 	return err;
 }
 
@@ -209,8 +209,8 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		/* Its lives first: the flows about to be judged name them. */
 		s->boot = who_boot(&q->who, s->host, s->meta.boot_id);
 		q->cur_boot = s->boot;
-		err = who_read_segment(&q->who, s->seg, s->boot);
-		if (err && err != -ENOMEM) {
+		err = slot_read_who(q, s);
+		if (err && err != -ENOMEM && err != -EREMOTEIO) {
 			/* Damaged process lives: say so, and read its flows all the same. */
 			query_seg_warn(q, s, err);
 			err = 0;
@@ -222,22 +222,23 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		 * began, which are in this segment or carried into it, or in an earlier one.
 		 */
 		if (!err && q->names && !s->late)
-			err = sr_dns(s->seg, SR_NO_TIME, q->ff.until, on_dns, q);
+			err = slot_dns(q, s, SR_NO_TIME, q->ff.until, on_dns, q);
 		if (!err && q->fast_count) {
 			uint64_t n = 0;
 
-			err = sr_count_folded(s->seg, &q->sf, &n);
+			err = slot_count_folded(q, s, &q->sf, &n);
 			q->count += n;
 		}
 		if (!err)
-			err = sr_conns(s->seg, &q->sf, on_row, q);
+			err = slot_conns(q, s, &q->sf, on_row, q);
 		s->read = true;
 		last_read[s->host] = ord;
 	}
-	if (err && err != -ENOMEM)
+	if (err && err != -ENOMEM && err != -EREMOTEIO)
 		query_seg_warn(q, s, err);
 	query_seg_close(s);
-	return err == -ENOMEM ? err : 0;
+	/* Out of memory, or the server failed (said already): the query cannot go on. */
+	return err == -ENOMEM || err == -EREMOTEIO ? err : 0;
 }
 
 /*

@@ -57,6 +57,10 @@ enum {
 	OPT_MAX_UNPACKED,
 	OPT_NOW,
 	OPT_VERBOSE,
+	OPT_FROM,
+	OPT_AUTH,
+	OPT_DATABASE,
+	OPT_TIMEOUT,
 	OPT_EXE,
 	OPT_ARGS,
 	OPT_PPID,
@@ -69,6 +73,15 @@ static const struct opt query_options[] = {
 	OPT_ROW_HEADING("Sources"),
 	OPT_ROW_DATA_DIR(OPT_DATA_DIR),
 	OPT_ROW_FILE(OPT_FILE, "a segment file (.db or .db.zst); repeat for several hosts"),
+	{ .id = OPT_FROM, .name = "from", .arg = OPT_REQUIRED, .metavar = "URL",
+	  .help = "the segments shipped to a ClickHouse server (connrec ship):\n"
+		  "http[s]://[USER[:PASSWORD]@]HOST:PORT" },
+	{ .id = OPT_AUTH, .name = "auth", .arg = OPT_REQUIRED, .metavar = "FILE",
+	  .help = "--from: read USER[:PASSWORD] from FILE (one line)" },
+	{ .id = OPT_DATABASE, .name = "database", .arg = OPT_REQUIRED, .metavar = "DB",
+	  .help = "--from: the database (default " CH_DEFAULT_DATABASE ")" },
+	{ .id = OPT_TIMEOUT, .name = "timeout", .arg = OPT_REQUIRED, .metavar = "DUR",
+	  .help = "--from: give up when the server stalls for DUR (default 5m)" },
 	OPT_ROW_HEADING("Time (relative 90s 10m 1h 2d, or 2026-11-21T03:14:00Z, '2026-11-21 03:14' "
 			"local)"),
 	{ .id = OPT_SINCE, .name = "since", .arg = OPT_REQUIRED, .metavar = "T",
@@ -408,6 +421,28 @@ static int on_opt(void *ctx, const struct opt *o, const char *a)
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
 		break;
+	case OPT_FROM:
+		free(q->from_url);
+		q->from_url = strdup(a);
+		if (!q->from_url)
+			return -ENOMEM;
+		/* What ps shows: the password must not stay there. */
+		ch_mask_password((char *)a);
+		q->from.url = q->from_url;
+		break;
+	case OPT_AUTH:
+		q->from.auth_file = a;
+		break;
+	case OPT_DATABASE:
+		if (!ch_valid_database(a))
+			return opt_bad_value(o, a, "expected 1-63 letters, digits or '_'");
+		q->from.database = a;
+		break;
+	case OPT_TIMEOUT:
+		if (ts_parse_duration(a, &d) || d < TS_NSEC_PER_SEC)
+			return opt_bad_value(o, a, "expected a duration of at least 1s, like 5m");
+		q->from.timeout_ns = d;
+		break;
 	}
 	return 0;
 }
@@ -426,6 +461,10 @@ static int check_args(struct query *q, const struct times *t)
 {
 	if (q->dir && q->n_files)
 		return opt_usage_error("-d and -f exclude each other");
+	if (q->from.url && (q->dir || q->n_files))
+		return opt_usage_error("--from excludes -d and -f");
+	if (!q->from.url && (q->from.auth_file || q->from.database || q->from.timeout_ns))
+		return opt_usage_error("--auth, --database and --timeout go with --from");
 	/* "now" first: the relative times below count back from it. */
 	if (t->now && parse_time(q, OPT_NOW, t->now, &q->ff.now))
 		return -EINVAL;
@@ -471,7 +510,11 @@ static int check_args(struct query *q, const struct times *t)
 		return opt_usage_error("%s cannot filter on --exe, --args, --ppid, --container or "
 				       "--unit",
 				       q->mode == MODE_EVENTS ? "--events" : "--dns");
-	if (!q->dir && !q->n_files)
+	/* The DNS tables (schema 4) are not shipped yet (docs/fleet.md). */
+	if (q->from.url && (q->mode == MODE_DNS || q->ff.name))
+		return opt_usage_error("--from cannot answer %s: DNS answers are not shipped yet",
+				       q->mode == MODE_DNS ? "--dns" : "--name");
+	if (!q->dir && !q->n_files && !q->from.url)
 		q->dir = STORE_DEFAULT_DIR;
 	return 0;
 }

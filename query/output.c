@@ -780,7 +780,7 @@ static void table(const struct out_ctx *o, const struct column *cols, size_t nco
 	char c[MAX_COLS][TCELL];
 	struct row r;
 
-	layout_init(&l, cols, ncols, sample, o->n_hosts > 1);
+	layout_init(&l, cols, ncols, sample, o->n_hosts > 1 || o->show_host);
 	for (size_t k = 0; k < l.n; k++) {
 		snprintf(c[k], TCELL, "%s", cols[k].head);
 		w[k] = strlen(c[k]);

@@ -53,6 +53,7 @@ struct out_ctx {
 	char **hosts;
 	size_t n_hosts;
 	const struct who *who; /* process lives, for the who columns of flows */
+	bool show_host; /* the table's HOST column even for one host (query --from) */
 };
 
 struct printer {

@@ -71,6 +71,8 @@ static void query_free(struct query *q)
 	free(q->stops);
 	free(q->out);
 	free(q->files);
+	remote_free(q);
+	free(q->from_url);
 	flow_table_free(&q->pending);
 	who_free(&q->who);
 	names_free(q->names);
@@ -100,7 +102,7 @@ int query_run(int argc, char **argv)
 	/* Ctrl-C during a long query must not leave decompressed evidence behind. */
 	sr_cleanup_on_fatal_signals();
 	progress_start();
-	err = query_open_sources(&q);
+	err = q.from.url ? remote_open_sources(&q) : query_open_sources(&q);
 	if (err)
 		goto cleanup;
 	if (!q.n_slots) {
@@ -109,7 +111,11 @@ int query_run(int argc, char **argv)
 	}
 	query_plan(&q);
 	p = out_find(q.format);
-	o = (struct out_ctx){ .f = stdout, .hosts = q.hosts, .n_hosts = q.n_hosts, .who = &q.who };
+	o = (struct out_ctx){ .f = stdout,
+			      .hosts = q.hosts,
+			      .n_hosts = q.n_hosts,
+			      .who = &q.who,
+			      .show_host = q.remote != NULL };
 	if (q.mode == MODE_GAPS || q.mode == MODE_EVENTS)
 		err = query_gaps_events(&q, p, &o);
 	else if (q.mode == MODE_DNS)
@@ -128,6 +134,8 @@ int query_run(int argc, char **argv)
 cleanup:
 	if (err == -ENOMEM)
 		cr_err("out of memory");
+	if (err == -EINVAL && q.remote)
+		status = EXIT_USAGE; /* a bad --from URL or --auth file */
 	query_free(&q);
 	return status;
 }

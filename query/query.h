@@ -6,6 +6,8 @@
  *   lists.c      the values of its list options
  *   filter.c     the SQL prefilter made from the options
  *   sources.c    opening the data dir or files, and which segments the window needs
+ *   remote.c     query --from: the segments shipped to a ClickHouse server (fleet/) as slots
+ *   slot.c       reading a slot's rows, from a local segment or from the server
  *   lifetimes.c  reading and merging rows into lifetimes (the default output and --count)
  *   procs.c      --procs: the process lives in the window with their flow counts
  *   events.c     --gaps and --events
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ch_http.h"
 #include "flows.h"
 #include "names.h"
 #include "output.h"
@@ -29,9 +32,13 @@
 
 enum mode { MODE_FLOWS, MODE_EVENTS, MODE_GAPS, MODE_COUNT, MODE_PROCS, MODE_DNS };
 
-/* One segment file, in host and segment order once planned. */
+struct remote;
+struct remote_seg;
+
+/* One segment, in host and segment order once planned: a local file, or one on a server. */
 struct slot {
 	struct sr_segment *seg;
+	struct remote_seg *remote; /* query --from: instead of seg */
 	struct sr_meta meta;
 	char *path;
 	uint32_t host;
@@ -58,6 +65,9 @@ struct query {
 	const char *dir;
 	const char **files;
 	size_t n_files;
+	struct ch_opts from; /* query --from: from.url set */
+	char *from_url;	     /* the URL's copy (the argument is masked) */
+	struct remote *remote;
 	const char *format;
 	enum mode mode;
 	bool newest_first;
@@ -133,7 +143,8 @@ void query_seg_warn(struct query *q, struct slot *s, int err);
 /*
  * Opens a planned segment for reading (it may have been closed after planning); on failure
  * warns, counts it and returns an error. query_seg_close() closes it again at once, so its
- * private copy, if any, is gone before the next segment's is made.
+ * private copy, if any, is gone before the next segment's is made. A remote slot needs no
+ * opening; closing it frees the rows it held.
  */
 int query_seg_open(struct query *q, struct slot *s);
 void query_seg_close(struct slot *s);
@@ -149,6 +160,33 @@ void query_report_checks(const struct query *q);
  */
 bool query_trust(struct query *q, struct slot *s);
 void query_trust_free(struct query *q);
+
+/* remote.c: the server's segments as slots (seg NULL, remote set); -EREMOTEIO is reported. */
+int remote_open_sources(struct query *q);
+void remote_free(struct query *q);
+
+/*
+ * slot.c: a slot's rows, as the evidence reader's functions give them (store_read.h). A remote
+ * slot fetches for every slot at once on first use. -EREMOTEIO: the server failed (already
+ * reported; the query cannot go on); other errors concern this slot alone.
+ */
+const char *slot_errmsg(const struct query *q, const struct slot *s);
+int slot_conns(struct query *q, struct slot *s, const struct sr_conn_filter *f,
+	       int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
+int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filter *f,
+		      uint64_t *count);
+/* Its DNS answers (none from a server: not shipped yet). */
+int slot_dns(struct query *q, struct slot *s, int64_t since, int64_t until,
+	     int (*cb)(const struct sr_dns *row, void *ctx), void *ctx);
+/* Its process lives, their ends and cgroup names, into q->who as boot s->boot. */
+int slot_read_who(struct query *q, struct slot *s);
+int slot_end_by_id(struct query *q, struct slot *s, int64_t id, struct sr_end *out);
+int slot_ends(struct query *q, struct slot *s, int64_t since, int64_t until,
+	      int (*cb)(const struct sr_end *row, void *ctx), void *ctx);
+int slot_gaps(struct query *q, struct slot *s, int64_t since, int64_t until,
+	      int (*cb)(const struct sr_gap *row, void *ctx), void *ctx);
+int slot_runs(struct query *q, struct slot *s, int (*cb)(const struct sr_run *row, void *ctx),
+	      void *ctx);
 
 /* lifetimes.c: reads, merges, filters and prints lifetimes, or their --count. */
 int query_lifetimes(struct query *q, const struct printer *p, const struct out_ctx *o);

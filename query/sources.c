@@ -11,6 +11,7 @@
 #include "log.h"
 #include "progress.h"
 #include "query.h"
+#include "remote.h"
 #include "segment.h"
 
 /*
@@ -54,7 +55,7 @@ int query_seg_open(struct query *q, struct slot *s)
 	char msg[512];
 	int err;
 
-	if (s->seg)
+	if (s->seg || s->remote)
 		return 0;
 	if (s->failed)
 		return -EBADMSG;
@@ -78,6 +79,8 @@ int query_seg_open(struct query *q, struct slot *s)
 
 void query_seg_close(struct slot *s)
 {
+	if (s->remote)
+		remote_seg_done(s->remote);
 	sr_close(s->seg);
 	s->seg = NULL;
 }
@@ -209,10 +212,10 @@ void query_plan(struct query *q)
 void query_seg_warn(struct query *q, struct slot *s, int err)
 {
 	if (err == -ERANGE) /* a row the reader refused: its message names it */
-		cr_warn("%s: %s; its rows from there on are not read", s->path, sr_errmsg(s->seg));
+		cr_warn("%s: %s; its rows from there on are not read", s->path, slot_errmsg(q, s));
 	else
 		cr_warn("%s: read failed (%s: %s); results from it may be partial", s->path,
-			strerror(-err), sr_errmsg(s->seg));
+			strerror(-err), slot_errmsg(q, s));
 	q->failures++;
 }
 

@@ -352,6 +352,23 @@ static int on_cgroup(const struct sr_cgroup *r, void *ctx)
 	return 0;
 }
 
+int who_read_rows(struct who *w, const struct who_rows *rows, uint32_t boot)
+{
+	struct seg_ctx c = { w, boot };
+	int err = 0;
+
+	if (!w->strings || boot == UINT32_MAX)
+		return -ENOMEM;
+	/* In the order who_read_segment() reads a file's: lives, their ends, cgroup names. */
+	for (size_t i = 0; !err && i < rows->n_lives; i++)
+		err = on_life(&rows->lives[i], &c);
+	for (size_t i = 0; !err && i < rows->n_exits; i++)
+		err = on_exit_row(&rows->exits[i], &c);
+	for (size_t i = 0; !err && i < rows->n_cgroups; i++)
+		err = on_cgroup(&rows->cgroups[i], &c);
+	return err;
+}
+
 int who_read_segment(struct who *w, struct sr_segment *seg, uint32_t boot)
 {
 	struct seg_ctx c = { w, boot };

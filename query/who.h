@@ -80,6 +80,17 @@ uint32_t who_boot_host(const struct who *w, uint32_t boot);
 /* Reads the lives, life ends and cgroup names of SEG (of boot BOOT). 0 or -errno. */
 int who_read_segment(struct who *w, struct sr_segment *seg, uint32_t boot);
 
+/* The same rows of one segment, read elsewhere (query --from gets them from the server). */
+struct who_rows {
+	const struct sr_life *lives;
+	size_t n_lives;
+	const struct sr_life_exit *exits;
+	size_t n_exits;
+	const struct sr_cgroup *cgroups;
+	size_t n_cgroups;
+};
+int who_read_rows(struct who *w, const struct who_rows *rows, uint32_t boot);
+
 /*
  * The process of flow F: its life, the image it had when the flow began (the latest that had
  * begun by then, else the first), and its cgroup's names.

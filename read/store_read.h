@@ -178,6 +178,44 @@ void sr_conn_filter_init(struct sr_conn_filter *f);
 /* The sets of f's lists (lib/match_set.h), for f->sets and for matching in C. */
 int sr_match_sets_build(const struct sr_conn_filter *f, struct match_sets *out);
 
+/*
+ * How sr_filter_sql() writes a filter in one SQL dialect: the expressions that name what a
+ * condition tests (on the rows that sr_conns() returns), and how values are written.
+ */
+struct sr_sql_dialect {
+	const char *folded;	/* true for a row complete on its own (not carried, end in it) */
+	const char *carried;	/* non-zero for a carried copy */
+	const char *start;	/* start_ns */
+	const char *folded_end; /* the end of a folded row */
+	const char *end;	/* the end the segment knows, NULL when none */
+	const char *dur;	/* the duration of a folded row */
+	const char *lport, *rport, *laddr, *raddr, *proto, *dir;
+	const char *pid, *uid, *netns, *cgroup, *comm;
+	/* Appends a value to s: a parameter to bind, or an escaped literal. */
+	void (*put_int)(void *ctx, sqlite3_str *s, int64_t v);
+	void (*put_blob)(void *ctx, sqlite3_str *s, const uint8_t *v, int len);
+	/*
+	 * A list's condition as one test of its set (" AND ..."), or nothing when the dialect
+	 * leaves a list too long to write to C: true. false: the caller writes the list out.
+	 */
+	bool (*put_port_set)(void *ctx, sqlite3_str *s, size_t n_ranges, const struct port_set *set,
+			     const char *col, const char *col2);
+	bool (*put_addr_set)(void *ctx, sqlite3_str *s, const struct addr_set *set,
+			     const char *col, const char *col2);
+	bool (*put_num_set)(void *ctx, sqlite3_str *s, const struct num_set *set, const char *col);
+	/* Appends " AND " and col matched against the fnmatch() pattern, or nothing (C judges). */
+	void (*put_glob)(void *ctx, sqlite3_str *s, const char *col, const char *pattern);
+};
+
+/*
+ * Appends the conditions of f to s as " AND ..." terms in dialect d (ctx goes to d's value
+ * writers), its lists tested against the sets m (sr_match_sets_build()). FOLDED: only the rows
+ * complete on their own, where the window and duration bounds are exact; otherwise every row
+ * the merge may need (a superset).
+ */
+void sr_filter_sql(sqlite3_str *s, const struct sr_conn_filter *f, const struct match_sets *m,
+		   bool folded, const struct sr_sql_dialect *d, void *ctx);
+
 /* Calls cb for each row, in no particular order; a non-zero return from cb stops and is
  * returned. Errors while reading (a damaged page) return -EBADMSG; see sr_errmsg(). */
 int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
@@ -226,7 +264,7 @@ int sr_gaps(struct sr_segment *seg, int64_t since, int64_t until,
 
 /* One life row: an image of a process life (see docs/schema.md). */
 struct sr_life {
-	int64_t start_ns, image_ns, exit_ns; /* exit_ns valid when has_exit */
+	int64_t id, start_ns, image_ns, exit_ns; /* exit_ns valid when has_exit */
 	uint64_t pstart_ns, ppstart_ns, cgroup;
 	int64_t exit_code;
 	uint32_t pid, ppid, uid, flags;
@@ -239,7 +277,7 @@ struct sr_life {
 int sr_lives(struct sr_segment *seg, int (*cb)(const struct sr_life *row, void *ctx), void *ctx);
 
 struct sr_life_exit {
-	int64_t exit_ns, exit_code;
+	int64_t id, exit_ns, exit_code;
 	uint64_t pstart_ns;
 	uint32_t pid;
 };
@@ -255,6 +293,21 @@ struct sr_cgroup {
 
 /* Every cgroup row. */
 int sr_cgroups(struct sr_segment *seg, int (*cb)(const struct sr_cgroup *row, void *ctx),
+	       void *ctx);
+
+/* ---- Checkpoint and seal records (schema version 3; none before) ---- */
+
+#define SR_ANCHOR_LINE_MAX 1024 /* a longer line is cut (the recorder writes at most 900 bytes) */
+
+/* One row of the anchor table: an anchor line as it was sent (docs/store.md). */
+struct sr_anchor {
+	int64_t id, ts_ns;
+	char kind[16]; /* "checkpoint" or "seal" */
+	char line[SR_ANCHOR_LINE_MAX];
+};
+
+/* Every anchor row, ordered by id. */
+int sr_anchors(struct sr_segment *seg, int (*cb)(const struct sr_anchor *row, void *ctx),
 	       void *ctx);
 
 struct sr_run {

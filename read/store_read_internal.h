@@ -12,6 +12,7 @@
  *   store_read_rows.c    the row iterators
  *   store_read_lives.c   the row iterators of process lives and cgroups (version 2)
  *   store_read_dns.c     the DNS answer iterator (version 3)
+ *   store_read_anchor.c  the checkpoint and seal records (version 3)
  */
 #ifndef CONNREC_STORE_READ_INTERNAL_H
 #define CONNREC_STORE_READ_INTERNAL_H
@@ -62,6 +63,7 @@ struct row_cb {
 		int (*life)(const struct sr_life *row, void *ctx);
 		int (*life_exit)(const struct sr_life_exit *row, void *ctx);
 		int (*cgroup)(const struct sr_cgroup *row, void *ctx);
+		int (*anchor)(const struct sr_anchor *row, void *ctx);
 	} fn;
 	void *ctx;
 	struct sr_segment *seg; /* where a refused row is explained (row_err) */

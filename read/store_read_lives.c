@@ -68,6 +68,7 @@ static int life_row(sqlite3_stmt *st, const struct row_cb *cb)
 		r.exit_ns = sqlite3_column_int64(st, 13);
 		r.exit_code = sqlite3_column_int64(st, 14);
 	}
+	r.id = sqlite3_column_int64(st, 15);
 	return cb->fn.life(&r, cb->ctx);
 }
 
@@ -94,6 +95,7 @@ static int exit_row(sqlite3_stmt *st, const struct row_cb *cb)
 	struct sr_life_exit r = {
 		.pid = (uint32_t)sqlite3_column_int64(st, 0),
 		.pstart_ns = (uint64_t)sqlite3_column_int64(st, 1),
+		.id = sqlite3_column_int64(st, 4),
 		.exit_ns = sqlite3_column_int64(st, 2),
 		.exit_code = sqlite3_column_int64(st, 3),
 	};

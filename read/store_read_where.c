@@ -5,6 +5,10 @@
  * may return more rows than match, never fewer. Lists (ports, addresses, process numbers) are
  * tested by functions on prebuilt sets (lib/match_set.h), not spelled out as SQL: a list of
  * 100,000 addresses costs a binary search per row, and no expression limit is ever reached.
+ *
+ * The conditions are written once, by sr_filter_sql(), for any SQL dialect: a dialect names
+ * the column expressions and writes values and lists. The reader's own dialect (here) binds
+ * values to a prepared statement; fleet/ writes the same conditions as ClickHouse SQL.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -15,6 +19,151 @@
 #include "match_set.h"
 #include "schema_values.h"
 #include "store_read_internal.h"
+
+/* ---- The conditions, in any dialect ---- */
+
+/* Ports on col (or either of col and col2): the set as a whole, or its ranges written out. */
+static void port_cond(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
+		      const struct addr_port_range *r, size_t n, const struct port_set *set,
+		      const char *col, const char *col2)
+{
+	const char *cols[] = { col, col2 };
+
+	if (!set || d->put_port_set(ctx, s, n, set, col, col2))
+		return;
+	sqlite3_str_appendall(s, " AND (0");
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < 2 && cols[k]; k++) {
+			sqlite3_str_appendf(s, " OR %s BETWEEN ", cols[k]);
+			d->put_int(ctx, s, r[i].lo);
+			sqlite3_str_appendall(s, " AND ");
+			d->put_int(ctx, s, r[i].hi);
+		}
+	}
+	sqlite3_str_appendall(s, ")");
+}
+
+/* " OR (length(col) = len AND col BETWEEN lo AND hi)" for both address columns. */
+static void addr_terms(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
+		       const uint8_t *lo, const uint8_t *hi, int len)
+{
+	const char *const cols[] = { d->laddr, d->raddr };
+
+	for (int k = 0; k < 2; k++) {
+		sqlite3_str_appendf(s, " OR (length(%s) = %d AND %s BETWEEN ", cols[k], len,
+				    cols[k]);
+		d->put_blob(ctx, s, lo, len);
+		sqlite3_str_appendall(s, " AND ");
+		d->put_blob(ctx, s, hi, len);
+		sqlite3_str_appendall(s, ")");
+	}
+}
+
+/*
+ * Addresses on either end: the set as a whole, or its ranges written out. A range is in the
+ * 16-byte form with IPv4 as ::ffff:a.b.c.d (lib/match_set.h); its part inside ::ffff:0:0/96
+ * also matches 4-byte addresses, and the length test keeps blob comparison exact.
+ */
+static void addr_cond(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
+		      const struct addr_set *set)
+{
+	static const uint8_t m_lo[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t m_hi[16] = { [10] = 0xff, [11] = 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	if (!set || d->put_addr_set(ctx, s, set, d->laddr, d->raddr))
+		return;
+	sqlite3_str_appendall(s, " AND (0");
+	for (size_t i = 0; i < set->n; i++) {
+		const uint8_t *lo = set->v[i].lo, *hi = set->v[i].hi;
+		const uint8_t *in_lo = memcmp(lo, m_lo, 16) > 0 ? lo : m_lo;
+		const uint8_t *in_hi = memcmp(hi, m_hi, 16) < 0 ? hi : m_hi;
+
+		addr_terms(s, d, ctx, lo, hi, 16);
+		if (memcmp(in_lo, in_hi, 16) <= 0)
+			addr_terms(s, d, ctx, in_lo + 12, in_hi + 12, 4);
+	}
+	sqlite3_str_appendall(s, ")");
+}
+
+/* Numbers on col: the set as a whole, or "col IN (...)". */
+static void num_cond(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
+		     const struct num_set *set, const char *col)
+{
+	if (!set || d->put_num_set(ctx, s, set, col))
+		return;
+	sqlite3_str_appendf(s, " AND %s IN (", col);
+	for (size_t i = 0; i < set->n; i++) {
+		if (i)
+			sqlite3_str_appendall(s, ",");
+		d->put_int(ctx, s, (int64_t)set->v[i]);
+	}
+	sqlite3_str_appendall(s, ")");
+}
+
+void sr_filter_sql(sqlite3_str *s, const struct sr_conn_filter *f, const struct match_sets *m,
+		   bool folded, const struct sr_sql_dialect *d, void *ctx)
+{
+	if (folded)
+		sqlite3_str_appendf(s, " AND %s", d->folded);
+	else if (f->skip_folded)
+		sqlite3_str_appendf(s, " AND NOT (%s)", d->folded);
+	if (f->until != SR_TIME_MAX) {
+		sqlite3_str_appendf(s, " AND %s <= ", d->start);
+		d->put_int(ctx, s, f->until);
+	}
+	if (f->since != SR_NO_TIME && folded) {
+		sqlite3_str_appendf(s, " AND %s >= ", d->folded_end);
+		d->put_int(ctx, s, f->since);
+	} else if (f->since != SR_NO_TIME) {
+		/* Carried copies, and rows without an end here, may end in another segment. */
+		sqlite3_str_appendf(s, " AND (%s OR %s >= ", d->carried, d->start);
+		d->put_int(ctx, s, f->since);
+		sqlite3_str_appendf(s, " OR %s IS NULL OR %s >= ", d->end, d->end);
+		d->put_int(ctx, s, f->since);
+		sqlite3_str_appendall(s, ")");
+	}
+	if (folded && f->min_dur >= 0) {
+		sqlite3_str_appendf(s, " AND %s >= ", d->dur);
+		d->put_int(ctx, s, f->min_dur);
+	}
+	if (folded && f->max_dur >= 0) {
+		sqlite3_str_appendf(s, " AND %s <= ", d->dur);
+		d->put_int(ctx, s, f->max_dur);
+	}
+	if (folded && f->short_lived >= 0) {
+		sqlite3_str_appendf(s, " AND %s <= ", d->dur);
+		d->put_int(ctx, s, f->short_lived);
+		if (f->since != SR_NO_TIME) {
+			sqlite3_str_appendf(s, " AND %s >= ", d->start);
+			d->put_int(ctx, s, f->since);
+		}
+		if (f->until != SR_TIME_MAX) {
+			sqlite3_str_appendf(s, " AND %s <= ", d->folded_end);
+			d->put_int(ctx, s, f->until);
+		}
+	}
+	port_cond(s, d, ctx, f->ports, f->n_ports, m->ports, d->lport, d->rport);
+	port_cond(s, d, ctx, f->lports, f->n_lports, m->lports, d->lport, NULL);
+	port_cond(s, d, ctx, f->rports, f->n_rports, m->rports, d->rport, NULL);
+	addr_cond(s, d, ctx, m->addrs);
+	if (f->proto) {
+		sqlite3_str_appendf(s, " AND %s = ", d->proto);
+		d->put_int(ctx, s, f->proto);
+	}
+	if (f->dir >= 0) {
+		sqlite3_str_appendf(s, " AND %s = ", d->dir);
+		d->put_int(ctx, s, f->dir);
+	}
+	num_cond(s, d, ctx, m->pids, d->pid);
+	num_cond(s, d, ctx, m->uids, d->uid);
+	num_cond(s, d, ctx, m->netns, d->netns);
+	num_cond(s, d, ctx, m->cgroups, d->cgroup);
+	if (f->comm)
+		d->put_glob(ctx, s, d->comm, f->comm);
+}
+
+/* ---- The reader's dialect: SQLite, values bound to the statement ---- */
+
 
 /* Binding values are collected while the SQL text is built, then bound in order. */
 #define MAX_BINDS 128
@@ -31,8 +180,10 @@ struct binds {
 	bool overflow;
 };
 
-static void bind_int(struct binds *b, sqlite3_str *s, int64_t v)
+static void bind_int(void *ctx, sqlite3_str *s, int64_t v)
 {
+	struct binds *b = ctx;
+
 	if (b->n >= MAX_BINDS) {
 		b->overflow = true;
 		return;
@@ -42,17 +193,18 @@ static void bind_int(struct binds *b, sqlite3_str *s, int64_t v)
 	sqlite3_str_appendf(s, "?%d", b->n);
 }
 
-/* A blob of len bytes; its bind number (0 on overflow). */
-static int bind_blob(struct binds *b, const uint8_t *v, int len)
+static void bind_blob(void *ctx, sqlite3_str *s, const uint8_t *v, int len)
 {
+	struct binds *b = ctx;
+
 	if (b->n >= MAX_BINDS) {
 		b->overflow = true;
-		return 0;
+		return;
 	}
 	b->type[b->n] = B_BLOB;
 	memcpy(b->blob[b->n], v, (size_t)len);
 	b->blen[b->n++] = len;
-	return b->n;
+	sqlite3_str_appendf(s, "?%d", b->n);
 }
 
 /* A set, passed with sqlite3_bind_pointer(): SQL text can neither forge nor read it. */
@@ -85,149 +237,76 @@ static int bind_ptr(struct binds *b, const void *ptr, const char *type)
 static void set_cond(struct binds *b, sqlite3_str *s, const char *fn, const void *set,
 		     const char *type, const char *col, const char *col2)
 {
-	if (!set)
-		return;
 	sqlite3_str_appendf(s, " AND %s(?%d, %s%s%s)", fn, bind_ptr(b, set, type), col,
 			    col2 ? ", " : "", col2 ? col2 : "");
 }
 
-/*
- * The conditions of f as SQL. FOLDED rows have their end at start_ns + dur_ns, so the window
- * and duration bounds are exact there; see sr_prepare_filtered().
- */
-/* Ports on col (or either of col and col2): the ranges written out, or the set. */
-static void port_cond(struct binds *b, sqlite3_str *s, const struct addr_port_range *r, size_t n,
-		      const struct port_set *set, const char *col, const char *col2)
+static bool bind_port_set(void *ctx, sqlite3_str *s, size_t n_ranges, const struct port_set *set,
+			  const char *col, const char *col2)
 {
-	const char *cols[] = { col, col2 };
-
-	if (!set)
-		return;
-	if (n > INLINE_PORT_RANGES) {
-		set_cond(b, s, "cr_port_in", set, PORT_SET_PTR, col, col2);
-		return;
-	}
-	sqlite3_str_appendall(s, " AND (0");
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < 2 && cols[k]; k++) {
-			sqlite3_str_appendf(s, " OR %s BETWEEN ", cols[k]);
-			bind_int(b, s, r[i].lo);
-			sqlite3_str_appendall(s, " AND ");
-			bind_int(b, s, r[i].hi);
-		}
-	}
-	sqlite3_str_appendall(s, ")");
+	if (n_ranges <= INLINE_PORT_RANGES)
+		return false;
+	set_cond(ctx, s, "cr_port_in", set, PORT_SET_PTR, col, col2);
+	return true;
 }
 
-/* " OR (length(col) = len AND col BETWEEN lo AND hi)" for both columns. */
-static void addr_terms(struct binds *b, sqlite3_str *s, const uint8_t *lo, const uint8_t *hi,
-		       int len)
+static bool bind_addr_set(void *ctx, sqlite3_str *s, const struct addr_set *set,
+			  const char *col, const char *col2)
 {
-	int l = bind_blob(b, lo, len), h = bind_blob(b, hi, len);
+	if (set->n <= INLINE_ADDR_RANGES)
+		return false;
+	set_cond(ctx, s, "cr_addr_in", set, ADDR_SET_PTR, col, col2);
+	return true;
+}
 
-	sqlite3_str_appendf(s,
-			    " OR (length(c.laddr) = %d AND c.laddr BETWEEN ?%d AND ?%d)"
-			    " OR (length(c.raddr) = %d AND c.raddr BETWEEN ?%d AND ?%d)",
-			    len, l, h, len, l, h);
+static bool bind_num_set(void *ctx, sqlite3_str *s, const struct num_set *set, const char *col)
+{
+	set_cond(ctx, s, "cr_num_in", set, NUM_SET_PTR, col, NULL);
+	return true;
+}
+
+/* The same fnmatch() the caller applies, not GLOB: they differ on '\\', '?' and '['. */
+static void bind_glob(void *ctx, sqlite3_str *s, const char *col, const char *pattern)
+{
+	struct binds *b = ctx;
+
+	/* Out of parameters: C judges the name alone (the SQL side is only a prefilter). */
+	if (b->n >= MAX_BINDS)
+		return;
+	b->type[b->n] = B_TEXT;
+	b->text[b->n++] = pattern;
+	sqlite3_str_appendf(s, " AND cr_comm_match(?%d, %s)", b->n, col);
 }
 
 /*
- * Addresses on either end: the set's ranges written out, or the set. A range is in the
- * 16-byte form with IPv4 as ::ffff:a.b.c.d (lib/match_set.h); its part inside ::ffff:0:0/96
- * also matches 4-byte addresses, and the length test keeps blob comparison exact.
+ * The reader's rows: conn c, proc p and the segment's own conn_end e. A FOLDED row has its
+ * end at start_ns + dur_ns, so the window and duration bounds are exact there.
  */
-static void addr_cond(struct binds *b, sqlite3_str *s, const struct addr_set *set)
-{
-	static const uint8_t m_lo[16] = { [10] = 0xff, [11] = 0xff };
-	static const uint8_t m_hi[16] = { [10] = 0xff, [11] = 0xff, 0xff, 0xff, 0xff, 0xff };
-
-	if (!set)
-		return;
-	if (set->n > INLINE_ADDR_RANGES) {
-		set_cond(b, s, "cr_addr_in", set, ADDR_SET_PTR, "c.laddr", "c.raddr");
-		return;
-	}
-	sqlite3_str_appendall(s, " AND (0");
-	for (size_t i = 0; i < set->n; i++) {
-		const uint8_t *lo = set->v[i].lo, *hi = set->v[i].hi;
-		const uint8_t *in_lo = memcmp(lo, m_lo, 16) > 0 ? lo : m_lo;
-		const uint8_t *in_hi = memcmp(hi, m_hi, 16) < 0 ? hi : m_hi;
-
-		addr_terms(b, s, lo, hi, 16);
-		if (memcmp(in_lo, in_hi, 16) <= 0)
-			addr_terms(b, s, in_lo + 12, in_hi + 12, 4);
-	}
-	sqlite3_str_appendall(s, ")");
-}
-
-static void build_where(struct binds *b, sqlite3_str *s, const struct sr_conn_filter *f,
-			const struct match_sets *m, bool folded)
-{
-	static const char folded_sql[] = "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL";
-
-	if (folded)
-		sqlite3_str_appendf(s, " AND %s", folded_sql);
-	else if (f->skip_folded)
-		sqlite3_str_appendf(s, " AND NOT (%s)", folded_sql);
-	if (f->until != SR_TIME_MAX) {
-		sqlite3_str_appendall(s, " AND c.start_ns <= ");
-		bind_int(b, s, f->until);
-	}
-	if (f->since != SR_NO_TIME && folded) {
-		sqlite3_str_appendall(s, " AND c.start_ns + c.dur_ns >= ");
-		bind_int(b, s, f->since);
-	} else if (f->since != SR_NO_TIME) {
-		/* Carried copies, and rows without an end here, may end in another segment. */
-		sqlite3_str_appendall(s, " AND (c.flags & " CR_SQL(CR_FLAG_CARRIED) " OR c.start_ns >= ");
-		bind_int(b, s, f->since);
-		sqlite3_str_appendall(s, " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) IS NULL"
-					 " OR COALESCE(c.start_ns + c.dur_ns, e.end_ns) >= ");
-		bind_int(b, s, f->since);
-		sqlite3_str_appendall(s, ")");
-	}
-	if (folded && f->min_dur >= 0) {
-		sqlite3_str_appendall(s, " AND c.dur_ns >= ");
-		bind_int(b, s, f->min_dur);
-	}
-	if (folded && f->max_dur >= 0) {
-		sqlite3_str_appendall(s, " AND c.dur_ns <= ");
-		bind_int(b, s, f->max_dur);
-	}
-	if (folded && f->short_lived >= 0) {
-		sqlite3_str_appendall(s, " AND c.dur_ns <= ");
-		bind_int(b, s, f->short_lived);
-		if (f->since != SR_NO_TIME) {
-			sqlite3_str_appendall(s, " AND c.start_ns >= ");
-			bind_int(b, s, f->since);
-		}
-		if (f->until != SR_TIME_MAX) {
-			sqlite3_str_appendall(s, " AND c.start_ns + c.dur_ns <= ");
-			bind_int(b, s, f->until);
-		}
-	}
-	port_cond(b, s, f->ports, f->n_ports, m->ports, "c.lport", "c.rport");
-	port_cond(b, s, f->lports, f->n_lports, m->lports, "c.lport", NULL);
-	port_cond(b, s, f->rports, f->n_rports, m->rports, "c.rport", NULL);
-	addr_cond(b, s, m->addrs);
-	if (f->proto) {
-		sqlite3_str_appendall(s, " AND c.proto = ");
-		bind_int(b, s, f->proto);
-	}
-	if (f->dir >= 0) {
-		sqlite3_str_appendall(s, " AND c.dir = ");
-		bind_int(b, s, f->dir);
-	}
-	set_cond(b, s, "cr_num_in", m->pids, NUM_SET_PTR, "p.pid", NULL);
-	set_cond(b, s, "cr_num_in", m->uids, NUM_SET_PTR, "p.uid", NULL);
-	set_cond(b, s, "cr_num_in", m->netns, NUM_SET_PTR, "p.netns", NULL);
-	set_cond(b, s, "cr_num_in", m->cgroups, NUM_SET_PTR, "p.cgroup", NULL);
-	/* The same fnmatch() the caller applies, not GLOB: they differ on '\\', '?' and '['. */
-	if (f->comm && b->n < MAX_BINDS) {
-		b->type[b->n] = B_TEXT;
-		b->text[b->n++] = f->comm;
-		sqlite3_str_appendf(s, " AND cr_comm_match(?%d, p.comm)", b->n);
-	}
-}
+static const struct sr_sql_dialect sqlite_dialect = {
+	.folded = "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL",
+	.carried = "c.flags & " CR_SQL(CR_FLAG_CARRIED),
+	.start = "c.start_ns",
+	.folded_end = "c.start_ns + c.dur_ns",
+	.end = "COALESCE(c.start_ns + c.dur_ns, e.end_ns)",
+	.dur = "c.dur_ns",
+	.lport = "c.lport",
+	.rport = "c.rport",
+	.laddr = "c.laddr",
+	.raddr = "c.raddr",
+	.proto = "c.proto",
+	.dir = "c.dir",
+	.pid = "p.pid",
+	.uid = "p.uid",
+	.netns = "p.netns",
+	.cgroup = "p.cgroup",
+	.comm = "p.comm",
+	.put_int = bind_int,
+	.put_blob = bind_blob,
+	.put_port_set = bind_port_set,
+	.put_addr_set = bind_addr_set,
+	.put_num_set = bind_num_set,
+	.put_glob = bind_glob,
+};
 
 /* ---- Functions the filter SQL calls ---- */
 
@@ -351,7 +430,7 @@ int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct s
 	sqlite3_str *s = sqlite3_str_new(seg->db);
 
 	sqlite3_str_appendall(s, head);
-	build_where(&b, s, f, m, folded);
+	sr_filter_sql(s, f, m, folded, &sqlite_dialect, &b);
 	return prepare_bound(seg->db, s, &b, st);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "anchor.h"
+#include "ch_http.h"
 #include "commands.h"
 #include "capture.h"
 #include "cgroup_names.h"
@@ -21,6 +22,7 @@
 #include "opts.h"
 #include "proc_capture.h"
 #include "proc_ingest.h"
+#include "ship_spawn.h"
 #include "sockdump.h"
 #include "store.h"
 #include "timespec.h"
@@ -57,6 +59,7 @@ struct record_opts {
 	struct capture_opts capture;
 	struct anchor_opts anchor;
 	int64_t udp_idle_ns;
+	struct ship_spawn_opts ship; /* --ship-to: url set */
 	int64_t audit_period_ns;
 };
 
@@ -81,6 +84,9 @@ enum {
 	OPT_CHECKPOINT_EVERY,
 	OPT_KEY_FILE,
 	OPT_VERBOSE,
+	OPT_SHIP_TO,
+	OPT_SHIP_AUTH,
+	OPT_SHIP_DATABASE,
 };
 
 static const struct opt record_options[] = {
@@ -114,6 +120,12 @@ static const struct opt record_options[] = {
 				    "(default 15m)" },
 	{ .id = OPT_KEY_FILE, .name = "key-file", .arg = OPT_REQUIRED, .metavar = "PATH",
 	  .help = "seal with this key (connrec keygen; default DIR/connrec.key when it exists)" },
+	{ .id = OPT_SHIP_TO, .name = "ship-to", .arg = OPT_REQUIRED, .metavar = "URL",
+	  .help = "run `connrec ship --to URL` after each seal (see connrec ship)" },
+	{ .id = OPT_SHIP_AUTH, .name = "ship-auth", .arg = OPT_REQUIRED, .metavar = "FILE",
+	  .help = "--ship-to: read USER[:PASSWORD] from FILE" },
+	{ .id = OPT_SHIP_DATABASE, .name = "ship-database", .arg = OPT_REQUIRED, .metavar = "DB",
+	  .help = "--ship-to: the database (default connrec)" },
 	OPT_ROW_VERBOSE(OPT_VERBOSE),
 	/* Hidden: for fault tests and tuning. */
 	{ .id = OPT_RING_SIZE, .name = "ring-size", .arg = OPT_REQUIRED, .metavar = "BYTES" },
@@ -246,6 +258,23 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 	case OPT_VERBOSE:
 		cr_log_set_level(CR_LOG_DEBUG);
 		break;
+	case OPT_SHIP_TO: {
+		char *copy = strdup(arg);
+
+		if (!copy)
+			return -ENOMEM;
+		/* What ps shows: the password must not stay there. */
+		ch_mask_password((char *)arg);
+		free((char *)o->ship.url);
+		o->ship.url = copy;
+		break;
+	}
+	case OPT_SHIP_AUTH:
+		o->ship.auth = arg;
+		break;
+	case OPT_SHIP_DATABASE:
+		o->ship.database = arg;
+		break;
 	}
 	return 0;
 }
@@ -320,6 +349,7 @@ struct recorder {
 	struct cgroup_names *cgnames;
 	struct watch *watch;
 	struct dns_ingest *dns;
+	struct ship_spawn *ship; /* --ship-to, or NULL */
 	uint8_t end_reason; /* for the UDP end callback */
 	int64_t end_ns;
 };
@@ -458,6 +488,7 @@ static int run(struct recorder *r, const struct record_opts *o)
 				cr_info("store writable again; queued events written");
 			last_err = err;
 			next_commit = now + COMMIT_PERIOD_NS;
+			ship_spawn_poll(r->ship, store_get_stats(r->store)->segments_sealed, now);
 		}
 	}
 	return 0;
@@ -474,11 +505,19 @@ static int record_run(int argc, char **argv)
 	int err, npre, nproc, status = EXIT_FAIL;
 
 	err = opt_parse(&cmd_record, argc, argv, on_opt, &o);
-	if (err)
-		return opt_exit_status(err);
+	if (!err && !o.ship.url && (o.ship.auth || o.ship.database))
+		err = opt_usage_error("--ship-auth and --ship-database go with --ship-to");
+	if (!err && o.ship.url) {
+		o.ship.dir = o.store.dir;
+		err = ship_spawn_new(&r.ship, &o.ship);
+	}
+	if (err) {
+		status = opt_exit_status(err);
+		goto cleanup;
+	}
 	if (geteuid() != 0) {
 		cr_err("recording needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
-		return EXIT_FAIL;
+		goto cleanup;
 	}
 	/* No SA_RESTART: a signal must interrupt the ring-buffer wait. */
 	sigaction(SIGINT, &sa, NULL);
@@ -496,17 +535,13 @@ static int record_run(int argc, char **argv)
 		err = anchor_open(&r.anchor, &o.anchor);
 	if (err) {
 		cr_err("cannot open a socket for syslog: %s", strerror(-err));
-		cgroup_names_close(r.cgnames);
-		return EXIT_FAIL;
+		goto cleanup;
 	}
 	o.store.anchor = r.anchor;
 	/* store_open() names the problem itself (in use, not a directory, read-only, ...). */
 	err = store_open(&r.store, &o.store);
-	if (err) {
-		cgroup_names_close(r.cgnames);
-		anchor_close(r.anchor);
-		return EXIT_FAIL;
-	}
+	if (err)
+		goto cleanup;
 	o.capture.first_conn_id = store_next_conn_id(r.store);
 	err = capture_open(&r.cap, &o.capture, on_event, &r);
 	if (err)
@@ -557,15 +592,17 @@ static int record_run(int argc, char **argv)
 	say_second_chances(ingest_get_stats(r.ingest)); /* counted by that last commit */
 	say_dns(dns_ingest_get_stats(r.dns));
 cleanup:
+	ship_spawn_free(r.ship);
 	/* Detach before closing the store so no event arrives after the stop row. */
 	watch_free(r.watch);
 	capture_close(r.cap);
-	if (store_close(r.store) && status == EXIT_OK)
+	if (r.store && store_close(r.store) && status == EXIT_OK)
 		status = EXIT_FAIL;
 	anchor_close(r.anchor);
 	ingest_free(r.ingest);
 	proc_ingest_free(r.procs);
 	cgroup_names_close(r.cgnames); /* after store_close: its last flush may name cgroups */
 	dns_ingest_free(r.dns);
+	free((char *)o.ship.url);
 	return status;
 }

@@ -18,6 +18,7 @@ extern const struct opt_cmd cmd_query;	    /* query/query.c */
 extern const struct opt_cmd cmd_verify;	    /* query/verify.c */
 extern const struct opt_cmd cmd_status;	    /* recorder/status.c */
 extern const struct opt_cmd cmd_keygen;	    /* recorder/keygen.c */
+extern const struct opt_cmd cmd_ship;	    /* fleet/ship.c */
 extern const struct opt_cmd cmd_completion; /* src/main.c */
 
 #endif /* CONNREC_COMMANDS_H */

@@ -10,7 +10,8 @@ static int completion_run(int argc, char **argv);
 
 /* The commands, in the order `connrec --help` lists them. */
 static const struct opt_cmd *const cmds[] = {
-	&cmd_record, &cmd_query, &cmd_verify, &cmd_status, &cmd_keygen, &cmd_completion,
+	&cmd_record, &cmd_query, &cmd_verify, &cmd_status, &cmd_keygen, &cmd_ship,
+	&cmd_completion,
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -95,6 +95,28 @@ int sealkey_parse_verify(const char *s, uint8_t k0[SEALKEY_LEN], char id[SEALKEY
 	return 0;
 }
 
+int sealkey_verify_arg(const char *arg, char out[SEALKEY_VERIFY_LEN + 64])
+{
+	uint8_t k0[SEALKEY_LEN];
+	char id[SEALKEY_ID_LEN + 1];
+	int err;
+
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "re");
+		bool got = f && fgets(out, SEALKEY_VERIFY_LEN + 64, f);
+
+		if (f)
+			fclose(f);
+		if (!got)
+			return -ENOENT;
+	} else {
+		snprintf(out, SEALKEY_VERIFY_LEN + 64, "%s", arg);
+	}
+	err = sealkey_parse_verify(out, k0, id);
+	OPENSSL_cleanse(k0, sizeof(k0));
+	return err;
+}
+
 /* ---- the file ---- */
 
 static void checksum(const char *text, size_t len, char sum[SUM_LEN + 1])

@@ -67,6 +67,12 @@ int sealkey_seal(struct sealkey *k, char *text, size_t len);
 
 /* Parses "KEYID-K0" (surrounding blanks ignored). -EINVAL, or -EBADMSG when KEYID and K0 differ. */
 int sealkey_parse_verify(const char *s, uint8_t k0[SEALKEY_LEN], char id[SEALKEY_ID_LEN + 1]);
+/*
+ * A verification key as a command line gives it: KEYID-K0, or @FILE whose first line holds it
+ * (which keeps it out of the process list), copied into OUT for sealkey_parse_verify(). 0;
+ * -ENOENT when FILE cannot be read; -EINVAL or -EBADMSG as sealkey_parse_verify().
+ */
+int sealkey_verify_arg(const char *arg, char out[SEALKEY_VERIFY_LEN + 64]);
 /* The key id of k0. */
 void sealkey_id_of(const uint8_t k0[SEALKEY_LEN], char id[SEALKEY_ID_LEN + 1]);
 /* k[i] = SHA-256(k[i-1]), FROM_EPOCH -> TO_EPOCH in place (to >= from). */

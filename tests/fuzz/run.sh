@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) and runs each for
-# a share of SECONDS (default 30): the query's parsers, opening store files seeded with
-# real segments from mkfixture, parsing anchor lines (seal records, keys), and the recorder's
-# DNS parser and TCP reassembly. Exits non-zero on any crash, leak or sanitizer report; the
-# reproducer is kept in the printed directory. `make fuzz` runs it longer.
+# a share of SECONDS (default 30): the query's parsers, ClickHouse answers as query --from
+# decodes them (RowBinary), opening store files seeded with real segments from mkfixture,
+# parsing anchor lines (seal records, keys), and the recorder's DNS parser and TCP reassembly.
+# Exits non-zero on any crash, leak or sanitizer report; the reproducer is kept in the printed
+# directory. `make fuzz` runs it longer.
 #   sh tests/fuzz/run.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -31,6 +32,9 @@ $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c 
 $CLANG $flags tests/fuzz/fuzz_seekable.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
 	lib/match_set.c lib/escape.c lib/progress.c lib/timespec.c store/segment.c \
 	"$work/schema_sql.c" -lsqlite3 -lzstd -lcrypto -o "$work/fuzz_seekable" || exit 1
+# shellcheck disable=SC2086
+$CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c \
+	-o "$work/fuzz_rowbinary" || exit 1
 
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealkey.c store/anchor.c \
@@ -42,7 +46,13 @@ $CLANG $flags tests/fuzz/fuzz_anchor.c store/sealrec.c store/ckpt.c store/sealke
 $CLANG $flags -Irecorder tests/fuzz/fuzz_dns.c recorder/dns_parse.c recorder/dns_tcp.c \
 	-lldns -o "$work/fuzz_dns" || exit 1
 
-mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_seekable" "$work/c_dns"
+mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_rowbinary" "$work/c_seekable" \
+	"$work/c_dns"
+# A conn row as a server sends it: key (host "h", segment 1, attempt 2, segment_ns 3), then
+# id, start_ns, NULL end, end_folded, reason, NULL bytes twice, proto family dir flags,
+# laddr (4 bytes) lport raddr (4) rport pid comm ("c") uid netns cgroup pstart_ns.
+printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
+	>"$work/c_rowbinary/conn"
 for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
 	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
 	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
@@ -91,10 +101,10 @@ printf '\000\007\201\203\000\001\000\000\000\000\000\000\002nx\004test\000\000\0
 	>"$work/c_dns/nxdomain"
 
 status=0
-share=$((secs / 5))
+share=$((secs / 6))
 [ $share -ge 1 ] || share=1
-for t in parsers open seekable anchor dns; do
-	case $t in open | seekable) max=131072 ;; dns) max=4096 ;; *) max=1200 ;; esac
+for t in parsers open seekable anchor dns rowbinary; do
+	case $t in open | seekable) max=131072 ;; dns | rowbinary) max=4096 ;; *) max=1200 ;; esac
 	(cd "$work" && ./fuzz_$t -max_total_time=$share -timeout=10 -rss_limit_mb=2048 \
 		-max_len=$max "c_$t" >"fuzz_$t.log" 2>&1)
 	rc=$?

@@ -10,7 +10,8 @@
  *   mkfixture big DIR FLOWS SEGMENTS END_S SPAN_S
  *                              FLOWS flows spread evenly over SPAN_S seconds ending at END_S
  *                              (epoch seconds), in SEGMENTS segments: all sealed and zstd-
- *                              compressed except the last; every 10th flow is DNS (udp 53).
+ *                              compressed except the last; every 10th flow is DNS (udp 53);
+ *                              20 process lives and their cgroups in each segment.
  *                              With MKFIXTURE_DNS=N in the environment, every Nth flow is
  *                              preceded by a DNS answer (1 ms before) holding its address, so
  *                              about 1/N of the flows get a name (for timing rname)
@@ -221,6 +222,27 @@ static void gap(sqlite3 *db, int kind, int64_t start, int64_t end, long long cou
 	      "INSERT INTO gap(kind, start_ns, end_ns, count, reason) VALUES (%d, %lld, %lld,"
 	      " %lld, %Q)",
 	      kind, (long long)start, (long long)end, count, why);
+}
+
+/*
+ * Process lives for the big store: the first 20 of its processes with an image each (the
+ * first 5 ended in a life_exit row), and the names of their 20 cgroups.
+ */
+static void big_lives(sqlite3 *db, int64_t t0)
+{
+	for (int i = 1; i <= 20; i++) {
+		execf(db,
+		      "INSERT INTO life(pid, pstart_ns, start_ns, image_ns, ppid, ppstart_ns, pcomm,"
+		      " uid, cgroup, comm, exe, args, flags) VALUES (%d, %lld, %lld, %lld, 1, 1,"
+		      " 'init', 1000, %d, 'proc%d', '/usr/bin/proc%d', 'proc%d --n %d', 0)",
+		      1000 + i, (long long)(t0 + i), (long long)t0, (long long)t0, 7000 + i % 20, i,
+		      i, i, i);
+		execf(db, "INSERT INTO cgroup VALUES (%d, '/system.slice/svc%d.service', '',"
+		      " 'svc%d.service')", 7000 + i % 20, i % 20, i % 20);
+	}
+	for (int i = 1; i <= 5; i++)
+		execf(db, "INSERT INTO life_exit(pid, pstart_ns, exit_ns, exit_code) VALUES (%d, %lld,"
+		      " %lld, 0)", 1000 + i, (long long)(t0 + i), (long long)(t0 + 1000));
 }
 
 static void run(sqlite3 *db, int64_t ts, int kind, int pid)
@@ -501,6 +523,7 @@ static void big(const char *dir, long long flows, int segs, long long end_s, lon
 			     7000 + i % 20);
 		}
 		run(db, c0, k == 0 ? 1 : 3, 100);
+		big_lives(db, c0);
 		if (sqlite3_prepare_v2(db,
 				       "INSERT INTO conn VALUES (?1, ?2, ?3, 4, ?4, ?5, ?6, ?7, ?8,"
 				       " ?9, 0, ?10, ?11, ?12, ?13)",
