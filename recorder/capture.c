@@ -208,8 +208,6 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
 	size_maps(c, flows);
 	capture_dns_size(c, opts);
-	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
-	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
 	c->skel->rodata->lose_close_port = opts->lose_close_port;
 	proc_capture_configure(c->skel, opts);
@@ -252,8 +250,8 @@ int capture_poll(struct capture *c, int timeout_ms)
 	if (n == -EINTR)
 		n = 0;
 	/*
-	 * BPF submits without a wakeup until a quarter of the ring is used, and poll() only
-	 * drains rings that woke it: so after every wait, drain whatever is there anyway.
+	 * BPF never wakes us (event_submit in bpf/connrec.bpf.c says why), and poll() only
+	 * drains rings that woke it: so after every wait, drain whatever is there.
 	 */
 	if (n >= 0) {
 		int m = ring_buffer__consume(c->rb);
