@@ -160,7 +160,7 @@ uint32_t capture_default_max_flows(void)
  * connection cost low (bench/NOTES.md). UDP sockets and flows are fewer than TCP endpoints
  * on a busy server, and live at most the idle timeout: half and a quarter of the TCP size.
  */
-static void size_maps(struct capture *c, uint32_t flows)
+static void size_maps(struct capture *c, uint32_t flows, uint32_t young_slots)
 {
 	int ncpu = libbpf_num_possible_cpus();
 
@@ -169,11 +169,14 @@ static void size_maps(struct capture *c, uint32_t flows)
 	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows / 4 > 1024 ? flows / 4 : 1024);
 	uint32_t slots = CR_YOUNG_SLOTS;
 
+	_Static_assert(CAPTURE_MAX_YOUNG_SLOTS == CR_YOUNG_SLOTS, "young journal size");
 	if (ncpu < 1)
 		ncpu = 1;
 	/* About 32 MB of journal at most, however many CPUs: 8192 slots each at least. */
 	while (slots > 8192 && (uint64_t)slots * (uint64_t)ncpu > (1u << 20))
 		slots /= 2;
+	if (young_slots)
+		slots = young_slots;
 	c->skel->rodata->young_slots = slots;
 	bpf_map__set_max_entries(c->skel->maps.young, (uint32_t)ncpu * slots);
 	bpf_map__set_max_entries(c->skel->maps.young_heads, (uint32_t)ncpu);
@@ -206,7 +209,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
-	size_maps(c, flows);
+	size_maps(c, flows, opts->young_slots);
 	capture_dns_size(c, opts);
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
 	c->skel->rodata->lose_close_port = opts->lose_close_port;
