@@ -107,9 +107,6 @@ struct {
 /* Seeded by userspace before attach; shared with it through the mmaped .bss. */
 __u64 next_conn_id = 1;
 
-/* Wake the consumer only when this much is waiting; otherwise it polls on its own timer. */
-const volatile __u64 wakeup_bytes = 256 * 1024;
-
 /* Fault injection for tests (recorder flag --skip-close-port); 0 leaves the check out. */
 const volatile __u16 skip_close_port = 0;
 
@@ -150,11 +147,18 @@ static __always_inline struct cr_event *event_reserve(void)
 	return e;
 }
 
+/*
+ * Never wake the consumer from here; it polls on its own timer (every 50 ms). A wakeup is an
+ * irq_work, which raises an interrupt on this CPU while the program still runs; when the
+ * program runs in process context with softirqs enabled (a socket's backlog processed in
+ * release_sock), the kernel runs pending softirqs on that interrupt's exit, nested inside the
+ * program, and every TCP state change in them is skipped: the kernel never runs a program
+ * nested in itself (docs/capture.md). Under a mass close that skipped hundreds of closes at
+ * a time, whenever a quarter of the ring was in use.
+ */
 static __always_inline void event_submit(struct cr_event *e)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 /*

@@ -160,7 +160,7 @@ uint32_t capture_default_max_flows(void)
  * connection cost low (bench/NOTES.md). UDP sockets and flows are fewer than TCP endpoints
  * on a busy server, and live at most the idle timeout: half and a quarter of the TCP size.
  */
-static void size_maps(struct capture *c, uint32_t flows)
+static void size_maps(struct capture *c, uint32_t flows, uint32_t young_slots)
 {
 	int ncpu = libbpf_num_possible_cpus();
 
@@ -169,11 +169,14 @@ static void size_maps(struct capture *c, uint32_t flows)
 	bpf_map__set_max_entries(c->skel->maps.udp_socks, flows / 4 > 1024 ? flows / 4 : 1024);
 	uint32_t slots = CR_YOUNG_SLOTS;
 
+	_Static_assert(CAPTURE_MAX_YOUNG_SLOTS == CR_YOUNG_SLOTS, "young journal size");
 	if (ncpu < 1)
 		ncpu = 1;
 	/* About 32 MB of journal at most, however many CPUs: 8192 slots each at least. */
 	while (slots > 8192 && (uint64_t)slots * (uint64_t)ncpu > (1u << 20))
 		slots /= 2;
+	if (young_slots)
+		slots = young_slots;
 	c->skel->rodata->young_slots = slots;
 	bpf_map__set_max_entries(c->skel->maps.young, (uint32_t)ncpu * slots);
 	bpf_map__set_max_entries(c->skel->maps.young_heads, (uint32_t)ncpu);
@@ -206,10 +209,8 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
-	size_maps(c, flows);
+	size_maps(c, flows, opts->young_slots);
 	capture_dns_size(c, opts);
-	/* Wake the consumer at a quarter full; below that it polls on its own timer. */
-	c->skel->rodata->wakeup_bytes = ring / 4;
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
 	c->skel->rodata->lose_close_port = opts->lose_close_port;
 	proc_capture_configure(c->skel, opts);
@@ -252,8 +253,8 @@ int capture_poll(struct capture *c, int timeout_ms)
 	if (n == -EINTR)
 		n = 0;
 	/*
-	 * BPF submits without a wakeup until a quarter of the ring is used, and poll() only
-	 * drains rings that woke it: so after every wait, drain whatever is there anyway.
+	 * BPF never wakes us (event_submit in bpf/connrec.bpf.c says why), and poll() only
+	 * drains rings that woke it: so after every wait, drain whatever is there.
 	 */
 	if (n >= 0) {
 		int m = ring_buffer__consume(c->rb);

@@ -30,6 +30,12 @@ struct capture_opts {
 	 */
 	uint16_t lose_close_port;
 	uint32_t proc_ring_size; /* bytes of the process-event ring, power of two; 0 = default */
+	/*
+	 * Slots per CPU of the young journal, a power of two (hidden flag --young-slots, so that
+	 * a test can make it lap with a few hundred connections); 0 = sized from the CPU count.
+	 */
+	uint32_t young_slots;
+#define CAPTURE_MAX_YOUNG_SLOTS 32768u /* CR_YOUNG_SLOTS in bpf/connrec_maps.h */
 	/* Leave the process-event programs out (hidden flag --no-proc-events, for benchmarks). */
 	bool no_proc_events;
 	uint32_t dns_ring_size; /* bytes, power of two; 0 = default (hidden flag --dns-ring-size) */

@@ -60,6 +60,13 @@ void young_closed(struct capture *c, uint64_t id);
  * and *sent counts the OPENs sent. -EOPNOTSUPP when the kernel refuses to run it.
  */
 int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *sent);
+/*
+ * Puts the connections of an answered batch that were not ready yet (not accepted, still
+ * connecting) or met a full ring back in the list, to be asked again a second later.
+ */
+void young_requeue(struct capture *c, const struct report_req *reqs, uint32_t n);
+/* Adds a connection found by the sweep to the list, as if read from the journal now. */
+void young_later(struct capture *c, uint64_t key, uint64_t id, uint8_t proto);
 
 /* ---- capture_maps.c ---- */
 

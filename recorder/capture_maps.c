@@ -247,21 +247,46 @@ int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp
 
 #define SWEEP_CHUNK 1024
 
+/* What a map walk does with one tracked connection. */
+enum pick {
+	PICK_SKIP,  /* nothing to ask */
+	PICK_ASK,   /* ask report_opens about it now */
+	PICK_LATER, /* too young to ask: into the journal's list, asked when its second is up */
+};
+
 /*
- * Worth asking for: not reported or closing, started before the cutoff, and with an owner if
- * accepted (an unaccepted one waits). Listeners are here only if their OPEN met a full ring.
+ * The sweep that stands in for a lapped journal: every connection not reported or closing
+ * yet. One that began within the last second goes to the list like a journal entry would
+ * (skipped, it would never be asked about); an unaccepted one is asked, and comes back as
+ * not ready, into the list too. Listeners are here only if their OPEN met a full ring.
  */
-static bool wants_report(const struct tcp_flow *f, uint64_t started_before)
+static enum pick pick_report(const struct tcp_flow *f, uint64_t started_before)
 {
-	return f->opened == FLOW_NEW && f->start_ns < started_before &&
-	       (f->direction != CR_DIR_IN || f->has_pid);
+	if (f->opened != FLOW_NEW)
+		return PICK_SKIP;
+	return f->start_ns < started_before ? PICK_ASK : PICK_LATER;
 }
 
 /* Reported open: the audit asks whether its socket closed unseen (report_tcp). */
-static bool wants_audit(const struct tcp_flow *f, uint64_t unused)
+static enum pick pick_audit(const struct tcp_flow *f, uint64_t unused)
 {
 	(void)unused;
-	return f->opened == FLOW_OPEN_SENT;
+	return f->opened == FLOW_OPEN_SENT ? PICK_ASK : PICK_SKIP;
+}
+
+/*
+ * One batch of a map walk. The sweep that stands in for a lapped journal puts what was not
+ * ready (not accepted yet) or met a full ring back into the journal's list, as the list's
+ * own batches do: dropped, such a connection would only be stored at its close.
+ */
+static int sweep_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *sent,
+		       bool requeue)
+{
+	int err = report_batch(c, reqs, n, sent);
+
+	if (!err && requeue)
+		young_requeue(c, reqs, n);
+	return err;
 }
 
 /* UDP sockets' first flows not reported yet, for the sweep. */
@@ -279,12 +304,16 @@ static void pick_unreported(void *ctx, const void *k, const void *v)
 	struct udp_unreported *p = ctx;
 	const struct udp_sock_state *us = v;
 
-	if (!us->first.id || us->opened != FLOW_NEW || us->start_ns >= p->started_before || p->err)
+	if (!us->first.id || us->opened != FLOW_NEW || p->err)
 		return;
+	if (us->start_ns >= p->started_before) {
+		young_later(p->c, *(const uint64_t *)k, us->first.id, CR_PROTO_UDP);
+		return;
+	}
 	p->reqs[p->n++] = (struct report_req){ .key = *(const uint64_t *)k, .id = us->first.id,
 					       .proto = CR_PROTO_UDP };
 	if (p->n == CR_REPORT_BATCH) {
-		p->err = report_batch(p->c, p->reqs, p->n, p->sent);
+		p->err = sweep_batch(p->c, p->reqs, p->n, p->sent, true);
 		p->n = 0;
 	}
 }
@@ -295,17 +324,17 @@ static int sweep_udp_opens(struct capture *c, uint64_t started_before, int *sent
 	int err = map_walk(c->skel->maps.udp_socks, pick_unreported, &p);
 
 	if (!err && !p.err && p.n)
-		p.err = report_batch(c, p.reqs, p.n, sent);
+		p.err = sweep_batch(c, p.reqs, p.n, sent, true);
 	return err ? err : p.err;
 }
 
 /*
  * Reads the whole map, in chunks of entries per system call, and asks report_opens about each
- * entry WANTS picks, in batches. Costs about 0.3 s of CPU per million tracked connections.
+ * entry PICK says to ask now, in batches. Costs about 0.3 s of CPU per million tracked connections.
  * The fallback when the young journal lapped (capture_young.c), and the audit.
  */
-static int walk_tcp_flows(struct capture *c, bool (*wants)(const struct tcp_flow *, uint64_t),
-			  uint64_t started_before, int *sent)
+static int walk_tcp_flows(struct capture *c, enum pick (*pick)(const struct tcp_flow *, uint64_t),
+			  uint64_t started_before, int *sent, bool requeue)
 {
 	int fd = bpf_map__fd(c->skel->maps.tcp_flows);
 	uint64_t *keys = calloc(SWEEP_CHUNK, sizeof(*keys));
@@ -333,18 +362,22 @@ static int walk_tcp_flows(struct capture *c, bool (*wants)(const struct tcp_flow
 		}
 		first = false;
 		for (__u32 i = 0; i < count && !err; i++) {
-			if (!wants(&vals[i], started_before))
+			enum pick what = pick(&vals[i], started_before);
+
+			if (what == PICK_LATER)
+				young_later(c, keys[i], vals[i].id, CR_PROTO_TCP);
+			if (what != PICK_ASK)
 				continue;
 			reqs[n++] = (struct report_req){ .key = keys[i], .id = vals[i].id,
 							 .proto = CR_PROTO_TCP };
 			if (n == CR_REPORT_BATCH) {
-				err = report_batch(c, reqs, n, sent);
+				err = sweep_batch(c, reqs, n, sent, requeue);
 				n = 0;
 			}
 		}
 	}
 	if (!err && n)
-		err = report_batch(c, reqs, n, sent);
+		err = sweep_batch(c, reqs, n, sent, requeue);
 out:
 	free(keys);
 	free(vals);
@@ -353,7 +386,7 @@ out:
 
 int capture_sweep_opens(struct capture *c, uint64_t started_before, int *sent)
 {
-	int err = walk_tcp_flows(c, wants_report, started_before, sent);
+	int err = walk_tcp_flows(c, pick_report, started_before, sent, true);
 
 	return err ? err : sweep_udp_opens(c, started_before, sent);
 }
@@ -362,5 +395,5 @@ int capture_audit_opens(struct capture *c)
 {
 	int sent = 0;
 
-	return walk_tcp_flows(c, wants_audit, 0, &sent);
+	return walk_tcp_flows(c, pick_audit, 0, &sent, false);
 }

@@ -233,15 +233,20 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
 	return 0;
 }
 
-/* Asks about one batch taken from the FIFO; the ones not ready go back, with now as seen. */
-static int report_fifo_batch(struct capture *c, struct report_req *reqs, uint32_t n, int64_t now,
-			     int *sent)
+void young_later(struct capture *c, uint64_t key, uint64_t id, uint8_t proto)
 {
 	struct young *y = c->young;
-	int err = report_batch(c, reqs, n, sent);
+	struct young_ent e = { .key = key, .id = id, .seen_ns = boot_ns(), .proto = proto };
 
-	if (err)
-		return err;
+	if (push(y, &e))
+		y->need_sweep = true;
+}
+
+void young_requeue(struct capture *c, const struct report_req *reqs, uint32_t n)
+{
+	struct young *y = c->young;
+	int64_t now = boot_ns();
+
 	for (uint32_t i = 0; i < n; i++) {
 		struct young_ent e = { .key = reqs[i].key, .id = reqs[i].id, .seen_ns = now,
 				       .proto = (uint8_t)reqs[i].proto, .retry = true };
@@ -250,14 +255,22 @@ static int report_fifo_batch(struct capture *c, struct report_req *reqs, uint32_
 		    push(y, &e))
 			y->need_sweep = true;
 	}
-	return 0;
+}
+
+/* Asks about one batch taken from the FIFO; the ones not ready go back, with now as seen. */
+static int report_fifo_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *sent)
+{
+	int err = report_batch(c, reqs, n, sent);
+
+	if (!err)
+		young_requeue(c, reqs, n);
+	return err;
 }
 
 int capture_report_opens(struct capture *c, uint64_t started_before)
 {
 	struct young *y = c->young;
 	struct report_req reqs[CR_REPORT_BATCH];
-	int64_t now = boot_ns();
 	size_t todo;
 	uint32_t n = 0;
 	int sent = 0, err = 0;
@@ -278,14 +291,14 @@ int capture_report_opens(struct capture *c, uint64_t started_before)
 			continue;
 		reqs[n++] = (struct report_req){ .key = e.key, .id = e.id, .proto = e.proto };
 		if (n == CR_REPORT_BATCH) {
-			err = report_fifo_batch(c, reqs, n, now, &sent);
+			err = report_fifo_batch(c, reqs, n, &sent);
 			n = 0;
 			if (err)
 				break;
 		}
 	}
 	if (!err && n)
-		err = report_fifo_batch(c, reqs, n, now, &sent);
+		err = report_fifo_batch(c, reqs, n, &sent);
 	if (!err && y->need_sweep) {
 		cr_warn("the recorder fell behind the kernel's list of new connections (%llu missed):"
 			" looking through all tracked connections once",

@@ -78,6 +78,7 @@ enum {
 	OPT_AUDIT_PERIOD,
 	OPT_PROC_RING_SIZE,
 	OPT_NO_PROC_EVENTS,
+	OPT_YOUNG_SLOTS,
 	OPT_ALLOW_UNSAFE_DIR,
 	OPT_SYSLOG_SOCKET,
 	OPT_SYSLOG_FACILITY,
@@ -139,6 +140,7 @@ static const struct opt record_options[] = {
 	{ .id = OPT_PROC_RING_SIZE, .name = "proc-ring-size", .arg = OPT_REQUIRED,
 	  .metavar = "BYTES" },
 	{ .id = OPT_NO_PROC_EVENTS, .name = "no-proc-events" },
+	{ .id = OPT_YOUNG_SLOTS, .name = "young-slots", .arg = OPT_REQUIRED, .metavar = "N" },
 	{ 0 },
 };
 
@@ -210,6 +212,11 @@ static int on_opt(void *ctx, const struct opt *opt, const char *arg)
 		o->capture.skip_close_port = (uint16_t)port;
 		break;
 	}
+	case OPT_YOUNG_SLOTS:
+		if (parse_u32(arg, 16, CAPTURE_MAX_YOUNG_SLOTS, &o->capture.young_slots) ||
+		    (o->capture.young_slots & (o->capture.young_slots - 1)))
+			return opt_bad_value(opt, arg, "expected a power of two, 16..32768");
+		break;
 	case OPT_NO_PROC_EVENTS:
 		o->capture.no_proc_events = true;
 		break;
