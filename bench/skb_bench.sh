@@ -51,7 +51,8 @@ command -v iperf3 >/dev/null 2>&1 || die "needs iperf3 (run make deps)"
 command -v bpftool >/dev/null 2>&1 || die "needs bpftool (run make deps)"
 
 PORT=$("${PY:-python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-iperf3 -s -B 127.0.0.1 -p "$PORT" >"$W/server.log" 2>&1 &
+# --forceflush: to a file, iperf3 holds "Server listening" in its buffer until it exits.
+iperf3 -s -B 127.0.0.1 -p "$PORT" --forceflush >"$W/server.log" 2>&1 &
 SRV_PID=$!
 # Ready when it listens (a probe client would count as a test and could run forever).
 n=0
