@@ -8,19 +8,22 @@
 #
 #   sh bench/skb_bench.sh            # needs root and iperf3; writes its section of RESULTS.md
 #
-# Knobs: SKB_SECS (one iperf3 run, whole seconds, default 5), SKB_ROUNDS (default 5), BENCH_RESULTS.
+# Knobs: SKB_SECS (one iperf3 run, whole seconds, default 5), SKB_ROUNDS (default 5),
+# SKB_STAT_SECS (the statistics run, default 1), BENCH_RESULTS.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
 CONNREC=${CONNREC_BIN:-$TOP/connrec}
 SECS=${SKB_SECS:-5}
 ROUNDS=${SKB_ROUNDS:-5}
+STAT_SECS=${SKB_STAT_SECS:-1}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 W=$(mktemp -d /tmp/connrec-skbbench.XXXXXX)
 REC_PID="" SRV_PID=""
 STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 say() { printf 'skb_bench: %s\n' "$*" >&2; }
 die() {
@@ -62,16 +65,20 @@ until grep -q 'Server listening' "$W/server.log" 2>/dev/null; do
 	sleep 0.1
 done
 
-# run NAME IPERF-ARGS...: one transfer; prints bits/s received.
+# run NAME SECS IPERF-ARGS...: one transfer; prints the bits/s received and the CPU the two
+# iperf3 processes used (percent of one core, iperf3's own host_total + remote_total).
 run() {
-	name=$1
-	shift
+	name=$1 t=$2
+	shift 2
 	# A bound on every run: a stuck transfer must not hold the shared lock.
-	timeout $((SECS + 30)) iperf3 -c 127.0.0.1 -p "$PORT" -t "$SECS" -J "$@" >"$W/$name.json" 2>&1 ||
+	timeout $((t + 30)) iperf3 -c 127.0.0.1 -p "$PORT" -t "$t" -J "$@" >"$W/$name.json" 2>&1 ||
 		die "iperf3 $*: $(tail -n 3 "$W/$name.json")"
 	"${PY:-python3}" -c 'import json, sys
 e = json.load(open(sys.argv[1]))["end"]
-print(int((e.get("sum_received") or e["sum"])["bits_per_second"]))' "$W/$name.json"
+s = e.get("sum_received") or e["sum"]
+bps = s["bits_per_second"] * (1 - s.get("lost_percent", 0) / 100)  # UDP: what arrived
+c = e["cpu_utilization_percent"]
+print(int(bps), round(c["host_total"] + c["remote_total"], 2))' "$W/$name.json"
 }
 
 rec_start() {
@@ -98,8 +105,8 @@ rec_stop() {
 hook_stats() {
 	ids=""
 	for f in /proc/"$REC_PID"/fdinfo/*; do
-		p=$(sed -n 's/^prog_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null)
-		[ -n "$p" ] || continue
+		p=$(sed -n 's/^prog_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null || true)
+		[ -n "$p" ] || continue # an fd closed meanwhile (set -e would end the script here)
 		bpftool prog show id "$p" 2>/dev/null | grep -q 'name on_skb_\(ingress\|egress\)' &&
 			ids="$ids $p"
 	done
@@ -120,44 +127,61 @@ args_of() {
 }
 
 : >"$W/ratios"
+# One recorder start per round (a start dumps every socket and process: seconds): each mode
+# off, then each mode on, then each mode off again. The BPF statistics cost a clock read or
+# two per program run, so they are on only for a separate short run per mode (STAT_SECS).
 for r in $(seq 1 "$ROUNDS"); do
 	for m in $MODES; do
 		# shellcheck disable=SC2046
-		off=$(run "off-$m-$r" $(args_of "$m"))
-		rec_start
+		run "off-$m-$r" "$SECS" $(args_of "$m") >"$W/off-$m"
+	done
+	rec_start
+	for m in $MODES; do
+		# shellcheck disable=SC2046
+		run "on-$m-$r" "$SECS" $(args_of "$m") >"$W/on-$m"
 		sysctl -q -w kernel.bpf_stats_enabled=1
 		s0=$(hook_stats)
 		# shellcheck disable=SC2046
-		on=$(run "on-$m-$r" $(args_of "$m"))
+		run "stat-$m-$r" "$STAT_SECS" $(args_of "$m") >/dev/null
 		s1=$(hook_stats)
 		sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
-		rec_stop
+		echo "$s0 $s1" >"$W/stat-$m"
+	done
+	rec_stop
+	for m in $MODES; do
 		# shellcheck disable=SC2046
-		offb=$(run "offb-$m-$r" $(args_of "$m"))
-		echo "$m $r $off $on $offb $s0 $s1" >>"$W/ratios"
-		say "$m round $r: off $off on $on off $offb bit/s"
+		offb=$(run "offb-$m-$r" "$SECS" $(args_of "$m"))
+		echo "$m $r $(cat "$W/off-$m") $(cat "$W/on-$m") $offb $(cat "$W/stat-$m")" >>"$W/ratios"
+		say "$m round $r: off $(cat "$W/off-$m") on $(cat "$W/on-$m") off $offb (bit/s, cpu%)"
 	done
 done
 
-# Per mode: the ratios' median, min and max; the hook's ns per packet and packets per second.
-summary=$(awk '{
-	ratio = $4 / (($3 + $5) / 2)
-	runs = $8 - $6; ns = $9 - $7
-	m = $1; n[m]++; r[m, n[m]] = ratio; off[m] += ($3 + $5) / 2; on[m] += $4
-	pk[m] += runs; t[m] += ns
+# Per mode: the ratios' median, min and max (throughput, and bits per CPU-second of iperf3);
+# the hooks' runs per second and ns per run from the statistics runs.
+# ratios: mode round off offcpu on oncpu offb offbcpu runs0 ns0 runs1 ns1
+summary=$(awk -v st="$STAT_SECS" '
+function sort_med(a, k,   i, j, x) {
+	for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j] < a[j - 1]; j--) {
+		x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+{
+	m = $1; k = ++n[m]
+	tr[m, k] = $5 / (($3 + $7) / 2)
+	ce[m, k] = ($5 / $6) / (($3 / $4 + $7 / $8) / 2)
+	off[m] += ($3 + $7) / 2; on[m] += $5
+	pk[m] += $11 - $9; t[m] += $12 - $10
 }
 END {
 	split("tcp tcp-mss udp", order, " ")
 	for (i = 1; i <= 3; i++) {
 		m = order[i]
 		if (!n[m]) continue
-		# insertion sort of the ratios for the median
-		for (a = 2; a <= n[m]; a++) for (b = a; b > 1 && r[m, b] < r[m, b - 1]; b--) {
-			x = r[m, b]; r[m, b] = r[m, b - 1]; r[m, b - 1] = x }
-		med = n[m] % 2 ? r[m, (n[m] + 1) / 2] : (r[m, n[m] / 2] + r[m, n[m] / 2 + 1]) / 2
-		printf "| %s | %.2f Gbit/s | %.2f Gbit/s | %.3f (%.3f-%.3f) | %.0f | %.1f |\n", m,
-			off[m] / n[m] / 1e9, on[m] / n[m] / 1e9, med, r[m, 1], r[m, n[m]],
-			pk[m] / n[m] / '"$SECS"', pk[m] ? t[m] / pk[m] : 0
+		for (k = 1; k <= n[m]; k++) { a[k] = tr[m, k]; b[k] = ce[m, k] }
+		mt = sort_med(a, n[m]); mc = sort_med(b, n[m])
+		printf "| %s | %.2f Gbit/s | %.2f Gbit/s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.0f | %.1f |\n",
+			m, off[m] / n[m] / 1e9, on[m] / n[m] / 1e9, mt, a[1], a[n[m]], mc, b[1], b[n[m]],
+			pk[m] / n[m] / st, pk[m] ? t[m] / pk[m] : 0
 	}
 }' "$W/ratios")
 
@@ -165,14 +189,18 @@ section=$(cat <<EOF
 <!-- skb_bench.sh begin -->
 ## Cost of the DNS hook on other packets (\`sh bench/skb_bench.sh\`)
 
-iperf3 over loopback, ${SECS} s per run, ${ROUNDS} rounds alternating off / on / off, $(nproc)
-cores, $DATE, commit $COMMIT. Ratio = on / mean(off before, off after), median (min-max).
-Hook ns/run: run_time_ns / run_cnt of \`on_skb_ingress\` and \`on_skb_egress\` together
-(kernel BPF statistics) during the on runs; hook runs/s counts every skb sent or delivered by a
-socket (data and ACKs, each once out and once in).
+iperf3 over loopback, ${SECS} s per run, ${ROUNDS} rounds (each: every mode off, every mode
+on, every mode off again; one recorder start per round), $(nproc) cores, $DATE, commit
+$COMMIT, load average before the run: $LOAD0. Ratio = on / mean(off before, off after),
+median (min-max). CPU-normalised ratio: the same with bits per CPU-second of the two iperf3
+processes (their own user + system time, which on loopback includes most of the softirq
+work), less sensitive to what else the machine runs. Hook runs/s and ns/run: run_cnt and
+run_time_ns of \`on_skb_ingress\` and \`on_skb_egress\` together (kernel BPF statistics,
+which add their own clock reads) during a separate ${STAT_SECS} s run per mode with the recorder
+on; every skb a socket sends or receives (data and ACKs) runs one of them once.
 
-| iperf3 | off | on | ratio | hook runs/s | hook ns/run |
-|---|---|---|---|---|---|
+| iperf3 | off | on | ratio | CPU-normalised ratio | hook runs/s | hook ns/run |
+|---|---|---|---|---|---|---|
 $summary
 <!-- skb_bench.sh end -->
 EOF
