@@ -176,4 +176,17 @@ cr_stop
 cr_eq "the recorder's DNS summary" 1 \
 	"$(grep -c 'DNS: 5 answers stored (0 without a known owner); not stored: 0 malformed' \
 		"$CR_TMP/recorder.err")"
+# The answers are evidence like the flows: the stopped store's checkpoints cover them.
+"$CONNREC_BIN" verify -d "$CR_DATA" >"$CR_TMP/verify.out" 2>&1 && st=0 || st=$?
+cr_eq "verify of the store with its DNS answers (exit status)" 0 "$st"
+[ "$st" -eq 0 ] || sed 's/^/    /' "$CR_TMP/verify.out"
+# ... so an answer added afterwards among them (a forged copy of the first one, with an id
+# below the checkpoint's mark) fails verify.
+seg=$(ls "$CR_DATA"/seg-*.db | tail -n 1)
+cr_eq "forged answer added" 1 "$(sqlite3 "$seg" "INSERT INTO dns SELECT id - 1, ts_ns, proc,
+	proto, family, laddr, lport, raddr, rport, flags, txid, 'www.forged.test', qtype, rcode
+	FROM dns WHERE id = (SELECT min(id) FROM dns) AND id > 1; SELECT changes()")"
+"$CONNREC_BIN" verify -d "$CR_DATA" >"$CR_TMP/verify2.out" 2>&1 && st=0 || st=$?
+sed 's/^/    verify: /' "$CR_TMP/verify2.out"
+cr_eq "verify after a forged answer was added (exit status)" 1 "$st"
 cr_finish

@@ -6,9 +6,11 @@
 # its socket calls sent and received; every flow is checked exactly, in the store and through
 # query (json state, --state REJ). Covers datagrams that reach a server before its flow
 # begins, a server socket with two peers (ended by the recorder's map walk), IPv6 and an
-# unconnected client.
+# unconnected client; and dig, a real resolver client, asking a closed port (REJ, its query
+# size out).
 set -eu
 . "$(dirname "$0")/lib.sh"
+cr_require_cmd dig
 cr_init
 cr_start
 
@@ -59,6 +61,28 @@ for l in open(sys.argv[1]):
 		sort)"
 cr_eq "query --state REJ: the refused client only" "$ref" \
 	"$(q -o csv --proto udp --pid "$pypid" --state REJ | sed 1d | cut -d, -f8)"
+
+# dig asking a port nothing listens on (the issue's example: such a query was stored as SF):
+# its one query out, of the size dig reports, nothing back, refused (dig's socket is connected).
+dig @127.0.0.1 -p "$closed" +tries=1 +time=1 +qr closed.test A >"$CR_TMP/dig.out" 2>&1 &
+digpid=$!
+cr_track "$digpid"
+wait "$digpid" || true
+cr_untrack "$digpid"
+cr_eq "dig was refused" 1 "$(grep -c 'connection refused' "$CR_TMP/dig.out")"
+qsize=$(sed -n 's/^;; QUERY SIZE: \([0-9]*\)$/\1/p' "$CR_TMP/dig.out")
+cr_gt "dig's query size" 0 "$qsize"
+cr_expect_rows "dig's udp flow, ended" 1 \
+	"SELECT count(*) FROM flows WHERE proto = 'udp' AND pid = $digpid AND reason IS NOT NULL" ||
+	true
+q -o json --proto udp --pid "$digpid" >"$CR_TMP/dig.json"
+cr_eq "dig to a closed port (direction|rport|bytes_out|bytes_in|state)" \
+	"out|$closed|$qsize|0|REJ" \
+	"$("$PY" -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print("|".join(str(r[k]) for k in ("direction", "rport", "bytes_out", "bytes_in", "state")))' \
+		"$CR_TMP/dig.json")"
 
 cr_stop
 cr_finish
