@@ -244,6 +244,43 @@ static int cmp_at(const void *a, const void *b)
 	return x->rid < y->rid ? -1 : x->rid > y->rid;
 }
 
+/*
+ * Rows come in commit order; verify reads them table by table, in rowid order. Grouped by
+ * table first (one pass), each table's rows are mostly in order already (a flush writes its
+ * conn rows by id): sorted only where they are not.
+ */
+static int sort_rows(struct ckpt_rows *r)
+{
+	size_t start[CKPT_T_COUNT + 1] = { 0 }, fill[CKPT_T_COUNT];
+	struct ckpt_row_at *by;
+
+	if (r->n < 2)
+		return 0;
+	by = malloc(r->n * sizeof(*by));
+	if (!by)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n; i++)
+		start[r->at[i].tbl + 1]++;
+	for (int t = 0; t < CKPT_T_COUNT; t++) {
+		start[t + 1] += start[t];
+		fill[t] = start[t];
+	}
+	for (size_t i = 0; i < r->n; i++)
+		by[fill[r->at[i].tbl]++] = r->at[i];
+	for (int t = 0; t < CKPT_T_COUNT; t++) {
+		for (size_t i = start[t] + 1; i < start[t + 1]; i++) {
+			if (by[i - 1].rid > by[i].rid) {
+				qsort(by + start[t], start[t + 1] - start[t], sizeof(*by), cmp_at);
+				break;
+			}
+		}
+	}
+	free(r->at);
+	r->at = by;
+	r->cap = r->n;
+	return 0;
+}
+
 static bool named(const struct ckpt_marks *m, const char *name)
 {
 	for (size_t i = 0; i < m->n; i++)
@@ -292,9 +329,11 @@ int ckpt_rows_digest(struct ckpt_rows *r, const struct ckpt_marks *marks,
 	md = EVP_MD_CTX_new();
 	if (!md)
 		return -ENOMEM;
-	/* Rows come in commit order; verify reads them table by table, in rowid order. */
-	if (r->n > 1)
-		qsort(r->at, r->n, sizeof(*r->at), cmp_at);
+	err = sort_rows(r);
+	if (err) {
+		EVP_MD_CTX_free(md);
+		return err;
+	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	f.n = 0;
 	for (int t = 0; t < CKPT_T_COUNT; t++) {

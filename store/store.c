@@ -145,6 +145,7 @@ static void store_free(struct store *s)
 	vec_free(&s->to_seal);
 	for (size_t i = 0; i < s->to_ckpt.n; i++) /* left when the sealing thread never ran */
 		ckpt_rows_free(&((struct ckpt_job *)vec_at(&s->to_ckpt, i))->rows);
+	ckpt_rows_free(&s->spare);
 	vec_free(&s->to_ckpt);
 	vec_free(&s->sealed);
 	vec_free(&s->vanished);

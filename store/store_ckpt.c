@@ -176,7 +176,10 @@ void ckpt_maybe_cut(struct store *s, bool force)
 	}
 	if (j.source == CKPT_FROM_MEMORY) {
 		j.rows = w->ck_rows; /* the job's from now on */
-		memset(&w->ck_rows, 0, sizeof(w->ck_rows));
+		pthread_mutex_lock(&s->mu);
+		w->ck_rows = s->spare; /* empty, or none */
+		memset(&s->spare, 0, sizeof(s->spare));
+		pthread_mutex_unlock(&s->mu);
 	} else {
 		ckpt_rows_truncate(&w->ck_rows, 0);
 		if (j.source == CKPT_FROM_FILE)
@@ -295,6 +298,15 @@ static int hash_from_memory(struct store *s, struct ckpt_job *j, struct sealrec 
 		cr_warn("store: checkpoint %" PRId64 " of segment %" PRIu32 " not made: %s", j->k,
 			j->seq,
 			err == -ESRCH ? "the one before it was not made" : strerror(-err));
+	/* Its buffers go back to the writer for a later interval, unless it has some. */
+	j->rows.n = j->rows.buf.n = 0;
+	j->rows.lost = false;
+	pthread_mutex_lock(&s->mu);
+	if (!s->spare.buf.cap && !s->spare.cap) {
+		s->spare = j->rows;
+		memset(&j->rows, 0, sizeof(j->rows));
+	}
+	pthread_mutex_unlock(&s->mu);
 	ckpt_rows_free(&j->rows);
 	return err;
 }

@@ -417,6 +417,11 @@ struct store {
 	struct anchor *anchor; /* the recorder's, may be NULL */
 	struct ckpt_writer ck;
 	struct ckpt_chain chain; /* the sealing thread's, or the closing one's once it is gone */
+	/*
+	 * Under mu: the buffers of the last interval hashed from memory, emptied, for the
+	 * writer's next one (memory already mapped: no page faults on the capture path).
+	 */
+	struct ckpt_rows spare;
 	int64_t ckpt_every_ns;
 	char key_path[PATH_MAX + 32];
 	bool key_required;   /* given explicitly: its absence is an error */
