@@ -19,7 +19,10 @@
  * grow, except conn and conn_end (the rowid is the connection id) and cgroup (the cgroup id),
  * whose rows below the last cut's mark the writer lists in ckpt_late. A table added to the
  * schema joins the end of this list (and, if its rowids do not only grow, the late list:
- * store_ckpt.c); older checkpoints name the tables they covered, so they stay checkable.
+ * store_ckpt.c), gets its entry in enum ckpt_table (ckpt.h, same order), and the writer
+ * serialises each row it inserts into it (ckpt_row_*(), ckpt_rows.h), or checkpoints hashed
+ * from memory miss its rows and verify fails them; older checkpoints name the tables they
+ * covered, so they stay checkable.
  */
 const char *const ckpt_tables[] = { "proc",	 "conn",      "conn_end", "gap", "run", "retention",
 				    "life",	 "life_exit", "cgroup",	  "dns", "dns_answer", NULL };
