@@ -26,10 +26,18 @@
  */
 #define TRUST_MAX_ADVANCE (1ull << 22)
 
+/*
+ * Records come in file order, so a hostile store can make the walk start again from k0 for
+ * each one: the epochs hashed in one query are capped too. Past it a file is checked
+ * instead of trusted, which is always safe.
+ */
+#define TRUST_MAX_HASHED (4 * TRUST_MAX_ADVANCE)
+
 /* The verification key given with --verify-key, and the last epoch key derived from it. */
 struct trust_key {
 	uint8_t k0[SEALKEY_LEN], key[SEALKEY_LEN];
-	uint64_t at; /* key is epoch at's */
+	uint64_t at;	 /* key is epoch at's */
+	uint64_t hashed; /* epochs hashed so far in this query */
 	char id[SEALKEY_ID_LEN + 1];
 };
 
@@ -72,12 +80,16 @@ static bool mac_ok(struct trust_key *k, const struct sealrec *r, const char *lin
 {
 	if (!r->keyed || strcmp(r->key_id, k->id))
 		return false;
+	if (r->epoch > SEALKEY_MAX_EPOCH)
+		return false;
 	if (r->epoch < k->at) {
 		memcpy(k->key, k->k0, sizeof(k->key));
 		k->at = 0;
 	}
-	if (r->epoch - k->at > TRUST_MAX_ADVANCE)
+	if (r->epoch - k->at > TRUST_MAX_ADVANCE ||
+	    k->hashed + (r->epoch - k->at) > TRUST_MAX_HASHED)
 		return false;
+	k->hashed += r->epoch - k->at;
 	sealkey_advance(k->key, k->at, r->epoch);
 	k->at = r->epoch;
 	return sealrec_mac_ok(r, line, k->key);

@@ -75,6 +75,13 @@ int sealkey_parse_verify(const char *s, uint8_t k0[SEALKEY_LEN], char id[SEALKEY
 int sealkey_verify_arg(const char *arg, char out[SEALKEY_VERIFY_LEN + 64]);
 /* The key id of k0. */
 void sealkey_id_of(const uint8_t k0[SEALKEY_LEN], char id[SEALKEY_ID_LEN + 1]);
+/*
+ * The highest epoch a verifier derives a key for. Keys are found by hashing forward from k0,
+ * one SHA-256 per epoch, so an epoch read from a hostile file must be bounded or verify would
+ * hash for years. 2^26 is a record every second for two years, or every 15 minutes (the
+ * default checkpoint interval) for nineteen centuries; about 10 s of hashing at worst.
+ */
+#define SEALKEY_MAX_EPOCH (1ull << 26)
 /* k[i] = SHA-256(k[i-1]), FROM_EPOCH -> TO_EPOCH in place (to >= from). */
 void sealkey_advance(uint8_t key[SEALKEY_LEN], uint64_t from_epoch, uint64_t to_epoch);
 /* HMAC-SHA256(key, text[0..len)). */

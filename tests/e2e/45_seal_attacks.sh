@@ -92,6 +92,17 @@ verify_case untouched 0 '^verify: OK' # without a key, as before
 echo "$VK" >"$CR_TMP/vk.file"
 verify_case untouched 0 '^history proven up to' --verify-key "@$CR_TMP/vk.file"
 
+# A record claiming a far epoch: keys are derived by hashing forward one epoch at a time, so an
+# unbounded epoch would keep verify hashing for years. It must fail, and finish (timeout's
+# status 124 is not the 1 expected).
+copy farepoch
+fa=$(ls "$CR_TMP"/farepoch/seg-*.db | tail -n 1)
+fl=$(sqlite3 "$fa" "SELECT line FROM anchor WHERE kind = 'checkpoint' ORDER BY id DESC LIMIT 1" |
+	sed 's/ epoch=[0-9]* / epoch=9000000000000000000 /')
+sqlite3 "$fa" "INSERT INTO anchor (ts_ns, kind, line) VALUES (1, 'checkpoint', '$fl')"
+timeout 120 "$CONNREC_BIN" verify -d "$CR_TMP/farepoch" --verify-key "$VK" >"$CR_TMP/farepoch.out" 2>&1 && st=0 || st=$?
+cr_eq "verify of a record with epoch 9e18 ends, and fails" 1 "$st"
+
 copy edited
 edit_conn "$(ls "$CR_TMP"/edited/seg-*.db | tail -n 1)"
 verify_case edited 1 "^FAIL $(basename "$act"): rows differ from its checkpoint" --verify-key "$VK"
