@@ -33,6 +33,15 @@
 
 /* A record of another store in the heads file is skipped; a damaged one counted. */
 #define TAMPER_NOTES_MAX 20
+/*
+ * Rows hashed for "hash=" checkpoint records in one run, counted as records times the rows of
+ * their segment: each such record hashes its segment's rows from the first, so records made up
+ * by the hundred thousand (a heads file is untrusted) would multiply the work. A recorder
+ * restarted on a segment makes one per cut until it rotates: a million-row segment with 100
+ * cuts is 1e8 (seconds of hashing); a segment that would pass the bound is not checked, and
+ * verify says why.
+ */
+#define CKPT_HASHED_MAX (1ull << 27)
 
 enum ck_state { CK_UNCHECKED, CK_MATCH, CK_DIFF, CK_ERROR };
 enum auth { AUTH_NONE, AUTH_OK, AUTH_BAD, AUTH_OTHER_KEY };
@@ -83,6 +92,10 @@ struct vseal {
 	size_t icap;
 	struct seg_rows *segrows;
 	size_t nsegrows;
+	uint64_t ckpt_hashed;	/* rows counted against CKPT_HASHED_MAX */
+	size_t ckpt_skipped;	/* "hash=" records not checked: past that bound */
+	uint64_t ckpt_skipped_cost;
+	char ckpt_skipped_in[80];
 	size_t malformed_store; /* lines in anchor tables that do not parse */
 	char malformed_in[80];
 	size_t heads_lines, heads_malformed, heads_start, heads_stop, heads_tamper;
@@ -612,7 +625,7 @@ static void check_checkpoints(struct vseal *vs, const struct vs_seg *seg, sqlite
 	int64_t *ks = NULL;
 	struct ckpt_marks *marks = NULL;
 	uint8_t(*hashes)[CKPT_HASH_LEN] = NULL;
-	uint64_t *rows = NULL;
+	uint64_t *rows = NULL, segrows, cost;
 	int err;
 
 	if (!which)
@@ -627,6 +640,18 @@ static void check_checkpoints(struct vseal *vs, const struct vs_seg *seg, sqlite
 	}
 	if (!m)
 		goto cleanup;
+	segrows = count_rows(db);
+	cost = segrows && m > UINT64_MAX / segrows ? UINT64_MAX : m * segrows;
+	if (cost > CKPT_HASHED_MAX - vs->ckpt_hashed) {
+		for (size_t j = 0; j < m; j++)
+			vs->recs[which[j]].state = CK_ERROR;
+		if (!vs->ckpt_skipped++) {
+			snprintf(vs->ckpt_skipped_in, sizeof(vs->ckpt_skipped_in), "%s", seg->name);
+			vs->ckpt_skipped_cost = cost;
+		}
+		goto cleanup;
+	}
+	vs->ckpt_hashed += cost;
 	ks = calloc(m, sizeof(*ks));
 	marks = calloc(m, sizeof(*marks));
 	hashes = calloc(m, sizeof(*hashes));
@@ -1053,6 +1078,12 @@ int vseal_finish(struct vseal *vs, const struct vs_seg *segs, size_t n,
 		check_macs(vs);
 	report_sources(vs);
 	report_tamper_lines(vs, segs, n);
+	if (vs->ckpt_skipped)
+		problem(vs, vs->ckpt_skipped_in,
+			"its checkpoint records (hash=) not checked: they would hash %" PRIu64
+			" rows, past verify's bound of %llu per run (records multiplied to slow it "
+			"down?); segments so: %zu",
+			vs->ckpt_skipped_cost, CKPT_HASHED_MAX, vs->ckpt_skipped);
 	if (vs->malformed_store)
 		problem(vs, vs->malformed_in, "%zu malformed records in anchor tables",
 			vs->malformed_store);
