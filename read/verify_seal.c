@@ -16,11 +16,13 @@
  * a record that is only in the store shows consistency, nothing more.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -348,9 +350,35 @@ static void report_tamper_lines(struct vseal *vs, const struct vs_seg *segs, siz
 	}
 }
 
+/*
+ * The heads file, when it is a regular file (a symlink to one is fine: the user named it).
+ * O_NONBLOCK: opening a FIFO without a writer would wait forever.
+ */
+static FILE *open_heads(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), flags;
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static void read_heads(struct vseal *vs)
 {
-	FILE *f = fopen(vs->o.heads_file, "re");
+	FILE *f = open_heads(vs->o.heads_file);
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t len;
@@ -427,13 +455,11 @@ int vseal_new(const struct vseal_opts *o, struct vseal **out, char *err, size_t 
 	}
 	if (o->heads_file) {
 		/* Read once the segments say which store this is; here only whether it can be. */
-		FILE *f = fopen(o->heads_file, "re");
+		FILE *f = open_heads(o->heads_file);
 
-		if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		if (!f) {
 			snprintf(err, errlen, "cannot read %s: %s", o->heads_file,
-				 f ? "not a regular file" : strerror(errno));
-			if (f)
-				fclose(f);
+				 errno == EINVAL ? "not a regular file" : strerror(errno));
 			rc = -EINVAL;
 			goto fail;
 		}

@@ -120,6 +120,7 @@ for t in "verify -d $F|1|FAIL seg-00000003.db.zst: cannot read: a symbolic link"
 	"query -f $tmp/fifo-wal/seg-00000002.db|1|seg-00000002.db: .*not a regular file; skipped" \
 	"verify -f $tmp/fifo-wal/seg-00000002.db|1|FAIL seg-00000002.db: .*not a regular file" \
 	"query -f $tmp/link.db|1|link.db: a symbolic link" \
+	"verify -f $S/seg-00000002.db --heads $F/seg-00000004.db.zst|1|cannot read .*: not a regular file" \
 	"status -d $tmp/fifo-status|1|"; do
 	cmd=${t%%|*}
 	rest=${t#*|}
