@@ -5,11 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "schema_values.h"
 
 #define NS_PER_S 1000000000LL
 #define CHAIN_MAX 16 /* CNAME links followed from the question; resolvers stop sooner */
+/*
+ * A file may hold a million answers for one address: looking at each of them for each of a
+ * million flows took hours. The answers of an address are kept sorted twice (by time, and by
+ * owner then time) with the latest expiry of each block of B1 and B2 of them, so that the
+ * newest answer valid at a time is found by skipping whole blocks: a few hundred steps.
+ */
+#define B1 64
+#define B2 (64 * B1)
 
 /* One answer that may name flows to one address. */
 struct cand {
@@ -25,6 +36,11 @@ struct addr_slot {
 	bool used;
 	struct cand *c;
 	size_t n, cap;
+	/* Built at a look when answers were added since (a new segment): c sorted by (ts,
+	 * dns_id), a copy by (pid, ts, dns_id), and the latest until of each block of both. */
+	size_t sorted;
+	struct cand *byp;
+	int64_t *b1, *b2, *pb1, *pb2;
 };
 
 struct id_slot {
@@ -42,6 +58,12 @@ struct name_index {
 	size_t nnames, cap_names;
 };
 
+/*
+ * Addresses and ids come from the file, and mix() is invertible: without a secret in the hash a
+ * file could put every address in one chain of the table (quadratic inserts and lookups).
+ */
+static uint64_t seed;
+
 static uint64_t mix(uint64_t h)
 {
 	h ^= h >> 33;
@@ -56,7 +78,7 @@ static uint64_t addr_hash(uint32_t host, uint32_t netns, const uint8_t addr[16])
 
 	memcpy(&a, addr, 8);
 	memcpy(&b, addr + 8, 8);
-	return mix(mix(a ^ ((uint64_t)host << 32 | netns)) ^ b);
+	return mix(mix(a ^ seed ^ ((uint64_t)host << 32 | netns)) ^ b);
 }
 
 static void to16(uint8_t out[16], const uint8_t *addr, size_t len)
@@ -77,6 +99,8 @@ int names_new(struct name_index **out)
 	*out = NULL;
 	if (!ni)
 		return -ENOMEM;
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = mix((uint64_t)time(NULL) ^ (uint64_t)getpid() << 32) | 1;
 	ni->nslots = ni->nids = 256;
 	ni->slots = calloc(ni->nslots, sizeof(*ni->slots));
 	ni->ids = calloc(ni->nids, sizeof(*ni->ids));
@@ -92,8 +116,14 @@ void names_free(struct name_index *ni)
 {
 	if (!ni)
 		return;
-	for (size_t i = 0; i < ni->nslots; i++)
+	for (size_t i = 0; i < ni->nslots; i++) {
 		free(ni->slots[i].c);
+		free(ni->slots[i].byp);
+		free(ni->slots[i].b1);
+		free(ni->slots[i].b2);
+		free(ni->slots[i].pb1);
+		free(ni->slots[i].pb2);
+	}
 	free(ni->slots);
 	free(ni->ids);
 	for (size_t i = 0; i < ni->nnames; i++)
@@ -106,7 +136,7 @@ void names_free(struct name_index *ni)
 
 static struct id_slot *id_find(struct id_slot *v, size_t n, uint32_t host, int64_t id)
 {
-	size_t i = mix((uint64_t)id ^ ((uint64_t)host << 48)) & (n - 1);
+	size_t i = mix(mix((uint64_t)id ^ ((uint64_t)host << 48) ^ seed)) & (n - 1);
 
 	while (v[i].used && (v[i].id != id || v[i].host != host))
 		i = (i + 1) & (n - 1);
@@ -314,37 +344,130 @@ int names_add(struct name_index *ni, uint32_t host, const struct sr_dns *d)
 	return 0;
 }
 
-/* Whether a beats b for a flow of pid: same process, then later, then the higher id. */
-static bool better(const struct cand *a, const struct cand *b, uint32_t pid)
+static int cmp_time(const void *a, const void *b)
 {
-	bool a_own = pid && a->pid == pid, b_own = pid && b->pid == pid;
+	const struct cand *x = a, *y = b;
 
-	if (a_own != b_own)
-		return a_own;
-	if (a->ts != b->ts)
-		return a->ts > b->ts;
-	return a->dns_id > b->dns_id;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->dns_id < y->dns_id ? -1 : x->dns_id > y->dns_id;
 }
 
-const struct flow_name *names_for_flow(const struct name_index *ni, const struct flow *f)
+static int cmp_owner(const void *a, const void *b)
 {
-	const struct addr_slot *s;
-	const struct cand *best = NULL;
+	const struct cand *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return cmp_time(a, b);
+}
+
+/* The latest until of each block of size bs of v[0..n). */
+static void block_max(const struct cand *v, size_t n, size_t bs, int64_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (i % bs == 0 || v[i].until > out[i / bs])
+			out[i / bs] = v[i].until;
+}
+
+static int slot_index(struct addr_slot *s)
+{
+	size_t n1 = s->n / B1 + 1, n2 = s->n / B2 + 1;
+
+	free(s->byp);
+	free(s->b1);
+	free(s->b2);
+	free(s->pb1);
+	free(s->pb2);
+	s->byp = malloc(s->n * sizeof(*s->byp));
+	s->b1 = malloc(n1 * sizeof(*s->b1));
+	s->pb1 = malloc(n1 * sizeof(*s->pb1));
+	s->b2 = malloc(n2 * sizeof(*s->b2));
+	s->pb2 = malloc(n2 * sizeof(*s->pb2));
+	s->sorted = 0;
+	if (!s->byp || !s->b1 || !s->pb1 || !s->b2 || !s->pb2)
+		return -ENOMEM;
+	qsort(s->c, s->n, sizeof(*s->c), cmp_time);
+	memcpy(s->byp, s->c, s->n * sizeof(*s->byp));
+	qsort(s->byp, s->n, sizeof(*s->byp), cmp_owner);
+	block_max(s->c, s->n, B1, s->b1);
+	block_max(s->c, s->n, B2, s->b2);
+	block_max(s->byp, s->n, B1, s->pb1);
+	block_max(s->byp, s->n, B2, s->pb2);
+	s->sorted = s->n;
+	return 0;
+}
+
+/* The last i in [lo, hi) whose answer is still valid at t, or SIZE_MAX; blocks that expired
+ * before t are skipped whole. */
+static size_t last_valid(const struct cand *v, const int64_t *b1, const int64_t *b2, size_t lo,
+			 size_t hi, int64_t t)
+{
+	size_t i = hi;
+
+	while (i > lo) {
+		if (i % B2 == 0 && i >= lo + B2 && b2[i / B2 - 1] < t) {
+			i -= B2;
+		} else if (i % B1 == 0 && i >= lo + B1 && b1[i / B1 - 1] < t) {
+			i -= B1;
+		} else if (v[--i].until >= t) {
+			return i;
+		}
+	}
+	return SIZE_MAX;
+}
+
+/* The first i in [lo, hi) of v at which before(v[i]) is false (v partitioned by it). */
+static size_t first_not(const struct cand *v, size_t lo, size_t hi, uint32_t pid, int64_t t,
+			bool by_pid_only)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		bool before = v[mid].pid < pid ||
+			      (!by_pid_only && v[mid].pid == pid && v[mid].ts <= t);
+
+		if (before)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The answer that names a flow, of those valid at its start: its owner's over another
+ * process's, then the newest, then the higher id. The owner's is the last valid one of its run
+ * in byp, the other the last valid one of c given by the start.
+ */
+const struct flow_name *names_for_flow(struct name_index *ni, const struct flow *f)
+{
+	struct addr_slot *s;
+	size_t lo, hi, i;
 	uint8_t a[16];
 
 	if (f->dir == CR_DIR_LISTEN || (f->raddr_len != 4 && f->raddr_len != 16) || !ni->nused)
 		return NULL;
 	to16(a, f->raddr, f->raddr_len);
 	s = slot_find(ni->slots, ni->nslots, f->host, f->netns, a);
-	if (!s->used)
+	if (!s->used || !s->n)
 		return NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct cand *c = &s->c[i];
-
-		if (c->ts > f->start_ns || f->start_ns > c->until)
-			continue;
-		if (!best || better(c, best, f->pid))
-			best = c;
+	if (s->sorted != s->n && slot_index(s))
+		return NULL; /* out of memory: the flow goes unnamed */
+	if (f->pid) {
+		lo = first_not(s->byp, 0, s->n, f->pid, 0, true);
+		hi = first_not(s->byp, lo, s->n, f->pid, f->start_ns, false);
+		i = last_valid(s->byp, s->pb1, s->pb2, lo, hi, f->start_ns);
+		if (i != SIZE_MAX)
+			return s->byp[i].name;
 	}
-	return best ? best->name : NULL;
+	for (lo = 0, hi = s->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->c[mid].ts <= f->start_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	i = last_valid(s->c, s->b1, s->b2, 0, lo, f->start_ns);
+	return i != SIZE_MAX ? s->c[i].name : NULL;
 }

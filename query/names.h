@@ -34,6 +34,6 @@ void names_free(struct name_index *ni);
 int names_add(struct name_index *ni, uint32_t host, const struct sr_dns *d);
 
 /* The name of a flow, or NULL. Valid until names_free(). */
-const struct flow_name *names_for_flow(const struct name_index *ni, const struct flow *f);
+const struct flow_name *names_for_flow(struct name_index *ni, const struct flow *f);
 
 #endif /* CONNREC_QUERY_NAMES_H */

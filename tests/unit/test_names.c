@@ -56,7 +56,7 @@ static struct flow out_to(const uint8_t *a, int64_t start, uint32_t pid, uint32_
 	return f;
 }
 
-static const char *rname(const struct name_index *ni, struct flow f)
+static const char *rname(struct name_index *ni, struct flow f)
 {
 	const struct flow_name *n = names_for_flow(ni, &f);
 
