@@ -541,6 +541,16 @@ run "$BIN" verify -f "$tmp/many.db" --heads "$tmp/heads"
 [ $rc -eq 1 ] && [ "$(grep -c "rows differ from its checkpoint" "$tmp/o")" -eq 3 ] && ! grep -q "not checked" "$tmp/o" &&
 	ok || { no "3 checkpoint records: verify: exit $rc, not each checked"; cat "$tmp/o" "$tmp/e"; }
 
+# The same in a small segment with 100,000 ckpt_late rows, which each record reads once per
+# table (no index): 20,000 records read 2e10 rows.
+cp "$S/seg-00000002.db" "$tmp/late.db"
+sqlite3 "$tmp/late.db" "INSERT INTO meta VALUES ('store_id', '$ID');
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+	INSERT INTO ckpt_late SELECT NULL, 2, 'conn', i FROM n" || exit 1
+heads 20000
+run "$BIN" verify -f "$tmp/late.db" --heads "$tmp/heads"
+[ $rc -eq 1 ] && grep -q "^FAIL late.db: its checkpoint records (hash=) not checked: .* past verify's bound" "$tmp/o" &&
+	ok || { no "20000 checkpoint records, 100000 late rows: verify: exit $rc"; grep -v "cannot check" "$tmp/o" | tail -5; cat "$tmp/e"; }
 # 100,000 records whose lines agree in the low bits of an unkeyed hash: indexing them walked one
 # chain (a minute); the index's hash now has a secret.
 python3 tests/tools/fnvcollide.py 100000 $ID >"$tmp/heads" || exit 1
