@@ -30,6 +30,8 @@
 
 #define COMMIT_PERIOD_NS (200 * 1000000LL)  /* rows reach the store within ~this */
 #define POLL_MS 50			     /* consumer timer when BPF does not wake us */
+#define BUSY_POLL_MS 1			     /* ... and while the last wait found a burst */
+#define BUSY_EVENTS 256			     /* what counts as a burst */
 #define UDP_SCAN_PERIOD_NS (5 * TS_NSEC_PER_SEC)
 /*
  * TCP connections still open after OPEN_AGE_NS get their OPEN stored (checked every
@@ -460,15 +462,21 @@ static int run(struct recorder *r, const struct record_opts *o)
 	int64_t next_open_scan = now_mono() + OPEN_SCAN_PERIOD_NS;
 	int64_t next_audit = now_mono() + o->audit_period_ns;
 	int last_err = 0;
+	int wait_ms = POLL_MS;
 
 	while (!stop_requested) {
-		int n = capture_poll(r->cap, POLL_MS);
+		int n = capture_poll(r->cap, wait_ms);
 		int64_t now = now_mono();
 
 		if (n < 0) {
 			cr_err("reading the ring buffer failed: %s", strerror(-n));
 			return n;
 		}
+		/*
+		 * BPF never wakes us, so a burst (a mass close) has only the ring to wait in until
+		 * the timer: while a wait finds one, drain again after a millisecond, not 50.
+		 */
+		wait_ms = n >= BUSY_EVENTS ? BUSY_POLL_MS : POLL_MS;
 		if (now >= next_udp_scan) {
 			r->end_reason = CR_END_IDLE;
 			capture_end_udp_idle(r->cap, (uint64_t)(now_boot() - o->udp_idle_ns),
