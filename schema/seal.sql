@@ -1,10 +1,15 @@
 -- SPDX-License-Identifier: MIT
 -- Statements run when a segment is sealed, before it is hashed and compressed.
 --
--- Deliberately no secondary indexes (measured, see docs/store.md "Why sealed segments have no
--- indexes"): a query reads a sealed segment by decompressing it whole and checking it with
--- PRAGMA quick_check, and both cost in proportion to the file's size. Indexes on start_ns,
--- lport, rport and raddr doubled that size (107 -> 50 bytes per flow raw, 29 -> 15 compressed)
--- and made queries slower, not faster: --port over three 330k-flow segments took 0.56 s with
--- them and 0.51 s without; a full count 0.65 s and 0.45 s. Which segments a query opens is
--- decided by their time range in meta, and within a segment a scan is cheap.
+-- No general secondary indexes (measured, see docs/store.md "Why sealed segments have no
+-- indexes"): when a query decompressed a sealed segment whole, indexes on start_ns, lport,
+-- rport and raddr doubled its size and made queries slower. Sealed segments are now read in
+-- place, page by page, so an index costs only the pages a query reads through it.
+--
+-- conn_unfolded lists the conn rows that do not hold a whole lifetime on their own: carried
+-- copies of flows open at a rotation, and rows whose end is elsewhere (in conn_end, in a
+-- later segment, or never seen). A --count counts the others in SQL and merges only these;
+-- without the index that merge pass scans every page of conn a second time to find the few.
+-- Its WHERE is written exactly as the reader's (read/store_read_where.c, folded_sql) so that
+-- SQLite's planner sees that the query implies it.
+CREATE INDEX conn_unfolded ON conn(id) WHERE NOT ((flags & 2) = 0 AND reason IS NOT NULL);
