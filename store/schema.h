@@ -9,8 +9,8 @@ extern const unsigned schema_sql_count;
 
 /*
  * schema/seal.sql: statements run in the sealing transaction, before a segment is hashed.
- * None today (seal.sql says why there are no indexes); the evidence reader accepts whatever
- * they would create, so adding some later needs no reader change.
+ * Two partial indexes on conn today (seal.sql says why); the evidence reader accepts any
+ * subset of what they create, so segments sealed before or after a change all read.
  */
 extern const char *const seal_sql[];
 extern const unsigned seal_sql_count;
