@@ -60,6 +60,7 @@ int query_out_close(FILE *f)
 
 static void query_free(struct query *q)
 {
+	query_trust_free(q); /* first: its thread reads the slots' paths */
 	for (size_t i = 0; i < q->n_slots; i++) {
 		sr_close(q->slots[i].seg);
 		free(q->slots[i].path);
@@ -77,7 +78,6 @@ static void query_free(struct query *q)
 	who_free(&q->who);
 	names_free(q->names);
 	flow_filter_free(&q->ff);
-	query_trust_free(q);
 }
 
 int query_run(int argc, char **argv)
@@ -110,6 +110,8 @@ int query_run(int argc, char **argv)
 		goto cleanup;
 	}
 	query_plan(&q);
+	if (!(q.open_flags & SR_OPEN_NO_CHECK))
+		query_trust_prefetch(&q);
 	p = out_find(q.format);
 	o = (struct out_ctx){ .f = stdout,
 			      .hosts = q.hosts,

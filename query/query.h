@@ -81,6 +81,7 @@ struct query {
 	struct sr_conn_filter sf;
 	/* state */
 	struct trust_key *trust_key; /* trust.c's, once needed */
+	struct trust_hasher *hasher; /* trust.c's, while it hashes ahead */
 	struct slot *slots;
 	size_t n_slots;
 	char **hosts;
@@ -159,6 +160,8 @@ void query_report_checks(const struct query *q);
  * warned) it is checked.
  */
 bool query_trust(struct query *q, struct slot *s);
+/* Starts hashing, in a second thread, the files query_trust() will hash (after planning). */
+void query_trust_prefetch(struct query *q);
 void query_trust_free(struct query *q);
 
 /* remote.c: the server's segments as slots (seg NULL, remote set); -EREMOTEIO is reported. */

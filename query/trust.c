@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +42,151 @@ struct trust_key {
 	char id[SEALKEY_ID_LEN + 1];
 };
 
+/*
+ * The SHA-256 of the files the query will read and may trust, computed by a second thread in
+ * slot order while the first thread reads segments: hashing a file is as long as reading it,
+ * and the two overlap. A slot's hash is taken from here when the thread got to it; the
+ * reader waits for it otherwise. Nothing is shared but these arrays, under the mutex.
+ */
+struct trust_hasher {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char **paths; /* NULL: not hashed ahead */
+	char (*hex)[65];
+	uint64_t *size;
+	int *state; /* 0 to do, 1 done, -1 failed */
+	size_t n;
+	bool stop;
+};
+
+static void *hash_ahead(void *arg)
+{
+	struct trust_hasher *h = arg;
+
+	for (size_t i = 0; i < h->n; i++) {
+		struct stat st;
+		char hex[65];
+		int ok;
+
+		pthread_mutex_lock(&h->mu);
+		ok = !h->stop;
+		pthread_mutex_unlock(&h->mu);
+		if (!ok)
+			break;
+		if (!h->paths[i])
+			continue;
+		ok = !stat(h->paths[i], &st) && !seg_hash_file(h->paths[i], hex);
+		pthread_mutex_lock(&h->mu);
+		if (ok) {
+			memcpy(h->hex[i], hex, sizeof(hex));
+			h->size[i] = (uint64_t)st.st_size;
+		}
+		h->state[i] = ok ? 1 : -1;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+	}
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < h->n; i++)
+		if (!h->state[i])
+			h->state[i] = -1; /* stopped: the reader hashes it itself */
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Whether s is a sealed .zst that the next slot, of its host, may vouch for. */
+static bool candidate(const struct query *q, const struct slot *s)
+{
+	size_t i = (size_t)(s - q->slots), plen = strlen(s->path);
+	const struct slot *t = i + 1 < q->n_slots ? &q->slots[i + 1] : NULL;
+
+	if (!s->meta.sealed || plen < 4 || strcmp(s->path + plen - 4, ".zst"))
+		return false;
+	return t && !strcmp(t->meta.host, s->meta.host) &&
+	       t->meta.segment_id == s->meta.segment_id + 1;
+}
+
+static void hasher_free(struct trust_hasher *h)
+{
+	free(h->paths);
+	free(h->hex);
+	free(h->size);
+	free(h->state);
+	free(h);
+}
+
+void query_trust_prefetch(struct query *q)
+{
+	struct trust_hasher *h = calloc(1, sizeof(*h));
+	size_t n = q->n_slots, todo = 0;
+
+	if (!h)
+		return;
+	h->n = n;
+	h->paths = calloc(n ? n : 1, sizeof(*h->paths));
+	h->hex = calloc(n ? n : 1, sizeof(*h->hex));
+	h->size = calloc(n ? n : 1, sizeof(*h->size));
+	h->state = calloc(n ? n : 1, sizeof(*h->state));
+	if (!h->paths || !h->hex || !h->size || !h->state) {
+		hasher_free(h);
+		return;
+	}
+	/* Only the slots sure to be read: a late one is read only for ends still awaited. */
+	for (size_t i = 0; i < n; i++) {
+		const struct slot *s = &q->slots[i];
+
+		if (!s->skip && !s->late && candidate(q, s)) {
+			h->paths[i] = s->path;
+			todo++;
+		}
+	}
+	/* One file is hashed as soon by the reader itself; a thread only pays with several. */
+	if (todo < 2 || pthread_mutex_init(&h->mu, NULL)) {
+		hasher_free(h);
+		return;
+	}
+	if (pthread_cond_init(&h->cv, NULL)) {
+		pthread_mutex_destroy(&h->mu);
+		hasher_free(h);
+		return;
+	}
+	if (pthread_create(&h->thread, NULL, hash_ahead, h)) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+		hasher_free(h);
+		return;
+	}
+	q->hasher = h;
+}
+
+/* s's SHA-256 and size: from the thread when it hashes s, otherwise here. 0 or -1. */
+static int file_hash(struct query *q, const struct slot *s, char hex[65], uint64_t *size)
+{
+	struct trust_hasher *h = q->hasher;
+	size_t i = (size_t)(s - q->slots);
+	struct stat st;
+	int state = -1;
+
+	if (h && h->paths[i]) {
+		pthread_mutex_lock(&h->mu);
+		while (!h->state[i])
+			pthread_cond_wait(&h->cv, &h->mu);
+		state = h->state[i];
+		if (state == 1) {
+			memcpy(hex, h->hex[i], 65);
+			*size = h->size[i];
+		}
+		pthread_mutex_unlock(&h->mu);
+	}
+	if (state == 1)
+		return 0;
+	if (stat(s->path, &st) || seg_hash_file(s->path, hex))
+		return -1;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
 /* What the seal records held by the successor say about one sealed file. */
 struct seal_verdict {
 	unsigned match;	 /* records of this segment with the file's size and SHA-256 */
@@ -69,6 +215,18 @@ static struct trust_key *key_of(struct query *q)
 
 void query_trust_free(struct query *q)
 {
+	struct trust_hasher *h = q->hasher;
+
+	if (h) {
+		pthread_mutex_lock(&h->mu);
+		h->stop = true;
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->thread, NULL);
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+		hasher_free(h);
+		q->hasher = NULL;
+	}
 	if (q->trust_key)
 		OPENSSL_cleanse(q->trust_key, sizeof(*q->trust_key));
 	free(q->trust_key);
@@ -157,22 +315,18 @@ static int successor_seals(struct query *q, struct slot *t, int64_t num, const c
 
 bool query_trust(struct query *q, struct slot *s)
 {
-	size_t i = (size_t)(s - q->slots), plen = strlen(s->path);
+	size_t i = (size_t)(s - q->slots);
 	struct slot *t = i + 1 < q->n_slots ? &q->slots[i + 1] : NULL;
 	struct seal_verdict v = { 0 };
-	struct stat st;
+	uint64_t size;
 	char hex[65];
 
-	if (!s->meta.sealed || plen < 4 || strcmp(s->path + plen - 4, ".zst"))
-		return false;
-	if (!t || strcmp(t->meta.host, s->meta.host) || t->meta.segment_id != s->meta.segment_id + 1)
-		return false;
-	if (stat(s->path, &st) || seg_hash_file(s->path, hex))
+	if (!candidate(q, s) || file_hash(q, s, hex, &size))
 		return false;
 	/* A successor that names another predecessor breaks the chain: verify fails on it. */
 	if (t->meta.prev_sha256[0] && strcmp(t->meta.prev_sha256, hex))
 		return false;
-	if (successor_seals(q, t, s->meta.segment_id, hex, (uint64_t)st.st_size, &v))
+	if (successor_seals(q, t, s->meta.segment_id, hex, size, &v))
 		return false;
 	if (v.differ) {
 		cr_warn("%s: its size or SHA-256 differs from the seal record in %s; checked "
