@@ -1,9 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- Statements run when a segment is sealed, before it is hashed and compressed.
 --
--- No general secondary indexes (measured, see docs/store.md "Why sealed segments have no
--- indexes"): when a query decompressed a sealed segment whole, indexes on start_ns, lport,
--- rport and raddr doubled its size and made queries slower. Sealed segments are now read in
+-- No general secondary indexes (measured, see docs/store.md "Indexes of sealed segments"):
+-- when a query decompressed a sealed segment whole, indexes on start_ns, lport, rport and
+-- raddr doubled its size and made queries slower. Sealed segments are now read in
 -- place, page by page, so an index costs only the pages a query reads through it.
 --
 -- conn_unfolded lists the conn rows that do not hold a whole lifetime on their own: carried
