@@ -172,13 +172,6 @@ size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16]);
 
 /* ---- store_read_where.c ---- */
 
-/*
- * Whether a count of whole lifetimes from `since` on should walk the sealed segment's conn_ends
- * index (schema/seal.sql): only when the window starts in the later half of the segment's
- * span, so the index keeps a small part of the rows. The meta span only picks the plan.
- */
-bool sr_window_by_index(const struct sr_meta *meta, int64_t since);
-
 /* Whether f needs the proc table joined (as "p"). */
 bool sr_filter_needs_proc(const struct sr_conn_filter *f);
 /*

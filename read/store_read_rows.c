@@ -203,21 +203,13 @@ int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint
 
 	if (err)
 		goto cleanup;
-	/*
-	 * Without proc conditions the count never leaves the conn b-tree. The planner would walk
-	 * conn_ends (schema/seal.sql) for any count, with a row lookup each; only a window that
-	 * keeps a small part of the segment is worth it. Otherwise the table is scanned.
-	 */
-	bool by_end = sr_window_by_index(&seg->meta, f->since);
-	static const char *const heads[2][2] = {
-		{ "SELECT count(*) FROM conn c NOT INDEXED WHERE 1",
-		  "SELECT count(*) FROM conn c WHERE 1" },
-		{ "SELECT count(*) FROM conn c NOT INDEXED JOIN proc p ON p.id = c.proc WHERE 1",
-		  "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc WHERE 1" },
-	};
-	const char *head = heads[sr_filter_needs_proc(f)][by_end];
-
-	err = sr_prepare_filtered(seg, head, f, sets, true, &st);
+	/* Without proc conditions the count never leaves the conn b-tree. */
+	err = sr_prepare_filtered(
+		seg,
+		sr_filter_needs_proc(f) ? "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc"
+					  " WHERE 1"
+					: "SELECT count(*) FROM conn c WHERE 1",
+		f, sets, true, &st);
 	if (err)
 		goto cleanup;
 	if (sqlite3_step(st) != SQLITE_ROW) {

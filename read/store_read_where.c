@@ -308,14 +308,6 @@ static const struct sr_sql_dialect sqlite_dialect = {
 	.put_glob = bind_glob,
 };
 
-bool sr_window_by_index(const struct sr_meta *meta, int64_t since)
-{
-	if (since == SR_NO_TIME || !meta->sealed || meta->last_ns <= meta->first_ns ||
-	    since <= meta->first_ns)
-		return false;
-	return since - meta->first_ns > (meta->last_ns - meta->first_ns) / 2;
-}
-
 /* ---- Functions the filter SQL calls ---- */
 
 /*
