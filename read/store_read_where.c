@@ -103,10 +103,6 @@ static void num_cond(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
 void sr_filter_sql(sqlite3_str *s, const struct sr_conn_filter *f, const struct match_sets *m,
 		   bool folded, const struct sr_sql_dialect *d, void *ctx)
 {
-	if (folded)
-		sqlite3_str_appendf(s, " AND %s", d->folded);
-	else if (f->skip_folded)
-		sqlite3_str_appendf(s, " AND NOT (%s)", d->folded);
 	if (f->until != SR_TIME_MAX) {
 		sqlite3_str_appendf(s, " AND %s <= ", d->start);
 		d->put_int(ctx, s, f->until);
@@ -160,6 +156,15 @@ void sr_filter_sql(sqlite3_str *s, const struct sr_conn_filter *f, const struct 
 	num_cond(s, d, ctx, m->cgroups, d->cgroup);
 	if (f->comm)
 		d->put_glob(ctx, s, d->comm, f->comm);
+	/*
+	 * Last: SQLite tests the terms in this order, and reason is conn's last column, the
+	 * dearest to decode; a rare port first leaves it undecoded on most rows (a scan for one
+	 * port over 416,666 rows: 504 M instructions with this test first, 288 M last).
+	 */
+	if (folded)
+		sqlite3_str_appendf(s, " AND %s", d->folded);
+	else if (f->skip_folded)
+		sqlite3_str_appendf(s, " AND NOT (%s)", d->folded);
 }
 
 /* ---- The reader's dialect: SQLite, values bound to the statement ---- */
