@@ -20,6 +20,7 @@
 #include <limits.h>
 
 #include "match_set.h"
+#include "schema_values.h"
 #include "store_read.h"
 
 /* A private copy of a segment (store_read_copy.c). */
@@ -172,6 +173,20 @@ size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16]);
 
 /* ---- store_read_where.c ---- */
 
+/*
+ * A conn row "c" that holds a whole lifetime on its own: not a carried copy, its end folded
+ * in. schema/seal.sql's conn_unfolded has exactly its negation as WHERE, so that SQLite's
+ * planner sees that a query's NOT (...) implies it; change both together.
+ */
+#define SR_SQL_FOLDED "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL"
+
+/*
+ * Whether f's window holds the whole span of a sealed segment (meta first_ns..last_ns), so
+ * every row of it is inside; false for a segment not sealed or without a span.
+ */
+bool sr_window_holds_segment(const struct sr_meta *meta, const struct sr_conn_filter *f);
+/* Whether f has no condition but its window. */
+bool sr_filter_is_window_only(const struct sr_conn_filter *f);
 /* Whether f needs the proc table joined (as "p"). */
 bool sr_filter_needs_proc(const struct sr_conn_filter *f);
 /*

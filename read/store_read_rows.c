@@ -194,13 +194,51 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	return err;
 }
 
+/* The one number a count statement returns. */
+static int count_rows(struct sr_segment *seg, const char *sql, uint64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int err = sqlite3_prepare_v2(seg->db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -EBADMSG;
+
+	if (!err && sqlite3_step(st) != SQLITE_ROW)
+		err = -EBADMSG;
+	if (!err)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/*
+ * Every whole lifetime of a segment the window holds: all conn rows less the others. A bare
+ * count(*) reads only each page's cell count (SQLite's count optimisation), where a WHERE
+ * decodes two columns of every row (416,666 rows: 7.5 M instructions against 427 M), and
+ * the others are the few rows of conn_unfolded (schema/seal.sql) when the segment has it.
+ */
+static int count_all_folded(struct sr_segment *seg, uint64_t *count)
+{
+	uint64_t all = 0, other = 0;
+	int err = count_rows(seg, "SELECT count(*) FROM conn", &all);
+
+	if (!err)
+		err = count_rows(seg, "SELECT count(*) FROM conn c WHERE NOT (" SR_SQL_FOLDED ")",
+				 &other);
+	if (!err && other > all)
+		err = -EBADMSG;
+	if (!err)
+		*count = all - other;
+	return err;
+}
+
 int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count)
 {
 	const struct match_sets *sets;
 	struct match_sets own;
 	sqlite3_stmt *st = NULL;
-	int err = sr_filter_sets(f, &own, &sets);
+	int err;
 
+	if (sr_filter_is_window_only(f) && sr_window_holds_segment(&seg->meta, f))
+		return count_all_folded(seg, count);
+	err = sr_filter_sets(f, &own, &sets);
 	if (err)
 		goto cleanup;
 	/* Without proc conditions the count never leaves the conn b-tree. */

@@ -288,7 +288,7 @@ static void bind_glob(void *ctx, sqlite3_str *s, const char *col, const char *pa
  * end at start_ns + dur_ns, so the window and duration bounds are exact there.
  */
 static const struct sr_sql_dialect sqlite_dialect = {
-	.folded = "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL",
+	.folded = SR_SQL_FOLDED,
 	.carried = "c.flags & " CR_SQL(CR_FLAG_CARRIED),
 	.start = "c.start_ns",
 	.folded_end = "c.start_ns + c.dur_ns",
@@ -428,12 +428,38 @@ static int prepare_bound(sqlite3 *db, sqlite3_str *s, struct binds *b, sqlite3_s
 	return 0;
 }
 
+bool sr_window_holds_segment(const struct sr_meta *meta, const struct sr_conn_filter *f)
+{
+	return meta->sealed && meta->first_ns != SR_NO_TIME && meta->last_ns != SR_NO_TIME &&
+	       (f->since == SR_NO_TIME || f->since <= meta->first_ns) &&
+	       (f->until == SR_TIME_MAX || f->until >= meta->last_ns);
+}
+
+bool sr_filter_is_window_only(const struct sr_conn_filter *f)
+{
+	return !f->n_ports && !f->n_lports && !f->n_rports && !f->n_addrs && !f->proto &&
+	       f->dir < 0 && !sr_filter_needs_proc(f) && f->min_dur < 0 && f->max_dur < 0 &&
+	       f->short_lived < 0;
+}
+
 int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct sr_conn_filter *f,
 			const struct match_sets *m, bool folded, sqlite3_stmt **st)
 {
 	struct binds b = { .n = 0 };
 	sqlite3_str *s = sqlite3_str_new(seg->db);
+	struct sr_conn_filter whole;
 
+	/*
+	 * A sealed segment's meta span covers every time in its rows (the writer computes it,
+	 * verify checks it, and query already skips segments by it). When the window holds the
+	 * whole span its terms are true of every row, and each costs a column decode per row.
+	 */
+	if (sr_window_holds_segment(&seg->meta, f)) {
+		whole = *f;
+		whole.since = SR_NO_TIME;
+		whole.until = SR_TIME_MAX;
+		f = &whole;
+	}
 	sqlite3_str_appendall(s, head);
 	sr_filter_sql(s, f, m, folded, &sqlite_dialect, &b);
 	return prepare_bound(seg->db, s, &b, st);

@@ -10,7 +10,7 @@
 -- copies of flows open at a rotation, and rows whose end is elsewhere (in conn_end, in a
 -- later segment, or never seen). A --count counts the others in SQL and merges only these;
 -- without the index that merge pass scans every page of conn a second time to find the few.
--- Its WHERE is written exactly as the reader's (read/store_read_where.c, sqlite_dialect.folded) so that
+-- Its WHERE is written exactly as the reader's (read/store_read_internal.h, SR_SQL_FOLDED) so that
 -- SQLite's planner sees that the query implies it.
 CREATE INDEX conn_unfolded ON conn(id) WHERE NOT ((flags & 2) = 0 AND reason IS NOT NULL);
 --
