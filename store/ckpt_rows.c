@@ -232,6 +232,8 @@ void ckpt_rows_free(struct ckpt_rows *r)
 {
 	free(r->buf.v);
 	free(r->at);
+	free(r->by);
+	free(r->slot);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -244,10 +246,71 @@ static int cmp_at(const void *a, const void *b)
 	return x->rid < y->rid ? -1 : x->rid > y->rid;
 }
 
+/* Room for N items of SIZE bytes in *P (capacity *CAP items), kept between intervals. */
+static bool reserve(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n <= *cap)
+		return true;
+	nv = realloc(*p, n * size);
+	if (!nv)
+		return false;
+	*p = nv;
+	*cap = n;
+	return true;
+}
+
 /*
- * Rows come in commit order; verify reads them table by table, in rowid order. Grouped by
- * table first (one pass), each table's rows are mostly in order already (a flush writes its
- * conn rows by id): sorted only where they are not.
+ * One table's M rows IN, rowids unique, into OUT in rowid order. A conn row goes in when its
+ * flow ends with the id it got when it began, so an interval's conn rows are runs (one per
+ * flush, store_flush.c) that overlap, of nearly consecutive ids: like conns_by_id() there,
+ * each row drops into a slot by its rowid within a window below the largest, and the slots are
+ * read back in order; rows below the window (long flows listed late) are sorted on their own
+ * and go first. Linear, where qsort took a third of the sealing thread's time in a storm
+ * (bench/RESULTS.md). A rowid seen twice (not from a real table) falls back to qsort.
+ */
+static int sort_table(struct ckpt_rows *r, const struct ckpt_row_at *in, size_t m,
+		      struct ckpt_row_at *out)
+{
+	size_t span = 2 * m + 1024, below = 0, k;
+	int64_t max = in[0].rid, lo;
+	uint32_t *slot;
+
+	if (m >= UINT32_MAX || !reserve((void **)&r->slot, &r->slot_cap, span, sizeof(*slot)))
+		return -ENOMEM;
+	slot = r->slot;
+	for (size_t i = 1; i < m; i++)
+		if (in[i].rid > max)
+			max = in[i].rid;
+	lo = max < INT64_MIN + (int64_t)span ? INT64_MIN : max - (int64_t)span + 1;
+	memset(slot, 0xff, span * sizeof(*slot));
+	for (size_t i = 0; i < m; i++) {
+		if (in[i].rid < lo) {
+			out[below++] = in[i];
+			continue;
+		}
+		size_t at = (size_t)((uint64_t)in[i].rid - (uint64_t)lo); /* < span */
+
+		if (slot[at] != UINT32_MAX)
+			goto twice;
+		slot[at] = (uint32_t)i;
+	}
+	qsort(out, below, sizeof(*out), cmp_at);
+	k = below;
+	for (size_t i = 0; i < span; i++)
+		if (slot[i] != UINT32_MAX)
+			out[k++] = in[slot[i]];
+	return 0;
+twice:
+	memcpy(out, in, m * sizeof(*out));
+	qsort(out, m, sizeof(*out), cmp_at);
+	return 0;
+}
+
+/*
+ * Rows come in commit order; verify reads them table by table, in rowid order: grouped by
+ * table first (one pass), then each table's rows sorted where they are not in order already.
  */
 static int sort_rows(struct ckpt_rows *r)
 {
@@ -256,9 +319,9 @@ static int sort_rows(struct ckpt_rows *r)
 
 	if (r->n < 2)
 		return 0;
-	by = malloc(r->n * sizeof(*by));
-	if (!by)
+	if (!reserve((void **)&r->by, &r->by_cap, r->n, sizeof(*by)))
 		return -ENOMEM;
+	by = r->by;
 	for (size_t i = 0; i < r->n; i++)
 		start[r->at[i].tbl + 1]++;
 	for (int t = 0; t < CKPT_T_COUNT; t++) {
@@ -267,17 +330,17 @@ static int sort_rows(struct ckpt_rows *r)
 	}
 	for (size_t i = 0; i < r->n; i++)
 		by[fill[r->at[i].tbl]++] = r->at[i];
+	/* Back into r->at, table by table. */
 	for (int t = 0; t < CKPT_T_COUNT; t++) {
-		for (size_t i = start[t] + 1; i < start[t + 1]; i++) {
-			if (by[i - 1].rid > by[i].rid) {
-				qsort(by + start[t], start[t + 1] - start[t], sizeof(*by), cmp_at);
-				break;
-			}
-		}
+		size_t a = start[t], m = start[t + 1] - start[t], i = 1;
+
+		while (i < m && by[a + i - 1].rid < by[a + i].rid)
+			i++;
+		if (i >= m)
+			memcpy(r->at + a, by + a, m * sizeof(*by));
+		else if (sort_table(r, by + a, m, r->at + a))
+			return -ENOMEM;
 	}
-	free(r->at);
-	r->at = by;
-	r->cap = r->n;
 	return 0;
 }
 

@@ -29,6 +29,10 @@ struct ckpt_rows {
 	size_t n, cap;
 	size_t open; /* buf offset of the row being built */
 	bool lost;   /* out of memory once: the interval cannot be hashed from memory */
+	/* The sealing thread's room for sorting, kept with the buffers for the next interval. */
+	struct ckpt_row_at *by;
+	uint32_t *slot;
+	size_t by_cap, slot_cap;
 };
 
 /* A row of table T with rowid RID: 'R' and the rowid; add each column, then ckpt_row_end(). */

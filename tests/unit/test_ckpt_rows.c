@@ -196,6 +196,71 @@ static void test_memory_cut(const char *base)
 	}
 }
 
+/* Row I of the sort test: a conn row, every 7th a proc row. */
+static void add_sort_row(struct ckpt_rows *r, int64_t id)
+{
+	if (id % 7 == 0) {
+		ckpt_row_begin(r, CKPT_T_PROC, id);
+		ckpt_row_int(r, id);
+		ckpt_row_text(r, "worker");
+		ckpt_row_end(r);
+	} else {
+		struct store_conn c = mk_conn((uint64_t)id, 9, 9001, id % 3 != 0);
+
+		c.start_ns = id * 1000; /* the same row both times */
+		c.end_ns = c.start_ns + 100;
+		ckpt_rows_conn(r, &c, id / 7, 0);
+	}
+}
+
+/*
+ * An interval's rows reach the sealing thread in commit order, which is not rowid order: a
+ * flush writes its conn rows by id, but the next flush's runs back below them (flows that
+ * began earlier and ended later), and a long flow's row comes with an id far below the rest.
+ * Hashed in any such order, the digest is the one of the rows in rowid order.
+ */
+static void test_sort(void)
+{
+	enum { N = 20000, RUN = 500 };
+	struct ckpt_marks m = { .n = 2 };
+	struct ckpt_rows in_order = { 0 }, mixed = { 0 };
+	uint8_t d1[CKPT_HASH_LEN], d2[CKPT_HASH_LEN];
+	static const int64_t far[] = { 3, 11, 12, 40 }; /* long flows, below any window */
+
+	snprintf(m.t[0].name, sizeof(m.t[0].name), "proc");
+	snprintf(m.t[1].name, sizeof(m.t[1].name), "conn");
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		add_sort_row(&in_order, far[i]);
+	for (int64_t id = 1000; id < 1000 + N; id++)
+		add_sort_row(&in_order, id);
+	/* Runs of RUN ids, each run's odd ids held back to the next one, the far ones amid. */
+	for (int64_t run = 0; run <= N / RUN; run++) {
+		for (int64_t id = 1000 + run * RUN; id < 1000 + (run + 1) * RUN && id < 1000 + N;
+		     id++)
+			if (id % 2 == 0)
+				add_sort_row(&mixed, id);
+		for (int64_t id = 1000 + (run - 1) * RUN; run > 0 && id < 1000 + run * RUN; id++)
+			if (id % 2)
+				add_sort_row(&mixed, id);
+		if (run % 10 == 5 && run / 10 < (int64_t)(sizeof(far) / sizeof(far[0])))
+			add_sort_row(&mixed, far[run / 10]);
+	}
+	CHECK_THAT(in_order.n == mixed.n);
+	CHECK_THAT(ckpt_rows_digest(&in_order, &m, d1) == 0);
+	CHECK_THAT(ckpt_rows_digest(&mixed, &m, d2) == 0);
+	CHECK(!memcmp(d1, d2, sizeof(d1)), "rows out of order hashed to another digest");
+	/* Again with the room the first sort left (the buffers go back to the writer). */
+	mixed.n = mixed.buf.n = 0;
+	for (int64_t id = 1000 + N - 1; id >= 1000; id--)
+		add_sort_row(&mixed, id);
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		add_sort_row(&mixed, far[i]);
+	CHECK_THAT(ckpt_rows_digest(&mixed, &m, d2) == 0);
+	CHECK(!memcmp(d1, d2, sizeof(d1)), "rows in reverse order hashed to another digest");
+	ckpt_rows_free(&in_order);
+	ckpt_rows_free(&mixed);
+}
+
 int main(void)
 {
 	char base[] = "/tmp/connrec-test-ckptrows.XXXXXX", dir[100], act[200], err[256];
@@ -368,6 +433,7 @@ int main(void)
 		CHECK(problems == 0, "verify found %d problems", problems);
 	}
 	test_memory_cut(base);
+	test_sort();
 	if (!check_failed) {
 		char cmd[200];
 
