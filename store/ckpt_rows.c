@@ -141,23 +141,52 @@ void ckpt_row_end(struct ckpt_rows *r)
 
 /* ---- conn rows, serialised at the cut ---- */
 
+/*
+ * What the conn row's columns need of a store_conn, about two thirds of its size: the writer
+ * copies this much per row into the interval (its cache misses and page faults are most of
+ * what checkpoints cost the capture thread, bench/RESULTS.md).
+ */
 struct conn_rec {
-	struct store_conn c;
-	int64_t proc;
-	uint8_t extra_flags;
+	int64_t id, start_ns, dur_ns, proc;
+	uint64_t bytes_out, bytes_in;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	uint8_t proto, family, dir, flags, reason;
+	bool end, has_bytes;
 };
 
 void ckpt_rows_conn(struct ckpt_rows *r, const struct store_conn *c, int64_t proc,
 		    uint8_t extra_flags)
 {
-	struct conn_rec k = { .c = *c, .proc = proc, .extra_flags = extra_flags };
+	struct conn_rec *k;
 
 	ckpt_row_begin(r, CKPT_T_CONN, (int64_t)c->id);
 	if (r->lost)
 		return;
-	r->buf.n = r->open; /* no 'R' and rowid: the values go in as they are */
-	memcpy(r->buf.v + r->buf.n, &k, sizeof(k));
-	r->buf.n += sizeof(k);
+	/*
+	 * No 'R' and rowid: the values go in as they are, at the next multiple of 8 (buf.v is
+	 * malloc'd; ROW_ROOM holds the padding too).
+	 */
+	r->open = (r->open + 7) & ~(size_t)7;
+	k = (struct conn_rec *)(void *)(r->buf.v + r->open);
+	k->id = (int64_t)c->id;
+	k->start_ns = c->start_ns;
+	k->dur_ns = c->end_ns - c->start_ns;
+	k->proc = proc;
+	k->bytes_out = c->bytes_out;
+	k->bytes_in = c->bytes_in;
+	memcpy(k->laddr, c->laddr, sizeof(k->laddr));
+	memcpy(k->raddr, c->raddr, sizeof(k->raddr));
+	k->lport = c->lport;
+	k->rport = c->rport;
+	k->proto = c->proto;
+	k->family = c->family;
+	k->dir = c->dir;
+	k->flags = c->flags | extra_flags;
+	k->reason = c->reason;
+	k->end = c->has_end && !extra_flags;
+	k->has_bytes = c->has_bytes;
+	r->buf.n = r->open + sizeof(*k);
 	r->at[r->n].conn = true;
 	ckpt_row_end(r);
 }
@@ -186,33 +215,31 @@ static unsigned char *out_addr(unsigned char *p, const uint8_t *a, uint8_t famil
 /* The bytes ckpt.c reads from the file for the row: the rowid, then conn's columns. */
 static size_t conn_serialise(const struct conn_rec *k, unsigned char out[CONN_ROW_MAX])
 {
-	const struct store_conn *c = &k->c;
-	bool end = c->has_end && !k->extra_flags;
 	unsigned char *p = out;
 
 	*p++ = 'R';
-	p = out_int(p, (int64_t)c->id); /* the rowid */
-	p = out_int(p, (int64_t)c->id);
-	p = out_int(p, c->start_ns);
-	p = out_int(p, c->proto);
-	p = out_int(p, c->family);
-	p = out_int(p, c->dir);
-	p = out_addr(p, c->laddr, c->family);
-	p = out_int(p, c->lport);
-	p = out_addr(p, c->raddr, c->family);
-	p = out_int(p, c->rport);
+	p = out_int(p, k->id); /* the rowid */
+	p = out_int(p, k->id);
+	p = out_int(p, k->start_ns);
+	p = out_int(p, k->proto);
+	p = out_int(p, k->family);
+	p = out_int(p, k->dir);
+	p = out_addr(p, k->laddr, k->family);
+	p = out_int(p, k->lport);
+	p = out_addr(p, k->raddr, k->family);
+	p = out_int(p, k->rport);
 	p = out_int(p, k->proc);
-	p = out_int(p, c->flags | k->extra_flags);
-	if (end) {
-		p = out_int(p, c->end_ns - c->start_ns);
-		if (c->has_bytes) {
-			p = out_int(p, (int64_t)c->bytes_out);
-			p = out_int(p, (int64_t)c->bytes_in);
+	p = out_int(p, k->flags);
+	if (k->end) {
+		p = out_int(p, k->dur_ns);
+		if (k->has_bytes) {
+			p = out_int(p, (int64_t)k->bytes_out);
+			p = out_int(p, (int64_t)k->bytes_in);
 		} else {
 			*p++ = 'n';
 			*p++ = 'n';
 		}
-		p = out_int(p, c->reason);
+		p = out_int(p, k->reason);
 	} else {
 		memset(p, 'n', 4);
 		p += 4;
@@ -411,16 +438,14 @@ int ckpt_rows_digest(struct ckpt_rows *r, const struct ckpt_marks *marks,
 		feed(&f, md, name, strlen(name) + 1);
 		for (; i < r->n && r->at[i].tbl == t; i++) {
 			const struct ckpt_row_at *a = &r->at[i];
-			struct conn_rec k;
-
 			if (!a->conn) {
 				feed(&f, md, r->buf.v + a->off, a->len);
 				continue;
 			}
 			if (f.n + CONN_ROW_MAX > sizeof(f.v))
 				feed_flush(&f, md);
-			memcpy(&k, r->buf.v + a->off, sizeof(k));
-			f.n += conn_serialise(&k, f.v + f.n);
+			f.n += conn_serialise((const struct conn_rec *)(const void *)(r->buf.v + a->off),
+					      f.v + f.n);
 		}
 	}
 	feed_flush(&f, md);
