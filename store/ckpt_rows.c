@@ -17,11 +17,9 @@
  */
 #define ROW_ROOM 512
 
+/* An integer column, narrow (ckpt_narrow_int). */
 static void put_int(struct ckpt_rows *r, int64_t v)
 {
-	unsigned char *p;
-	uint64_t be = __builtin_bswap64((uint64_t)v);
-
 	if (r->lost)
 		return;
 	if (r->buf.n + 9 > r->buf.cap) { /* a row longer than its room (long texts) */
@@ -29,10 +27,7 @@ static void put_int(struct ckpt_rows *r, int64_t v)
 			r->lost = true;
 		return;
 	}
-	p = r->buf.v + r->buf.n;
-	p[0] = 'i';
-	memcpy(p + 1, &be, 8);
-	r->buf.n += 9;
+	r->buf.n += ckpt_narrow_int(r->buf.v + r->buf.n, v);
 }
 
 void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
@@ -191,15 +186,11 @@ void ckpt_rows_conn(struct ckpt_rows *r, const struct store_conn *c, int64_t pro
 	ckpt_row_end(r);
 }
 
-#define CONN_ROW_MAX 192 /* 'R', 13 integers or NULLs, two addresses of up to 16 bytes */
+#define CONN_ROW_MAX 192 /* 'R', 14 integers or NULLs of up to 9 bytes, two addresses of 21 */
 
 static unsigned char *out_int(unsigned char *p, int64_t v)
 {
-	uint64_t be = __builtin_bswap64((uint64_t)v);
-
-	*p = 'i';
-	memcpy(p + 1, &be, 8);
-	return p + 9;
+	return p + ckpt_narrow_int(p, v);
 }
 
 static unsigned char *out_addr(unsigned char *p, const uint8_t *a, uint8_t family)

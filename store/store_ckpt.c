@@ -267,7 +267,8 @@ static int hash_from_file(struct store *s, const struct ckpt_job *j, struct seal
 	if (j->source == CKPT_FIRST_HASH)
 		err = ckpt_hash(db, j->k, &j->marks, r->hash, &r->rows);
 	else if (j->k == 1)
-		err = ckpt_chain_many(db, 1, &j->marks, (uint8_t(*)[CKPT_HASH_LEN])r->hash, &r->rows);
+		err = ckpt_chain_many(db, 1, &j->marks, true, (uint8_t(*)[CKPT_HASH_LEN])r->hash,
+				      &r->rows);
 	else
 		err = -EINVAL; /* only a first interval is read back (ckpt_maybe_cut) */
 cleanup:
@@ -314,7 +315,8 @@ static int hash_from_memory(struct store *s, struct ckpt_job *j, struct sealrec 
 int ckpt_record_cut(struct store *s, struct ckpt_job *j)
 {
 	struct sealrec r = { .kind = SEALREC_CHECKPOINT, .seg = j->seq, .ck = j->k,
-			     .marks = j->marks, .chained = j->source != CKPT_FIRST_HASH };
+			     .marks = j->marks, .chained = j->source != CKPT_FIRST_HASH,
+			     .narrow = j->source != CKPT_FIRST_HASH };
 	int err;
 
 	if (j->source == CKPT_FROM_MEMORY)

@@ -113,14 +113,15 @@ static int check_segment(const char *path, uint32_t seq, int64_t *from_memory)
 		CHECK_THAT(sealrec_parse((const char *)sqlite3_column_text(st, 0), r) == 0);
 		if (r->seg != seq)
 			continue; /* the previous segment's last ones, stored after its rotation */
-		CHECK(r->chained, "%s: checkpoint %" PRId64 " is not chained", path, r->ck);
+		CHECK(r->chained && r->narrow, "%s: checkpoint %" PRId64 " is not chain2=", path,
+		      r->ck);
 		CHECK(r->ck == (int64_t)n + 1, "%s: checkpoint %" PRId64 " in place %zu", path, r->ck,
 		      n + 1);
 		marks[n++] = r->marks;
 	}
 	sqlite3_finalize(st);
 	CHECK(n >= 3, "%s: %zu checkpoints", path, n);
-	CHECK_THAT(ckpt_chain_many(db, n, marks, hashes, rows) == 0);
+	CHECK_THAT(ckpt_chain_many(db, n, marks, true, hashes, rows) == 0);
 	for (size_t i = 0; i < n; i++) {
 		bool same = !memcmp(hashes[i], recs[i].hash, CKPT_HASH_LEN) && rows[i] == recs[i].rows;
 
@@ -193,6 +194,92 @@ static void test_memory_cut(const char *base)
 
 		CHECK_THAT(store_verify(dir, NULL, 0, &vo, lines, &problems, err, sizeof(err)) == 0);
 		CHECK(problems == 0, "verify found %d problems", problems);
+	}
+}
+
+static void count_problems(void *ctx, const struct verify_item *it)
+{
+	*(int *)ctx += it->kind == VERIFY_PROBLEM;
+}
+
+/*
+ * The chain2= records of segment SEQ at PATH stored again (the table is append-only) as
+ * "chain=" records: with the hashes of that older serialisation (RECOMPUTE), or only renamed,
+ * keeping the chain2= hash.
+ */
+static void to_old_chain(const char *path, uint32_t seq, bool recompute)
+{
+	struct ckpt_marks marks[256];
+	struct sealrec recs[256];
+	uint8_t hashes[256][CKPT_HASH_LEN];
+	uint64_t rows[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	CHECK_THAT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+	CHECK_THAT(sqlite3_prepare_v2(db, "SELECT line FROM anchor WHERE kind = 'checkpoint'"
+					  " ORDER BY id",
+				      -1, &st, NULL) == SQLITE_OK);
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < 256) {
+		const char *line = (const char *)sqlite3_column_text(st, 0);
+		char again[SEALKEY_LINE_MAX];
+
+		CHECK_THAT(sealrec_parse(line, &recs[n]) == 0);
+		if (recs[n].seg != seq || !recs[n].narrow)
+			continue;
+		CHECK_THAT(sealrec_format(&recs[n], again, sizeof(again)) > 0 && !strcmp(again, line));
+		marks[n] = recs[n].marks;
+		n++;
+	}
+	sqlite3_finalize(st);
+	CHECK(n >= 3, "%s: %zu chain2= records", path, n);
+	CHECK_THAT(ckpt_chain_many(db, n, marks, false, hashes, rows) == 0);
+	CHECK_THAT(sqlite3_prepare_v2(db, "INSERT INTO anchor (ts_ns, kind, line)"
+					  " VALUES (1, 'checkpoint', ?1)",
+				      -1, &st, NULL) == SQLITE_OK);
+	for (size_t i = 0; st && i < n; i++) {
+		char line[SEALKEY_LINE_MAX];
+
+		recs[i].narrow = false;
+		if (recompute)
+			memcpy(recs[i].hash, hashes[i], CKPT_HASH_LEN);
+		CHECK_THAT(sealrec_format(&recs[i], line, sizeof(line)) > 0);
+		CHECK_THAT(strstr(line, " chain=") != NULL);
+		sqlite3_bind_text(st, 1, line, -1, SQLITE_TRANSIENT);
+		CHECK_THAT(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * A store recorded before "chain2=" holds "chain=" records, hashed with 8-byte integers: verify
+ * still checks them (made here by rewriting a copy's records, as that recorder made them), and
+ * a chain2= hash passed off as chain= fails.
+ */
+static void test_old_chain(const char *base, const char *dir, uint32_t seq)
+{
+	char cmd[600], copy[200], path[300], err[256];
+
+	for (int renamed = 0; renamed < 2; renamed++) {
+		struct verify_opts vo = { 0 };
+		int problems = 0;
+
+		snprintf(copy, sizeof(copy), "%s/old%d", base, renamed);
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dir, copy);
+		CHECK_THAT(system(cmd) == 0);
+		seg_path(path, sizeof(path), copy, seq, SEG_RAW);
+		to_old_chain(path, seq, !renamed);
+		int rc = store_verify(copy, NULL, 0, &vo, renamed ? count_problems : lines, &problems,
+				      err, sizeof(err));
+
+		if (renamed)
+			CHECK(rc == 1 && problems > 0, "chain2= hashes renamed chain= passed verify");
+		else
+			CHECK(rc == 0 && problems == 0, "verify found %d problems in chain= records",
+			      problems);
 	}
 }
 
@@ -432,6 +519,7 @@ int main(void)
 		CHECK_THAT(store_verify(dir, NULL, 0, &vo, lines, &problems, err, sizeof(err)) == 0);
 		CHECK(problems == 0, "verify found %d problems", problems);
 	}
+	test_old_chain(base, dir, act_seq);
 	test_memory_cut(base);
 	test_sort();
 	if (!check_failed) {
