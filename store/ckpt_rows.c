@@ -17,6 +17,17 @@
  */
 #define ROW_ROOM 512
 
+/*
+ * An interval's buffers are made big enough for a whole interval when first used (its pages
+ * are touched only as rows fill them), so that they do not move: grown by doubling from 64
+ * KiB, the row buffer was copied by realloc at every step, 5 MiB per interval on the capture
+ * thread in a storm, with the page faults of each new copy (bench/RESULTS.md). The cut comes
+ * after the commit that passes CKPT_ROWS_MAX, hence some room past it; a bigger transaction
+ * still grows them. A row's place is 24 bytes, a conn row about 100.
+ */
+#define BUF_FIRST (CKPT_ROWS_MAX + (1 << 20))
+#define AT_FIRST (BUF_FIRST / 64)
+
 /* An integer column, narrow (ckpt_narrow_int). */
 static void put_int(struct ckpt_rows *r, int64_t v)
 {
@@ -37,7 +48,7 @@ void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 	if (r->lost)
 		return;
 	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 1024;
+		size_t ncap = r->cap ? r->cap * 2 : AT_FIRST;
 		struct ckpt_row_at *nv = realloc(r->at, ncap * sizeof(*nv));
 
 		if (!nv) {
@@ -49,7 +60,7 @@ void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 	}
 	/* Room for the whole row, so that each column is a plain store. */
 	if (r->buf.n + ROW_ROOM > r->buf.cap) {
-		size_t cap = r->buf.cap ? r->buf.cap * 2 : 64 << 10;
+		size_t cap = r->buf.cap ? r->buf.cap * 2 : BUF_FIRST;
 		unsigned char *nv;
 
 		while (cap < r->buf.n + ROW_ROOM)

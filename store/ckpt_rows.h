@@ -16,6 +16,9 @@
 #include "ckpt.h"
 #include "store.h"
 
+/* An interval's rows are cut once they take this much memory (about 55,000 conn rows). */
+#define CKPT_ROWS_MAX (5 << 20)
+
 struct ckpt_row_at {
 	int64_t rid;
 	uint32_t off, len; /* in buf */

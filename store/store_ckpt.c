@@ -34,9 +34,6 @@
 #include "sealrec.h"
 #include "store_internal.h"
 
-/* An interval's rows are cut once they take this much memory (about 55,000 conn rows). */
-#define CKPT_ROWS_MAX (5 << 20)
-
 /* The tables of enum ckpt_late_table. */
 static const char *const late_tables[CKPT_LATE_COUNT] = {
 	[CKPT_LATE_CONN] = "conn",
