@@ -348,6 +348,52 @@ static void test_sort(void)
 	ckpt_rows_free(&mixed);
 }
 
+/*
+ * Without --checkpoint-every, the active segment is checkpointed every 15 minutes: the next
+ * timed cut is due 15 minutes after the store opens (not sooner: no cut after a flush now),
+ * and when the clock reaches it (moved here, not waited for), a cut is made and the next one
+ * is due 15 minutes later.
+ */
+static void test_default_every(const char *base)
+{
+	const int64_t every = 15 * 60 * 1000000000LL, slack = 5 * 1000000000LL;
+	char dir[200];
+	struct store_opts o = { .version = "test", .retain_size = UINT64_MAX, .retain_age_ns = -1 };
+	struct store *s = NULL;
+	int64_t t0 = mono_ns(), t1;
+
+	snprintf(dir, sizeof(dir), "%s/default", base);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	for (uint64_t id = 1; id <= 100; id++) {
+		struct store_conn c = mk_conn(id, 7, 7001, true);
+
+		store_add_conn(s, &c);
+	}
+	CHECK_THAT(store_flush(s) == 0);
+	sleep_ms(50);
+	CHECK_THAT(store_flush(s) == 0);
+	t1 = mono_ns();
+	CHECK(store_get_stats(s)->records_made == 0, "a checkpoint made right after the start");
+	CHECK(s->ck.next_ns >= t0 + every && s->ck.next_ns <= t1 + every,
+	      "next checkpoint due %.1f s after the start, not 900", (double)(s->ck.next_ns - t0) / 1e9);
+	s->ck.next_ns = mono_ns() - 1; /* 15 minutes later */
+	t0 = mono_ns();
+	CHECK_THAT(store_flush(s) == 0);
+	for (int i = 0; i < 200 && !store_get_stats(s)->records_made; i++) {
+		sleep_ms(5); /* the sealing thread makes the record */
+		store_flush(s);
+	}
+	t1 = mono_ns();
+	CHECK(store_get_stats(s)->records_made == 1, "%" PRIu64 " records when the 15 minutes ran out",
+	      store_get_stats(s)->records_made);
+	CHECK(s->ck.next_ns >= t0 + every && s->ck.next_ns <= t1 + every + slack,
+	      "after a timed cut the next is due in %.1f s, not 900", (double)(s->ck.next_ns - t0) / 1e9);
+	CHECK_THAT(store_close(s) == 0);
+}
+
 int main(void)
 {
 	char base[] = "/tmp/connrec-test-ckptrows.XXXXXX", dir[100], act[200], err[256];
@@ -522,6 +568,7 @@ int main(void)
 	test_old_chain(base, dir, act_seq);
 	test_memory_cut(base);
 	test_sort();
+	test_default_every(base);
 	if (!check_failed) {
 		char cmd[200];
 
