@@ -604,21 +604,23 @@ static void read_anchor_table(struct vseal *vs, const struct vs_seg *seg, sqlite
 	sqlite3_finalize(st);
 }
 
-/* Whether X is a chained checkpoint record of SEG in this store. */
-static bool chained_of(const struct vseal *vs, const struct rec *x, uint32_t seg)
+/* Whether X is a chained checkpoint record of SEG in this store, "chain2=" with NARROW. */
+static bool chained_of(const struct vseal *vs, const struct rec *x, uint32_t seg, bool narrow)
 {
-	return x->r.kind == SEALREC_CHECKPOINT && x->r.chained && x->r.seg == seg &&
+	return x->r.kind == SEALREC_CHECKPOINT && x->r.chained && x->r.narrow == narrow &&
+	       x->r.seg == seg &&
 	       !strcmp(x->r.store_id, vs->store_id);
 }
 
 /*
- * The chained checkpoint records of SEG (ckpt.h, "chain="): checkpoint k's hash depends on the
+ * The chained checkpoint records of SEG (ckpt.h), those of "chain2=" with NARROW, else those
+ * of "chain=" (a recorder makes one kind): checkpoint k's hash depends on the
  * rows of intervals 1..k, so the marks of every checkpoint up to the last one recorded are
  * needed (from any record of each); a record after a missing one cannot be checked. Of two
  * records of one checkpoint that disagree, the first found gives the marks, and the other one
  * then differs.
  */
-static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *db)
+static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *db, bool narrow)
 {
 	struct ckpt_marks *marks = NULL;
 	uint8_t(*hashes)[CKPT_HASH_LEN] = NULL;
@@ -628,7 +630,7 @@ static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *d
 	int err = 0;
 
 	for (size_t i = 0; i < vs->n; i++)
-		if (chained_of(vs, &vs->recs[i], seg->num) && vs->recs[i].state == CK_UNCHECKED &&
+		if (chained_of(vs, &vs->recs[i], seg->num, narrow) && vs->recs[i].state == CK_UNCHECKED &&
 		    vs->recs[i].r.ck > top)
 			top = vs->recs[i].r.ck;
 	if (!top)
@@ -646,7 +648,7 @@ static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *d
 	for (size_t i = 0; i < vs->n; i++) {
 		const struct rec *x = &vs->recs[i];
 
-		if (chained_of(vs, x, seg->num) && x->r.ck <= top && !have[x->r.ck - 1]) {
+		if (chained_of(vs, x, seg->num, narrow) && x->r.ck <= top && !have[x->r.ck - 1]) {
 			marks[x->r.ck - 1] = x->r.marks;
 			have[x->r.ck - 1] = true;
 		}
@@ -654,12 +656,12 @@ static void check_chained(struct vseal *vs, const struct vs_seg *seg, sqlite3 *d
 	while (known < top && have[known])
 		known++;
 	if (known)
-		err = ckpt_chain_many(db, (size_t)known, marks, hashes, rows);
+		err = ckpt_chain_many(db, (size_t)known, marks, narrow, hashes, rows);
 judge:
 	for (size_t i = 0; i < vs->n; i++) {
 		struct rec *x = &vs->recs[i];
 
-		if (!chained_of(vs, x, seg->num) || x->state != CK_UNCHECKED)
+		if (!chained_of(vs, x, seg->num, narrow) || x->state != CK_UNCHECKED)
 			continue;
 		if (err || x->r.ck > known) {
 			x->state = CK_ERROR;
@@ -690,7 +692,8 @@ static void check_checkpoints(struct vseal *vs, const struct vs_seg *seg, sqlite
 
 	if (!which)
 		return;
-	check_chained(vs, seg, db);
+	check_chained(vs, seg, db, false);
+	check_chained(vs, seg, db, true);
 	for (size_t i = 0; i < vs->n; i++) {
 		struct rec *x = &vs->recs[i];
 

@@ -187,7 +187,9 @@ static bool put_bytes(struct ckpt_buf *b, char tag, const void *p, size_t n)
 
 bool ckpt_buf_int(struct ckpt_buf *b, int64_t v)
 {
-	return put_u64(b, 'i', (uint64_t)v);
+	unsigned char x[9];
+
+	return ckpt_buf_put(b, x, ckpt_narrow_int(x, v));
 }
 
 bool ckpt_buf_null(struct ckpt_buf *b)
@@ -205,8 +207,11 @@ bool ckpt_buf_blob(struct ckpt_buf *b, const void *p, size_t n)
 	return put_bytes(b, 'b', p, n);
 }
 
-/* One row: 'R', then each column (the rowid first) as a type tag and its value. */
-static bool row_serialise(struct ckpt_buf *r, sqlite3_stmt *st)
+/*
+ * One row: 'R', then each column (the rowid first) as a type tag and its value; integers as
+ * 'i' and 8 bytes ("hash=", "chain="), or NARROW ("chain2=").
+ */
+static bool row_serialise(struct ckpt_buf *r, sqlite3_stmt *st, bool narrow)
 {
 	int n = sqlite3_column_count(st);
 	bool ok = true;
@@ -220,7 +225,8 @@ static bool row_serialise(struct ckpt_buf *r, sqlite3_stmt *st)
 
 		switch (sqlite3_column_type(st, i)) {
 		case SQLITE_INTEGER:
-			ok = ckpt_buf_int(r, sqlite3_column_int64(st, i));
+			ok = narrow ? ckpt_buf_int(r, sqlite3_column_int64(st, i))
+				    : put_u64(r, 'i', (uint64_t)sqlite3_column_int64(st, i));
 			break;
 		case SQLITE_FLOAT:
 			d = sqlite3_column_double(st, i);
@@ -348,7 +354,7 @@ static int hash_table(sqlite3 *db, const char *tbl, struct pass *p, size_t n, bo
 				q->si++;
 			if (q->si < q->skip.n && q->skip.v[q->si] == id)
 				continue; /* committed after this cut */
-			if (!row->n && !row_serialise(row, st)) {
+			if (!row->n && !row_serialise(row, st, false)) {
 				err = -ENOMEM;
 				goto cleanup;
 			}
@@ -480,7 +486,8 @@ static int late_all(sqlite3 *db, const char *tbl, struct late_list *out)
  * checkpoint i + 1's mark of TBL, -1 when it does not name TBL.
  */
 static int chain_table(sqlite3 *db, const char *tbl, const int64_t *mark, size_t n,
-		       struct feed **f, uint64_t *rows, bool late_table, struct ckpt_buf *row)
+		       struct feed **f, uint64_t *rows, bool late_table, bool narrow,
+		       struct ckpt_buf *row)
 {
 	struct late_list late = { 0 };
 	sqlite3_stmt *st = NULL;
@@ -526,7 +533,7 @@ static int chain_table(sqlite3 *db, const char *tbl, const int64_t *mark, size_t
 		}
 		if (k >= n || mark[k] < 0)
 			continue; /* not covered by any of the checkpoints */
-		if (!row_serialise(row, st)) {
+		if (!row_serialise(row, st, narrow)) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
@@ -541,7 +548,7 @@ cleanup:
 	return err;
 }
 
-int ckpt_chain_many(sqlite3 *db, size_t n, const struct ckpt_marks *marks,
+int ckpt_chain_many(sqlite3 *db, size_t n, const struct ckpt_marks *marks, bool narrow,
 		    uint8_t (*hash)[CKPT_HASH_LEN], uint64_t *rows)
 {
 	struct feed **f = calloc(n ? n : 1, sizeof(*f));
@@ -573,7 +580,7 @@ int ckpt_chain_many(sqlite3 *db, size_t n, const struct ckpt_marks *marks,
 				named |= !strcmp(marks[i].t[j].name, *t);
 			mark[i] = named ? ckpt_mark_of(&marks[i], *t) : -1;
 		}
-		err = chain_table(db, *t, mark, n, f, in, late_table, &row);
+		err = chain_table(db, *t, mark, n, f, in, late_table, narrow, &row);
 	}
 	uint8_t prev[CKPT_HASH_LEN] = { 0 }, d[CKPT_HASH_LEN];
 	uint64_t total = 0;

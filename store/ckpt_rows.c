@@ -17,11 +17,20 @@
  */
 #define ROW_ROOM 512
 
+/*
+ * An interval's buffers are made big enough for a whole interval when first used (its pages
+ * are touched only as rows fill them), so that they do not move: grown by doubling from 64
+ * KiB, the row buffer was copied by realloc at every step, 5 MiB per interval on the capture
+ * thread in a storm, with the page faults of each new copy (bench/RESULTS.md). The cut comes
+ * after the commit that passes CKPT_ROWS_MAX, hence some room past it; a bigger transaction
+ * still grows them. A row's place is 24 bytes, a conn row about 100.
+ */
+#define BUF_FIRST (CKPT_ROWS_MAX + (1 << 20))
+#define AT_FIRST (BUF_FIRST / 64)
+
+/* An integer column, narrow (ckpt_narrow_int). */
 static void put_int(struct ckpt_rows *r, int64_t v)
 {
-	unsigned char *p;
-	uint64_t be = __builtin_bswap64((uint64_t)v);
-
 	if (r->lost)
 		return;
 	if (r->buf.n + 9 > r->buf.cap) { /* a row longer than its room (long texts) */
@@ -29,10 +38,7 @@ static void put_int(struct ckpt_rows *r, int64_t v)
 			r->lost = true;
 		return;
 	}
-	p = r->buf.v + r->buf.n;
-	p[0] = 'i';
-	memcpy(p + 1, &be, 8);
-	r->buf.n += 9;
+	r->buf.n += ckpt_narrow_int(r->buf.v + r->buf.n, v);
 }
 
 void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
@@ -42,7 +48,7 @@ void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 	if (r->lost)
 		return;
 	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 1024;
+		size_t ncap = r->cap ? r->cap * 2 : AT_FIRST;
 		struct ckpt_row_at *nv = realloc(r->at, ncap * sizeof(*nv));
 
 		if (!nv) {
@@ -54,7 +60,7 @@ void ckpt_row_begin(struct ckpt_rows *r, enum ckpt_table t, int64_t rid)
 	}
 	/* Room for the whole row, so that each column is a plain store. */
 	if (r->buf.n + ROW_ROOM > r->buf.cap) {
-		size_t cap = r->buf.cap ? r->buf.cap * 2 : 64 << 10;
+		size_t cap = r->buf.cap ? r->buf.cap * 2 : BUF_FIRST;
 		unsigned char *nv;
 
 		while (cap < r->buf.n + ROW_ROOM)
@@ -141,36 +147,61 @@ void ckpt_row_end(struct ckpt_rows *r)
 
 /* ---- conn rows, serialised at the cut ---- */
 
+/*
+ * What the conn row's columns need of a store_conn, about two thirds of its size: the writer
+ * copies this much per row into the interval (its cache misses and page faults are most of
+ * what checkpoints cost the capture thread, bench/RESULTS.md).
+ */
 struct conn_rec {
-	struct store_conn c;
-	int64_t proc;
-	uint8_t extra_flags;
+	int64_t id, start_ns, dur_ns, proc;
+	uint64_t bytes_out, bytes_in;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	uint8_t proto, family, dir, flags, reason;
+	bool end, has_bytes;
 };
 
 void ckpt_rows_conn(struct ckpt_rows *r, const struct store_conn *c, int64_t proc,
 		    uint8_t extra_flags)
 {
-	struct conn_rec k = { .c = *c, .proc = proc, .extra_flags = extra_flags };
+	struct conn_rec *k;
 
 	ckpt_row_begin(r, CKPT_T_CONN, (int64_t)c->id);
 	if (r->lost)
 		return;
-	r->buf.n = r->open; /* no 'R' and rowid: the values go in as they are */
-	memcpy(r->buf.v + r->buf.n, &k, sizeof(k));
-	r->buf.n += sizeof(k);
+	/*
+	 * No 'R' and rowid: the values go in as they are, at the next multiple of 8 (buf.v is
+	 * malloc'd; ROW_ROOM holds the padding too).
+	 */
+	r->open = (r->open + 7) & ~(size_t)7;
+	k = (struct conn_rec *)(void *)(r->buf.v + r->open);
+	k->id = (int64_t)c->id;
+	k->start_ns = c->start_ns;
+	k->dur_ns = c->end_ns - c->start_ns;
+	k->proc = proc;
+	k->bytes_out = c->bytes_out;
+	k->bytes_in = c->bytes_in;
+	memcpy(k->laddr, c->laddr, sizeof(k->laddr));
+	memcpy(k->raddr, c->raddr, sizeof(k->raddr));
+	k->lport = c->lport;
+	k->rport = c->rport;
+	k->proto = c->proto;
+	k->family = c->family;
+	k->dir = c->dir;
+	k->flags = c->flags | extra_flags;
+	k->reason = c->reason;
+	k->end = c->has_end && !extra_flags;
+	k->has_bytes = c->has_bytes;
+	r->buf.n = r->open + sizeof(*k);
 	r->at[r->n].conn = true;
 	ckpt_row_end(r);
 }
 
-#define CONN_ROW_MAX 192 /* 'R', 13 integers or NULLs, two addresses of up to 16 bytes */
+#define CONN_ROW_MAX 192 /* 'R', 14 integers or NULLs of up to 9 bytes, two addresses of 21 */
 
 static unsigned char *out_int(unsigned char *p, int64_t v)
 {
-	uint64_t be = __builtin_bswap64((uint64_t)v);
-
-	*p = 'i';
-	memcpy(p + 1, &be, 8);
-	return p + 9;
+	return p + ckpt_narrow_int(p, v);
 }
 
 static unsigned char *out_addr(unsigned char *p, const uint8_t *a, uint8_t family)
@@ -186,33 +217,31 @@ static unsigned char *out_addr(unsigned char *p, const uint8_t *a, uint8_t famil
 /* The bytes ckpt.c reads from the file for the row: the rowid, then conn's columns. */
 static size_t conn_serialise(const struct conn_rec *k, unsigned char out[CONN_ROW_MAX])
 {
-	const struct store_conn *c = &k->c;
-	bool end = c->has_end && !k->extra_flags;
 	unsigned char *p = out;
 
 	*p++ = 'R';
-	p = out_int(p, (int64_t)c->id); /* the rowid */
-	p = out_int(p, (int64_t)c->id);
-	p = out_int(p, c->start_ns);
-	p = out_int(p, c->proto);
-	p = out_int(p, c->family);
-	p = out_int(p, c->dir);
-	p = out_addr(p, c->laddr, c->family);
-	p = out_int(p, c->lport);
-	p = out_addr(p, c->raddr, c->family);
-	p = out_int(p, c->rport);
+	p = out_int(p, k->id); /* the rowid */
+	p = out_int(p, k->id);
+	p = out_int(p, k->start_ns);
+	p = out_int(p, k->proto);
+	p = out_int(p, k->family);
+	p = out_int(p, k->dir);
+	p = out_addr(p, k->laddr, k->family);
+	p = out_int(p, k->lport);
+	p = out_addr(p, k->raddr, k->family);
+	p = out_int(p, k->rport);
 	p = out_int(p, k->proc);
-	p = out_int(p, c->flags | k->extra_flags);
-	if (end) {
-		p = out_int(p, c->end_ns - c->start_ns);
-		if (c->has_bytes) {
-			p = out_int(p, (int64_t)c->bytes_out);
-			p = out_int(p, (int64_t)c->bytes_in);
+	p = out_int(p, k->flags);
+	if (k->end) {
+		p = out_int(p, k->dur_ns);
+		if (k->has_bytes) {
+			p = out_int(p, (int64_t)k->bytes_out);
+			p = out_int(p, (int64_t)k->bytes_in);
 		} else {
 			*p++ = 'n';
 			*p++ = 'n';
 		}
-		p = out_int(p, c->reason);
+		p = out_int(p, k->reason);
 	} else {
 		memset(p, 'n', 4);
 		p += 4;
@@ -232,6 +261,8 @@ void ckpt_rows_free(struct ckpt_rows *r)
 {
 	free(r->buf.v);
 	free(r->at);
+	free(r->by);
+	free(r->slot);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -244,10 +275,71 @@ static int cmp_at(const void *a, const void *b)
 	return x->rid < y->rid ? -1 : x->rid > y->rid;
 }
 
+/* Room for N items of SIZE bytes in *P (capacity *CAP items), kept between intervals. */
+static bool reserve(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n <= *cap)
+		return true;
+	nv = realloc(*p, n * size);
+	if (!nv)
+		return false;
+	*p = nv;
+	*cap = n;
+	return true;
+}
+
 /*
- * Rows come in commit order; verify reads them table by table, in rowid order. Grouped by
- * table first (one pass), each table's rows are mostly in order already (a flush writes its
- * conn rows by id): sorted only where they are not.
+ * One table's M rows IN, rowids unique, into OUT in rowid order. A conn row goes in when its
+ * flow ends with the id it got when it began, so an interval's conn rows are runs (one per
+ * flush, store_flush.c) that overlap, of nearly consecutive ids: like conns_by_id() there,
+ * each row drops into a slot by its rowid within a window below the largest, and the slots are
+ * read back in order; rows below the window (long flows listed late) are sorted on their own
+ * and go first. Linear, where qsort took a third of the sealing thread's time in a storm
+ * (bench/RESULTS.md). A rowid seen twice (not from a real table) falls back to qsort.
+ */
+static int sort_table(struct ckpt_rows *r, const struct ckpt_row_at *in, size_t m,
+		      struct ckpt_row_at *out)
+{
+	size_t span = 2 * m + 1024, below = 0, k;
+	int64_t max = in[0].rid, lo;
+	uint32_t *slot;
+
+	if (m >= UINT32_MAX || !reserve((void **)&r->slot, &r->slot_cap, span, sizeof(*slot)))
+		return -ENOMEM;
+	slot = r->slot;
+	for (size_t i = 1; i < m; i++)
+		if (in[i].rid > max)
+			max = in[i].rid;
+	lo = max < INT64_MIN + (int64_t)span ? INT64_MIN : max - (int64_t)span + 1;
+	memset(slot, 0xff, span * sizeof(*slot));
+	for (size_t i = 0; i < m; i++) {
+		if (in[i].rid < lo) {
+			out[below++] = in[i];
+			continue;
+		}
+		size_t at = (size_t)((uint64_t)in[i].rid - (uint64_t)lo); /* < span */
+
+		if (slot[at] != UINT32_MAX)
+			goto twice;
+		slot[at] = (uint32_t)i;
+	}
+	qsort(out, below, sizeof(*out), cmp_at);
+	k = below;
+	for (size_t i = 0; i < span; i++)
+		if (slot[i] != UINT32_MAX)
+			out[k++] = in[slot[i]];
+	return 0;
+twice:
+	memcpy(out, in, m * sizeof(*out));
+	qsort(out, m, sizeof(*out), cmp_at);
+	return 0;
+}
+
+/*
+ * Rows come in commit order; verify reads them table by table, in rowid order: grouped by
+ * table first (one pass), then each table's rows sorted where they are not in order already.
  */
 static int sort_rows(struct ckpt_rows *r)
 {
@@ -256,9 +348,9 @@ static int sort_rows(struct ckpt_rows *r)
 
 	if (r->n < 2)
 		return 0;
-	by = malloc(r->n * sizeof(*by));
-	if (!by)
+	if (!reserve((void **)&r->by, &r->by_cap, r->n, sizeof(*by)))
 		return -ENOMEM;
+	by = r->by;
 	for (size_t i = 0; i < r->n; i++)
 		start[r->at[i].tbl + 1]++;
 	for (int t = 0; t < CKPT_T_COUNT; t++) {
@@ -267,17 +359,17 @@ static int sort_rows(struct ckpt_rows *r)
 	}
 	for (size_t i = 0; i < r->n; i++)
 		by[fill[r->at[i].tbl]++] = r->at[i];
+	/* Back into r->at, table by table. */
 	for (int t = 0; t < CKPT_T_COUNT; t++) {
-		for (size_t i = start[t] + 1; i < start[t + 1]; i++) {
-			if (by[i - 1].rid > by[i].rid) {
-				qsort(by + start[t], start[t + 1] - start[t], sizeof(*by), cmp_at);
-				break;
-			}
-		}
+		size_t a = start[t], m = start[t + 1] - start[t], i = 1;
+
+		while (i < m && by[a + i - 1].rid < by[a + i].rid)
+			i++;
+		if (i >= m)
+			memcpy(r->at + a, by + a, m * sizeof(*by));
+		else if (sort_table(r, by + a, m, r->at + a))
+			return -ENOMEM;
 	}
-	free(r->at);
-	r->at = by;
-	r->cap = r->n;
 	return 0;
 }
 
@@ -348,16 +440,14 @@ int ckpt_rows_digest(struct ckpt_rows *r, const struct ckpt_marks *marks,
 		feed(&f, md, name, strlen(name) + 1);
 		for (; i < r->n && r->at[i].tbl == t; i++) {
 			const struct ckpt_row_at *a = &r->at[i];
-			struct conn_rec k;
-
 			if (!a->conn) {
 				feed(&f, md, r->buf.v + a->off, a->len);
 				continue;
 			}
 			if (f.n + CONN_ROW_MAX > sizeof(f.v))
 				feed_flush(&f, md);
-			memcpy(&k, r->buf.v + a->off, sizeof(k));
-			f.n += conn_serialise(&k, f.v + f.n);
+			f.n += conn_serialise((const struct conn_rec *)(const void *)(r->buf.v + a->off),
+					      f.v + f.n);
 		}
 	}
 	feed_flush(&f, md);

@@ -16,6 +16,9 @@
 #include "ckpt.h"
 #include "store.h"
 
+/* An interval's rows are cut once they take this much memory (about 55,000 conn rows). */
+#define CKPT_ROWS_MAX (5 << 20)
+
 struct ckpt_row_at {
 	int64_t rid;
 	uint32_t off, len; /* in buf */
@@ -29,6 +32,10 @@ struct ckpt_rows {
 	size_t n, cap;
 	size_t open; /* buf offset of the row being built */
 	bool lost;   /* out of memory once: the interval cannot be hashed from memory */
+	/* The sealing thread's room for sorting, kept with the buffers for the next interval. */
+	struct ckpt_row_at *by;
+	uint32_t *slot;
+	size_t by_cap, slot_cap;
 };
 
 /* A row of table T with rowid RID: 'R' and the rowid; add each column, then ckpt_row_end(). */

@@ -29,7 +29,7 @@ int sealrec_format(const struct sealrec *r, char *buf, size_t len)
 		n = anchor_format(buf, len, r->store_id, "checkpoint",
 				  "seg=%" PRIu32 " ck=%" PRId64 " t=%" PRId64 " rows=%" PRIu64
 				  " w=%s %s=%s",
-				  r->seg, r->ck, r->t_ns, r->rows, marks, r->chained ? "chain" : "hash",
+				  r->seg, r->ck, r->t_ns, r->rows, marks, !r->chained ? "hash" : r->narrow ? "chain2" : "chain",
 				  hash);
 	} else {
 		seg_hex(r->sha256, sizeof(r->sha256), hash);
@@ -86,12 +86,12 @@ static int parse_hex(const char *v, uint8_t *out, size_t n)
 
 enum field {
 	F_STORE, F_KIND, F_SEG, F_CK, F_T, F_ROWS, F_W, F_HASH, F_BYTES, F_SHA256, F_FIRST,
-	F_LAST, F_KEY, F_EPOCH, F_MAC, F_CHAIN, F_COUNT,
+	F_LAST, F_KEY, F_EPOCH, F_MAC, F_CHAIN, F_CHAIN2, F_COUNT,
 };
 
 static const char *const field_names[F_COUNT] = {
 	"store", "kind", "seg", "ck", "t", "rows", "w", "hash", "bytes", "sha256", "first",
-	"last", "key", "epoch", "mac", "chain",
+	"last", "key", "epoch", "mac", "chain", "chain2",
 };
 
 static int parse_field(struct sealrec *r, enum field f, const char *v)
@@ -131,7 +131,9 @@ static int parse_field(struct sealrec *r, enum field f, const char *v)
 	case F_HASH:
 		return parse_hex(v, r->hash, sizeof(r->hash));
 	case F_CHAIN:
+	case F_CHAIN2:
 		r->chained = true;
+		r->narrow = f == F_CHAIN2;
 		return parse_hex(v, r->hash, sizeof(r->hash));
 	case F_BYTES:
 		return parse_u64(v, INT64_MAX, &r->bytes);
@@ -200,7 +202,7 @@ int sealrec_parse(const char *line, struct sealrec *r)
 	if (r->kind == SEALREC_CHECKPOINT) {
 		need |= 1u << F_CK | 1u << F_ROWS | 1u << F_W;
 		/* One hash, of either kind. */
-		if (!(seen & (1u << F_HASH)) == !(seen & (1u << F_CHAIN)))
+		if (__builtin_popcount(seen & (1u << F_HASH | 1u << F_CHAIN | 1u << F_CHAIN2)) != 1)
 			return -EINVAL;
 	} else {
 		need |= 1u << F_BYTES | 1u << F_SHA256 | 1u << F_FIRST | 1u << F_LAST;

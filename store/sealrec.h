@@ -38,6 +38,7 @@ struct sealrec {
 	struct ckpt_marks marks;
 	uint8_t hash[CKPT_HASH_LEN];
 	bool chained; /* hash is the chained one ("chain="), not the first version ("hash=") */
+	bool narrow;  /* chained, with integers serialised narrow ("chain2=", ckpt.h) */
 	/* seal */
 	uint64_t bytes;
 	uint8_t sha256[32];

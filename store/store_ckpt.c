@@ -34,9 +34,6 @@
 #include "sealrec.h"
 #include "store_internal.h"
 
-/* An interval's rows are cut once they take this much memory (about 55,000 conn rows). */
-#define CKPT_ROWS_MAX (8 << 20)
-
 /* The tables of enum ckpt_late_table. */
 static const char *const late_tables[CKPT_LATE_COUNT] = {
 	[CKPT_LATE_CONN] = "conn",
@@ -267,7 +264,8 @@ static int hash_from_file(struct store *s, const struct ckpt_job *j, struct seal
 	if (j->source == CKPT_FIRST_HASH)
 		err = ckpt_hash(db, j->k, &j->marks, r->hash, &r->rows);
 	else if (j->k == 1)
-		err = ckpt_chain_many(db, 1, &j->marks, (uint8_t(*)[CKPT_HASH_LEN])r->hash, &r->rows);
+		err = ckpt_chain_many(db, 1, &j->marks, true, (uint8_t(*)[CKPT_HASH_LEN])r->hash,
+				      &r->rows);
 	else
 		err = -EINVAL; /* only a first interval is read back (ckpt_maybe_cut) */
 cleanup:
@@ -314,7 +312,8 @@ static int hash_from_memory(struct store *s, struct ckpt_job *j, struct sealrec 
 int ckpt_record_cut(struct store *s, struct ckpt_job *j)
 {
 	struct sealrec r = { .kind = SEALREC_CHECKPOINT, .seg = j->seq, .ck = j->k,
-			     .marks = j->marks, .chained = j->source != CKPT_FIRST_HASH };
+			     .marks = j->marks, .chained = j->source != CKPT_FIRST_HASH,
+			     .narrow = j->source != CKPT_FIRST_HASH };
 	int err;
 
 	if (j->source == CKPT_FROM_MEMORY)

@@ -54,6 +54,7 @@ mkdir -p "$work/c_parsers" "$work/c_open" "$work/c_anchor" "$work/c_rowbinary" "
 printf '\001h\001\0\0\0\0\0\0\0\002\0\0\0\0\0\0\0\003\0\0\0\0\0\0\0\007\0\0\0\0\0\0\0\010\0\0\0\0\0\0\0\001\0\0\001\001\006\004\0\0\004\177\0\0\001\065\0\004\177\0\0\001\120\0\001\0\0\0\001c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' \
 	>"$work/c_rowbinary/conn"
 for s in 'Nov 25 18:00:46 h connrec[1]: connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=2 t=1795632089366629215 rows=19 w=proc:7,conn:148,conn_end:0,gap:0,run:2,retention:0 hash=5634d28b1641400b36566bc48de0000000000000000000000000000000000000 key=9d3de1cc48b0c85d epoch=4 mac=0101010101010101010101010101010101010101010101010101010101010101' \
+	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=checkpoint seg=6 ck=3 t=1795632089366629215 rows=21 w=proc:7,conn:150,conn_end:0,gap:0,run:2,retention:0 chain2=5634d28b1641400b36566bc48de0000000000000000000000000000000000000' \
 	'connrec-anchor v=1 store=c99c97ade8f6800fbe67f7f4013e113e kind=seal seg=5 t=1795632089365351602 bytes=3793 sha256=f86b693b2538d33b0cea80ba34965704e968cc766e265f049a265f38cf7a6ae8 first=1 last=2' \
 	'9d3de1cc48b0c85d-beabc7fa292f3dd6f750b498824ef3bed0b6fc9f1a86ceff06b9be8e43bc50ec' \
 	'proc:7,conn:148,conn_end:0'; do

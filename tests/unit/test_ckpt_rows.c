@@ -113,14 +113,15 @@ static int check_segment(const char *path, uint32_t seq, int64_t *from_memory)
 		CHECK_THAT(sealrec_parse((const char *)sqlite3_column_text(st, 0), r) == 0);
 		if (r->seg != seq)
 			continue; /* the previous segment's last ones, stored after its rotation */
-		CHECK(r->chained, "%s: checkpoint %" PRId64 " is not chained", path, r->ck);
+		CHECK(r->chained && r->narrow, "%s: checkpoint %" PRId64 " is not chain2=", path,
+		      r->ck);
 		CHECK(r->ck == (int64_t)n + 1, "%s: checkpoint %" PRId64 " in place %zu", path, r->ck,
 		      n + 1);
 		marks[n++] = r->marks;
 	}
 	sqlite3_finalize(st);
 	CHECK(n >= 3, "%s: %zu checkpoints", path, n);
-	CHECK_THAT(ckpt_chain_many(db, n, marks, hashes, rows) == 0);
+	CHECK_THAT(ckpt_chain_many(db, n, marks, true, hashes, rows) == 0);
 	for (size_t i = 0; i < n; i++) {
 		bool same = !memcmp(hashes[i], recs[i].hash, CKPT_HASH_LEN) && rows[i] == recs[i].rows;
 
@@ -194,6 +195,203 @@ static void test_memory_cut(const char *base)
 		CHECK_THAT(store_verify(dir, NULL, 0, &vo, lines, &problems, err, sizeof(err)) == 0);
 		CHECK(problems == 0, "verify found %d problems", problems);
 	}
+}
+
+static void count_problems(void *ctx, const struct verify_item *it)
+{
+	*(int *)ctx += it->kind == VERIFY_PROBLEM;
+}
+
+/*
+ * The chain2= records of segment SEQ at PATH stored again (the table is append-only) as
+ * "chain=" records: with the hashes of that older serialisation (RECOMPUTE), or only renamed,
+ * keeping the chain2= hash.
+ */
+static void to_old_chain(const char *path, uint32_t seq, bool recompute)
+{
+	struct ckpt_marks marks[256];
+	struct sealrec recs[256];
+	uint8_t hashes[256][CKPT_HASH_LEN];
+	uint64_t rows[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	CHECK_THAT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+	CHECK_THAT(sqlite3_prepare_v2(db, "SELECT line FROM anchor WHERE kind = 'checkpoint'"
+					  " ORDER BY id",
+				      -1, &st, NULL) == SQLITE_OK);
+	while (st && sqlite3_step(st) == SQLITE_ROW && n < 256) {
+		const char *line = (const char *)sqlite3_column_text(st, 0);
+		char again[SEALKEY_LINE_MAX];
+
+		CHECK_THAT(sealrec_parse(line, &recs[n]) == 0);
+		if (recs[n].seg != seq || !recs[n].narrow)
+			continue;
+		CHECK_THAT(sealrec_format(&recs[n], again, sizeof(again)) > 0 && !strcmp(again, line));
+		marks[n] = recs[n].marks;
+		n++;
+	}
+	sqlite3_finalize(st);
+	CHECK(n >= 3, "%s: %zu chain2= records", path, n);
+	CHECK_THAT(ckpt_chain_many(db, n, marks, false, hashes, rows) == 0);
+	CHECK_THAT(sqlite3_prepare_v2(db, "INSERT INTO anchor (ts_ns, kind, line)"
+					  " VALUES (1, 'checkpoint', ?1)",
+				      -1, &st, NULL) == SQLITE_OK);
+	for (size_t i = 0; st && i < n; i++) {
+		char line[SEALKEY_LINE_MAX];
+
+		recs[i].narrow = false;
+		if (recompute)
+			memcpy(recs[i].hash, hashes[i], CKPT_HASH_LEN);
+		CHECK_THAT(sealrec_format(&recs[i], line, sizeof(line)) > 0);
+		CHECK_THAT(strstr(line, " chain=") != NULL);
+		sqlite3_bind_text(st, 1, line, -1, SQLITE_TRANSIENT);
+		CHECK_THAT(sqlite3_step(st) == SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * A store recorded before "chain2=" holds "chain=" records, hashed with 8-byte integers: verify
+ * still checks them (made here by rewriting a copy's records, as that recorder made them), and
+ * a chain2= hash passed off as chain= fails.
+ */
+static void test_old_chain(const char *base, const char *dir, uint32_t seq)
+{
+	char cmd[600], copy[200], path[300], err[256];
+
+	for (int renamed = 0; renamed < 2; renamed++) {
+		struct verify_opts vo = { 0 };
+		int problems = 0;
+
+		snprintf(copy, sizeof(copy), "%s/old%d", base, renamed);
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dir, copy);
+		CHECK_THAT(system(cmd) == 0);
+		seg_path(path, sizeof(path), copy, seq, SEG_RAW);
+		to_old_chain(path, seq, !renamed);
+		int rc = store_verify(copy, NULL, 0, &vo, renamed ? count_problems : lines, &problems,
+				      err, sizeof(err));
+
+		if (renamed)
+			CHECK(rc == 1 && problems > 0, "chain2= hashes renamed chain= passed verify");
+		else
+			CHECK(rc == 0 && problems == 0, "verify found %d problems in chain= records",
+			      problems);
+	}
+}
+
+/* Row I of the sort test: a conn row, every 7th a proc row. */
+static void add_sort_row(struct ckpt_rows *r, int64_t id)
+{
+	if (id % 7 == 0) {
+		ckpt_row_begin(r, CKPT_T_PROC, id);
+		ckpt_row_int(r, id);
+		ckpt_row_text(r, "worker");
+		ckpt_row_end(r);
+	} else {
+		struct store_conn c = mk_conn((uint64_t)id, 9, 9001, id % 3 != 0);
+
+		c.start_ns = id * 1000; /* the same row both times */
+		c.end_ns = c.start_ns + 100;
+		ckpt_rows_conn(r, &c, id / 7, 0);
+	}
+}
+
+/*
+ * An interval's rows reach the sealing thread in commit order, which is not rowid order: a
+ * flush writes its conn rows by id, but the next flush's runs back below them (flows that
+ * began earlier and ended later), and a long flow's row comes with an id far below the rest.
+ * Hashed in any such order, the digest is the one of the rows in rowid order.
+ */
+static void test_sort(void)
+{
+	enum { N = 20000, RUN = 500 };
+	struct ckpt_marks m = { .n = 2 };
+	struct ckpt_rows in_order = { 0 }, mixed = { 0 };
+	uint8_t d1[CKPT_HASH_LEN], d2[CKPT_HASH_LEN];
+	static const int64_t far[] = { 3, 11, 12, 40 }; /* long flows, below any window */
+
+	snprintf(m.t[0].name, sizeof(m.t[0].name), "proc");
+	snprintf(m.t[1].name, sizeof(m.t[1].name), "conn");
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		add_sort_row(&in_order, far[i]);
+	for (int64_t id = 1000; id < 1000 + N; id++)
+		add_sort_row(&in_order, id);
+	/* Runs of RUN ids, each run's odd ids held back to the next one, the far ones amid. */
+	for (int64_t run = 0; run <= N / RUN; run++) {
+		for (int64_t id = 1000 + run * RUN; id < 1000 + (run + 1) * RUN && id < 1000 + N;
+		     id++)
+			if (id % 2 == 0)
+				add_sort_row(&mixed, id);
+		for (int64_t id = 1000 + (run - 1) * RUN; run > 0 && id < 1000 + run * RUN; id++)
+			if (id % 2)
+				add_sort_row(&mixed, id);
+		if (run % 10 == 5 && run / 10 < (int64_t)(sizeof(far) / sizeof(far[0])))
+			add_sort_row(&mixed, far[run / 10]);
+	}
+	CHECK_THAT(in_order.n == mixed.n);
+	CHECK_THAT(ckpt_rows_digest(&in_order, &m, d1) == 0);
+	CHECK_THAT(ckpt_rows_digest(&mixed, &m, d2) == 0);
+	CHECK(!memcmp(d1, d2, sizeof(d1)), "rows out of order hashed to another digest");
+	/* Again with the room the first sort left (the buffers go back to the writer). */
+	mixed.n = mixed.buf.n = 0;
+	for (int64_t id = 1000 + N - 1; id >= 1000; id--)
+		add_sort_row(&mixed, id);
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		add_sort_row(&mixed, far[i]);
+	CHECK_THAT(ckpt_rows_digest(&mixed, &m, d2) == 0);
+	CHECK(!memcmp(d1, d2, sizeof(d1)), "rows in reverse order hashed to another digest");
+	ckpt_rows_free(&in_order);
+	ckpt_rows_free(&mixed);
+}
+
+/*
+ * Without --checkpoint-every, the active segment is checkpointed every 15 minutes: the next
+ * timed cut is due 15 minutes after the store opens (not sooner: no cut after a flush now),
+ * and when the clock reaches it (moved here, not waited for), a cut is made and the next one
+ * is due 15 minutes later.
+ */
+static void test_default_every(const char *base)
+{
+	const int64_t every = 15 * 60 * 1000000000LL, slack = 5 * 1000000000LL;
+	char dir[200];
+	struct store_opts o = { .version = "test", .retain_size = UINT64_MAX, .retain_age_ns = -1 };
+	struct store *s = NULL;
+	int64_t t0 = mono_ns(), t1;
+
+	snprintf(dir, sizeof(dir), "%s/default", base);
+	o.dir = dir;
+	CHECK_THAT(store_open(&s, &o) == 0);
+	if (!s)
+		return;
+	for (uint64_t id = 1; id <= 100; id++) {
+		struct store_conn c = mk_conn(id, 7, 7001, true);
+
+		store_add_conn(s, &c);
+	}
+	CHECK_THAT(store_flush(s) == 0);
+	sleep_ms(50);
+	CHECK_THAT(store_flush(s) == 0);
+	t1 = mono_ns();
+	CHECK(store_get_stats(s)->records_made == 0, "a checkpoint made right after the start");
+	CHECK(s->ck.next_ns >= t0 + every && s->ck.next_ns <= t1 + every,
+	      "next checkpoint due %.1f s after the start, not 900", (double)(s->ck.next_ns - t0) / 1e9);
+	s->ck.next_ns = mono_ns() - 1; /* 15 minutes later */
+	t0 = mono_ns();
+	CHECK_THAT(store_flush(s) == 0);
+	for (int i = 0; i < 200 && !store_get_stats(s)->records_made; i++) {
+		sleep_ms(5); /* the sealing thread makes the record */
+		store_flush(s);
+	}
+	t1 = mono_ns();
+	CHECK(store_get_stats(s)->records_made == 1, "%" PRIu64 " records when the 15 minutes ran out",
+	      store_get_stats(s)->records_made);
+	CHECK(s->ck.next_ns >= t0 + every && s->ck.next_ns <= t1 + every + slack,
+	      "after a timed cut the next is due in %.1f s, not 900", (double)(s->ck.next_ns - t0) / 1e9);
+	CHECK_THAT(store_close(s) == 0);
 }
 
 int main(void)
@@ -367,7 +565,10 @@ int main(void)
 		CHECK_THAT(store_verify(dir, NULL, 0, &vo, lines, &problems, err, sizeof(err)) == 0);
 		CHECK(problems == 0, "verify found %d problems", problems);
 	}
+	test_old_chain(base, dir, act_seq);
 	test_memory_cut(base);
+	test_sort();
+	test_default_every(base);
 	if (!check_failed) {
 		char cmd[200];
 
