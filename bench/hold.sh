@@ -246,6 +246,8 @@ say "$ends ends stored, $lost_end counted lost, $unseen neither, $t_end ms after
 kill -INT "$REC_PID"
 wait "$REC_PID" || say "warning: the recorder exited with status $?"
 REC_PID=""
+# Said at the stop: the ends that found the ring full and waited in the tracking map.
+kept=$(sed -n 's/.* \([0-9][0-9]*\) connection ends found the ring buffer full.*/\1/p' "$W/rec.err" | tail -n 1)
 
 per_conn_kernel=$(calc "$mem1_kb * 1024 / $ENDPOINTS")
 per_conn_rec=$(calc "($rss1 - $rss0) * 1024 / $ENDPOINTS")
@@ -270,6 +272,7 @@ per_conn_rec=$(calc "($rss1 - $rss0) * 1024 / $ENDPOINTS")
 	echo "| bytes per carried connection, active segment | $(fmt "$(calc "$carry_bytes / $carried")" 1) B |"
 	echo "| bytes per carried connection, sealed (segment 2: $rows2 rows, nearly all copies) | $(fmt "$(calc "$sealed2 / $rows2")" 1) B |"
 	echo "| ends after the release (stored / counted lost / neither) | $ends / $lost_end / $unseen, settled after $t_end ms |"
+	echo "| ends that found the ring full and waited in the tracking map | ${kept:-0} |"
 	echo "| flows counted lost, in all | $lost |"
 	echo "<!-- bench/hold.sh: end -->"
 } >"$W/section.md"

@@ -296,7 +296,8 @@ static __always_inline bool fin_was_sent(int oldstate)
  * (SOCK_DONE is set when it arrives). Subtract those so both ends agree.
  */
 static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow *f,
-					  int oldstate, unsigned long flags, struct cr_event *e)
+					  int oldstate, unsigned long flags, __u64 *bytes_out,
+					  __u64 *bytes_in)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
@@ -311,15 +312,15 @@ static __always_inline void payload_bytes(struct sock *sk, const struct tcp_flow
 		control++;
 	if (fin_was_sent(oldstate) && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		control++;
-	e->bytes_out = acked > control ? acked - control : 0;
+	*bytes_out = acked > control ? acked - control : 0;
 	if ((flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received)
 		received--;
-	e->bytes_in = received;
+	*bytes_in = received;
 }
 
 /*
- * Sends one TCP record; false if the ring was full. A lost CLOSE is counted here: it loses
- * the whole flow unless its OPEN was sent. A lost OPEN is the caller's to undo.
+ * Sends one TCP record; false if the ring was full: then a CLOSE is the caller's to keep
+ * (keep_end) or count lost, an OPEN the caller's to undo.
  */
 static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 kind,
 				     __u8 end_reason, int oldstate, __u64 now)
@@ -327,12 +328,8 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 	struct cr_event *e = event_reserve();
 	unsigned long flags = 0;
 
-	if (!e) {
-		if (kind == CR_EV_CLOSE)
-			count_drop(f && f->opened == FLOW_OPEN_SENT ? CR_DROP_RING_END
-								   : CR_DROP_RINGBUF);
+	if (!e)
 		return false;
-	}
 	e->kind = kind;
 	e->proto = IPPROTO_TCP;
 	e->ts_boot_ns = now;
@@ -351,7 +348,7 @@ static __always_inline bool emit_tcp(struct sock *sk, struct tcp_flow *f, __u8 k
 		e->direction = oldstate == TCP_LISTEN ? CR_DIR_LISTEN : CR_DIR_OUT;
 	}
 	if (kind == CR_EV_CLOSE)
-		payload_bytes(sk, f, oldstate, flags, e);
+		payload_bytes(sk, f, oldstate, flags, &e->bytes_out, &e->bytes_in);
 	event_submit(e);
 	return true;
 }
@@ -394,6 +391,46 @@ static __always_inline void journal_add(__u32 proto, __u64 key, __u64 id)
 	slot->id = id;
 	slot->proto = proto;
 	__sync_lock_test_and_set(&slot->seq, n + 1);
+}
+
+/*
+ * The CLOSE of a connection stored as open found the ring full, and the caller claimed its
+ * end (opened: FLOW_OPEN_SENT -> FLOW_ENDED). Keep the end in the tracking map instead of
+ * losing it (struct tcp_kept_end): the entry at KEY (the socket) moves to the flow's id. The
+ * delete comes first, so that the insert finds a free slot even in a full map (its element
+ * goes back to this CPU's free list, where the insert looks first). scratch: stack room for
+ * the copy. Either the end is kept or its loss counted.
+ */
+static __always_inline void keep_end(struct sock *sk, __u64 key, const struct tcp_flow *f,
+				     struct tcp_flow *scratch, __u8 end_reason, int oldstate,
+				     __u64 now)
+{
+	struct tcp_kept_end *k = &scratch->kept;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u64 bytes_out, bytes_in;
+
+	*scratch = *f;
+	payload_bytes(sk, f, oldstate, sock_flags_of(sk, NULL), &bytes_out, &bytes_in);
+	/* The owner's fields end here: the union's other half is written from now on. */
+	__builtin_memset(k, 0, sizeof(*k));
+	k->end_ns = now;
+	k->bytes_out = bytes_out;
+	k->bytes_in = bytes_in;
+	k->end_reason = end_reason;
+	k->family = family == AF_INET6 ? 6 : 4;
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	if (!k->lport)
+		k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	scratch->opened = FLOW_END_KEPT;
+	bpf_map_delete_elem(&tcp_flows, &key);
+	if (bpf_map_update_elem(&tcp_flows, &scratch->id, scratch, BPF_NOEXIST)) {
+		count_drop(CR_DROP_RING_END);
+		return;
+	}
+	journal_add(CR_YOUNG_KEPT_END, scratch->id, scratch->id);
+	count_drop(CR_DROP_KEPT_END);
 }
 
 /* Start tracking a socket; f is filled in for the caller. False if the map is full. */
@@ -467,6 +504,7 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 {
 	struct tcp_flow *f, nf = {};
 	__u64 key = (__u64)sk;
+	__u8 reason;
 	__u64 now;
 
 	/*
@@ -505,10 +543,20 @@ static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int n
 		/* Never opened (failed connect, not accepted yet): this CLOSE carries the flow. */
 		if (f)
 			__sync_val_compare_and_swap(&f->opened, FLOW_NEW, FLOW_CLOSED_FIRST);
-		if (oldstate == TCP_LISTEN)
-			emit_tcp(sk, f, CR_EV_CLOSE, CR_END_RELEASED, oldstate, now);
-		else
-			emit_tcp(sk, f, CR_EV_CLOSE, close_reason(sk, oldstate), oldstate, now);
+		reason = oldstate == TCP_LISTEN ? CR_END_RELEASED : close_reason(sk, oldstate);
+		if (emit_tcp(sk, f, CR_EV_CLOSE, reason, oldstate, now)) {
+			if (f)
+				bpf_map_delete_elem(&tcp_flows, &key);
+			return 0;
+		}
+		/* The ring is full. Stored as open: keep its end until there is room. */
+		if (f && __sync_val_compare_and_swap(&f->opened, FLOW_OPEN_SENT, FLOW_ENDED) ==
+				 FLOW_OPEN_SENT) {
+			keep_end(sk, key, f, &nf, reason, oldstate, now);
+			return 0;
+		}
+		/* The whole flow was in this record (or another path claimed its end). */
+		count_drop(CR_DROP_RINGBUF);
 		if (f)
 			bpf_map_delete_elem(&tcp_flows, &key);
 		return 0;
@@ -547,7 +595,9 @@ static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u6
 {
 	__u8 reason = CR_END_UNKNOWN;
 	int oldstate = TCP_ESTABLISHED;
+	struct tcp_flow scratch;
 	unsigned long flags;
+	__u64 now;
 	int err;
 
 	if (!claim_late_close(f)) {
@@ -568,9 +618,19 @@ static __always_inline void late_close(struct sock *sk, struct tcp_flow *f, __u6
 	if (!err && (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & SEND_SHUTDOWN) &&
 	    (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		oldstate = TCP_FIN_WAIT2;
-	emit_tcp(sk, f, CR_EV_CLOSE, reason, oldstate, bpf_ktime_get_boot_ns());
-	bpf_map_delete_elem(&tcp_flows, &key);
+	now = bpf_ktime_get_boot_ns();
 	count_drop(CR_DROP_LATE_CLOSE);
+	if (emit_tcp(sk, f, CR_EV_CLOSE, reason, oldstate, now)) {
+		bpf_map_delete_elem(&tcp_flows, &key);
+		return;
+	}
+	/* The ring is full: an end (claimed above from FLOW_OPEN_SENT) waits for room. */
+	if (f->opened == FLOW_ENDED) {
+		keep_end(sk, key, f, &scratch, reason, oldstate, now);
+		return;
+	}
+	count_drop(CR_DROP_RINGBUF);
+	bpf_map_delete_elem(&tcp_flows, &key);
 }
 
 /*
@@ -740,6 +800,40 @@ static __always_inline __u32 report_tcp(__u64 key, __u64 id)
 	if (send_open(sk, f, f->start_ns))
 		return REPORT_SENT;
 	return f->opened == FLOW_NEW ? REPORT_RING_FULL : REPORT_GONE;
+}
+
+/*
+ * What the recorder asks about an end kept in tcp_flows (struct tcp_kept_end), now that it
+ * made room in the ring: send it as the CLOSE it would have been, and forget the flow. The
+ * recorder is the only one to touch an entry keyed by an id, so the delete is its own.
+ */
+static __always_inline __u32 send_kept_end(__u64 id)
+{
+	struct tcp_flow *f = bpf_map_lookup_elem(&tcp_flows, &id);
+	struct cr_event *e;
+
+	if (!f || f->id != id || f->opened != FLOW_END_KEPT)
+		return REPORT_GONE;
+	e = event_reserve();
+	if (!e)
+		return REPORT_RING_FULL;
+	e->kind = CR_EV_CLOSE;
+	e->proto = IPPROTO_TCP;
+	e->conn_id = id;
+	e->ts_boot_ns = f->kept.end_ns;
+	e->end_reason = f->kept.end_reason;
+	e->bytes_out = f->kept.bytes_out;
+	e->bytes_in = f->kept.bytes_in;
+	e->netns = f->kept.netns;
+	e->lport = f->kept.lport;
+	e->rport = f->kept.rport;
+	e->family = f->kept.family;
+	e->direction = f->direction;
+	/* The owner and the addresses went to the store with the OPEN. */
+	e->flags = CR_FLAG_OPEN_SENT | CR_FLAG_NO_PID;
+	event_submit(e);
+	bpf_map_delete_elem(&tcp_flows, &id);
+	return REPORT_SENT;
 }
 
 /* ---- UDP ---- */
@@ -925,7 +1019,12 @@ static long report_one(__u32 i, void *ctx)
 	if (i >= CR_REPORT_BATCH)
 		return 1;
 	r = &report_batch[i];
-	r->result = r->proto == IPPROTO_UDP ? report_udp(r->key, r->id) : report_tcp(r->key, r->id);
+	if (r->proto == CR_YOUNG_KEPT_END)
+		r->result = send_kept_end(r->id);
+	else if (r->proto == IPPROTO_UDP)
+		r->result = report_udp(r->key, r->id);
+	else
+		r->result = report_tcp(r->key, r->id);
 	return 0;
 }
 

@@ -67,7 +67,7 @@ struct cr_event {
 
 /*
  * Indexes into the per-CPU counter array. The first ones are losses (stored as gap rows);
- * the last two only say how often a second path had to step in.
+ * the last three only say how often a second path had to step in.
  */
 enum cr_drop_reason {
 	CR_DROP_RINGBUF = 0,	/* ring buffer full: a flow's only record, so the flow is lost */
@@ -79,7 +79,9 @@ enum cr_drop_reason {
 	CR_DROP_RECURSION = 4,	/* userspace only: state changes the kernel skipped because
 				   on_tcp_state was already running on that CPU */
 	CR_DROP_LATE_CLOSE = 5, /* closes sent from tcp_destroy_sock after such a skip */
-	CR_DROP_MAX = 6,
+	CR_DROP_KEPT_END = 6,	/* ends that found the ring full and waited in tcp_flows for
+				   the recorder (struct tcp_kept_end): not lost */
+	CR_DROP_MAX = 7,
 };
 
 /* The counters above that are losses. */

@@ -16,19 +16,47 @@
 /*
  * tcp_flow.opened (and udp_sock_state.opened, which uses the first three). FLOW_ENDED: the
  * OPEN was sent, and a second-chance path (the socket's destruction, or the recorder's audit
- * of reported connections) has claimed the right to send the CLOSE, so that only one does.
+ * of reported connections) or a CLOSE that met a full ring has claimed the right to send the
+ * CLOSE, so that only one does. FLOW_END_KEPT: see struct tcp_kept_end.
  */
-enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2, FLOW_ENDED = 3 };
+enum { FLOW_NEW = 0, FLOW_OPEN_SENT = 1, FLOW_CLOSED_FIRST = 2, FLOW_ENDED = 3, FLOW_END_KEPT = 4 };
+
+/*
+ * The end of a connection stored as open whose CLOSE found the ring full. Rather than count
+ * it lost, BPF keeps it in tcp_flows, in the entry that tracked the socket, moved to the
+ * flow's id as key (a socket's memory may serve a new socket at once; ids count up from 1
+ * and never reach a kernel address, so the two kinds of key never meet), with opened =
+ * FLOW_END_KEPT, and tells the recorder through the young journal (CR_YOUNG_KEPT_END). The
+ * recorder has BPF send it (report_opens) once it made room in the ring: its time is the
+ * close's, however long it waited. The owner is in the store since the OPEN, so these
+ * fields take the owner's place and the entry does not grow.
+ */
+struct tcp_kept_end {
+	__u64 end_ns;
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 end_reason;
+	__u8 family;
+	__u8 pad[6];
+};
 
 /* What we remember about a TCP socket between its first state change and its close. */
 struct tcp_flow {
 	__u64 id;
-	__u64 start_ns;
-	__u64 cgroup_id;
-	__u64 pstart_ns; /* the owner's start (see cr_event) */
-	__u32 pid;
-	__u32 uid;
-	char comm[CR_COMM_LEN];
+	union {
+		struct {
+			__u64 start_ns;
+			__u64 cgroup_id;
+			__u64 pstart_ns; /* the owner's start (see cr_event) */
+			__u32 pid;
+			__u32 uid;
+			char comm[CR_COMM_LEN];
+		};
+		struct tcp_kept_end kept; /* opened == FLOW_END_KEPT only */
+	};
 	/*
 	 * FLOW_NEW until either the OPEN the recorder asks for or a CLOSE that carries the whole
 	 * flow claims it, with a compare-and-swap: the two run on different CPUs, and exactly
@@ -60,6 +88,9 @@ struct tcp_flow {
  */
 #define CR_YOUNG_SLOTS 32768
 
+/* young_slot.proto of an end kept in tcp_flows (struct tcp_kept_end); key and id: its id. */
+#define CR_YOUNG_KEPT_END 255
+
 struct young_slot {
 	__u64 key; /* TCP: tcp_flows key (the socket); UDP: udp_socks key (the cookie) */
 	__u64 id;
@@ -75,7 +106,8 @@ struct young_head {
 
 /*
  * report_open's batch, in the program's .bss: the recorder fills key/id of n entries, runs
- * the program once, and reads each result (enum report_result).
+ * the program once, and reads each result (enum report_result). proto CR_YOUNG_KEPT_END asks
+ * it to send a kept end (REPORT_SENT, or REPORT_RING_FULL: ask again after a drain).
  */
 #define CR_REPORT_BATCH 256
 

@@ -262,6 +262,12 @@ int capture_poll(struct capture *c, int timeout_ms)
 		n = m < 0 ? m : n + m;
 	}
 	young_read(c);
+	if (n >= 0) {
+		/* Ends kept in the map while the ring was full: the drain made room for them. */
+		int m = capture_send_kept(c);
+
+		n = m < 0 ? m : n + m;
+	}
 	return n;
 }
 

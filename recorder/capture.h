@@ -107,6 +107,13 @@ int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp
 int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
 
 /*
+ * At the stop: sends every end BPF kept in the tracking map because the ring was full
+ * (struct tcp_kept_end) and drains the ring after them. Returns how many, or -errno. While
+ * recording, capture_poll() does this as it goes.
+ */
+int capture_flush_kept(struct capture *c);
+
+/*
  * The audit of the connections stored as open: walks the whole tracking map (about 0.3 s of
  * CPU per million tracked connections) and sends the CLOSE of each whose socket closed or was
  * freed while no program saw it (a skipped state change whose destruction was missed too).

@@ -65,6 +65,14 @@ int report_batch(struct capture *c, struct report_req *reqs, uint32_t n, int *se
  * connecting) or met a full ring back in the list, to be asked again a second later.
  */
 void young_requeue(struct capture *c, const struct report_req *reqs, uint32_t n);
+/* Adds an end kept in the tracking map (by its flow id) to the list of those to send. */
+void young_kept(struct capture *c, uint64_t id);
+/*
+ * Has BPF send the kept ends on the list into the ring, draining it as they go, up to a few
+ * thousand per call; what still finds the ring full stays on the list. Returns how many were
+ * sent, or -errno.
+ */
+int capture_send_kept(struct capture *c);
 /* Adds a connection found by the sweep to the list, as if read from the journal now. */
 void young_later(struct capture *c, uint64_t key, uint64_t id, uint8_t proto);
 

@@ -252,16 +252,20 @@ enum pick {
 	PICK_SKIP,  /* nothing to ask */
 	PICK_ASK,   /* ask report_opens about it now */
 	PICK_LATER, /* too young to ask: into the journal's list, asked when its second is up */
+	PICK_KEPT,  /* an end kept for want of room in the ring: into the list of those to send */
 };
 
 /*
  * The sweep that stands in for a lapped journal: every connection not reported or closing
  * yet. One that began within the last second goes to the list like a journal entry would
  * (skipped, it would never be asked about); an unaccepted one is asked, and comes back as
- * not ready, into the list too. Listeners are here only if their OPEN met a full ring.
+ * not ready, into the list too. Listeners are here only if their OPEN met a full ring. An end
+ * kept in the map (its journal entry lapped too) goes to the list of kept ends.
  */
 static enum pick pick_report(const struct tcp_flow *f, uint64_t started_before)
 {
+	if (f->opened == FLOW_END_KEPT)
+		return PICK_KEPT;
 	if (f->opened != FLOW_NEW)
 		return PICK_SKIP;
 	return f->start_ns < started_before ? PICK_ASK : PICK_LATER;
@@ -366,6 +370,8 @@ static int walk_tcp_flows(struct capture *c, enum pick (*pick)(const struct tcp_
 
 			if (what == PICK_LATER)
 				young_later(c, keys[i], vals[i].id, CR_PROTO_TCP);
+			if (what == PICK_KEPT)
+				young_kept(c, vals[i].id);
 			if (what != PICK_ASK)
 				continue;
 			reqs[n++] = (struct report_req){ .key = keys[i], .id = vals[i].id,

@@ -13,6 +13,10 @@
  * work is proportional to the connections made, not to the ones open: with a million open
  * connections the recorder does nothing for them at all.
  *
+ * The journal also names the ends BPF kept in the tracking map because the ring was full
+ * (struct tcp_kept_end): those go to a list of their own, and after every drain of the ring
+ * the recorder has BPF send them (capture_send_kept).
+ *
  * If the recorder falls so far behind that a CPU's journal laps, the entries lost are made
  * up for once with a walk of the whole tracking map (capture_maps.c).
  */
@@ -55,6 +59,9 @@ struct young {
 
 	uint64_t closed_bits[CLOSED_WORDS];
 	uint64_t closed_tag[CLOSED_WORDS]; /* id >> 6 of the word held, + 1 (0: empty) */
+
+	uint64_t *kept; /* ids of kept ends not sent yet (a stack: their order does not matter) */
+	size_t nkept, cap_kept;
 
 	uint64_t lapped; /* journal entries overwritten before they were read */
 	bool need_sweep;
@@ -109,6 +116,7 @@ void young_close(struct capture *c)
 		munmap((void *)y->heads, y->heads_len);
 	free(y->next);
 	free(y->q);
+	free(y->kept);
 	free(y);
 	c->young = NULL;
 }
@@ -152,6 +160,24 @@ static int push(struct young *y, const struct young_ent *e)
 	return 0;
 }
 
+void young_kept(struct capture *c, uint64_t id)
+{
+	struct young *y = c->young;
+
+	if (y->nkept == y->cap_kept) {
+		size_t cap = y->cap_kept ? 2 * y->cap_kept : 1024;
+		uint64_t *n = realloc(y->kept, cap * sizeof(*n));
+
+		if (!n) {
+			y->need_sweep = true; /* the sweep finds it in the map later */
+			return;
+		}
+		y->kept = n;
+		y->cap_kept = cap;
+	}
+	y->kept[y->nkept++] = id;
+}
+
 /* Moves what each CPU appended to the journal since the last call into the FIFO. */
 void young_read(struct capture *c)
 {
@@ -182,6 +208,8 @@ void young_read(struct capture *c)
 			    __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != seq) {
 				y->lapped++;
 				y->need_sweep = true;
+			} else if (e.proto == CR_YOUNG_KEPT_END) {
+				young_kept(c, e.id);
 			} else if (push(y, &e)) {
 				y->need_sweep = true; /* out of memory: the sweep finds it later */
 			}
@@ -307,6 +335,52 @@ int capture_report_opens(struct capture *c, uint64_t started_before)
 		err = capture_sweep_opens(c, started_before, &sent);
 	}
 	return err ? err : sent;
+}
+
+/*
+ * Kept ends sent per call: enough to keep up with any close rate the ingest can follow, few
+ * enough that the recorder's timers (commits) still run between calls.
+ */
+#define KEPT_PER_CALL 8192
+
+int capture_send_kept(struct capture *c)
+{
+	struct young *y = c->young;
+	struct report_req reqs[CR_REPORT_BATCH];
+	int sent = 0;
+
+	while (y->nkept && sent < KEPT_PER_CALL && !c->report_failed) {
+		uint32_t n = y->nkept < CR_REPORT_BATCH ? (uint32_t)y->nkept : CR_REPORT_BATCH;
+		int before = sent, err;
+
+		for (uint32_t i = 0; i < n; i++)
+			reqs[i] = (struct report_req){ .key = y->kept[y->nkept - 1 - i],
+						       .id = y->kept[y->nkept - 1 - i],
+						       .proto = CR_YOUNG_KEPT_END };
+		y->nkept -= n;
+		err = report_batch(c, reqs, n, &sent);
+		for (uint32_t i = 0; i < n; i++)
+			if (err || reqs[i].result == REPORT_RING_FULL)
+				young_kept(c, reqs[i].id);
+		if (err)
+			return err;
+		/* Take them out of the ring (the ingest stores them) to make room for more. */
+		ring_buffer__consume(c->rb);
+		if (sent == before)
+			break; /* the ring filled up again meanwhile: next poll */
+	}
+	return sent;
+}
+
+int capture_flush_kept(struct capture *c)
+{
+	int n, sent = 0;
+
+	young_read(c);
+	while ((n = capture_send_kept(c)) > 0)
+		sent += n;
+	ring_buffer__consume(c->rb);
+	return n < 0 ? n : sent;
 }
 
 uint64_t capture_young_pending(const struct capture *c)

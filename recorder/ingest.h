@@ -45,7 +45,7 @@ int ingest_losses(struct ingest *g, const uint64_t drops[CR_DROP_MAX]);
 /* Hand every waiting row to the store and flush it. Returns store_flush()'s result. */
 int ingest_commit(struct ingest *g);
 
-/* The BPF counters that are not losses (CR_DROP_RECURSION, CR_DROP_LATE_CLOSE), for the stop. */
+/* The BPF counters that are not losses (CR_DROP_RECURSION and after), for the stop. */
 struct ingest_stats {
 	uint64_t skipped[CR_DROP_MAX];
 };

@@ -436,6 +436,10 @@ static int commit(struct recorder *r, bool final)
 /* Not losses, but worth knowing when judging a store made under heavy load. */
 static void say_second_chances(const struct ingest_stats *st)
 {
+	if (st->skipped[CR_DROP_KEPT_END])
+		cr_info("%" PRIu64 " connection ends found the ring buffer full and waited in the "
+			"tracking map until the recorder made room for them",
+			st->skipped[CR_DROP_KEPT_END]);
 	if (st->skipped[CR_DROP_RECURSION] || st->skipped[CR_DROP_LATE_CLOSE])
 		cr_info("the kernel skipped %" PRIu64 " TCP state changes (a program cannot run "
 			"nested in itself); %" PRIu64 " closes among them were taken from the "
@@ -600,6 +604,8 @@ static int record_run(int argc, char **argv)
 	/* Connections open at the stop are stored as open, however young. */
 	capture_report_opens(r.cap, UINT64_MAX);
 	capture_drain(r.cap);
+	/* Ends kept in the tracking map while the ring was full. */
+	capture_flush_kept(r.cap);
 	if (commit(&r, true))
 		cr_err("could not write the last events before stopping");
 	else if (!err)

@@ -22,8 +22,6 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
 cr_tool storm storm
-# Whatever happens, never leave a stopped recorder behind for the cleanup to wait on.
-trap '_rc=$?; [ -n "$CR_REC_PID" ] && kill -CONT "$CR_REC_PID" 2>/dev/null; (exit $_rc); cr_cleanup' EXIT
 
 # Flow accounting for the storm on PORT. Prints: rows ends orphan_ends lost
 #   rows         conn rows of the port
@@ -74,15 +72,7 @@ port=$(cr_jget "$CR_TMP/storm1.out" port)
 # Recording is under way once the storm's first rows are committed.
 cr_wait_count 1 "SELECT count(*) FROM conn WHERE proto = 6 AND dir = 0 AND rport = $port" >/dev/null ||
 	cr_fatal "no row of the storm on port $port was recorded before SIGSTOP"
-kill -STOP "$CR_REC_PID"
-# The stop is delivered asynchronously: give the kernel a moment to park every thread.
-i=0
-while state=$(sed 's/.*) \(.\).*/\1/' "/proc/$CR_REC_PID/stat") && [ "$state" != T ] &&
-	[ "$i" -lt 50 ]; do
-	sleep 0.02
-	i=$((i + 1))
-done
-cr_eq "recorder state after SIGSTOP" T "$state"
+cr_freeze
 sleep 3 # the deliberate pause: the ring overflows while the recorder is stopped
 kill -CONT "$CR_REC_PID"
 wait "$spid" && st=0 || st=$?

@@ -27,32 +27,8 @@ set --
 cr_start "$@"
 
 # Servers first, each on a port of the kernel's choosing; then one client per server.
-ports="" spids="" cpids=""
-i=1
-while [ "$i" -le "$procs" ]; do
-	"$storm" --server-only -m hold -n "$per" -t 2 -d 600 >"$CR_TMP/srv$i.out" 2>&1 &
-	cr_track $!
-	spids="$spids $!"
-	cr_wait_file "$CR_TMP/srv$i.out" '"event":"listening"'
-	ports="$ports $(cr_jget "$CR_TMP/srv$i.out" port)"
-	i=$((i + 1))
-done
-t0=$(date +%s%N)
-i=1
-for p in $ports; do
-	"$storm" --client-only -m hold -p "$p" -n "$per" -t 4 --spread 4 -d 600 \
-		>"$CR_TMP/cli$i.out" 2>&1 &
-	cr_track $!
-	cpids="$cpids $!"
-	i=$((i + 1))
-done
-i=1
-for p in $ports; do
-	cr_wait_file "$CR_TMP/cli$i.out" '"event":"holding"'
-	cr_eq "connections held by client $i (port $p)" "$per" \
-		"$(sed -n 's/.*"event":"holding".*"made":\([0-9]*\).*/\1/p' "$CR_TMP/cli$i.out")"
-	i=$((i + 1))
-done
+cr_hold "$procs" "$per" 4
+ports=$CR_HOLD_PORTS spids=$CR_HOLD_SPIDS cpids=$CR_HOLD_CPIDS t0=$CR_HOLD_T0
 cr_log "holding $total connections after $((($(date +%s%N) - t0) / 1000000)) ms"
 
 # The endpoints of these connections: out to a server port, or in on one (not carried copies).

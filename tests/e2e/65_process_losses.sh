@@ -15,7 +15,6 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 cr_init
 cr_tool execstorm execstorm
-trap '_rc=$?; [ -n "$CR_REC_PID" ] && kill -CONT "$CR_REC_PID" 2>/dev/null; (exit $_rc); cr_cleanup' EXIT
 
 lost_sql="SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1 AND
 	reason = 'process ring buffer full: execs lost'"
@@ -24,13 +23,7 @@ stored_sql() { echo "SELECT count(*) FROM life WHERE ppid = $1 AND exe = '/bin/t
 cr_start --proc-ring-size 4096
 
 # --- frozen: the ring overflows ----------------------------------------------------------------
-kill -STOP "$CR_REC_PID"
-# Wait until the stop has taken effect (state T), so no event is read meanwhile.
-dl=$(($(date +%s) + CR_TIMEOUT))
-until [ "$(awk '{ print $3 }' "/proc/$CR_REC_PID/stat")" = T ]; do
-	[ "$(date +%s)" -lt "$dl" ] || cr_fatal "the recorder did not stop"
-	sleep 0.01
-done
+cr_freeze
 "$execstorm" -r 1000 -s 1 >"$CR_TMP/storm1.json" || cr_fatal "execstorm failed: $(cat "$CR_TMP/storm1.json")"
 kill -CONT "$CR_REC_PID"
 made=$(cr_jget "$CR_TMP/storm1.json" made)

@@ -165,6 +165,7 @@ cr_cleanup() {
 	_rc=$?
 	set +e
 	if [ -n "$CR_REC_PID" ] && cr_alive "$CR_REC_PID"; then
+		kill -CONT "$CR_REC_PID" 2>/dev/null # frozen by cr_freeze, it would not stop
 		kill -INT "$CR_REC_PID" 2>/dev/null
 		cr_wait_gone "$CR_REC_PID" 10 || kill -KILL "$CR_REC_PID" 2>/dev/null
 		wait "$CR_REC_PID" 2>/dev/null
@@ -257,6 +258,17 @@ cr_start() {
 	cr_start_bg "$@"
 	cr_wait_ready
 	cr_log "recorder pid $CR_REC_PID ready on $CR_DATA"
+}
+
+# cr_freeze: SIGSTOP the recorder and wait until every thread is stopped (state T), so that it
+# reads nothing more until `kill -CONT "$CR_REC_PID"` (cr_cleanup resumes it too).
+cr_freeze() {
+	kill -STOP "$CR_REC_PID"
+	_dl=$(($(date +%s) + CR_TIMEOUT))
+	until [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$CR_REC_PID/stat")" = T ]; do
+		[ "$(date +%s)" -lt "$_dl" ] || cr_fatal "the recorder did not stop on SIGSTOP"
+		sleep 0.01
+	done
 }
 
 # cr_stop: SIGINT, then the recorder must exit 0 within the deadline.
@@ -466,6 +478,39 @@ cr_tool() {
 }
 
 # --- clients and servers used by several tests -----------------------------------------------
+
+# cr_hold PROCS PER SPREAD: PROCS servers (`storm --server-only -m hold`), each on a port of
+# the kernel's choosing, and one client per server holding PER connections to it, spread over
+# SPREAD processes; returns once every client holds them all. Sets CR_HOLD_PORTS,
+# CR_HOLD_SPIDS and CR_HOLD_CPIDS (space-separated) and CR_HOLD_T0 (ns, first connect).
+cr_hold() {
+	CR_HOLD_PORTS="" CR_HOLD_SPIDS="" CR_HOLD_CPIDS=""
+	_i=1
+	while [ "$_i" -le "$1" ]; do
+		"$storm" --server-only -m hold -n "$2" -t 2 -d 600 >"$CR_TMP/srv$_i.out" 2>&1 &
+		cr_track $!
+		CR_HOLD_SPIDS="$CR_HOLD_SPIDS $!"
+		cr_wait_file "$CR_TMP/srv$_i.out" '"event":"listening"'
+		CR_HOLD_PORTS="$CR_HOLD_PORTS $(cr_jget "$CR_TMP/srv$_i.out" port)"
+		_i=$((_i + 1))
+	done
+	CR_HOLD_T0=$(date +%s%N)
+	_i=1
+	for _p in $CR_HOLD_PORTS; do
+		"$storm" --client-only -m hold -p "$_p" -n "$2" -t "$3" --spread "$3" -d 600 \
+			>"$CR_TMP/cli$_i.out" 2>&1 &
+		cr_track $!
+		CR_HOLD_CPIDS="$CR_HOLD_CPIDS $!"
+		_i=$((_i + 1))
+	done
+	_i=1
+	for _p in $CR_HOLD_PORTS; do
+		cr_wait_file "$CR_TMP/cli$_i.out" '"event":"holding"'
+		cr_eq "connections held by client $_i (port $_p)" "$2" \
+			"$(sed -n 's/.*"event":"holding".*"made":\([0-9]*\).*/\1/p' "$CR_TMP/cli$_i.out")"
+		_i=$((_i + 1))
+	done
+}
 
 # cr_http_server ADDR DIR: `python3 -m http.server` on ADDR, a port of the kernel's choosing,
 # serving DIR. Sets CR_HTTP_PID and CR_HTTP_PORT once it listens.
