@@ -5,8 +5,9 @@
  *
  *   cgroup_skb/ingress             (dns.bpf.h) each datagram delivered to a local socket
  *   cgroup_skb/egress              each datagram a local socket sends
- *   raw_tp/inet_sk_error_report    an error reported to a socket: ECONNREFUSED on a
- *                                  connected UDP socket is an ICMP port unreachable
+ *   raw_tp/inet_sk_error_report    an error reported to a socket: ECONNREFUSED is an
+ *                                  ICMP port unreachable (udp_error_peer for the peer of
+ *                                  an unconnected socket)
  *
  * The flow is the socket (cookie) and the peer, as the cgroup/sendmsg, recvmsg and connect
  * hooks key it: the socket's first flow sits in its udp_socks entry, the others in
@@ -313,9 +314,49 @@ int on_skb_egress(struct __sk_buff *skb)
 	return 1;
 }
 
+#define SO_EE_ORIGIN_ICMP 2
+#define SO_EE_ORIGIN_ICMP6 3
+
 /*
- * A connected UDP socket is told of an ICMP port unreachable as ECONNREFUSED (an unconnected
- * one is not, unless it asked with IP_RECVERR, and then it has no single peer): mark its flow.
+ * The peer an ICMP error was about, for an unconnected socket that asked to hear of errors
+ * (IP_RECVERR, IPV6_RECVERR): the kernel queues the error, with the offending datagram's
+ * destination, on the socket just before it reports it. Fills key's peer in the flow key's
+ * form (v4-mapped on an IPv6 socket); false when the newest queued error is not a port
+ * unreachable.
+ */
+static __always_inline bool udp_error_peer(struct sock *sk, struct udp_key *key)
+{
+	struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+	unsigned char *at;
+	__u8 origin;
+
+	if (!BPF_CORE_READ(sk, sk_error_queue.qlen))
+		return false;
+	skb = BPF_CORE_READ(sk, sk_error_queue.prev); /* the newest */
+	serr = (struct sock_exterr_skb *)&skb->cb;
+	origin = BPF_CORE_READ(serr, ee.ee_origin);
+	if (BPF_CORE_READ(serr, ee.ee_errno) != ECONNREFUSED ||
+	    (origin != SO_EE_ORIGIN_ICMP && origin != SO_EE_ORIGIN_ICMP6))
+		return false;
+	at = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header) +
+	     BPF_CORE_READ(serr, addr_offset);
+	key->rport = bpf_ntohs(BPF_CORE_READ(serr, port));
+	if (origin == SO_EE_ORIGIN_ICMP6)
+		return !bpf_probe_read_kernel(key->raddr, 16, at);
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		key->raddr[10] = 0xff;
+		key->raddr[11] = 0xff;
+		return !bpf_probe_read_kernel(key->raddr + 12, 4, at);
+	}
+	return !bpf_probe_read_kernel(key->raddr, 4, at);
+}
+
+/*
+ * A socket told of an ICMP port unreachable (ECONNREFUSED) marks the flow to the peer it was
+ * about: a connected socket's peer, or for an unconnected one that asked for errors, the
+ * destination the error names. (An unconnected socket that did not ask is not told: its
+ * flow stays S0, as nothing came back to it.)
  */
 SEC("raw_tp/inet_sk_error_report")
 int BPF_PROG(on_sk_error, struct sock *sk)
@@ -329,8 +370,12 @@ int BPF_PROG(on_sk_error, struct sock *sk)
 		return 0;
 	sock_tuple(sk, &t, NULL);
 	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	__builtin_memcpy(key.raddr, t.raddr, 16);
-	key.rport = t.rport;
+	if (t.rport) {
+		__builtin_memcpy(key.raddr, t.raddr, 16);
+		key.rport = t.rport;
+	} else if (!udp_error_peer(sk, &key)) {
+		return 0;
+	}
 	f = udp_flow_of(&key);
 	if (f)
 		f->refused = 1;
