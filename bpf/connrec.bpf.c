@@ -1229,8 +1229,10 @@ int on_sock_release(struct bpf_sock *ctx)
 		return 1;
 	now = bpf_ktime_get_boot_ns();
 	/* id 0: the recorder ended it as idle, or its OPEN was lost (counted). */
-	if (us->first.id)
+	if (us->first.id) {
+		udp_add_sock_counts(ctx, us);
 		udp_close_first(us, cookie, now);
+	}
 	if (us->nflows > 1) {
 		/*
 		 * Several peers: the recorder ends this cookie's flows in udp_flows. With the

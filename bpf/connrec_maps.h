@@ -171,7 +171,15 @@ struct udp_sock_state {
 	__u16 rport;
 	__u8 family;
 	__u8 direction;
-	__u8 pad[6];
+	/*
+	 * 1: the first flow's peer is the socket's connected peer. Its datagrams (send(),
+	 * recv()) run no hook that would refresh first.last_ns, and after a few of them they are
+	 * counted on the socket itself (udp_sk_counts, bpf/udp_traffic.bpf.h), so first's
+	 * counters hold only part of them: the flow ends at the release, which adds the two,
+	 * and the recorder never ends it as idle.
+	 */
+	__u8 connected;
+	__u8 pad[5];
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[CR_COMM_LEN];

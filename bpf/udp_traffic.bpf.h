@@ -5,14 +5,23 @@
  *
  *   cgroup_skb/ingress             (dns.bpf.h) each datagram delivered to a local socket
  *   cgroup_skb/egress              each datagram a local socket sends
- *   raw_tp/inet_sk_error_report    an error reported to a socket: ECONNREFUSED on a
- *                                  connected UDP socket is an ICMP port unreachable
+ *   raw_tp/inet_sk_error_report    an error reported to a socket: ECONNREFUSED is an
+ *                                  ICMP port unreachable (udp_error_peer for the peer of
+ *                                  an unconnected socket)
  *
  * The flow is the socket (cookie) and the peer, as the cgroup/sendmsg, recvmsg and connect
  * hooks key it: the socket's first flow sits in its udp_socks entry, the others in
  * udp_flows. Counted are UDP payload bytes (what the application sent or could read) and
  * datagrams. A packet that is not UDP leaves after the IP version and protocol checks, with
  * no map access.
+ *
+ * A connected socket's first flow (a client's: DNS lookups, QUIC, NTP, iperf3) ends at the
+ * socket's release, never as idle: its send() and recv() run no cgroup hook that would tell
+ * it was still in use. Once it has carried UDP_COUNT_ON_SOCK_AFTER datagrams, its counting
+ * moves to the socket's own storage (udp_sk_counts), which the programs reach from the packet
+ * with no hash lookup, and the release adds what the socket counted to the flow. (Below that,
+ * a short exchange such as one lookup costs no storage.) Where the kernel does not let these
+ * programs reach socket storage, every datagram takes the udp_socks lookup.
  *
  * The first datagrams of an inbound flow reach the socket before the application's
  * recvmsg() starts the flow, so there is no flow yet to count them in: they wait in
@@ -38,6 +47,109 @@ struct {
 	__type(key, struct udp_key);
 	__type(value, struct udp_early_count); /* received before the flow began */
 } udp_early SEC(".maps");
+
+/*
+ * What a connected socket counted for its first flow since the flow's datagrams were moved
+ * here; the release adds it to the flow's counters in udp_socks (udp_add_sock_counts).
+ */
+struct udp_sock_count {
+	__u64 id; /* the first flow counted here; 0 until the storage is filled */
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u32 pkts_out;
+	__u32 pkts_in;
+	__u32 peer[4]; /* as the packets spell it: an IPv4 address in peer[0] */
+	__u16 rport;   /* network byte order, as in the packets */
+	__u8 v4;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct udp_sock_count);
+} udp_sk_counts SEC(".maps");
+
+/*
+ * Set by the recorder when the kernel lets cgroup_skb and cgroup/sock_release programs reach
+ * socket storage. While false the verifier drops every branch that would.
+ */
+const volatile bool udp_counts_on_sock = false;
+
+#define UDP_STATE_CONNECTED 1 /* TCP_ESTABLISHED: what a UDP socket's connect() sets */
+#define UDP_COUNT_ON_SOCK_AFTER 8 /* datagrams, both ways: more than a lookup's exchange */
+
+/* Is the datagram's peer (addr, port as in the packet) the one the socket's storage counts? */
+static __always_inline bool udp_sock_count_peer(const struct udp_sock_count *c,
+						const __u8 *addr, bool v4, __u16 port)
+{
+	const __u32 *a = (const __u32 *)addr;
+
+	if (c->rport != port || c->v4 != v4)
+		return false;
+	if (v4)
+		return c->peer[0] == a[0];
+	return c->peer[0] == a[0] && c->peer[1] == a[1] && c->peer[2] == a[2] &&
+	       c->peer[3] == a[3];
+}
+
+/* Adds one datagram of the given payload to counters c (udp_sock_count or udp_flow). */
+#define UDP_COUNT_ONE(c, ingress, bytes)                        \
+	do {                                                    \
+		if (ingress) {                                  \
+			__sync_fetch_and_add(&(c)->bytes_in, bytes); \
+			__sync_fetch_and_add(&(c)->pkts_in, 1);      \
+		} else {                                        \
+			__sync_fetch_and_add(&(c)->bytes_out, bytes); \
+			__sync_fetch_and_add(&(c)->pkts_out, 1);      \
+		}                                               \
+	} while (0)
+
+/*
+ * A datagram of the socket's first flow, us->first, and the socket is connected to that peer
+ * (full is the socket): the flow ends at the release, and once it has carried a few datagrams
+ * the socket counts its next ones.
+ */
+static __always_inline void udp_first_connected(struct udp_sock_state *us, struct bpf_sock *full,
+						const __u8 *addr, bool v4, __u16 port)
+{
+	const __u32 *a = (const __u32 *)addr;
+	struct udp_sock_count *c;
+
+	if (!us->connected)
+		us->connected = 1;
+	if (!udp_counts_on_sock || us->first.pkts_out + us->first.pkts_in < UDP_COUNT_ON_SOCK_AFTER)
+		return;
+	c = bpf_sk_storage_get(&udp_sk_counts, full, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!c || c->id)
+		return; /* no memory, or done already */
+	c->rport = port;
+	c->v4 = v4;
+	c->peer[0] = a[0];
+	if (!v4) {
+		c->peer[1] = a[1];
+		c->peer[2] = a[2];
+		c->peer[3] = a[3];
+	}
+	c->id = us->first.id; /* last: the fast path counts here once it is set */
+}
+
+/* At the release of a socket whose first flow is still going: what the socket counted. */
+static __always_inline void udp_add_sock_counts(struct bpf_sock *ctx, struct udp_sock_state *us)
+{
+	struct udp_sock_count *c;
+
+	if (!udp_counts_on_sock || !us->connected)
+		return;
+	c = bpf_sk_storage_get(&udp_sk_counts, ctx, 0, 0);
+	if (!c || c->id != us->first.id)
+		return;
+	us->first.bytes_out += c->bytes_out;
+	us->first.bytes_in += c->bytes_in;
+	us->first.pkts_out += c->pkts_out;
+	us->first.pkts_in += c->pkts_in;
+}
 
 /* The flow of (socket, peer) in key: the socket's first one, or one in udp_flows; or NULL. */
 static __always_inline struct udp_flow *udp_flow_of(const struct udp_key *key)
@@ -76,7 +188,8 @@ static __always_inline void udp_count(struct __sk_buff *skb, __u32 l4off, const 
 				      bool v4, __u16 peer_port, bool ingress)
 {
 	struct udp_early_count one = { .pkts = 1 }, *early;
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = skb->sk, *full = NULL;
+	struct udp_sock_state *us;
 	struct udp_key key = {};
 	struct udp_flow *f;
 	__u64 bytes;
@@ -84,6 +197,18 @@ static __always_inline void udp_count(struct __sk_buff *skb, __u32 l4off, const 
 	if (!sk || skb->len < l4off + 8)
 		return;
 	bytes = skb->len - l4off - 8;
+	/* The fast path: a connected socket's first flow, counted on the socket. */
+	if (sk->state == UDP_STATE_CONNECTED) {
+		full = bpf_sk_fullsock(sk);
+		if (full && udp_counts_on_sock) {
+			struct udp_sock_count *c = bpf_sk_storage_get(&udp_sk_counts, full, 0, 0);
+
+			if (c && c->id && udp_sock_count_peer(c, peer, v4, peer_port)) {
+				UDP_COUNT_ONE(c, ingress, bytes);
+				return;
+			}
+		}
+	}
 	key.cookie = bpf_get_socket_cookie(skb);
 	if (v4 && sk->family == AF_INET6) { /* as the hooks key it: v4-mapped */
 		key.raddr[10] = 0xff;
@@ -95,15 +220,17 @@ static __always_inline void udp_count(struct __sk_buff *skb, __u32 l4off, const 
 		__builtin_memcpy(key.raddr, peer, 16);
 	}
 	key.rport = bpf_ntohs(peer_port);
-	f = udp_flow_of(&key);
+	us = bpf_map_lookup_elem(&udp_socks, &key.cookie);
+	f = NULL;
+	if (us && us->first.id && us->rport == key.rport && same_addr(us->raddr, key.raddr)) {
+		f = &us->first;
+		if (full)
+			udp_first_connected(us, full, peer, v4, peer_port);
+	} else if (us) {
+		f = bpf_map_lookup_elem(&udp_flows, &key);
+	}
 	if (f) {
-		if (ingress) {
-			__sync_fetch_and_add(&f->bytes_in, bytes);
-			__sync_fetch_and_add(&f->pkts_in, 1);
-		} else {
-			__sync_fetch_and_add(&f->bytes_out, bytes);
-			__sync_fetch_and_add(&f->pkts_out, 1);
-		}
+		UDP_COUNT_ONE(f, ingress, bytes);
 		return;
 	}
 	/* A datagram sent always finds its flow: sendmsg or connect started it before. */
@@ -187,9 +314,49 @@ int on_skb_egress(struct __sk_buff *skb)
 	return 1;
 }
 
+#define SO_EE_ORIGIN_ICMP 2
+#define SO_EE_ORIGIN_ICMP6 3
+
 /*
- * A connected UDP socket is told of an ICMP port unreachable as ECONNREFUSED (an unconnected
- * one is not, unless it asked with IP_RECVERR, and then it has no single peer): mark its flow.
+ * The peer an ICMP error was about, for an unconnected socket that asked to hear of errors
+ * (IP_RECVERR, IPV6_RECVERR): the kernel queues the error, with the offending datagram's
+ * destination, on the socket just before it reports it. Fills key's peer in the flow key's
+ * form (v4-mapped on an IPv6 socket); false when the newest queued error is not a port
+ * unreachable.
+ */
+static __always_inline bool udp_error_peer(struct sock *sk, struct udp_key *key)
+{
+	struct sock_exterr_skb *serr;
+	struct sk_buff *skb;
+	unsigned char *at;
+	__u8 origin;
+
+	if (!BPF_CORE_READ(sk, sk_error_queue.qlen))
+		return false;
+	skb = BPF_CORE_READ(sk, sk_error_queue.prev); /* the newest */
+	serr = (struct sock_exterr_skb *)&skb->cb;
+	origin = BPF_CORE_READ(serr, ee.ee_origin);
+	if (BPF_CORE_READ(serr, ee.ee_errno) != ECONNREFUSED ||
+	    (origin != SO_EE_ORIGIN_ICMP && origin != SO_EE_ORIGIN_ICMP6))
+		return false;
+	at = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header) +
+	     BPF_CORE_READ(serr, addr_offset);
+	key->rport = bpf_ntohs(BPF_CORE_READ(serr, port));
+	if (origin == SO_EE_ORIGIN_ICMP6)
+		return !bpf_probe_read_kernel(key->raddr, 16, at);
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		key->raddr[10] = 0xff;
+		key->raddr[11] = 0xff;
+		return !bpf_probe_read_kernel(key->raddr + 12, 4, at);
+	}
+	return !bpf_probe_read_kernel(key->raddr, 4, at);
+}
+
+/*
+ * A socket told of an ICMP port unreachable (ECONNREFUSED) marks the flow to the peer it was
+ * about: a connected socket's peer, or for an unconnected one that asked for errors, the
+ * destination the error names. (An unconnected socket that did not ask is not told: its
+ * flow stays S0, as nothing came back to it.)
  */
 SEC("raw_tp/inet_sk_error_report")
 int BPF_PROG(on_sk_error, struct sock *sk)
@@ -203,8 +370,12 @@ int BPF_PROG(on_sk_error, struct sock *sk)
 		return 0;
 	sock_tuple(sk, &t, NULL);
 	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	__builtin_memcpy(key.raddr, t.raddr, 16);
-	key.rport = t.rport;
+	if (t.rport) {
+		__builtin_memcpy(key.raddr, t.raddr, 16);
+		key.rport = t.rport;
+	} else if (!udp_error_peer(sk, &key)) {
+		return 0;
+	}
 	f = udp_flow_of(&key);
 	if (f)
 		f->refused = 1;

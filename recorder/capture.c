@@ -182,6 +182,27 @@ static void size_maps(struct capture *c, uint32_t flows, uint32_t young_slots)
 	bpf_map__set_max_entries(c->skel->maps.young_heads, (uint32_t)ncpu);
 }
 
+/*
+ * Whether the UDP packet counting can keep a connected socket's counters on the socket
+ * (bpf/udp_traffic.bpf.h): the kernel must let cgroup_skb programs and cgroup/sock_release
+ * programs reach socket storage. Without it every datagram is counted through the udp_socks
+ * lookup, which costs more per packet but counts the same.
+ */
+static void configure_udp_counting(struct capture *c)
+{
+	bool on = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) == 1 &&
+		  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_fullsock, NULL) == 1 &&
+		  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get, NULL) ==
+			  1 &&
+		  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get, NULL) ==
+			  1;
+
+	c->skel->rodata->udp_counts_on_sock = on;
+	if (!on)
+		bpf_map__set_autocreate(c->skel->maps.udp_sk_counts, false);
+	cr_debug("UDP counters of connected sockets: %s", on ? "on the socket" : "by lookup");
+}
+
 int capture_open(struct capture **out, const struct capture_opts *opts, capture_event_fn fn,
 		 void *ctx)
 {
@@ -211,6 +232,7 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 	bpf_map__set_max_entries(c->skel->maps.events, ring);
 	size_maps(c, flows, opts->young_slots);
 	capture_dns_size(c, opts);
+	configure_udp_counting(c);
 	c->skel->rodata->skip_close_port = opts->skip_close_port;
 	c->skel->rodata->lose_close_port = opts->lose_close_port;
 	proc_capture_configure(c->skel, opts);

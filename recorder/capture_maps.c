@@ -186,8 +186,9 @@ static void pick_idle_sock(void *ctx, const void *k, const void *v)
 	struct idle_socks *p = ctx;
 	const struct udp_sock_state *us = v;
 
+	/* A connected socket's first flow ends at the release (udp_sock_state.connected). */
 	if (!us->first.id || us->opened != FLOW_OPEN_SENT || us->first.last_ns >= p->cutoff ||
-	    p->err)
+	    us->connected || p->err)
 		return;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 256;
@@ -219,7 +220,7 @@ static int end_idle_first_flows(struct capture *c, uint64_t cutoff, capture_udp_
 		uint64_t id;
 
 		if (bpf_map_lookup_elem(fd, &p.cookies[i], &us) || !us.first.id ||
-		    us.first.last_ns >= cutoff)
+		    us.first.last_ns >= cutoff || us.connected)
 			continue;
 		id = us.first.id;
 		us.first.id = 0;
