@@ -340,6 +340,7 @@ int capture_drops(struct capture *c, uint64_t out[CR_DROP_MAX])
 
 	if (err)
 		return err;
+	out[CR_DROP_RING_END] += c->kept_unsent;
 	/* Runs the kernel skipped because the program was already running on that CPU. */
 	out[CR_DROP_RECURSION] = prog_misses(c->skel->progs.on_tcp_state) +
 				 prog_misses(c->skel->progs.on_tcp_destroy);

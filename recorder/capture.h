@@ -108,8 +108,9 @@ int capture_report_opens(struct capture *c, uint64_t started_before_boot_ns);
 
 /*
  * At the stop: sends every end BPF kept in the tracking map because the ring was full
- * (struct tcp_kept_end) and drains the ring after them. Returns how many, or -errno. While
- * recording, capture_poll() does this as it goes.
+ * (struct tcp_kept_end) and drains the ring after them; any it cannot send are counted lost
+ * (capture_drops). Returns how many were sent, or -errno. While recording, capture_poll()
+ * does this as it goes.
  */
 int capture_flush_kept(struct capture *c);
 

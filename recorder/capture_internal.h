@@ -32,6 +32,7 @@ struct capture {
 	capture_event_fn fn;
 	void *ctx;
 	bool report_failed; /* report_opens cannot run here: said once, not retried */
+	uint64_t kept_unsent; /* kept ends the stop could not send: lost (CR_DROP_RING_END) */
 	struct young *young; /* capture_young.c */
 	/* Process events (proc_capture.c): their ring's consumer. */
 	void (*proc_fn)(void *ctx, const void *data, size_t size);

@@ -374,12 +374,22 @@ int capture_send_kept(struct capture *c)
 
 int capture_flush_kept(struct capture *c)
 {
-	int n, sent = 0;
+	struct young *y = c->young;
+	int n = 0, sent = 0, idle = 0;
 
 	young_read(c);
-	while ((n = capture_send_kept(c)) > 0)
+	/* A round that sent nothing met a ring refilled meanwhile: drain, try again, a few times. */
+	while (y->nkept && idle < 3) {
+		n = capture_send_kept(c);
+		if (n < 0)
+			break;
 		sent += n;
-	ring_buffer__consume(c->rb);
+		idle = n ? 0 : idle + 1;
+		ring_buffer__consume(c->rb);
+	}
+	/* What could not be sent is lost with the recorder's maps: count it, as BPF would have. */
+	c->kept_unsent += y->nkept;
+	y->nkept = 0;
 	return n < 0 ? n : sent;
 }
 
