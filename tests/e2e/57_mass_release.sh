@@ -8,7 +8,8 @@
 # so most find it full. Each of those ends must wait in the tracking map (struct tcp_kept_end)
 # and be stored after SIGCONT, with the time of the close, not of the store. Checks:
 #   1. every endpoint has exactly one row and one end, nothing is counted lost;
-#   2. the ends are the closes' own: between the release and SIGCONT;
+#   2. the ends are the closes' own: between the release and SIGCONT (but for the few closes no
+#      program sees, docs/capture.md section 2, which the audit ends later with its time);
 #   3. the ring did overflow (the recorder says how many ends waited), and the store verifies.
 # Twice: with the default young journal, and with one so small (--young-slots 1024) that the
 # kept ends lap it and the walk of the tracking map that stands in for it must find them.
@@ -24,7 +25,7 @@ total=$((procs * per))
 mass_release() {
 	CR_DATA=$CR_TMP/data-$1
 	shift
-	cr_start --ring-size 1048576 "$@"
+	cr_start --ring-size 1048576 --audit-period 2s "$@"
 
 	cr_hold "$procs" "$per" 2
 	ports=$CR_HOLD_PORTS pids="$CR_HOLD_SPIDS $CR_HOLD_CPIDS"
@@ -55,19 +56,27 @@ mass_release() {
 		"$(cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours")"
 	cr_eq "flows counted lost" 0 "$(cr_sql_sum "SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1")"
 
-	# 2. Each end is its close's: after the release began, before the recorder could store it.
-	end_ns="COALESCE(c.start_ns + c.dur_ns, (SELECT e.end_ns FROM conn_end e WHERE e.id = c.id))"
-	cr_eq "ends timed between the release and SIGCONT" "$endpoints" \
-		"$(cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours AND
-			$end_ns BETWEEN $t_release AND $t_cont")"
 	cr_eq "endpoints with an end reason" "$endpoints" \
 		"$(cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours AND
 			COALESCE(c.reason, (SELECT e.reason FROM conn_end e WHERE e.id = c.id)) > 0")"
 
-	# 3. The ring did overflow: the ends that found it full waited in the map.
 	cr_stop
 	log=$(tail -n "+$((CR_ERR_MARK + 1))" "$CR_TMP/recorder.err")
 	kept=$(echo "$log" | sed -n 's/.* \([0-9][0-9]*\) connection ends found the ring buffer full.*/\1/p')
+	late=$(echo "$log" | sed -n 's/.* \([0-9][0-9]*\) closes among them were taken.*/\1/p')
+
+	# 2. Each end is its close's: after the release began, before the recorder could store
+	# it. Except the closes no program saw (docs/capture.md, section 2), which the socket's
+	# destruction or the audit (every 2 s here) finds later, and times then: never early.
+	end_ns="COALESCE(c.start_ns + c.dur_ns, (SELECT e.end_ns FROM conn_end e WHERE e.id = c.id))"
+	timed() { cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours AND $end_ns $1"; }
+	in_window=$(timed "BETWEEN $t_release AND $t_cont")
+	cr_log "ends timed in the frozen window: $in_window; closes taken late: ${late:-0}"
+	cr_eq "ends timed before the release" 0 "$(timed "< $t_release")"
+	cr_ge "ends timed between the release and SIGCONT, or taken late by a second path" \
+		"$endpoints" $((in_window + ${late:-0}))
+
+	# 3. The ring did overflow: the ends that found it full waited in the map.
 	cr_log "ends that waited in the tracking map: ${kept:-none}"
 	cr_gt "ends that found the ring full and waited" 0 "${kept:-0}"
 	cr_true "connrec verify accepts the store" "$CONNREC_BIN" verify -d "$CR_DATA"
