@@ -299,7 +299,7 @@ range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%
 # $W/rec.tsv: name made rate recorded lost expected cpu_s elapsed_s flows_in_store db_bytes
 # no_end (rows of the storm whose end never arrived and was not counted lost: TCP only; UDP
 # ends come at release) skipped_state_changes late_closes cpu_with_stop_s (from ready until the
-# recorder exited: its clean stop's checkpoint, which reads back and hashes every row, included).
+# recorder exited: its clean stop included, with its last checkpoint: the rows since the one before, hashed).
 rec_run() {
 	name=$1
 	shift
@@ -597,7 +597,7 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 3 | recorder CPU (user + sys) per recorded flow, TCP full storm | $(cpu_per_flow on) µs | ≤ 0.7 µs | \`storm -d $SECS --spread 16\` under \`connrec record\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, TCP RST storm | $(cpu_per_flow rston) µs | ≤ 0.7 µs | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
 	echo "| 3 | recorder CPU per recorded flow, UDP | $(cpu_per_flow udpon) µs | ≤ 1 µs | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
-	echo "| 3 | same, TCP full storm, up to the recorder's exit (the clean stop's checkpoint reads back and hashes every row of the run) | $(cpu_per_flow on 14) µs | — | as above, the shell's \`times\` for the reaped recorder | $NPROC | $DATE |"
+	echo "| 3 | same, TCP full storm, up to the recorder's exit (the clean stop and its last checkpoint included) | $(cpu_per_flow on 14) µs | — | as above, the shell's \`times\` for the reaped recorder | $NPROC | $DATE |"
 	echo "| 3 | same, UDP, up to the recorder's exit | $(cpu_per_flow udpon 14) µs | — | as above | $NPROC | $DATE |"
 	echo "| 3 | tcplife CPU (user + sys) per printed line | $tl_cpu µs | (tcplife ≈ 12 µs) | \`tcplife > file\` | $NPROC | $DATE |"
 	echo "| 4 | recorder share of one core at 1k flows/s | $(share steady1000) | — | \`storm -r 500 -d $STEADY_SECS\` | $NPROC | $DATE |"
