@@ -697,11 +697,13 @@ static __always_inline int on_accept_exit(long ret)
 		 * alone does not rule out the fourth: the state tracepoint fires before the new
 		 * state is stored, so a CLOSE running on another CPU may have sent the flow and
 		 * untracked it while the state still reads open. The error that closed it (reset,
-		 * timeout, abort) is stored before that tracepoint fires, so check it too.
+		 * timeout, abort) is stored before that tracepoint fires, so check it too. And
+		 * accept() also serves Unix stream sockets (whose states reuse TCP's numbers).
 		 */
 		struct tcp_flow nf = {};
 
-		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+		if (BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+		    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
 		    !BPF_CORE_READ(sk, sk_err) &&
 		    !BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
 			track_tcp(key, &nf, CR_DIR_IN, true, FLOW_NEW, bpf_ktime_get_boot_ns(),
