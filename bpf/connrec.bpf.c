@@ -697,11 +697,13 @@ static __always_inline int on_accept_exit(long ret)
 		 * alone does not rule out the fourth: the state tracepoint fires before the new
 		 * state is stored, so a CLOSE running on another CPU may have sent the flow and
 		 * untracked it while the state still reads open. The error that closed it (reset,
-		 * timeout, abort) is stored before that tracepoint fires, so check it too.
+		 * timeout, abort) is stored before that tracepoint fires, so check it too. And
+		 * accept() also serves Unix stream sockets (whose states reuse TCP's numbers).
 		 */
 		struct tcp_flow nf = {};
 
-		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
+		if (BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+		    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE &&
 		    !BPF_CORE_READ(sk, sk_err) &&
 		    !BPF_CORE_READ(sk, __sk_common.skc_cookie.counter))
 			track_tcp(key, &nf, CR_DIR_IN, true, FLOW_NEW, bpf_ktime_get_boot_ns(),
@@ -891,6 +893,8 @@ static __always_inline bool emit_udp_open(const struct udp_sock_state *us, __u64
 /*
  * A socket's first datagram (or connect): its state, with the whole first flow. Nothing is
  * sent: the release carries the flow, or the recorder asks for its OPEN a second later.
+ * netns 0: the current task's, read only here (three dependent reads that a datagram of a
+ * socket already known does not need).
  */
 static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direction,
 					   __u8 family, const __u8 *laddr, __u16 lport,
@@ -905,7 +909,7 @@ static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direc
 	ns.opened = FLOW_NEW;
 	ns.family = family;
 	ns.direction = direction;
-	ns.netns = netns;
+	ns.netns = netns ? netns : current_netns();
 	ns.lport = lport;
 	ns.rport = key->rport;
 	__builtin_memcpy(ns.laddr, laddr, 16);
@@ -966,7 +970,8 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 
 /*
  * A datagram to or from the peer in key: start a flow if (socket, peer) is new, refresh its
- * idle timer otherwise. The socket's identity (owner, local address) is the first flow's.
+ * idle timer otherwise. The socket's identity (owner, local address) is the first flow's;
+ * netns 0 stands for the current task's (udp_first_flow).
  */
 static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 family,
 				     const __u8 *laddr, __u16 lport, __u32 netns)
@@ -1065,7 +1070,7 @@ static __always_inline int udp_msg4(struct bpf_sock_addr *ctx, __u8 direction)
 	put_v4(key.raddr, ctx->user_ip4, mapped);
 	key.rport = bpf_ntohs((__u16)ctx->user_port);
 	put_v4(laddr, sk->src_ip4, mapped);
-	udp_seen(&key, direction, mapped ? 6 : 4, laddr, (__u16)sk->src_port, current_netns());
+	udp_seen(&key, direction, mapped ? 6 : 4, laddr, (__u16)sk->src_port, 0);
 	return 1;
 }
 
@@ -1088,7 +1093,7 @@ static __always_inline int udp_msg6(struct bpf_sock_addr *ctx, __u8 direction)
 	((__u32 *)laddr)[1] = sk->src_ip6[1];
 	((__u32 *)laddr)[2] = sk->src_ip6[2];
 	((__u32 *)laddr)[3] = sk->src_ip6[3];
-	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, current_netns());
+	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, 0);
 	return 1;
 }
 
