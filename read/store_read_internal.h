@@ -43,6 +43,7 @@ struct sr_segment {
 	struct sr_zseek *zs;
 	bool zs_owned;
 	struct sr_meta meta;
+	bool vouched; /* opened with SR_OPEN_VOUCHED */
 	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
 
