@@ -296,6 +296,8 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	seg->zs_owned = src.zs != NULL;
 	if (err)
 		goto cleanup;
+	if (seg->zs && (o->flags & SR_OPEN_VOUCHED))
+		sr_zseek_skip_checksums(seg->zs);
 	err = check_header(src.file, seg->zs, errbuf, errlen);
 	if (err)
 		goto cleanup;
