@@ -63,7 +63,7 @@ int query_seg_open(struct query *q, struct slot *s)
 		s->trusted = query_trust(q, s);
 		s->checked = !s->trusted;
 		if (s->trusted)
-			o.flags |= SR_OPEN_NO_CHECK;
+			o.flags |= SR_OPEN_NO_CHECK | SR_OPEN_VOUCHED;
 		cr_debug("%s: %s", s->path,
 			 s->trusted ? "the store's records vouch for it; no quick_check"
 				    : "quick_check");

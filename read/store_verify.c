@@ -23,6 +23,7 @@
 #include "store.h"
 #include "progress.h"
 #include "store_read.h"
+#include "store_read_internal.h"
 #include "store_verify.h"
 #include "sealkey.h"
 #include "timespec.h"
@@ -231,6 +232,33 @@ static void check_span(struct vctx *c, const struct vseg *v, struct sr_segment *
 }
 
 /*
+ * A sealed segment's meta conn_whole (schema/seal.sql) answers a --count for the whole
+ * segment when the hash chain vouches for the file, so it must be the number of its rows
+ * that hold a whole lifetime. Counted with the reader's own test of such a row.
+ */
+static void check_whole_count(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	const struct sr_meta *m = &v->meta;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m->conn_whole < 0)
+		return;
+	rc = sqlite3_prepare_v2(sr_db(seg), "SELECT count(*) FROM conn c WHERE " SR_SQL_FOLDED, -1,
+				&st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		problem(c, v->name, "cannot count its conn rows: %s", sr_errmsg(seg));
+	else if (sqlite3_column_int64(st, 0) != m->conn_whole)
+		problem(c, v->name,
+			"its metadata says it holds %" PRId64 " whole lifetimes, but it holds %" PRId64
+			": a --count would be wrong",
+			m->conn_whole, (int64_t)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+}
+
+/*
  * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
  * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
  * or pid that does not fit), process lives and cgroups included. Each row is read the way query reads it, so what query refuses
@@ -270,8 +298,10 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 		problem(c, v->name, "%s", sr_errmsg(seg));
 	else if (err)
 		problem(c, v->name, "cannot read its rows: %s", sr_errmsg(seg));
-	else
+	else {
 		check_span(c, v, seg);
+		check_whole_count(c, v, seg);
+	}
 }
 
 static int64_t vseg_num(const struct vseg *v);

@@ -17,3 +17,10 @@ CREATE INDEX conn_unfolded ON conn(id) WHERE NOT ((flags & 2) = 0 AND reason IS 
 -- Not built: an index of the whole lifetimes by end (conn_ends), measured to make a late
 -- window read less but to add 5.8 bytes per flow to the storm's sealed segments, over the
 -- 16-byte budget (docs/store.md).
+
+-- conn_whole: how many conn rows hold a whole lifetime (the rows conn_unfolded leaves out).
+-- A reader whose copy of the segment the hash chain vouches for (its SHA-256 is the one the
+-- store recorded) answers an unfiltered --count over the whole segment from it without reading
+-- a page of conn; verify counts the rows again and names a segment where they differ.
+INSERT INTO meta(key, value) SELECT 'conn_whole', (SELECT count(*) FROM conn) -
+	(SELECT count(*) FROM conn WHERE NOT ((flags & 2) = 0 AND reason IS NOT NULL));

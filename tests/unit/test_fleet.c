@@ -242,8 +242,8 @@ static void filters(void)
 	char *t;
 	const char *want =
 		" AND start_ns <= 2000 AND (bitAnd(flags, 0x2) != 0 OR start_ns >= -1000 OR end_ns IS"
-		" NULL OR end_ns >= -1000) AND (0 OR lport BETWEEN 53 AND 53 OR rport BETWEEN 53 AND"
-		" 53 OR lport BETWEEN 8000 AND 8100 OR rport BETWEEN 8000 AND 8100) AND (0 OR"
+		" NULL OR end_ns >= -1000) AND (0 OR lport = 53 OR rport = 53"
+		" OR lport BETWEEN 8000 AND 8100 OR rport BETWEEN 8000 AND 8100) AND (0 OR"
 		" (length(laddr) = 16 AND laddr BETWEEN"
 		" '\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\xFF\\xFF\\x0A\\x00\\x00\\x00' AND"
 		" '\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\xFF\\xFF\\x0A\\xFF\\xFF\\xFF') OR"
