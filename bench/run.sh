@@ -322,6 +322,14 @@ rec_run() {
 	chances=$(second_chances "$dir.err")
 	recorded=$(store_sum "$dir" "$(flows_sql "$proto" "$port")")
 	lost=$(store_sum "$dir" "$LOST_SQL")
+	# Which gaps the loss was (full ring, full map, closes no hook saw...): one line each.
+	if [ "$lost" != 0 ]; then
+		for f in "$dir"/seg-*.db; do
+			sqlite3 -readonly -batch -noheader -cmd '.timeout 5000' "$f" \
+				"SELECT sum(count) || ' ' || reason FROM gap WHERE kind = 1 GROUP BY reason" \
+				2>/dev/null
+		done | sed "s/^/$name: /" >>"$W/gaps.txt"
+	fi
 	all=$(store_sum "$dir" "SELECT count(*) FROM conn WHERE flags & 2 = 0")
 	noend=$(store_sum "$dir" "$(flows_sql "$proto" "$port") AND dur_ns IS NULL AND
 		id NOT IN (SELECT id FROM conn_end)")
@@ -383,6 +391,7 @@ tl_run() { # NAME STORM-ARGS...
 : >"$W/rec.tsv"
 : >"$W/tl.tsv"
 : >"$W/noise.txt"
+: >"$W/gaps.txt"
 for f in ratio tlratio ctrratio rstratio udpratio; do
 	: >"$W/$f.txt"
 	: >"$W/$f.cpu.txt"
@@ -614,6 +623,12 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| run | made | conn/s | flows expected | recorded | lost flows (gap rows) | rows without end, not counted | state changes skipped / closes from destroy | recorder cpu s (to exit) | storm s |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 	awk -F'\t' '{ printf "| %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s (%s) | %s |\n", $1, $2, $3, $6, $4, $5, $11, $12, $13, $7, $14, $8 }' "$W/rec.tsv"
+	if [ -s "$W/gaps.txt" ]; then
+		echo
+		echo "Gap rows of the runs that lost flows (run: count, reason):"
+		echo
+		sed 's/^/- /' "$W/gaps.txt"
+	fi
 	if [ -s "$W/tl.tsv" ]; then
 		echo
 		echo "| tcplife run | made | conn/s | lines for the port | tcplife cpu s |"
