@@ -376,8 +376,10 @@ int capture_flush_kept(struct capture *c)
 {
 	struct young *y = c->young;
 	int n = 0, sent = 0, idle = 0;
+	size_t waiting;
 
 	young_read(c);
+	waiting = y->nkept;
 	/* A round that sent nothing met a ring refilled meanwhile: drain, try again, a few times. */
 	while (y->nkept && idle < 3) {
 		n = capture_send_kept(c);
@@ -388,6 +390,9 @@ int capture_flush_kept(struct capture *c)
 		ring_buffer__consume(c->rb);
 	}
 	/* What could not be sent is lost with the recorder's maps: count it, as BPF would have. */
+	if (waiting)
+		cr_info("%zu connection ends still waited in the tracking map at the stop: %d sent,"
+			" %zu counted lost", waiting, sent, y->nkept);
 	c->kept_unsent += y->nkept;
 	y->nkept = 0;
 	return n < 0 ? n : sent;
