@@ -7,7 +7,7 @@
 # what it holds: 24,002 CLOSEs (the listeners too) into a ring of 1 MiB (about 6,900 records),
 # so most find it full. Each of those ends must wait in the tracking map (struct tcp_kept_end)
 # and be stored after SIGCONT, with the time of the close, not of the store. Checks:
-#   1. every endpoint has exactly one row and one end, nothing is counted lost;
+#   1. every endpoint has exactly one row and one end (so none of ours is counted lost);
 #   2. the ends are the closes' own: between the release and SIGCONT (but for the few closes no
 #      program sees, docs/capture.md section 2, which the audit ends later with its time);
 #   3. the ring did overflow (the recorder says how many ends waited), and the store verifies.
@@ -54,7 +54,11 @@ mass_release() {
 		"SELECT count(*) FROM conn c WHERE $ours AND $ended" || true
 	cr_eq "rows of these endpoints (none twice)" "$endpoints" \
 		"$(cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours")"
-	cr_eq "flows counted lost" 0 "$(cr_sql_sum "SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1")"
+	# Losses are counted host-wide: a short connection of another process that closes while
+	# the ring is full is honestly counted lost (its CLOSE is its only record), so this count
+	# is logged, not required to be 0. None of ours can hide in it: each endpoint above has
+	# its stored end, and the count below has its exact row.
+	cr_log "flows counted lost on the host: $(cr_sql_sum "SELECT coalesce(sum(count), 0) FROM gap WHERE kind = 1")"
 
 	cr_eq "endpoints with an end reason" "$endpoints" \
 		"$(cr_sql_sum "SELECT count(*) FROM conn c WHERE $ours AND
