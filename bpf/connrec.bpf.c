@@ -898,7 +898,7 @@ static __always_inline bool emit_udp_open(const struct udp_sock_state *us, __u64
  */
 static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direction,
 					   __u8 family, const __u8 *laddr, __u16 lport,
-					   __u32 netns, __u64 now)
+					   __u32 netns, bool connected, __u64 now)
 {
 	struct udp_sock_state ns = {};
 
@@ -907,6 +907,7 @@ static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direc
 	ns.start_ns = now;
 	ns.nflows = 1;
 	ns.opened = FLOW_NEW;
+	ns.connected = connected;
 	ns.family = family;
 	ns.direction = direction;
 	ns.netns = netns ? netns : current_netns();
@@ -930,7 +931,7 @@ static __always_inline void udp_first_flow(const struct udp_key *key, __u8 direc
  * process that sends or receives this datagram (servers may share a socket).
  */
 static __always_inline void udp_other_flow(struct udp_sock_state *us, const struct udp_key *key,
-					   __u8 direction, __u64 now)
+					   __u8 direction, bool connected, __u64 now)
 {
 	struct udp_flow *uf = bpf_map_lookup_elem(&udp_flows, key);
 	struct udp_flow nf = {};
@@ -938,10 +939,13 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 
 	if (uf) {
 		uf->last_ns = now;
+		if (connected)
+			uf->connected = 1;
 		return;
 	}
 	nf.id = new_conn_id();
 	nf.last_ns = now;
+	nf.connected = connected;
 	if (bpf_map_update_elem(&udp_flows, key, &nf, BPF_NOEXIST)) {
 		count_drop(CR_DROP_MAP_FULL);
 		return;
@@ -971,24 +975,29 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 /*
  * A datagram to or from the peer in key: start a flow if (socket, peer) is new, refresh its
  * idle timer otherwise. The socket's identity (owner, local address) is the first flow's;
- * netns 0 stands for the current task's (udp_first_flow).
+ * netns 0 stands for the current task's (udp_first_flow). connected: the socket just
+ * connect()ed to this peer, so the flow ends at the release, never as idle: from now on its
+ * datagrams run no hook that would refresh it, and the packet programs count them whenever
+ * they come (udp_sock_state.connected, udp_flow.connected).
  */
 static __always_inline void udp_seen(struct udp_key *key, __u8 direction, __u8 family,
-				     const __u8 *laddr, __u16 lport, __u32 netns)
+				     const __u8 *laddr, __u16 lport, __u32 netns, bool connected)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct udp_sock_state *us = bpf_map_lookup_elem(&udp_socks, &key->cookie);
 
 	if (!us) {
-		udp_first_flow(key, direction, family, laddr, lport, netns, now);
+		udp_first_flow(key, direction, family, laddr, lport, netns, connected, now);
 		return;
 	}
 	/* The first flow's peer, and that flow still going: the common case. */
 	if (us->first.id && us->rport == key->rport && same_addr(us->raddr, key->raddr)) {
 		us->first.last_ns = now;
+		if (connected)
+			us->connected = 1;
 		return;
 	}
-	udp_other_flow(us, key, direction, now);
+	udp_other_flow(us, key, direction, connected, now);
 }
 
 /*
@@ -1070,7 +1079,7 @@ static __always_inline int udp_msg4(struct bpf_sock_addr *ctx, __u8 direction)
 	put_v4(key.raddr, ctx->user_ip4, mapped);
 	key.rport = bpf_ntohs((__u16)ctx->user_port);
 	put_v4(laddr, sk->src_ip4, mapped);
-	udp_seen(&key, direction, mapped ? 6 : 4, laddr, (__u16)sk->src_port, 0);
+	udp_seen(&key, direction, mapped ? 6 : 4, laddr, (__u16)sk->src_port, 0, false);
 	return 1;
 }
 
@@ -1093,7 +1102,7 @@ static __always_inline int udp_msg6(struct bpf_sock_addr *ctx, __u8 direction)
 	((__u32 *)laddr)[1] = sk->src_ip6[1];
 	((__u32 *)laddr)[2] = sk->src_ip6[2];
 	((__u32 *)laddr)[3] = sk->src_ip6[3];
-	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, 0);
+	udp_seen(&key, direction, 6, laddr, (__u16)sk->src_port, 0, false);
 	return 1;
 }
 
@@ -1182,7 +1191,7 @@ int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	key.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	__builtin_memcpy(key.raddr, t.raddr, 16);
 	key.rport = t.rport;
-	udp_seen(&key, CR_DIR_OUT, t.family, t.laddr, t.lport, t.netns);
+	udp_seen(&key, CR_DIR_OUT, t.family, t.laddr, t.lport, t.netns, true);
 	return 0;
 }
 

@@ -147,7 +147,13 @@ struct udp_flow {
 	__u32 pkts_out;
 	__u32 pkts_in;
 	__u32 refused; /* the socket was told ECONNREFUSED (an ICMP port unreachable) */
-	__u32 pad;
+	/*
+	 * 1: a peer the socket connect()ed to after its first flow's. As for a connected first
+	 * flow (udp_sock_state.connected), its send() and recv() run no hook that would refresh
+	 * last_ns or start a new flow once this one ended, so it ends at the release, never as
+	 * idle.
+	 */
+	__u32 connected;
 };
 
 /*
@@ -176,7 +182,8 @@ struct udp_sock_state {
 	 * recv()) run no hook that would refresh first.last_ns, and after a few of them they are
 	 * counted on the socket itself (udp_sk_counts, bpf/udp_traffic.bpf.h), so first's
 	 * counters hold only part of them: the flow ends at the release, which adds the two,
-	 * and the recorder never ends it as idle.
+	 * and the recorder never ends it as idle. Set at the connect() (or by the first such
+	 * datagram, for a socket connected before the recorder started).
 	 */
 	__u8 connected;
 	__u8 pad[5];

@@ -21,7 +21,10 @@
  * moves to the socket's own storage (udp_sk_counts), which the programs reach from the packet
  * with no hash lookup, and the release adds what the socket counted to the flow. (Below that,
  * a short exchange such as one lookup costs no storage.) Where the kernel does not let these
- * programs reach socket storage, every datagram takes the udp_socks lookup.
+ * programs reach socket storage, every datagram takes the udp_socks lookup. A socket that
+ * connect()s again, to another peer, has that flow in udp_flows (marked connected): its
+ * datagrams are counted there, after the udp_socks and udp_flows lookups, and it too ends at
+ * the release, never as idle.
  *
  * The first datagrams of an inbound flow reach the socket before the application's
  * recvmsg() starts the flow, so there is no flow yet to count them in: they wait in

@@ -83,6 +83,7 @@ out:
 struct udp_pick {
 	bool by_cookie; /* else: idle before cutoff */
 	uint64_t arg;	/* the cookie, or the cutoff */
+	int socks_fd;	/* idle: udp_socks, to tell whether a connected flow's socket is gone */
 	struct udp_key *keys;
 	struct udp_flow *flows; /* by cookie only */
 	size_t n, cap;
@@ -91,7 +92,18 @@ struct udp_pick {
 
 static bool udp_picked(const struct udp_pick *p, const struct udp_key *k, const struct udp_flow *f)
 {
-	return p->by_cookie ? k->cookie == p->arg : f->last_ns < p->arg;
+	struct udp_sock_state us;
+
+	if (p->by_cookie)
+		return k->cookie == p->arg;
+	if (f->last_ns >= p->arg)
+		return false;
+	/*
+	 * A connected peer's flow ends at its socket's release (udp_flow.connected); as idle
+	 * only when that release's event was lost to a full ring (the socket is gone).
+	 */
+	return !f->connected ||
+	       (bpf_map_lookup_elem(p->socks_fd, &k->cookie, &us) && errno == ENOENT);
 }
 
 static void pick_udp(void *ctx, const void *k, const void *v)
@@ -302,7 +314,8 @@ static int end_idle_first_flows(struct capture *c, uint64_t cutoff, capture_udp_
 int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp_end_fn fn,
 			 void *ctx)
 {
-	struct udp_pick p = { .arg = cutoff_boot_ns };
+	struct udp_pick p = { .arg = cutoff_boot_ns,
+			      .socks_fd = bpf_map__fd(c->skel->maps.udp_socks) };
 	int a = end_udp_flows(c, &p, fn, ctx), b = end_idle_first_flows(c, cutoff_boot_ns, fn, ctx);
 
 	return a < 0 ? a : b < 0 ? b : a + b;
