@@ -12,14 +12,9 @@ set -eu
 cr_init
 cr_start
 
-"$PY" -u "$(dirname "$0")/py/udp_unconnected.py" >"$CR_TMP/py.out" 2>&1 &
-pypid=$!
-cr_track "$pypid"
-cr_wait_file "$CR_TMP/py.out" '^done'
-wait "$pypid" && st=0 || st=$?
-cr_untrack "$pypid"
-cr_eq "udp_unconnected.py exit status" 0 "$st"
-val() { sed -n "s/^$1 //p" "$CR_TMP/py.out" | head -n 1; }
+cr_run_py udp_unconnected.py
+pypid=$CR_PY_PID
+val() { cr_py_val "$1"; }
 cr_eq "python pid" "$pypid" "$(val pid)"
 cr_eq "what each sender was told (plain recverr recverr6 mapped two)" \
 	"nothing ECONNREFUSED ECONNREFUSED ECONNREFUSED ECONNREFUSED" \
@@ -36,16 +31,6 @@ want=$(printf '%s\n' \
 	"out|$two|$srv|$(val 'sent two')|$(val 'recv two')|released|SF" \
 	"out|$two|$c4|$(val 'sent two closed')|0|refused|REJ" \
 	"in|$srv|$two|$(val 'sent srv')|$(val 'recv srv')|released|SF" | sort)
-cr_expect_rows "seven udp flows, ended" 7 "SELECT count(*) FROM flows WHERE proto = 'udp' AND
-	pid = $pypid AND reason IS NOT NULL" || true
-"$CONNREC_BIN" query -d "$CR_DATA" -o json --proto udp --pid "$pypid" >"$CR_TMP/q.json"
-cr_eq "the flows (direction|lport|rport|bytes_out|bytes_in|reason|state)" "$want" \
-	"$("$PY" -c 'import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    print("|".join(str(r[k]) for k in
-        ("direction", "lport", "rport", "bytes_out", "bytes_in", "reason", "state")))' \
-		"$CR_TMP/q.json" | sort)"
-[ "$CR_FAILS" -eq 0 ] || sed 's/^/    /' "$CR_TMP/q.json"
+cr_udp_flows_eq "seven udp flows, ended" 7 "$pypid" "$want"
 cr_stop
 cr_finish

@@ -14,14 +14,9 @@ set -eu
 cr_init
 cr_start --udp-idle 1s
 
-"$PY" -u "$(dirname "$0")/py/udp_connected_long.py" 0.15 7 >"$CR_TMP/py.out" 2>&1 &
-pypid=$!
-cr_track "$pypid"
-cr_wait_file "$CR_TMP/py.out" "^done" 60
-wait "$pypid" && st=0 || st=$?
-cr_untrack "$pypid"
-cr_eq "udp_connected_long.py exit status" 0 "$st"
-val() { sed -n "s/^$1 //p" "$CR_TMP/py.out" | head -n 1; }
+cr_run_py udp_connected_long.py 0.15 7
+pypid=$CR_PY_PID
+val() { cr_py_val "$1"; }
 cr_eq "python pid" "$pypid" "$(val pid)"
 srv=$(val srv) cli=$(val cli) srv6=$(val srv6) cli6=$(val cli6) mapped=$(val mapped)
 # direction|lport|rport|bytes_out|bytes_in|reason|state, one line per flow.
@@ -32,16 +27,6 @@ want=$(printf '%s\n' \
 	"in|$srv|$cli|$(val 'sent srv cli')|$(val 'recv srv cli')|idle|SF" \
 	"in|$srv6|$cli6|$(val 'sent srv6 cli6')|$(val 'recv srv6 cli6')|idle|SF" \
 	"in|$srv|$mapped|$(val 'sent srv mapped')|$(val 'recv srv mapped')|idle|SF" | sort)
-cr_expect_rows "six udp flows, ended" 6 "SELECT count(*) FROM flows WHERE proto = 'udp' AND
-	pid = $pypid AND reason IS NOT NULL" || true
-"$CONNREC_BIN" query -d "$CR_DATA" -o json --proto udp --pid "$pypid" >"$CR_TMP/q.json"
-cr_eq "the flows (direction|lport|rport|bytes_out|bytes_in|reason|state)" "$want" \
-	"$("$PY" -c 'import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    print("|".join(str(r[k]) for k in
-        ("direction", "lport", "rport", "bytes_out", "bytes_in", "reason", "state")))' \
-		"$CR_TMP/q.json" | sort)"
-[ "$CR_FAILS" -eq 0 ] || sed 's/^/    /' "$CR_TMP/q.json"
+cr_udp_flows_eq "six udp flows, ended" 6 "$pypid" "$want"
 cr_stop
 cr_finish

@@ -15,14 +15,9 @@ set -eu
 cr_init
 cr_start --udp-idle 1s
 
-"$PY" -u "$(dirname "$0")/py/udp_reconnect.py" 0.15 7 >"$CR_TMP/py.out" 2>&1 &
-pypid=$!
-cr_track "$pypid"
-cr_wait_file "$CR_TMP/py.out" "^done" 60
-wait "$pypid" && st=0 || st=$?
-cr_untrack "$pypid"
-cr_eq "udp_reconnect.py exit status" 0 "$st"
-val() { sed -n "s/^$1 //p" "$CR_TMP/py.out" | head -n 1; }
+cr_run_py udp_reconnect.py 0.15 7
+pypid=$CR_PY_PID
+val() { cr_py_val "$1"; }
 cr_eq "python pid" "$pypid" "$(val pid)"
 # direction|lport|rport|bytes_out|bytes_in|reason|state, one line per flow.
 want=$(for p in "cli srva" "cli srvb" "cli6 srv6a" "cli6 srv6b" "late srva"; do
@@ -30,16 +25,6 @@ want=$(for p in "cli srva" "cli srvb" "cli6 srv6a" "cli6 srv6b" "late srva"; do
 	echo "out|$(val "$1")|$(val "$2")|$(val "sent $1 $2")|$(val "recv $1 $2")|released|SF"
 	echo "in|$(val "$2")|$(val "$1")|$(val "sent $2 $1")|$(val "recv $2 $1")|idle|SF"
 done | sort)
-cr_expect_rows "ten udp flows, ended" 10 "SELECT count(*) FROM flows WHERE proto = 'udp' AND
-	pid = $pypid AND reason IS NOT NULL" || true
-"$CONNREC_BIN" query -d "$CR_DATA" -o json --proto udp --pid "$pypid" >"$CR_TMP/q.json"
-cr_eq "the flows (direction|lport|rport|bytes_out|bytes_in|reason|state)" "$want" \
-	"$("$PY" -c 'import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    print("|".join(str(r[k]) for k in
-        ("direction", "lport", "rport", "bytes_out", "bytes_in", "reason", "state")))' \
-		"$CR_TMP/q.json" | sort)"
-[ "$CR_FAILS" -eq 0 ] || sed 's/^/    /' "$CR_TMP/q.json"
+cr_udp_flows_eq "ten udp flows, ended" 10 "$pypid" "$want"
 cr_stop
 cr_finish

@@ -556,3 +556,36 @@ cr_syslog_sink() {
 	cr_track $!
 	cr_wait_file "$CR_TMP/syslog.out" '^ready'
 }
+
+# cr_run_py SCRIPT [ARGS...]: runs tests/e2e/py/SCRIPT with ARGS, its output in $CR_TMP/py.out,
+# until it prints "done" and exits; checks its exit status. Sets CR_PY_PID. Read its
+# "KEY value" lines with cr_py_val KEY.
+cr_run_py() {
+	_script=$1
+	shift
+	"$PY" -u "$(dirname "$0")/py/$_script" "$@" >"$CR_TMP/py.out" 2>&1 &
+	CR_PY_PID=$!
+	cr_track "$CR_PY_PID"
+	cr_wait_file "$CR_TMP/py.out" '^done' 60
+	wait "$CR_PY_PID" && _st=0 || _st=$?
+	cr_untrack "$CR_PY_PID"
+	cr_eq "$_script exit status" 0 "$_st"
+}
+cr_py_val() { sed -n "s/^$1 //p" "$CR_TMP/py.out" | head -n 1; }
+
+# cr_udp_flows_eq LABEL N PID WANT: waits until PID has N ended UDP flows, then checks that
+# they are exactly WANT (sorted lines of direction|lport|rport|bytes_out|bytes_in|reason|state),
+# as `connrec query -o json` gives them; prints the query's rows when a check failed.
+cr_udp_flows_eq() {
+	cr_expect_rows "$1" "$2" "SELECT count(*) FROM flows WHERE proto = 'udp' AND
+		pid = $3 AND reason IS NOT NULL" || true
+	"$CONNREC_BIN" query -d "$CR_DATA" -o json --proto udp --pid "$3" >"$CR_TMP/q.json"
+	cr_eq "the flows (direction|lport|rport|bytes_out|bytes_in|reason|state)" "$4" \
+		"$("$PY" -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print("|".join(str(r[k]) for k in
+        ("direction", "lport", "rport", "bytes_out", "bytes_in", "reason", "state")))' \
+			"$CR_TMP/q.json" | sort)"
+	[ "$CR_FAILS" -eq 0 ] || sed 's/^/    /' "$CR_TMP/q.json"
+}
