@@ -179,12 +179,8 @@ size_t sr_blob16(sqlite3_stmt *st, int col, uint8_t out[16]);
 
 /* ---- store_read_where.c ---- */
 
-/*
- * A conn row "c" that holds a whole lifetime on its own: not a carried copy, its end folded
- * in. schema/seal.sql's conn_unfolded has exactly its negation as WHERE, so that SQLite's
- * planner sees that a query's NOT (...) implies it; change both together.
- */
-#define SR_SQL_FOLDED "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL"
+/* A conn row "c" that holds a whole lifetime on its own (schema_values.h). */
+#define SR_SQL_FOLDED CR_SQL_WHOLE_ROW
 
 /*
  * Whether f's window holds the whole span of a sealed segment (meta first_ns..last_ns), so

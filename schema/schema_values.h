@@ -99,4 +99,11 @@ enum cr_run_kind {
 #define CR_SQL_(x) #x
 #define CR_SQL(x) CR_SQL_(x)
 
+/*
+ * A conn row "c" that holds a whole lifetime on its own: not a carried copy, its end folded
+ * in. schema/seal.sql's conn_unfolded has exactly its negation as WHERE, so that SQLite's
+ * planner sees that a query's NOT (...) implies it; change both together.
+ */
+#define CR_SQL_WHOLE_ROW "(c.flags & " CR_SQL(CR_FLAG_CARRIED) ") = 0 AND c.reason IS NOT NULL"
+
 #endif /* CONNREC_SCHEMA_VALUES_H */
