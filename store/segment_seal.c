@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conn_zones.h"
 #include "fileio.h"
 #include "log.h"
 #include "schema.h"
@@ -46,6 +47,25 @@ static int put_meta(sqlite3 *db, const char *key, const char *value)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * The end zones of the whole lifetimes (conn_zones.h), unless the writer stored them at
+ * rotation: it does for every segment it created, so this scan of conn runs only for one a
+ * recorder reopened after a restart or a crash (or an older version wrote).
+ */
+static int put_zones_if_missing(sqlite3 *db)
+{
+	char text[CONN_ZONES_TEXT_MAX];
+	struct conn_zones z;
+	int rc;
+
+	if (seg_meta_get(db, CONN_ZONES_META, text, sizeof(text)) != -ENOENT)
+		return SQLITE_OK;
+	rc = conn_zones_of_db(db, NULL, &z);
+	if (rc != SQLITE_OK || !z.n || conn_zones_format(&z, text, sizeof(text)))
+		return rc;
+	return put_meta(db, CONN_ZONES_META, text);
 }
 
 /* Step 1 of sealing: indexes and the seal metadata, all in one transaction. */
@@ -101,6 +121,9 @@ static int seal_db(const char *path, const char *prev_sha256, struct seg_info *i
 		if (rc != SQLITE_OK)
 			goto sql_fail_tx;
 	}
+	rc = put_zones_if_missing(db);
+	if (rc != SQLITE_OK)
+		goto sql_fail_tx;
 	snprintf(val, sizeof(val), "%" PRId64, info->first_ns);
 	rc = put_meta(db, "first_ns", val);
 	if (rc == SQLITE_OK) {

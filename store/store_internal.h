@@ -40,6 +40,7 @@
 
 #include "ckpt.h"
 #include "ckpt_rows.h"
+#include "conn_zones.h"
 #include "segment.h"
 #include "store.h"
 
@@ -236,6 +237,12 @@ struct writer {
 	struct ckpt_rows ck_rows;     /* the rows committed since the last cut, serialised */
 	size_t ck_tx_rows;	      /* ck_rows.n when the open transaction began */
 	enum ckpt_source ck_source;
+	/*
+	 * The end zones of the whole lifetimes inserted (conn_zones.h), kept only when this
+	 * writer created the segment and so saw every row (zones_whole); stored at rotation.
+	 */
+	struct conn_zones zones, zones_tx; /* zones_tx: as the open transaction began */
+	bool zones_whole;
 };
 
 struct gap_row {
@@ -306,6 +313,12 @@ struct ckpt_rows *writer_ck_rows(struct writer *w);
  */
 int writer_proc_of(struct writer *w, const struct store_conn *c, int64_t *proc);
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags);
+/*
+ * At rotation, when the segment will get no more rows: its end zones into meta
+ * (CONN_ZONES_META), if this writer saw every row. On failure (a SQLite code) sealing
+ * computes them instead.
+ */
+int writer_put_zones(struct writer *w);
 /*
  * n queued conn rows with one statement (fills in each ref's proc). On an error SQLite keeps
  * none of them, so the caller can retry them one by one.

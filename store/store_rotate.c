@@ -28,6 +28,8 @@ static void rotate(struct store *s)
 		s->rotate_retry_ns = mono_ns() + RETRY_ROTATE_NS;
 		return;
 	}
+	if (writer_put_zones(old) != SQLITE_OK)
+		cr_debug("store: segment %" PRIu32 ": end zones left to sealing", old_seq);
 	s->w = nw;
 	s->stats.active_seq = nw->seq;
 	ckpt_writer_reset(s);

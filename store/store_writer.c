@@ -154,6 +154,13 @@ static int bind_conn(struct writer *w, sqlite3_stmt *st, int base, const struct 
 	return SQLITE_OK;
 }
 
+/* A row inserted: if it holds a whole lifetime (bind_conn() folded its end in), its zone. */
+static void zone_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
+{
+	if (c->has_end && !extra_flags && !(c->flags & CR_FLAG_CARRIED))
+		conn_zones_add(&w->zones, (int64_t)c->id, c->end_ns);
+}
+
 int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_flags)
 {
 	int64_t proc = 0;
@@ -161,8 +168,10 @@ int writer_put_conn(struct writer *w, const struct store_conn *c, uint8_t extra_
 
 	if (rc == SQLITE_OK)
 		rc = step_insert(w->st[ST_CONN]);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
 		ck_conn(w, c, proc, extra_flags);
+		zone_conn(w, c, extra_flags);
+	}
 	return rc;
 }
 
@@ -180,8 +189,10 @@ int writer_put_conns(struct writer *w, struct conn_ref *refs, size_t n)
 	rc = step_insert(w->st[ST_CONN_BULK]);
 	w->feed.rows = NULL;
 	w->feed.n = 0;
-	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
 		ck_conn(w, refs[i].row, refs[i].proc, 0);
+		zone_conn(w, refs[i].row, 0);
+	}
 	return rc;
 }
 
@@ -334,6 +345,8 @@ int writer_put_anchor(struct writer *w, const struct anchor_row *a)
 int writer_begin(struct writer *w)
 {
 	w->ck_tx_rows = w->ck_rows.n;
+	if (w->zones_whole)
+		w->zones_tx = w->zones;
 	return sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 }
 
@@ -341,6 +354,9 @@ void writer_rollback(struct writer *w)
 {
 	if (!sqlite3_get_autocommit(w->db))
 		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	/* Rows rolled back must not widen a zone: verify compares the zones exactly. */
+	if (w->zones_whole)
+		w->zones = w->zones_tx;
 	ckpt_rows_truncate(&w->ck_rows, w->ck_tx_rows);
 	proc_cache_rollback(&w->procs);
 	lives_rollback(w->lives);
@@ -532,6 +548,9 @@ int writer_init(struct store *s, struct writer *w, const struct writer *from)
 		goto fail;
 	proc_cache_commit(&w->procs);
 	lives_commit(w->lives, w->seq, &s->stats);
+	/* A new segment: this writer sees every row it will hold. */
+	conn_zones_init(&w->zones, s->next_conn_id <= INT64_MAX ? (int64_t)s->next_conn_id : -1);
+	w->zones_whole = true;
 	return 0;
 fail:
 	err = seg_sqlite_err(rc);
@@ -539,6 +558,23 @@ fail:
 fail_err:
 	writer_rollback(w);
 	return err;
+}
+
+int writer_put_zones(struct writer *w)
+{
+	char text[CONN_ZONES_TEXT_MAX];
+	int rc;
+
+	if (!w->zones_whole || !w->zones.n || conn_zones_format(&w->zones, text, sizeof(text)))
+		return SQLITE_OK; /* sealing computes them */
+	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = writer_put_meta(w, CONN_ZONES_META, text);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(w->db))
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 int writer_create(struct store *s, uint32_t seq, const struct writer *from, struct writer **out)

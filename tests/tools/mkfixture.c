@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 #include <zstd.h>
 
+#include "conn_zones.h"
 #include "connrec_event.h"
 #include "schema.h"
 #include "segment.h"
@@ -99,9 +100,17 @@ static sqlite3 *seg_create(const char *path, const char *host, int64_t id, int64
 
 static void seal(sqlite3 *db, int64_t first, int64_t last)
 {
+	char zones[CONN_ZONES_TEXT_MAX];
+	struct conn_zones z;
+
 	exec(db, "BEGIN");
 	for (unsigned i = 0; i < seal_sql_count; i++)
 		exec(db, seal_sql[i]);
+	/* The end zones, as sealing computes them for a segment the writer did not see whole. */
+	if (conn_zones_of_db(db, NULL, &z) != SQLITE_OK || conn_zones_format(&z, zones, sizeof(zones)))
+		die("end zones: %s", sqlite3_errmsg(db));
+	if (z.n)
+		execf(db, "INSERT INTO meta(key, value) VALUES (%Q, %Q)", CONN_ZONES_META, zones);
 	execf(db,
 	      "INSERT INTO meta(key, value) VALUES ('first_ns', '%lld'), ('last_ns', '%lld'),"
 	      " ('sealed', '1')",
