@@ -140,6 +140,8 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 	m->clock_offset_ns = 0;
 	m->created_ns = m->first_ns = m->last_ns = SR_NO_TIME;
 	m->conn_whole = -1;
+	conn_zones_init(&m->zones, -1);
+	m->zones_bad = false;
 	rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		sr_set_err(errbuf, errlen, "cannot read meta: %s", sqlite3_errmsg(db));
@@ -164,6 +166,8 @@ static int read_meta(sqlite3 *db, struct sr_meta *m, char *errbuf, size_t errlen
 			snprintf(m->prev_sha256, sizeof(m->prev_sha256), "%s", v);
 		else if (!strcmp(k, "sealed"))
 			m->sealed = !strcmp(v, "1");
+		else if (!strcmp(k, CONN_ZONES_META))
+			m->zones_bad = conn_zones_parse(v, &m->zones) != 0;
 		else if (!parse_i64(v, &iv))
 			continue; /* a damaged number is treated as missing */
 		else if (!strcmp(k, "segment_id"))

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "conn_zones.h"
 #include "match_set.h"
 
 /* "no such time" for optional meta times and open window ends. */
@@ -77,6 +78,9 @@ struct sr_meta {
 	int64_t clock_offset_ns;
 	int64_t created_ns, first_ns, last_ns;
 	int64_t conn_whole; /* sealing's count of whole-lifetime conn rows, -1 when none */
+	/* Sealing's end zones of those rows (conn_zones.h); n = 0 when none or unreadable. */
+	struct conn_zones zones;
+	bool zones_bad; /* there is a conn_end_zones, but not in the form the writer writes */
 	bool sealed;
 };
 

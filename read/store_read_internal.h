@@ -198,7 +198,13 @@ bool sr_filter_needs_proc(const struct sr_conn_filter *f);
  * caller's merge. Returns 0, -ENOMEM, -E2BIG (too many values) or -EBADMSG.
  */
 int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct sr_conn_filter *f,
-			const struct match_sets *m, bool folded, sqlite3_stmt **st);
+			const struct match_sets *m, bool folded, int64_t from_id, sqlite3_stmt **st);
+/*
+ * The lowest conn id a whole-lifetime row in f's window can have in seg, from its end zones
+ * (meta conn_end_zones), which are trusted only when the hash chain vouches for the file;
+ * INT64_MIN when no row can be left out. FROM_ID of sr_prepare_filtered() ("c.id >= ?").
+ */
+int64_t sr_zones_from_id(const struct sr_segment *seg, const struct sr_conn_filter *f);
 /* f->sets, or sets built from f's lists into *own (match_sets_free() it either way). */
 int sr_filter_sets(const struct sr_conn_filter *f, struct match_sets *own,
 		   const struct match_sets **sets);

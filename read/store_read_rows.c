@@ -182,10 +182,25 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
 	int err = sr_filter_sets(f, &own, &sets);
 	const char *head = seg->meta.schema_version >= 2 ? CONN_SELECT(", p.pstart_ns")
 							  : CONN_SELECT("");
+	int64_t from_id = f->skip_folded ? INT64_MIN : sr_zones_from_id(seg, f);
+	struct sr_conn_filter rest;
 #undef CONN_SELECT
 
+	if (!err && from_id != INT64_MIN) {
+		/*
+		 * The end zones put every whole lifetime of the window at from_id or above: those
+		 * by rowid from there, then the other rows (conn_unfolded) wherever they are.
+		 */
+		err = sr_prepare_filtered(seg, head, f, sets, true, from_id, &st);
+		if (!err)
+			err = sr_step_rows(st, conn_row, &rcb);
+		st = NULL;
+		rest = *f;
+		rest.skip_folded = true;
+		f = &rest;
+	}
 	if (!err)
-		err = sr_prepare_filtered(seg, head, f, sets, false, &st);
+		err = sr_prepare_filtered(seg, head, f, sets, false, INT64_MIN, &st);
 	if (err)
 		sqlite3_finalize(st);
 	else
@@ -253,7 +268,7 @@ int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint
 		sr_filter_needs_proc(f) ? "SELECT count(*) FROM conn c JOIN proc p ON p.id = c.proc"
 					  " WHERE 1"
 					: "SELECT count(*) FROM conn c WHERE 1",
-		f, sets, true, &st);
+		f, sets, true, sr_zones_from_id(seg, f), &st);
 	if (err)
 		goto cleanup;
 	if (sqlite3_step(st) != SQLITE_ROW) {

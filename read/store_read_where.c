@@ -453,8 +453,17 @@ bool sr_filter_is_window_only(const struct sr_conn_filter *f)
 	       f->short_lived < 0;
 }
 
+int64_t sr_zones_from_id(const struct sr_segment *seg, const struct sr_conn_filter *f)
+{
+	/* A lying zone would hide rows: only the recorder's own bytes are taken at their word. */
+	if (!seg->vouched || f->since == SR_NO_TIME || !span_known(&seg->meta) ||
+	    f->since <= seg->meta.first_ns)
+		return INT64_MIN;
+	return conn_zones_first_id(&seg->meta.zones, f->since);
+}
+
 int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct sr_conn_filter *f,
-			const struct match_sets *m, bool folded, sqlite3_stmt **st)
+			const struct match_sets *m, bool folded, int64_t from_id, sqlite3_stmt **st)
 {
 	struct binds b = { .n = 0 };
 	sqlite3_str *s = sqlite3_str_new(seg->db);
@@ -476,6 +485,11 @@ int sr_prepare_filtered(struct sr_segment *seg, const char *head, const struct s
 		f = &inside;
 	}
 	sqlite3_str_appendall(s, head);
+	/* First, so that SQLite starts its scan of conn there (a rowid range). */
+	if (from_id != INT64_MIN) {
+		sqlite3_str_appendall(s, " AND c.id >= ");
+		bind_int(&b, s, from_id);
+	}
 	sr_filter_sql(s, f, m, folded, &sqlite_dialect, &b);
 	return prepare_bound(seg->db, s, &b, st);
 }

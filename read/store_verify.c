@@ -259,6 +259,41 @@ static void check_whole_count(struct vctx *c, const struct vseg *v, struct sr_se
 }
 
 /*
+ * A sealed segment's end zones (meta conn_end_zones, conn_zones.h) let a --since window skip
+ * the whole lifetimes below a conn id unread when the hash chain vouches for the file; a zone
+ * whose latest end is too early would hide rows. Computed again from the rows, in the stored
+ * shape, each zone must be what the writer stored.
+ */
+static void check_zones(struct vctx *c, const struct vseg *v, struct sr_segment *seg)
+{
+	const struct conn_zones *z = &v->meta.zones;
+	struct conn_zones truth;
+
+	if (v->meta.zones_bad) {
+		problem(c, v->name, "its metadata %s is not in the form connrec writes",
+			CONN_ZONES_META);
+		return;
+	}
+	if (!z->n)
+		return;
+	if (conn_zones_of_db(sr_db(seg), z, &truth) != SQLITE_OK) {
+		problem(c, v->name, "cannot read its conn rows: %s", sr_errmsg(seg));
+		return;
+	}
+	for (unsigned j = 0; j < z->n; j++) {
+		if (truth.end[j] == z->end[j])
+			continue;
+		problem(c, v->name,
+			"its metadata (%s) says the whole lifetimes of zone %u (conn ids from %" PRId64
+			") end by %" PRId64 " ns, but the latest ends at %" PRId64
+			" ns: a --since window would skip rows or read rows for nothing",
+			CONN_ZONES_META, j, j ? (z->base + (int64_t)j) << z->shift : (int64_t)0,
+			z->end[j], truth.end[j]);
+		return;
+	}
+}
+
+/*
  * Values connrec never writes: a segment number below 1 (or none), a time before 1970 in the
  * metadata, and every row the reader refuses (a time before 1970, an end past 64 bits, a port
  * or pid that does not fit), process lives and cgroups included. Each row is read the way query reads it, so what query refuses
@@ -301,6 +336,7 @@ static void check_values(struct vctx *c, const struct vseg *v, struct sr_segment
 	else {
 		check_span(c, v, seg);
 		check_whole_count(c, v, seg);
+		check_zones(c, v, seg);
 	}
 }
 
