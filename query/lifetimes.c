@@ -223,14 +223,19 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		 */
 		if (!err && q->names && !s->late)
 			err = slot_dns(q, s, SR_NO_TIME, q->ff.until, on_dns, q);
-		if (!err && q->fast_count) {
+		/* Counted in SQL where that pays; every row through C where it does not. */
+		bool in_sql = q->fast_count && slot_count_pays(q, s, &q->sf);
+		struct sr_conn_filter f = q->sf;
+
+		f.skip_folded = in_sql;
+		if (!err && in_sql) {
 			uint64_t n = 0;
 
 			err = slot_count_folded(q, s, &q->sf, &n);
 			q->count += n;
 		}
 		if (!err)
-			err = slot_conns(q, s, &q->sf, on_row, q);
+			err = slot_conns(q, s, &f, on_row, q);
 		s->read = true;
 		last_read[s->host] = ord;
 	}

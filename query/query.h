@@ -178,6 +178,8 @@ int slot_conns(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 	       int (*cb)(const struct sr_conn *row, void *ctx), void *ctx);
 int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filter *f,
 		      uint64_t *count);
+/* Whether counting in SQL pays for this slot (sr_count_pays()); false for a remote one. */
+bool slot_count_pays(struct query *q, struct slot *s, const struct sr_conn_filter *f);
 /* Its DNS answers (none from a server: not shipped yet). */
 int slot_dns(struct query *q, struct slot *s, int64_t since, int64_t until,
 	     int (*cb)(const struct sr_dns *row, void *ctx), void *ctx);

@@ -28,6 +28,12 @@ int slot_count_folded(struct query *q, struct slot *s, const struct sr_conn_filt
 	return s->seg ? sr_count_folded(s->seg, f, count) : -EINVAL;
 }
 
+bool slot_count_pays(struct query *q, struct slot *s, const struct sr_conn_filter *f)
+{
+	(void)q;
+	return s->seg && sr_count_pays(s->seg, f);
+}
+
 int slot_read_who(struct query *q, struct slot *s)
 {
 	return s->remote ? remote_who(q, s, s->boot) : who_read_segment(&q->who, s->seg, s->boot);

@@ -238,6 +238,15 @@ int sr_conns(struct sr_segment *seg, const struct sr_conn_filter *f,
  * fnmatch() as the C filter). Pair it with sr_conns(skip_folded) for the rest.
  */
 int sr_count_folded(struct sr_segment *seg, const struct sr_conn_filter *f, uint64_t *count);
+/*
+ * Whether sr_count_folded() and sr_conns(skip_folded) together cost less for seg than one
+ * sr_conns() of every row. Not when the segment has no conn_unfolded (the active one, or one
+ * sealed before it) and f asks for a port or a process: the count and the search for the
+ * other rows would be two scans of conn, where one scan hands C only the few rows that match
+ * (bench/RESULTS.md, issue 16 step 5). Without such a needle most rows may match, and
+ * handing each to C costs more than a second scan.
+ */
+bool sr_count_pays(struct sr_segment *seg, const struct sr_conn_filter *f);
 
 struct sr_end {
 	int64_t id, end_ns;
