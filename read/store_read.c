@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,72 @@ static int quick_check(sqlite3 *db, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* ---- Checking in a thread of its own (SR_OPEN_CHECK_AHEAD) ---- */
+
+struct sr_check {
+	pthread_t thread;
+	char uri[PATH_MAX * 3 + 64];
+	int err;
+	char msg[256];
+};
+
+/* A second read-only connection, hardened like the first: quick_check there. */
+static void *check_thread(void *arg)
+{
+	struct sr_check *c = arg;
+	sqlite3 *db = NULL;
+
+	c->err = -EBADMSG;
+	if (sqlite3_open_v2(c->uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		sr_set_err(c->msg, sizeof(c->msg), "cannot open: %s",
+			   db ? sqlite3_errmsg(db) : "out of memory");
+	else if (harden(db))
+		sr_set_err(c->msg, sizeof(c->msg), "cannot apply the untrusted-file settings: %s",
+			   sqlite3_errmsg(db));
+	else
+		c->err = quick_check(db, c->msg, sizeof(c->msg));
+	sqlite3_close_v2(db);
+	return NULL;
+}
+
+/* The check of src in a thread; -errno when it cannot start (the caller checks at once). */
+static int check_start(struct sr_segment *seg, const struct sr_source *src)
+{
+	struct sr_check *c = calloc(1, sizeof(*c));
+	int err = c ? make_uri(src->file, src->params, c->uri, sizeof(c->uri)) : -ENOMEM;
+
+	if (!err && pthread_create(&c->thread, NULL, check_thread, c))
+		err = -EAGAIN;
+	if (err) {
+		free(c);
+		return err;
+	}
+	seg->check = c;
+	return 0;
+}
+
+bool sr_check_pending(const struct sr_segment *seg)
+{
+	return seg->check != NULL;
+}
+
+int sr_check_wait(struct sr_segment *seg, char *errbuf, size_t errlen)
+{
+	struct sr_check *c = seg->check;
+	int err;
+
+	if (!c)
+		return 0;
+	pthread_join(c->thread, NULL);
+	err = c->err;
+	if (err)
+		sr_set_err(errbuf, errlen, "%s", c->msg);
+	free(c);
+	seg->check = NULL;
+	return err;
+}
+
 int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment **out,
 	    char *errbuf, size_t errlen)
 {
@@ -320,7 +387,10 @@ int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment
 	err = sr_check_schema(seg->db, &seg->meta.schema_version, errbuf, errlen);
 	if (err)
 		goto cleanup;
-	if (!(o->flags & SR_OPEN_NO_CHECK)) {
+	/* Read in place (no copy, no frames), a file can be checked on a second connection. */
+	if (!(o->flags & SR_OPEN_NO_CHECK) &&
+	    (!(o->flags & SR_OPEN_CHECK_AHEAD) || seg->zs || seg->copy.used ||
+	     check_start(seg, &src))) {
 		err = quick_check(seg->db, errbuf, errlen);
 		if (err)
 			goto cleanup;
@@ -414,6 +484,7 @@ void sr_close(struct sr_segment *seg)
 {
 	if (!seg)
 		return;
+	sr_check_wait(seg, NULL, 0);
 	sqlite3_close_v2(seg->db);
 	if (seg->zs_owned)
 		sr_zseek_close(seg->zs);

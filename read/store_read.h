@@ -53,6 +53,12 @@
  * the one the store's records hold): the counts sealing stored in meta may answer for rows.
  */
 #define SR_OPEN_VOUCHED 0x8
+/*
+ * Run PRAGMA quick_check in a thread of its own, on a second connection, while the caller
+ * goes on (only for a file read in place; any other is checked before sr_open() returns).
+ * Nothing read from the segment may be trusted, or shown, before sr_check_wait() says 0.
+ */
+#define SR_OPEN_CHECK_AHEAD 0x10
 
 /* The cap on private copies when none is given: at most this, and at most half the free
  * space of the temp dir's file system (when the first copy is made). */
@@ -88,6 +94,13 @@ struct sr_segment;
 
 int sr_open(const char *path, const struct sr_open_opts *opts, struct sr_segment **out,
 	    char *errbuf, size_t errlen);
+/*
+ * The result of a check started by SR_OPEN_CHECK_AHEAD, once it is done: 0 (or none was
+ * started), or -EBADMSG with the message sr_open() would have given. Waits for it.
+ */
+int sr_check_wait(struct sr_segment *seg, char *errbuf, size_t errlen);
+/* Whether a check started by SR_OPEN_CHECK_AHEAD has not been waited for yet. */
+bool sr_check_pending(const struct sr_segment *seg);
 /* Closes the database and removes its private copy, if it has one. Safe on NULL. */
 void sr_close(struct sr_segment *seg);
 /* Whether the segment is read from a private copy (it takes temp space until sr_close()). */

@@ -33,6 +33,7 @@ struct sr_copy {
 };
 
 struct sr_zseek;
+struct sr_check;
 
 struct sr_segment {
 	char *path;
@@ -44,6 +45,7 @@ struct sr_segment {
 	bool zs_owned;
 	struct sr_meta meta;
 	bool vouched; /* opened with SR_OPEN_VOUCHED */
+	struct sr_check *check; /* SR_OPEN_CHECK_AHEAD: the check running beside, until waited */
 	char row_err[160]; /* why the last row read was refused ("" when none was) */
 };
 
