@@ -191,17 +191,96 @@ static int read_stops(struct query *q, struct slot *s)
 	return err;
 }
 
+/* At most this many rows to merge are held while a check runs (about 4 MiB). */
+#define AHEAD_MAX_ROWS 32768
+
+/* A segment's --count, read while its check still ran: used only once the check passed. */
+struct ahead {
+	bool done;
+	uint64_t count;
+	struct sr_conn *rows; /* the rows to merge */
+	size_t n, cap;
+};
+
+static int hold_row(const struct sr_conn *r, void *ctx)
+{
+	struct ahead *a = ctx;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		struct sr_conn *v;
+
+		if (cap > AHEAD_MAX_ROWS)
+			return -E2BIG;
+		v = realloc(a->rows, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		a->rows = v;
+		a->cap = cap;
+	}
+	a->rows[a->n++] = *r;
+	return 0;
+}
+
+/*
+ * A --count of a segment opened while planning, whose quick_check runs in a thread of its
+ * own (the active segment): the whole lifetimes are counted in SQL and the rows to merge
+ * held, neither of which touches the query, so that the check and the reading take the two
+ * cores at once. On any error (or too many rows to hold) nothing is kept: the segment is
+ * read as usual once the check has passed.
+ */
+static void count_ahead(struct query *q, struct slot *s, struct ahead *a)
+{
+	struct sr_conn_filter rest = q->sf;
+
+	if (!q->fast_count || s->late || !s->seg || !sr_check_pending(s->seg))
+		return;
+	rest.skip_folded = true;
+	a->done = !slot_count_folded(q, s, &q->sf, &a->count) &&
+		  !slot_conns(q, s, &rest, hold_row, a);
+	if (!a->done)
+		a->n = 0;
+}
+
+/* The rows of a segment: the count read ahead, or now. */
+static int read_rows(struct query *q, struct slot *s, const struct ahead *a)
+{
+	/* Counted in SQL where that pays; every row through C where it does not. */
+	bool in_sql = q->fast_count && slot_count_pays(q, s, &q->sf);
+	struct sr_conn_filter f = q->sf;
+	int err = 0;
+
+	if (a->done) {
+		q->count += a->count;
+		for (size_t i = 0; !err && i < a->n; i++)
+			err = on_row(&a->rows[i], q);
+		return err;
+	}
+	f.skip_folded = in_sql;
+	if (in_sql) {
+		uint64_t n = 0;
+
+		err = slot_count_folded(q, s, &q->sf, &n);
+		q->count += n;
+	}
+	return err ? err : slot_conns(q, s, &f, on_row, q);
+}
+
 /*
  * One segment: its stops, then its rows when the window needs them. Each segment is opened
  * and closed here, one at a time, so no more than one private copy exists at once.
  */
 static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t *last_read)
 {
+	struct ahead a = { 0 };
 	int err;
 
 	progress_say("reading segment %u of %zu: %s", ord, q->n_slots, s->path);
-	if (query_seg_open(q, s))
+	count_ahead(q, s, &a);
+	if (query_seg_open(q, s)) {
+		free(a.rows);
 		return 0;
+	}
 	q->cur_host = s->host;
 	q->cur_seg = ord;
 	err = read_stops(q, s);
@@ -223,22 +302,12 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		 */
 		if (!err && q->names && !s->late)
 			err = slot_dns(q, s, SR_NO_TIME, q->ff.until, on_dns, q);
-		/* Counted in SQL where that pays; every row through C where it does not. */
-		bool in_sql = q->fast_count && slot_count_pays(q, s, &q->sf);
-		struct sr_conn_filter f = q->sf;
-
-		f.skip_folded = in_sql;
-		if (!err && in_sql) {
-			uint64_t n = 0;
-
-			err = slot_count_folded(q, s, &q->sf, &n);
-			q->count += n;
-		}
 		if (!err)
-			err = slot_conns(q, s, &f, on_row, q);
+			err = read_rows(q, s, &a);
 		s->read = true;
 		last_read[s->host] = ord;
 	}
+	free(a.rows);
 	if (err && err != -ENOMEM && err != -EREMOTEIO)
 		query_seg_warn(q, s, err);
 	query_seg_close(s);

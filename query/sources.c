@@ -30,6 +30,8 @@ static int open_one(struct query *q, const char *path, unsigned flags, struct sl
 	if (plen > 4 && !strcmp(path + plen - 4, ".zst")) {
 		err = sr_read_meta(path, &o, &out->meta, msg, sizeof(msg));
 	} else {
+		/* Kept open in place, it is checked in a thread while the query goes on. */
+		o.flags |= SR_OPEN_CHECK_AHEAD;
 		err = sr_open(path, &o, &out->seg, msg, sizeof(msg));
 		if (!err) {
 			out->checked = !(o.flags & SR_OPEN_NO_CHECK);
@@ -55,6 +57,17 @@ int query_seg_open(struct query *q, struct slot *s)
 	char msg[512];
 	int err;
 
+	if (s->seg && sr_check_pending(s->seg)) {
+		/* Opened while planning, checked since in a thread: nothing of it is used before. */
+		err = sr_check_wait(s->seg, msg, sizeof(msg));
+		if (err) {
+			cr_warn("%s: %s; skipped", s->path, msg);
+			q->failures++;
+			s->failed = true;
+			query_seg_close(s);
+		}
+		return err;
+	}
 	if (s->seg || s->remote)
 		return 0;
 	if (s->failed)
