@@ -18,6 +18,68 @@
 #include "timespec.h"
 #include "store.h"
 
+static int flow_cmp(const void *a, const void *b)
+{
+	const struct flow *x = a, *y = b;
+
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	if (x->host != y->host)
+		return x->host < y->host ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* > 0 when a comes after b in the output (--order): the worse of two to keep under --limit. */
+static int rank(const struct query *q, const struct flow *a, const struct flow *b)
+{
+	int c = flow_cmp(a, b);
+
+	return q->newest_first ? -c : c;
+}
+
+static void swap_flows(struct flow *a, struct flow *b)
+{
+	struct flow t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * --limit N: q->out holds only the N flows that come first in the output, as a heap with the
+ * last of them at its root, so that memory stays N rows however many match; query_order()
+ * sorts them at the end. The order is total (start, host, conn id), so the N kept are exactly
+ * the first N of the whole sorted list.
+ */
+static void keep_limited(struct query *q, const struct flow *f)
+{
+	struct flow *h = q->out;
+	size_t n = q->n_out, i = 0;
+
+	if (n < q->limit) {
+		h[n] = *f;
+		for (i = n; i && rank(q, &h[i], &h[(i - 1) / 2]) > 0; i = (i - 1) / 2)
+			swap_flows(&h[i], &h[(i - 1) / 2]);
+		q->n_out++;
+		return;
+	}
+	if (rank(q, f, &h[0]) >= 0)
+		return;
+	h[0] = *f;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, worst = i;
+
+		if (l < n && rank(q, &h[l], &h[worst]) > 0)
+			worst = l;
+		if (r < n && rank(q, &h[r], &h[worst]) > 0)
+			worst = r;
+		if (worst == i)
+			break;
+		swap_flows(&h[i], &h[worst]);
+		i = worst;
+	}
+}
+
 static int emit(struct query *q, const struct flow *row)
 {
 	struct flow named = *row, *f = &named;
@@ -43,16 +105,22 @@ static int emit(struct query *q, const struct flow *row)
 	q->count++;
 	if (q->mode == MODE_COUNT)
 		return 0;
-	if (q->n_out == q->cap_out) {
+	if (q->n_out == q->cap_out && (!q->limit || q->n_out < q->limit)) {
 		size_t cap = q->cap_out ? q->cap_out * 2 : 1024;
-		struct flow *v = realloc(q->out, cap * sizeof(*v));
+		struct flow *v;
 
+		if (q->limit && cap > q->limit)
+			cap = (size_t)q->limit;
+		v = realloc(q->out, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		q->out = v;
 		q->cap_out = cap;
 	}
-	q->out[q->n_out++] = *f;
+	if (q->limit)
+		keep_limited(q, f);
+	else
+		q->out[q->n_out++] = *f;
 	return 0;
 }
 
@@ -370,17 +438,6 @@ cleanup:
 	free(last_read);
 	free(next_created);
 	return err;
-}
-
-static int flow_cmp(const void *a, const void *b)
-{
-	const struct flow *x = a, *y = b;
-
-	if (x->start_ns != y->start_ns)
-		return x->start_ns < y->start_ns ? -1 : 1;
-	if (x->host != y->host)
-		return x->host < y->host ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /*

@@ -85,6 +85,16 @@ done
 [ -n "$(sqlite3 "file:$tmp/plain/seg-00000001.db?immutable=1" "SELECT value FROM meta WHERE key = 'conn_end_zones'")" ] &&
 	ok || no "sealing stored no conn_end_zones"
 
+# --limit keeps only the first N rows of the order as they come (a heap, not every row):
+# the same rows as the head of the whole sorted list, oldest and newest first.
+for order in oldest newest; do
+	run "$BIN" query -d "$S" --now @1795230000 --port 53 --order $order -o csv
+	head -n 8 "$tmp/o" >"$tmp/head.csv"
+	[ "$(wc -l <"$tmp/o")" -gt 1000 ] || no "--order $order: too few rows to test --limit"
+	run "$BIN" query -d "$S" --now @1795230000 --port 53 --order $order --limit 7 -o csv
+	cmp -s "$tmp/o" "$tmp/head.csv" && ok || { no "--order $order --limit 7 is not the head of the list"; diff "$tmp/o" "$tmp/head.csv" | head -5; }
+done
+
 # Windows that end early, midway and late in a sealed segment (a window end beyond a sealed
 # segment's span is left out of its SQL, one inside it is not): the same counts as sqlite3.
 for ago in 600 3000 4500 7000 9000; do
