@@ -268,6 +268,8 @@ struct ahead {
 	uint64_t count;
 	struct sr_conn *rows; /* the rows to merge */
 	size_t n, cap;
+	const struct query *q; /* for count_or_hold(): the filter, and where the rows are */
+	uint32_t host, seg;
 };
 
 static int hold_row(const struct sr_conn *r, void *ctx)
@@ -291,21 +293,44 @@ static int hold_row(const struct sr_conn *r, void *ctx)
 }
 
 /*
- * A --count of a segment opened while planning, whose quick_check runs in a thread of its
- * own (the active segment): the whole lifetimes are counted in SQL and the rows to merge
- * held, neither of which touches the query, so that the check and the reading take the two
- * cores at once. On any error (or too many rows to hold) nothing is kept: the segment is
- * read as usual once the check has passed.
+ * A row of a one-pass count read ahead: a whole lifetime is judged by the C filter as emit()
+ * would judge it (a fast count has no name, process or state condition, so that is all
+ * emit() does with it); any other row is held for the merge.
  */
-static void count_ahead(struct query *q, struct slot *s, struct ahead *a)
+static int count_or_hold(const struct sr_conn *r, void *ctx)
+{
+	struct ahead *a = ctx;
+	struct flow f;
+
+	if ((r->flags & CR_FLAG_CARRIED) || !r->has_end)
+		return hold_row(r, a);
+	flow_from_row(&f, r, a->host, a->seg);
+	a->count += flow_filter_match(&a->q->ff, &f);
+	return 0;
+}
+
+/*
+ * A --count of a segment opened while planning, whose quick_check runs in a thread of its
+ * own (the active segment): the whole lifetimes are counted (in SQL, or in C where one pass
+ * costs less: sr_count_pays()) and the rows to merge held, none of which touches the query,
+ * so that the check and the reading take the two cores at once. On any error (or too many
+ * rows to hold) nothing is kept: the segment is read as usual once the check has passed.
+ */
+static void count_ahead(struct query *q, struct slot *s, uint32_t ord, struct ahead *a)
 {
 	struct sr_conn_filter rest = q->sf;
 
 	if (!q->fast_count || s->late || !s->seg || !sr_check_pending(s->seg))
 		return;
-	rest.skip_folded = true;
-	a->done = !slot_count_folded(q, s, &q->sf, &a->count) &&
-		  !slot_conns(q, s, &rest, hold_row, a);
+	a->q = q;
+	a->host = s->host;
+	a->seg = ord;
+	rest.skip_folded = slot_count_pays(q, s, &q->sf);
+	if (rest.skip_folded)
+		a->done = !slot_count_folded(q, s, &q->sf, &a->count) &&
+			  !slot_conns(q, s, &rest, hold_row, a);
+	else
+		a->done = !slot_conns(q, s, &rest, count_or_hold, a);
 	if (!a->done)
 		a->n = 0;
 }
@@ -344,7 +369,7 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 	int err;
 
 	progress_say("reading segment %u of %zu: %s", ord, q->n_slots, s->path);
-	count_ahead(q, s, &a);
+	count_ahead(q, s, ord, &a);
 	if (query_seg_open(q, s)) {
 		free(a.rows);
 		return 0;

@@ -85,6 +85,17 @@ done
 [ -n "$(sqlite3 "file:$tmp/plain/seg-00000001.db?immutable=1" "SELECT value FROM meta WHERE key = 'conn_end_zones'")" ] &&
 	ok || no "sealing stored no conn_end_zones"
 
+# A --count of the active segment is read while its check runs, in one pass where a port is
+# asked for: every filter C applies (durations, which the SQL of that pass leaves to C) gives
+# the count the rows give.
+for args in "--port 53 --max-duration 2s" "--port 53 --min-duration 3s" "--since @1795229000 --port 53 --max-duration 1s" "--proto udp --max-duration 2s"; do
+	run "$BIN" query -d "$S" --now @1795230000 $args -o csv
+	rows=$(($(wc -l <"$tmp/o") - 1))
+	run "$BIN" query -d "$S" --now @1795230000 $args --count
+	[ $rc -eq 0 ] && [ "$(cat "$tmp/o")" = "$rows" ] && [ "$rows" -gt 0 ] && ok ||
+		{ no "$args --count: $(cat "$tmp/o") (exit $rc), but $rows rows"; cat "$tmp/e"; }
+done
+
 # --limit keeps only the first N rows of the order as they come (a heap, not every row):
 # the same rows as the head of the whole sorted list, oldest and newest first.
 for order in oldest newest; do
