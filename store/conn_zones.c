@@ -93,7 +93,8 @@ static int parse_num(const char **p, int64_t lo, int64_t hi, int64_t *out)
 	const char *s = *p;
 	int64_t v = 0;
 
-	if (*s < '0' || *s > '9')
+	/* As conn_zones_format() writes it: digits, no leading zero. */
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
 		return -EINVAL;
 	for (; *s >= '0' && *s <= '9'; s++) {
 		if (v > (INT64_MAX - (*s - '0')) / 10)

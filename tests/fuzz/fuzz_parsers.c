@@ -1,13 +1,32 @@
 // SPDX-License-Identifier: MIT
-/* libFuzzer target: every command-line parser of the query on arbitrary bytes. */
+/*
+ * libFuzzer target: every command-line parser of the query on arbitrary bytes, and the end
+ * zones of a segment's meta (store/conn_zones.h), which come from the evidence.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "conn_zones.h"
 #include "timespec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Zones that parse write back as the same text, and every zone's first id is a number. */
+static void zones_round_trip(const char *s)
+{
+	static char out[CONN_ZONES_TEXT_MAX];
+	struct conn_zones z;
+
+	if (conn_zones_parse(s, &z))
+		return;
+	if (conn_zones_format(&z, out, sizeof(out)) || strcmp(out, s))
+		abort();
+	for (int64_t since = 0; since < 4; since++)
+		conn_zones_first_id(&z, since);
+	conn_zones_first_id(&z, INT64_MAX);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(p);
 	if (!addr_parse(s, &fam, a))
 		addr_format(a, fam == 4 ? 4 : 16, buf);
+	zones_round_trip(s);
 	free(s);
 	return 0;
 }

@@ -22,15 +22,16 @@ trap cleanup EXIT
 	>"$work/schema_sql.c" || exit 1
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ilib -Istore -Iread -Ischema -Ibpf"
 # shellcheck disable=SC2086
-$CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c -o "$work/fuzz_parsers" ||
+$CLANG $flags tests/fuzz/fuzz_parsers.c lib/timespec.c lib/addr.c store/conn_zones.c -lsqlite3 \
+	-o "$work/fuzz_parsers" ||
 	exit 1
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_open.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c lib/match_set.c \
-	lib/escape.c lib/progress.c lib/timespec.c store/segment.c "$work/schema_sql.c" \
+	lib/escape.c lib/progress.c lib/timespec.c store/segment.c store/conn_zones.c "$work/schema_sql.c" \
 	-lsqlite3 -lzstd -lcrypto -o "$work/fuzz_open" || exit 1
 # shellcheck disable=SC2086
 $CLANG $flags tests/fuzz/fuzz_seekable.c read/store_read*.c lib/fileio.c lib/addr.c lib/log.c \
-	lib/match_set.c lib/escape.c lib/progress.c lib/timespec.c store/segment.c \
+	lib/match_set.c lib/escape.c lib/progress.c lib/timespec.c store/segment.c store/conn_zones.c \
 	"$work/schema_sql.c" -lsqlite3 -lzstd -lcrypto -o "$work/fuzz_seekable" || exit 1
 # shellcheck disable=SC2086
 $CLANG $flags -Ifleet tests/fuzz/fuzz_rowbinary.c fleet/ch_rows.c fleet/ch_buf.c \

@@ -103,7 +103,8 @@ static void test_bound(void)
 
 	static const char *const bad_text[] = {
 		"", "x", "1", "63 0 5", "1 -1 5", "1 0 5 ", "1 0  5", "1 0 5x", "01x 0",
-		"1 0 99999999999999999999", "62 2 0", "1 9223372036854775807 1",
+		"1 0 99999999999999999999", "62 2 0", "1 9223372036854775807 1", "9 444 00",
+		"01 0 5",
 	};
 	for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++)
 		CHECK(conn_zones_parse(bad_text[i], &back) == -EINVAL && back.n == 0,
