@@ -360,6 +360,20 @@ static int read_rows(struct query *q, struct slot *s, const struct ahead *a)
 }
 
 /*
+ * --limit N, oldest first: once N lifetimes are kept, a sealed segment whose rows all begin
+ * after the last of them (meta first_ns, which planning already trusts to skip segments and
+ * verify checks) cannot give one that comes before it: neither its own flows nor the carried
+ * copies it holds (those begin at or after first_ns too). Its stops, process lives and the
+ * ends of lifetimes still waiting are read all the same.
+ */
+static bool rows_beyond_limit(const struct query *q, const struct slot *s)
+{
+	return q->limit && !q->newest_first && q->mode != MODE_COUNT && q->mode != MODE_PROCS &&
+	       !s->remote && q->n_out == q->limit && s->meta.sealed &&
+	       s->meta.first_ns != SR_NO_TIME && s->meta.first_ns > q->out[0].start_ns;
+}
+
+/*
  * One segment: its stops, then its rows when the window needs them. Each segment is opened
  * and closed here, one at a time, so no more than one private copy exists at once.
  */
@@ -395,7 +409,10 @@ static int read_segment(struct query *q, struct slot *s, uint32_t ord, uint32_t 
 		 */
 		if (!err && q->names && !s->late)
 			err = slot_dns(q, s, SR_NO_TIME, q->ff.until, on_dns, q);
-		if (!err)
+		if (!err && rows_beyond_limit(q, s))
+			cr_debug("%s: its rows all begin after the first %" PRIu64 " kept; not read",
+				 s->path, q->limit);
+		else if (!err)
 			err = read_rows(q, s, &a);
 		s->read = true;
 		last_read[s->host] = ord;
