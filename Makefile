@@ -172,10 +172,10 @@ $(OUTPUT)/tpcount.skel.h: $(OUTPUT)/tpcount.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tpcount_bpf > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/tools/tpcount: bench/tpcount.c $(OUTPUT)/tpcount.skel.h
+$(OUTPUT)/tools/tpcount: bench/tpcount.c lib/cgroupfs.c $(OUTPUT)/tpcount.skel.h
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) $< lib/cgroupfs.c -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/tools/%: bench/%.c
 	$(Q)mkdir -p $(OUTPUT)/tools
