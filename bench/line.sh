@@ -1,0 +1,228 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The physical line of the TCP storms, measured in one run: how much of a storm's CPU goes to
+# observing TCP at all, how much to the packet hooks at the cgroup root that connrec needs for
+# DNS and UDP bytes (issue 13), and how much is connrec's own work above both.
+#
+# Modes, alternated with storm-off runs (off M1 off M2 off ...; the order of the modes turns
+# each round so none always runs first):
+#   ctr   bench/tpcount: a per-CPU counter on raw_tp/inet_sock_set_state, nothing else
+#   skb   tpcount --skb: the counter plus two cgroup_skb programs (ingress, egress) at the
+#         cgroup v2 root that return "allow" at once: the dispatch floor of connrec's packet hooks
+#   rec   connrec record -d DIR with default options (a fresh DIR each time)
+#   vs    a second connrec, LINE_VS=PATH (an A/B of two builds) and/or LINE_VS_ARGS="OPTIONS"
+#         (an A/B of options, e.g. "--max-flows 65536"); left out when both are unset
+# Each mode's figure is the CPU-cost ratio: the storm's CPU per connection with nothing
+# attached (the mean of the off-runs just before and after) / the same with the mode on, plus
+# the recorder's own CPU (schedstat of its threads, from ready until it went quiet). 1.00 is
+# free; the issue's goal for connrec is 0.92.
+#
+#   sh bench/line.sh        # root; under the shared lock: flock /tmp/connrec-e2e.lock sh bench/line.sh
+#
+# Knobs: LINE_SECS (one storm run, default 2), LINE_ROUNDS (default 5), LINE_STORMS (default
+# "full rst"), LINE_VS, LINE_VS_ARGS, BENCH_RESULTS (where its section goes; LINE_RESULTS=0
+# only prints).
+set -eu
+cd "$(dirname "$0")/.."
+TOP=$PWD
+CONNREC=${CONNREC_BIN:-$TOP/connrec}
+STORM=${STORM_BIN:-$TOP/${OUTPUT:-.output}/tools/storm}
+TPCOUNT=${TPCOUNT_BIN:-$TOP/${OUTPUT:-.output}/tools/tpcount}
+SECS=${LINE_SECS:-2}
+ROUNDS=${LINE_ROUNDS:-5}
+STORMS=${LINE_STORMS:-full rst}
+RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
+W=$(mktemp -d /tmp/connrec-line.XXXXXX)
+PID=""
+MODES="ctr skb rec"
+VS_ARGS=${LINE_VS_ARGS:-}
+[ -n "${LINE_VS:-}$VS_ARGS" ] && MODES="$MODES vs"
+VS=${LINE_VS:-$CONNREC}
+
+say() { printf 'line: %s\n' "$*" >&2; }
+die() {
+	say "error: $*"
+	exit 1
+}
+cleanup() {
+	rc=$?
+	set +e
+	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID"
+	[ "$rc" -eq 0 ] && rm -rf "$W" || say "work dir kept: $W"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" -eq 0 ] || die "needs root (BPF)"
+for b in "$CONNREC" "$STORM" "$TPCOUNT" "$VS"; do
+	[ -x "$b" ] || die "no $b (run make connrec tools)"
+done
+
+jget() { tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"; }
+calc() { awk "BEGIN { printf \"%.6g\n\", $1 }"; }
+
+# cpu_ns PID: CPU time of every thread of PID so far (schedstat), in ns.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+
+# wait_line FILE WORD: until a started process ($PID) wrote WORD to FILE (30 s at most).
+wait_line() {
+	n=0
+	until grep -qw "$2" "$1" 2>/dev/null; do
+		kill -0 "$PID" 2>/dev/null || die "$(cat "$1")"
+		n=$((n + 1))
+		[ "$n" -lt 600 ] || die "not ready within 30 s: $1"
+		sleep 0.05
+	done
+}
+
+# quiet PID: wait until PID used under 2 ms of CPU in 200 ms (its backlog is done), 10 s at most.
+quiet() {
+	a=$(cpu_ns "$1")
+	for _ in $(seq 50); do
+		sleep 0.2
+		b=$(cpu_ns "$1")
+		[ $((b - a)) -lt 2000000 ] && break
+		a=$b
+	done
+}
+
+stop() {
+	kill -INT "$PID"
+	wait "$PID" || say "warning: $1 exited with status $?"
+	PID=""
+}
+
+# run MODE NAME STORM-ARGS...: one storm under MODE; appends "name mode cost_ns_per_conn" to runs.
+run() {
+	mode=$1 name=$2
+	shift 2
+	extra=0
+	case $mode in
+	ctr | skb)
+		args=""
+		[ "$mode" = skb ] && args=--skb
+		# shellcheck disable=SC2086
+		"$TPCOUNT" $args >"$W/$name.out" 2>&1 &
+		PID=$!
+		wait_line "$W/$name.out" attached
+		;;
+	rec | vs)
+		bin=$CONNREC args=""
+		[ "$mode" = vs ] && bin=$VS args=$VS_ARGS
+		# shellcheck disable=SC2086
+		"$bin" record -d "$W/$name" $args </dev/null >"$W/$name.out" 2>&1 &
+		PID=$!
+		wait_line "$W/$name.out" ready
+		;;
+	esac
+	[ -n "$PID" ] && c0=$(cpu_ns "$PID")
+	"$STORM" "$@" >"$W/$name.storm" || die "storm $* failed: $(cat "$W/$name.storm")"
+	if [ -n "$PID" ]; then
+		case $mode in rec | vs) quiet "$PID" ;; esac
+		extra=$(($(cpu_ns "$PID") - c0))
+		stop "$mode"
+		rm -rf "${W:?}/$name"
+	fi
+	made=$(jget "$W/$name.storm" made)
+	cost=$(calc "($(jget "$W/$name.storm" cpu_s) * 1e9 + $extra) / $made")
+	echo "$name $mode $cost $made $(jget "$W/$name.storm" elapsed_s) $extra" >>"$W/runs"
+	say "$name ($mode): $made connections, $(printf '%.0f' "$cost") ns CPU each"
+}
+
+: >"$W/runs"
+: >"$W/ratios"
+for s in $STORMS; do
+	case $s in
+	full) sargs="-d $SECS --spread 16" ;;
+	rst) sargs="-d $SECS --rst" ;;
+	*) die "unknown storm $s (full, rst)" ;;
+	esac
+	# shellcheck disable=SC2086
+	run off "$s-warm" $sargs # fills the TIME_WAIT table to its steady state
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		# Turn the order: round r starts with the ((r-1) mod n)-th mode.
+		order=$(echo $MODES | awk -v r="$r" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
+		i=0
+		# shellcheck disable=SC2086
+		run off "$s-off$r-$i" $sargs
+		for m in $order; do
+			# shellcheck disable=SC2086
+			run "$m" "$s-$m$r" $sargs
+			i=$((i + 1))
+			# shellcheck disable=SC2086
+			run off "$s-off$r-$i" $sargs
+			a=$(awk -v n="$s-off$r-$((i - 1))" '$1 == n { print $3 }' "$W/runs")
+			b=$(awk -v n="$s-off$r-$i" '$1 == n { print $3 }' "$W/runs")
+			on=$(awk -v n="$s-$m$r" '$1 == n { print $3 }' "$W/runs")
+			echo "$s $m $(calc "($a + $b) / 2 / $on") $(calc "($a - $b) / (($a + $b) / 2)")" >>"$W/ratios"
+		done
+		r=$((r + 1))
+	done
+done
+LOAD1=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+# summary STORM MODE: "median (min-max; runs ...)" of the CPU-cost ratios.
+summary() {
+	awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' "$W/ratios" | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "n/a"; exit }
+			med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.3f (%.3f-%.3f)", med, v[1], v[NR] }'
+}
+# off_ns STORM: median CPU ns per connection of the off-runs.
+off_ns() { awk -v s="$1-off" 'index($1, s) == 1 { print $3 }' "$W/runs" | sort -g |
+	awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# noisy: off-run pairs more than 10% apart, of all.
+noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d", n, NR }' "$W/ratios")
+
+{
+	echo "<!-- bench/line.sh: begin (generated by \`sh bench/line.sh\`; edits here are overwritten) -->"
+	echo "## The physical line of the TCP storms (\`sh bench/line.sh\`)"
+	echo
+	echo "Measured $DATE on $(uname -r), nproc $(nproc), commit $COMMIT; load average $LOAD0"
+	echo "before, $LOAD1 after. CPU-cost ratio = storm CPU per connection with nothing attached"
+	echo "(mean of the off-runs around the run) / with the mode on (plus the recorder's own CPU);"
+	echo "median of $ROUNDS alternated rounds (smallest-largest), $SECS-s storms. Off-run pairs more"
+	echo "than 10% apart: $noisy$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { if (n) printf " (too noisy to conclude from a few %%)" }' "$W/ratios")."
+	echo
+	printf '| mode |'
+	for s in $STORMS; do printf ' %s |' "$s"; done
+	echo
+	printf '|---|'
+	for s in $STORMS; do printf -- '---|'; done
+	echo
+	printf '| off: storm CPU ns per connection (median) |'
+	for s in $STORMS; do printf ' %s |' "$(off_ns "$s")"; done
+	echo
+	for m in $MODES; do
+		case $m in
+		ctr) label="counter on \`raw_tp/inet_sock_set_state\` (\`tpcount\`)" ;;
+		skb) label="counter + empty cgroup_skb ingress/egress at the root (\`tpcount --skb\`)" ;;
+		rec) label="connrec ($("$CONNREC" --version 2>/dev/null | head -n 1))" ;;
+		vs) label="connrec, \`$VS${VS_ARGS:+ record $VS_ARGS}\`" ;;
+		esac
+		printf '| %s |' "$label"
+		for s in $STORMS; do printf ' %s |' "$(summary "$s" "$m")"; done
+		echo
+	done
+	echo
+	echo "Storms: full = \`storm -d $SECS --spread 16\` (normal close), rst = \`storm -d $SECS --rst\`."
+	echo "<!-- bench/line.sh: end -->"
+} >"$W/section.md"
+cat "$W/section.md"
+[ "${LINE_RESULTS:-1}" = 0 ] && exit 0
+if grep -q '^<!-- bench/line.sh: begin' "$RESULTS"; then
+	awk -v f="$W/section.md" '
+		/^<!-- bench\/line.sh: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+		/^<!-- bench\/line.sh: end/ { skip = 0; next }
+		!skip' "$RESULTS" >"$W/results.new"
+else
+	{ cat "$RESULTS"; echo; cat "$W/section.md"; } >"$W/results.new"
+fi
+cp "$W/results.new" "$RESULTS"
+say "wrote $RESULTS"
