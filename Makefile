@@ -162,10 +162,10 @@ $(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/l
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
 # The bare tracepoint counter `make bench` compares with (bench/tpcount.c).
-$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c bpf/connrec_event.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-		-I$(OUTPUT) -c $< -o $@.tmp
+		-I$(OUTPUT) -Ibpf -Ischema -c $< -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
 
 $(OUTPUT)/tpcount.skel.h: $(OUTPUT)/tpcount.bpf.o
