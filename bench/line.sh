@@ -9,6 +9,10 @@
 #   ctr   bench/tpcount: a per-CPU counter on raw_tp/inet_sock_set_state, nothing else
 #   skb   tpcount --skb: the counter plus two cgroup_skb programs (ingress, egress) at the
 #         cgroup v2 root that return "allow" at once: the dispatch floor of connrec's packet hooks
+#   trk   tpcount --skb --track hash: the least a recorder that stores each endpoint whole can
+#         do (a tracking entry per endpoint in a preallocated hash map as connrec's, one ring
+#         record at its close), with the empty skb pair
+#   trka  the same with the entries in an open-addressing array (no lock, no allocation)
 #   rec   connrec record -d DIR with default options (a fresh DIR each time)
 #   vs    a second connrec, LINE_VS=PATH (an A/B of two builds) and/or LINE_VS_ARGS="OPTIONS"
 #         (an A/B of options, e.g. "--max-flows 65536"); left out when both are unset
@@ -20,8 +24,8 @@
 #   sh bench/line.sh        # root; under the shared lock: flock /tmp/connrec-e2e.lock sh bench/line.sh
 #
 # Knobs: LINE_SECS (one storm run, default 2), LINE_ROUNDS (default 5), LINE_STORMS (default
-# "full rst"), LINE_VS, LINE_VS_ARGS, BENCH_RESULTS (where its section goes; LINE_RESULTS=0
-# only prints).
+# "full rst"), LINE_MODES (default "ctr skb trk rec"), LINE_VS, LINE_VS_ARGS, BENCH_RESULTS
+# (where its section goes; LINE_RESULTS=0 only prints).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -37,7 +41,7 @@ DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
 W=$(mktemp -d /tmp/connrec-line.XXXXXX)
 PID=""
-MODES="ctr skb rec"
+MODES=${LINE_MODES:-ctr skb trk rec}
 VS_ARGS=${LINE_VS_ARGS:-}
 [ -n "${LINE_VS:-}$VS_ARGS" ] && MODES="$MODES vs"
 VS=${LINE_VS:-$CONNREC}
@@ -103,9 +107,13 @@ run() {
 	shift 2
 	extra=0
 	case $mode in
-	ctr | skb)
-		args=""
-		[ "$mode" = skb ] && args=--skb
+	ctr | skb | trk | trka)
+		case $mode in
+		ctr) args="" ;;
+		skb) args=--skb ;;
+		trk) args="--skb --track hash" ;;
+		trka) args="--skb --track array" ;;
+		esac
 		# shellcheck disable=SC2086
 		"$TPCOUNT" $args >"$W/$name.out" 2>&1 &
 		PID=$!
@@ -123,7 +131,7 @@ run() {
 	[ -n "$PID" ] && c0=$(cpu_ns "$PID")
 	"$STORM" "$@" >"$W/$name.storm" || die "storm $* failed: $(cat "$W/$name.storm")"
 	if [ -n "$PID" ]; then
-		case $mode in rec | vs) quiet "$PID" ;; esac
+		case $mode in rec | vs | trk | trka) quiet "$PID" ;; esac
 		extra=$(($(cpu_ns "$PID") - c0))
 		stop "$mode"
 		rm -rf "${W:?}/$name"
@@ -203,6 +211,8 @@ noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d
 		case $m in
 		ctr) label="counter on \`raw_tp/inet_sock_set_state\` (\`tpcount\`)" ;;
 		skb) label="counter + empty cgroup_skb ingress/egress at the root (\`tpcount --skb\`)" ;;
+		trk) label="counter replaced by the least tracking (hash map), + the empty skb pair (\`tpcount --skb --track hash\`)" ;;
+		trka) label="the same, entries in an open-addressing array (\`tpcount --skb --track array\`)" ;;
 		rec) label="connrec ($("$CONNREC" --version 2>/dev/null | head -n 1))" ;;
 		vs) label="connrec, \`$VS${VS_ARGS:+ record $VS_ARGS}\`" ;;
 		esac
