@@ -39,7 +39,7 @@ RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
-W=$(mktemp -d /tmp/connrec-line.XXXXXX)
+W=""
 PID=""
 MODES=${LINE_MODES:-ctr skb trk rec}
 VS_ARGS=${LINE_VS_ARGS:-}
@@ -55,7 +55,11 @@ cleanup() {
 	rc=$?
 	set +e
 	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID"
-	[ "$rc" -eq 0 ] && rm -rf "$W" || say "work dir kept: $W"
+	if [ "$rc" -eq 0 ] || [ -z "$W" ]; then
+		[ -z "$W" ] || rm -rf "$W"
+	else
+		say "work dir kept: $W"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -63,9 +67,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF)"
+for m in $MODES; do
+	case $m in ctr | skb | trk | trka | rec | vs) ;; *) die "unknown mode $m (ctr skb trk trka rec)" ;; esac
+done
 for b in "$CONNREC" "$STORM" "$TPCOUNT" "$VS"; do
 	[ -x "$b" ] || die "no $b (run make connrec tools)"
 done
+
+W=$(mktemp -d /tmp/connrec-line.XXXXXX)
 
 jget() { tail -n 1 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p"; }
 calc() { awk "BEGIN { printf \"%.6g\n\", $1 }"; }
@@ -101,7 +110,8 @@ stop() {
 	PID=""
 }
 
-# run MODE NAME STORM-ARGS...: one storm under MODE; appends "name mode cost_ns_per_conn" to runs.
+# run MODE NAME STORM-ARGS...: one storm under MODE; appends to runs: name, mode, CPU ns per
+# connection (the storm's, plus the attached process's), connections, seconds, that process's ns.
 run() {
 	mode=$1 name=$2
 	shift 2
@@ -155,7 +165,7 @@ for s in $STORMS; do
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
 		# Turn the order: round r starts with the ((r-1) mod n)-th mode.
-		order=$(echo $MODES | awk -v r="$r" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
+		order=$(echo "$MODES" | awk -v r="$r" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
 		i=0
 		# shellcheck disable=SC2086
 		run off "$s-off$r-$i" $sargs
@@ -184,6 +194,9 @@ summary() {
 }
 # off_ns STORM: median CPU ns per connection of the off-runs.
 off_ns() { awk -v s="$1-off" 'index($1, s) == 1 { print $3 }' "$W/runs" | sort -g |
+	awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# own_ns STORM MODE: median CPU ns per connection of the recorder process itself.
+own_ns() { awk -v s="$1" -v m="$2" '$2 == m && index($1, s "-") == 1 { print $6 / $4 }' "$W/runs" | sort -g |
 	awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # noisy: off-run pairs more than 10% apart, of all.
 noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d", n, NR }' "$W/ratios")
@@ -219,6 +232,13 @@ noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d
 		printf '| %s |' "$label"
 		for s in $STORMS; do printf ' %s |' "$(summary "$s" "$m")"; done
 		echo
+		case $m in
+		rec | vs)
+			printf '| of which the recorder process: ns CPU per connection (median) |'
+			for s in $STORMS; do printf ' %s |' "$(own_ns "$s" "$m")"; done
+			echo
+			;;
+		esac
 	done
 	echo
 	echo "Storms: full = \`storm -d $SECS --spread 16\` (normal close), rst = \`storm -d $SECS --rst\`."
