@@ -24,8 +24,10 @@
 #   sh bench/line.sh        # root; under the shared lock: flock /tmp/connrec-e2e.lock sh bench/line.sh
 #
 # Knobs: LINE_SECS (one storm run, default 2), LINE_ROUNDS (default 5), LINE_STORMS (default
-# "full rst"), LINE_MODES (default "ctr skb trk rec"), LINE_VS, LINE_VS_ARGS, BENCH_RESULTS
-# (where its section goes; LINE_RESULTS=0 only prints).
+# "full rst"), LINE_MODES (default "ctr skb trk rec"), LINE_VS, LINE_VS_ARGS, LINE_STATS (1:
+# after the rounds, one more run per mode with kernel.bpf_stats_enabled=1, restored after, for
+# the BPF time per connection; 0: none), BENCH_RESULTS (where its section goes; LINE_RESULTS=0
+# only prints).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -41,6 +43,9 @@ DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
 W=""
 PID=""
+STATS=${LINE_STATS:-1}
+STATS_ON=0
+STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 MODES=${LINE_MODES:-ctr skb trk rec}
 VS_ARGS=${LINE_VS_ARGS:-}
 [ -n "${LINE_VS:-}$VS_ARGS" ] && MODES="$MODES vs"
@@ -55,6 +60,7 @@ cleanup() {
 	rc=$?
 	set +e
 	[ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID"
+	[ "$STATS_ON" = 1 ] && sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
 	if [ "$rc" -eq 0 ] || [ -z "$W" ]; then
 		[ -z "$W" ] || rm -rf "$W"
 	else
@@ -110,6 +116,22 @@ stop() {
 	PID=""
 }
 
+# prog_stats PID: "name run_cnt run_time_ns" of each BPF program PID holds (from its
+# descriptors' fdinfo; the counts move only while kernel.bpf_stats_enabled is 1).
+prog_stats() {
+	for f in /proc/"$1"/fdinfo/*; do
+		sed -n 's/^prog_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null
+	done | sort -un | while read -r id; do
+		bpftool prog show id "$id" 2>/dev/null | head -n 1 | awk '{
+			for (i = 1; i < NF; i++) {
+				if ($i == "name") n = $(i + 1)
+				if ($i == "run_time_ns") t = $(i + 1)
+				if ($i == "run_cnt") c = $(i + 1)
+			}
+			print n, c + 0, t + 0 }'
+	done
+}
+
 # run MODE NAME STORM-ARGS...: one storm under MODE; appends to runs: name, mode, CPU ns per
 # connection (the storm's, plus the attached process's), connections, seconds, that process's ns.
 run() {
@@ -139,7 +161,9 @@ run() {
 		;;
 	esac
 	[ -n "$PID" ] && c0=$(cpu_ns "$PID")
+	[ -n "$PID" ] && [ "$STATS_ON" = 1 ] && prog_stats "$PID" >"$W/$name.ps0"
 	"$STORM" "$@" >"$W/$name.storm" || die "storm $* failed: $(cat "$W/$name.storm")"
+	[ -n "$PID" ] && [ "$STATS_ON" = 1 ] && prog_stats "$PID" >"$W/$name.ps1"
 	if [ -n "$PID" ]; then
 		case $mode in rec | vs | trk | trka) quiet "$PID" ;; esac
 		extra=$(($(cpu_ns "$PID") - c0))
@@ -149,6 +173,17 @@ run() {
 	made=$(jget "$W/$name.storm" made)
 	cost=$(calc "($(jget "$W/$name.storm" cpu_s) * 1e9 + $extra) / $made")
 	echo "$name $mode $cost $made $(jget "$W/$name.storm" elapsed_s) $extra" >>"$W/runs"
+	if [ -f "$W/$name.ps1" ]; then
+		# BPF ns per connection, all programs and the four costliest: "runs x ns per run".
+		awk -v m="$made" -v s="${name%%-*}" -v mode="$mode" '
+			NR == FNR { c0[$1] = $2; t0[$1] = $3; next }
+			{ c = $2 - c0[$1]; t = $3 - t0[$1]; if (!c) next
+			  tot += t; line[$1] = sprintf("`%s` %.1f × %.0f", $1, c / m, t / c); ns[$1] = t }
+			END { printf "%s %s %.0f ", s, mode, tot / m
+			  for (k = 0; k < 4; k++) { best = ""; for (p in ns) if (best == "" || ns[p] > ns[best]) best = p
+			    if (best == "") break; printf "%s%s", k ? "; " : "", line[best]; delete ns[best] }
+			  print "" }' "$W/$name.ps0" "$W/$name.ps1" >>"$W/stats"
+	fi
 	say "$name ($mode): $made connections, $(printf '%.0f' "$cost") ns CPU each"
 }
 
@@ -182,6 +217,17 @@ for s in $STORMS; do
 		done
 		r=$((r + 1))
 	done
+	# One more run per mode with the kernel's BPF statistics on: where the BPF time goes.
+	if [ "$STATS" = 1 ]; then
+		sysctl -q -w kernel.bpf_stats_enabled=1
+		STATS_ON=1
+		for m in $MODES; do
+			# shellcheck disable=SC2086
+			run "$m" "$s-stats-$m" $sargs
+		done
+		STATS_ON=0
+		sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
+	fi
 done
 LOAD1=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
@@ -196,7 +242,7 @@ summary() {
 off_ns() { awk -v s="$1-off" 'index($1, s) == 1 { print $3 }' "$W/runs" | sort -g |
 	awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # own_ns STORM MODE: median CPU ns per connection of the recorder process itself.
-own_ns() { awk -v s="$1" -v m="$2" '$2 == m && index($1, s "-") == 1 { print $6 / $4 }' "$W/runs" | sort -g |
+own_ns() { awk -v s="$1" -v m="$2" '$2 == m && index($1, s "-") == 1 && $1 !~ /-stats-/ { print $6 / $4 }' "$W/runs" | sort -g |
 	awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # noisy: off-run pairs more than 10% apart, of all.
 noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d", n, NR }' "$W/ratios")
@@ -240,6 +286,16 @@ noisy=$(awk '{ d = $4 < 0 ? -$4 : $4; if (d > 0.10) n++ } END { printf "%d of %d
 			;;
 		esac
 	done
+	if [ -s "$W/stats" ]; then
+		echo
+		echo "BPF time per connection, one more run per mode with \`kernel.bpf_stats_enabled=1\`"
+		echo "(run_time_ns of the mode's programs / connections made; the statistics add some 50-60 ns"
+		echo "to every program run, so an empty program reads about that much):"
+		echo
+		echo "| storm | mode | BPF ns per connection | costliest programs: runs per connection × ns per run |"
+		echo "|---|---|---|---|"
+		awk '{ s = $1; m = $2; t = $3; $1 = $2 = $3 = ""; sub(/^ */, ""); printf "| %s | %s | %s | %s |\n", s, m, t, $0 }' "$W/stats"
+	fi
 	echo
 	echo "Storms: full = \`storm -d $SECS --spread 16\` (normal close), rst = \`storm -d $SECS --rst\`."
 	echo "<!-- bench/line.sh: end -->"
