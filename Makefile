@@ -161,8 +161,9 @@ $(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/l
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
-# The bare tracepoint counter `make bench` compares with (bench/tpcount.c).
-$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c bpf/connrec_event.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+# The physical lines `make bench` and bench/line.sh compare with (bench/tpcount.c).
+$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c bpf/connrec_event.h schema/schema_values.h \
+		$(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 		-I$(OUTPUT) -Ibpf -Ischema -c $< -o $@.tmp
