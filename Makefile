@@ -161,21 +161,22 @@ $(OUTPUT)/tools/ingest_bench: bench/ingest_bench.c recorder/ingest.c $(OUTPUT)/l
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) bench/ingest_bench.c recorder/ingest.c \
 		$(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
-# The bare tracepoint counter `make bench` compares with (bench/tpcount.c).
-$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+# The physical lines `make bench` and bench/line.sh compare with (bench/tpcount.c).
+$(OUTPUT)/tpcount.bpf.o: bench/tpcount.bpf.c bpf/connrec_event.h schema/schema_values.h \
+		$(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-		-I$(OUTPUT) -c $< -o $@.tmp
+		-I$(OUTPUT) -Ibpf -Ischema -c $< -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
 
 $(OUTPUT)/tpcount.skel.h: $(OUTPUT)/tpcount.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tpcount_bpf > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/tools/tpcount: bench/tpcount.c $(OUTPUT)/tpcount.skel.h
+$(OUTPUT)/tools/tpcount: bench/tpcount.c lib/cgroupfs.c $(OUTPUT)/tpcount.skel.h
 	$(Q)mkdir -p $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) $< lib/cgroupfs.c -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/tools/%: bench/%.c
 	$(Q)mkdir -p $(OUTPUT)/tools

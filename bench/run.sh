@@ -10,7 +10,7 @@
 # Knobs (environment): BENCH_SECS (length of a storm run, default 3), BENCH_ROUNDS (off/on
 # rounds for each storm, default 5), BENCH_STEADY_SECS (default 10), BENCH_RESULTS (output file),
 # BENCH_KEEP=1 (keep the work dir), BENCH_TCPLIFE=0 (leave tcplife out). Needs root. Takes
-# about 7 minutes with the defaults; BENCH_SECS=2 BENCH_STEADY_SECS=5 BENCH_TCPLIFE=0 fits a
+# about 8 minutes with the defaults; BENCH_SECS=2 BENCH_STEADY_SECS=5 BENCH_TCPLIFE=0 fits a
 # 5-minute hold of the shared lock.
 set -eu
 cd "$(dirname "$0")/.."
@@ -346,11 +346,13 @@ rec_run() {
 		"recorder cpu $(calc "($t1 - $t0) / $HZ") s"
 }
 
-# ctr_run NAME STORM-ARGS...: the storm under the bare tracepoint counter (bench/tpcount.c).
+# ctr_run NAME STORM-ARGS...: the storm under the bare tracepoint counter (bench/tpcount.c),
+# with tpcount's options from CTR_ARGS (--skb: plus two empty cgroup_skb programs at the root).
 ctr_run() {
 	name=$1
 	shift
-	"$TPCOUNT" >"$W/$name.ctr" 2>&1 &
+	# shellcheck disable=SC2086
+	"$TPCOUNT" ${CTR_ARGS:-} >"$W/$name.ctr" 2>&1 &
 	CTR_PID=$!
 	n=0
 	until grep -q attached "$W/$name.ctr" 2>/dev/null; do
@@ -392,7 +394,7 @@ tl_run() { # NAME STORM-ARGS...
 : >"$W/tl.tsv"
 : >"$W/noise.txt"
 : >"$W/gaps.txt"
-for f in ratio tlratio ctrratio rstratio udpratio; do
+for f in ratio tlratio ctrratio ctrskbratio rstratio udpratio; do
 	: >"$W/$f.txt"
 	: >"$W/$f.cpu.txt"
 done
@@ -421,6 +423,13 @@ while [ "$r" -le "$ROUNDS" ]; do
 	ctr_run "ctr$r" $STORM_FULL
 	off_run "offd$r" $STORM_FULL
 	ratios ctrratio "offb$r" "ctr$r" "offd$r" 0
+	# The line with the packet hooks connrec attaches at the cgroup root for every packet
+	# (DNS, UDP bytes): the counter plus two cgroup_skb programs that return at once.
+	CTR_ARGS=--skb
+	ctr_run "ctrskb$r" $STORM_FULL
+	CTR_ARGS=""
+	off_run "offe$r" $STORM_FULL
+	ratios ctrskbratio "offd$r" "ctrskb$r" "offe$r" 0
 	r=$((r + 1))
 done
 
@@ -594,6 +603,8 @@ bpf_total=$(awk -F'|' 'NF > 6 { gsub(/ /, "", $5); gsub(/ /, "", $6); n += $5; t
 	echo "| 1 | same for tcplife, as CPU cost per connection | $(sum_ratio "$W/tlratio.cpu.txt") | (tcplife ≈ 0.45) | as above | $NPROC | $DATE |"
 	echo "| 1 | workload throughput, bare tracepoint counter on / off (the physical line: \`raw_tp/inet_sock_set_state\` counting per CPU, nothing else) | $(sum_ratio "$W/ctrratio.txt") | — | \`storm -d $SECS --spread 16\` alone, then under \`tpcount\` (bench/tpcount.c) | $NPROC | $DATE |"
 	echo "| 1 | same for the counter, as CPU cost per connection | $(sum_ratio "$W/ctrratio.cpu.txt") | — | as above | $NPROC | $DATE |"
+	echo "| 1 | workload throughput, counter + two empty \`cgroup_skb\` programs (ingress, egress) at the cgroup root on / off (the line with the packet hooks connrec has there; bench/line.sh) | $(sum_ratio "$W/ctrskbratio.txt") | — | \`storm -d $SECS --spread 16\` alone, then under \`tpcount --skb\` | $NPROC | $DATE |"
+	echo "| 1 | same, as CPU cost per connection | $(sum_ratio "$W/ctrskbratio.cpu.txt") | — | as above | $NPROC | $DATE |"
 	echo "| 1 | workload throughput, connrec on / off (TCP, RST close, no TIME_WAIT; $rst_rate conn/s with connrec) | $(sum_ratio "$W/rstratio.txt") | ≥ 0.92 | \`storm -d $SECS --rst\` | $NPROC | $DATE |"
 	echo "| 1 | same, as CPU cost per connection | $(sum_ratio "$W/rstratio.cpu.txt") | ≥ 0.92 | as above | $NPROC | $DATE |"
 	echo "| 1 | workload throughput, connrec on / off (UDP DNS-like exchanges) | $(sum_ratio "$W/udpratio.txt") | ≥ 0.85 | \`storm -m udp -d $SECS\` | $NPROC | $DATE |"
