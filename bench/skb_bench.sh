@@ -13,13 +13,14 @@
 #          floor of any implementation that hooks there
 #   rec    a connrec recorder
 # SKB_MODES may add null-legacy (the same, attached by BPF_PROG_ATTACH with
-# BPF_F_ALLOW_MULTI), null-in and null-out (one of the two programs), and recb (a second
+# BPF_F_ALLOW_MULTI), null-in and null-out (one of the two programs), null-tp (null plus a
+# syscall tracepoint program that returns at once, as connrec has), and recb (a second
 # recorder, CONNREC_B: another build to compare in the same run).
 #
 #   sh bench/skb_bench.sh        # root; make connrec tools first; writes its RESULTS.md section
 #
 # Knobs: SKB_ROUNDS (default 13), SKB_LOADS (MODE:SIZE:COUNT for skb_cost, space-separated),
-# SKB_MODES (default "off null rec"), SKB_LOCK (a lock file to take per round, so that a long
+# SKB_MODES (default "off null null-tp rec"), SKB_LOCK (a lock file to take per round, so that a long
 # run shares the machine in short holds; do not also run the script under that lock),
 # BENCH_RESULTS (where to write; "-" only prints), SKB_SAMPLES (a file to keep the raw samples
 # in: round mode load ns received clean).
@@ -33,7 +34,7 @@ COST=$TOP/$OUT/tools/skb_cost
 NULL=$TOP/$OUT/tools/skb_null
 ROUNDS=${SKB_ROUNDS:-13}
 LOADS=${SKB_LOADS:-udp:1400:80000 udp-noaddr:1400:80000 udp:8192:70000 udp:32768:60000 gso:32200:60000 tcp:65536:10000}
-MODES=${SKB_MODES:-off null rec}
+MODES=${SKB_MODES:-off null null-tp rec}
 LOCK=${SKB_LOCK:-}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
@@ -101,9 +102,10 @@ holder_start() {
 	null-legacy) "$NULL" --legacy >"$W/holder.out" 2>"$W/holder.err" & ;;
 	null-in) "$NULL" --ingress-only >"$W/holder.out" 2>"$W/holder.err" & ;;
 	null-out) "$NULL" --egress-only >"$W/holder.out" 2>"$W/holder.err" & ;;
+	null-tp) "$NULL" --syscall-tp >"$W/holder.out" 2>"$W/holder.err" & ;;
 	rec) "$CONNREC" record -d "$W/store" </dev/null >"$W/holder.out" 2>"$W/holder.err" & ;;
 	recb) "$CONNREC_B" record -d "$W/store" </dev/null >"$W/holder.out" 2>"$W/holder.err" & ;;
-	*) die "unknown mode $1 (off, null, null-legacy, null-in, null-out, rec, recb)" ;;
+	*) die "unknown mode $1 (off, null, null-legacy, null-in, null-out, null-tp, rec, recb)" ;;
 	esac
 	HOLDER_PID=$!
 	n=0
@@ -223,7 +225,9 @@ time per send call, median over the rounds. Ratio = off / mode in the same round
 mode leaves of a CPU-bound transfer's throughput), median (min-max) over the rounds; the
 whole-run ratio uses each run's mean instead of its median batch. Modes alternate in a
 rotating order. off: no program; null: two cgroup_skb programs that return 1 at once
-(bench/skb_null, at the cgroup root: the kernel's dispatch alone); rec: connrec record.
+(bench/skb_null, at the cgroup root: the kernel's dispatch alone); null-tp: the same plus a
+syscalls/sys_exit_connect tracepoint program that returns at once (connrec has three such:
+every syscall then takes the tracing path); rec: connrec record.
 n: rounds kept (a sample is left out when a cgroup_skb program of someone else ran for the
 bench's sockets); got: share of the bytes the receiver took (UDP drops after the hooks ran).
 

@@ -4,13 +4,15 @@
  * cgroup v2 root, read from mountinfo; print "attached", wait for SIGINT or SIGTERM, detach.
  * bench/skb_bench.sh measures a transfer under it: the floor of what connrec's hooks can cost.
  *
- *   skb_null [--ingress-only | --egress-only] [--legacy]
+ *   skb_null [--ingress-only | --egress-only] [--legacy] [--syscall-tp]
  *
  * By default both programs are attached through bpf_links, which the kernel detaches when
  * the process ends however it ends (kill -9 included). --legacy attaches them with
  * BPF_PROG_ATTACH and BPF_F_ALLOW_MULTI instead, to compare the two ways; such an attachment
  * outlives the process, so it is detached on SIGINT, SIGTERM and errors, but a kill -9 would
- * leave it: use it only by hand.
+ * leave it: use it only by hand. --syscall-tp also attaches a program that returns at once to
+ * the syscalls/sys_exit_connect tracepoint (through a bpf_link), as connrec attaches to such
+ * exits: with it, every syscall of every process takes the tracing path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +60,8 @@ int main(int argc, char **argv)
 {
 	struct skb_null_bpf *skel = NULL;
 	struct attach at[2] = { 0 };
-	int want_in = 1, want_out = 1, legacy = 0, cg = -1, sig = 0, err = 0, rc = 1;
+	int want_in = 1, want_out = 1, legacy = 0, want_tp = 0, cg = -1, sig = 0, err = 0, rc = 1;
+	struct bpf_link *tp = NULL;
 	char root[PATH_MAX];
 	sigset_t set;
 
@@ -69,8 +72,11 @@ int main(int argc, char **argv)
 			want_in = 0;
 		else if (!strcmp(argv[i], "--legacy"))
 			legacy = 1;
+		else if (!strcmp(argv[i], "--syscall-tp"))
+			want_tp = 1;
 		else {
-			fprintf(stderr, "usage: skb_null [--ingress-only | --egress-only] [--legacy]\n");
+			fprintf(stderr, "usage: skb_null [--ingress-only | --egress-only] [--legacy] "
+					"[--syscall-tp]\n");
 			return 2;
 		}
 	}
@@ -89,7 +95,13 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	cg = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	skel = skb_null_bpf__open_and_load();
+	skel = skb_null_bpf__open();
+	if (skel && !want_tp)
+		bpf_program__set_autoload(skel->progs.null_sys_exit, false);
+	if (skel && skb_null_bpf__load(skel)) {
+		skb_null_bpf__destroy(skel);
+		skel = NULL;
+	}
 	if (cg < 0 || !skel) {
 		fprintf(stderr, "skb_null: %s: %s\n", cg < 0 ? root : "load", strerror(errno));
 		goto cleanup;
@@ -101,11 +113,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "skb_null: attach at %s: %s\n", root, strerror(-err));
 		goto cleanup;
 	}
+	if (want_tp) {
+		tp = bpf_program__attach(skel->progs.null_sys_exit);
+		if (!tp) {
+			fprintf(stderr, "skb_null: attach sys_exit_connect: %s\n", strerror(errno));
+			goto cleanup;
+		}
+	}
 	printf("attached\n");
 	fflush(stdout);
 	sigwait(&set, &sig);
 	rc = 0;
 cleanup:
+	bpf_link__destroy(tp);
 	if (cg >= 0) {
 		detach_one(&at[1], cg);
 		detach_one(&at[0], cg);
