@@ -20,10 +20,10 @@
 #   sh bench/skb_bench.sh        # root; make connrec tools first; writes its RESULTS.md section
 #
 # Knobs: SKB_ROUNDS (default 13), SKB_LOADS (MODE:SIZE:COUNT for skb_cost, space-separated),
-# SKB_MODES (default "off null null-tp rec"), SKB_LOCK (a lock file to take per round, so that a long
-# run shares the machine in short holds; do not also run the script under that lock),
-# BENCH_RESULTS (where to write; "-" only prints), SKB_SAMPLES (a file to keep the raw samples
-# in: round mode load ns received clean).
+# SKB_MODES (default "off null null-tp rec"), SKB_LOCK (a lock file that flock(1) takes for one
+# round at a time, so that a long run shares the machine in short holds; do not also run the
+# script under that lock), BENCH_RESULTS (where to write; "-" only prints), SKB_SAMPLES (a
+# file to keep the raw samples in: round mode load ns_median ns_mean received clean).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -33,7 +33,8 @@ CONNREC_B=${CONNREC_B:-}
 COST=$TOP/$OUT/tools/skb_cost
 NULL=$TOP/$OUT/tools/skb_null
 ROUNDS=${SKB_ROUNDS:-13}
-LOADS=${SKB_LOADS:-udp:1400:80000 udp-noaddr:1400:80000 udp:8192:70000 udp:32768:60000 gso:32200:60000 tcp:65536:10000}
+LOADS=${SKB_LOADS:-udp:1400:80000 udp-noaddr:1400:80000 udp:8192:70000 udp:32768:60000 \
+gso:32200:60000 tcp:65536:10000}
 MODES=${SKB_MODES:-off null null-tp rec}
 LOCK=${SKB_LOCK:-}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
@@ -67,7 +68,7 @@ cleanup() {
 	set +e
 	holder_stop "program holder"
 	if [ -z "$ONE_ROUND" ]; then
-		[ "$rc" -eq 0 ] && rm -rf "$W" || say "work dir kept: $W"
+		if [ "$rc" -eq 0 ]; then rm -rf "$W"; else say "work dir kept: $W"; fi
 	fi
 	exit "$rc"
 }
@@ -91,7 +92,8 @@ MYCG=$ROOT$(sed -n 's/^0:://p' /proc/self/cgroup)
 # skb_programs: how many cgroup_skb programs run for this script's sockets now (ours and
 # anyone else's: a sample taken while another recorder ran is left out).
 skb_programs() {
-	bpftool cgroup show "$MYCG" effective 2>/dev/null | grep -c 'cgroup_inet_\(ingress\|egress\)' || true
+	bpftool cgroup show "$MYCG" effective 2>/dev/null |
+		grep -c 'cgroup_inet_\(ingress\|egress\)' || true
 }
 
 # holder_start MODE: attach what the mode measures, wait until it is in place.
@@ -155,7 +157,8 @@ round() {
 			echo "$line" | awk -v r="$r" -v m="$m" -v l="$l" -v c="$clean" '{
 				med = $5; mean = $4; if ($1 == "tcp") { med += $8; mean += $7 }
 				print r, m, l, med, mean, $9, c }' >>"$W/samples"
-			[ "$clean" = 1 ] || say "round $r $m $l: $before/$after cgroup_skb programs, want $want: left out"
+			[ "$clean" = 1 ] ||
+				say "round $r $m $l: $before/$after cgroup_skb programs, want $want: left out"
 		done
 		holder_stop "$m"
 		rm -rf "$W/store"
@@ -215,19 +218,20 @@ section=$(cat <<EOF
 <!-- skb_bench.sh begin -->
 ## Cost of the DNS hook on other packets (\`sh bench/skb_bench.sh\`)
 
-\`SKB_ROUNDS=$ROUNDS SKB_MODES="$MODES" sh bench/skb_bench.sh\`, $(nproc) cores, $DATE, commit $COMMIT,
-load average before $LOAD0, after $LOAD1. bench/skb_cost sends a fixed amount over loopback from
-a thread pinned to CPU 0 to one pinned to CPU 1 and reads the sender's task-clock (its CPU
-time, including the softirq receive path that loopback runs on the sender's core; for TCP
-the receiver's time is added, as its ACKs run the hooks on its CPU). Load =
-skb_cost MODE:SIZE:COUNT. Cost: the median over the run's batches (250 sends; TCP 25) of the
-time per send call, median over the rounds. Ratio = off / mode in the same round (what the
-mode leaves of a CPU-bound transfer's throughput), median (min-max) over the rounds; the
-whole-run ratio uses each run's mean instead of its median batch. Modes alternate in a
-rotating order. off: no program; null: two cgroup_skb programs that return 1 at once
-(bench/skb_null, at the cgroup root: the kernel's dispatch alone); null-tp: the same plus a
-syscalls/sys_exit_connect tracepoint program that returns at once (connrec has three such:
-every syscall then takes the tracing path); rec: connrec record.
+\`SKB_ROUNDS=$ROUNDS SKB_MODES="$MODES" sh bench/skb_bench.sh\`, $(nproc) cores, $DATE,
+commit $COMMIT, load average before $LOAD0, after $LOAD1.
+
+bench/skb_cost sends a fixed amount over loopback from a thread pinned to CPU 0 to one pinned
+to CPU 1 and reads the sender's task-clock (its CPU time, including the softirq receive path
+that loopback runs on the sender's core; for TCP the receiver's time is added, as its ACKs run
+the hooks on its CPU). Load = skb_cost MODE:SIZE:COUNT. Cost: the median over the run's
+batches (250 sends; TCP 25) of the time per send call, median over the rounds. Ratio = off /
+mode in the same round (what the mode leaves of a CPU-bound transfer's throughput), median
+(min-max) over the rounds; the whole-run ratio uses each run's mean instead of its median
+batch. Modes alternate in a rotating order. off: no program; null: two cgroup_skb programs
+that return 1 at once (bench/skb_null, at the cgroup root: the kernel's dispatch alone);
+null-tp: the same plus a syscalls/sys_exit_connect tracepoint program that returns at once
+(connrec has three such: every syscall then takes the tracing path); rec: connrec record.
 n: rounds kept (a sample is left out when a cgroup_skb program of someone else ran for the
 bench's sockets); got: share of the bytes the receiver took (UDP drops after the hooks ran).
 
