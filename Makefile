@@ -183,6 +183,22 @@ $(OUTPUT)/tools/%: bench/%.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf $(LDFLAGS) $< -lpthread -o $@
 
+# The floor under the packet hooks that bench/skb_bench.sh compares with (bench/skb_null.c).
+$(OUTPUT)/skb_null.bpf.o: bench/skb_null.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+		-I$(OUTPUT) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/skb_null.skel.h: $(OUTPUT)/skb_null.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name skb_null_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/tools/skb_null: bench/skb_null.c $(OUTPUT)/skb_null.skel.h $(OUTPUT)/libconnrec.a
+	$(Q)mkdir -p $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
+
 tools: $(TOOL_BINS)
 unit-bins: $(UNIT_BINS)
 

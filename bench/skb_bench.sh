@@ -1,28 +1,54 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# What the cgroup_skb hooks (DNS capture, UDP bytes) cost a bulk transfer: iperf3 over
-# loopback, alternated without and with a recorder in the same run, as ratios (on / mean of
-# the off runs before and after). During the "on" runs the kernel's BPF statistics give the
-# hooks' own time per run (run_time_ns / run_cnt of on_skb_ingress and on_skb_egress
-# together). Nothing else the recorder attaches runs per packet of a bulk TCP or UDP stream.
+# What the cgroup_skb hooks (DNS capture, UDP bytes) cost a bulk transfer over loopback, as
+# the CPU time the sending thread spends per send call (bench/skb_cost: a fixed amount sent
+# from one pinned CPU to a receiver pinned to the other; over loopback the receive path,
+# ingress hook included, runs in the sender's softirq). Throughput of a CPU-bound transfer is
+# the inverse of that time, so ratio = time without programs / time with them, per round.
+# Unlike throughput, a thread's own CPU time per datagram barely moves when others load the
+# machine. Modes, alternated in a rotating order within every round:
+#   off    no program attached
+#   null   bench/skb_null: a cgroup_skb ingress and egress program that return 1 at once,
+#          attached at the cgroup root through bpf_links: the kernel's dispatch alone, the
+#          floor of any implementation that hooks there
+#   rec    a connrec recorder
+# SKB_MODES may add null-legacy (the same, attached by BPF_PROG_ATTACH with
+# BPF_F_ALLOW_MULTI), null-in and null-out (one of the two programs), null-tp (null plus a
+# syscall tracepoint program that returns at once, as connrec has), and recb (a second
+# recorder, CONNREC_B: another build to compare in the same run).
 #
-#   sh bench/skb_bench.sh            # needs root and iperf3; writes its section of RESULTS.md
+#   sh bench/skb_bench.sh        # root; make connrec tools first; writes its RESULTS.md section
 #
-# Knobs: SKB_SECS (one iperf3 run, whole seconds, default 5), SKB_ROUNDS (default 5),
-# SKB_STAT_SECS (the statistics run, default 1), BENCH_RESULTS.
+# Knobs: SKB_ROUNDS (default 13), SKB_LOADS (MODE:SIZE:COUNT for skb_cost, space-separated),
+# SKB_MODES (default "off null null-tp rec"), SKB_LOCK (a lock file that flock(1) takes for one
+# round at a time, so that a long run shares the machine in short holds; do not also run the
+# script under that lock), BENCH_RESULTS (where to write; "-" only prints), SKB_SAMPLES (a
+# file to keep the raw samples in: round mode load ns_median ns_mean received clean).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$PWD
+OUT=${OUTPUT:-.output}
 CONNREC=${CONNREC_BIN:-$TOP/connrec}
-SECS=${SKB_SECS:-5}
-ROUNDS=${SKB_ROUNDS:-5}
-STAT_SECS=${SKB_STAT_SECS:-1}
+CONNREC_B=${CONNREC_B:-}
+COST=$TOP/$OUT/tools/skb_cost
+NULL=$TOP/$OUT/tools/skb_null
+ROUNDS=${SKB_ROUNDS:-13}
+LOADS=${SKB_LOADS:-udp:1400:80000 udp-noaddr:1400:80000 udp:8192:70000 udp:32768:60000 \
+gso:32200:60000 tcp:65536:10000}
+MODES=${SKB_MODES:-off null null-tp rec}
+LOCK=${SKB_LOCK:-}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-W=$(mktemp -d /tmp/connrec-skbbench.XXXXXX)
-REC_PID="" SRV_PID=""
-STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+# `skb_bench.sh --round R DIR` runs one round into DIR/samples: how SKB_LOCK holds the lock
+# through flock(1) for exactly one round.
+ONE_ROUND=""
+if [ "${1:-}" = --round ] && [ $# -eq 3 ]; then
+	ONE_ROUND=$2 W=$3
+else
+	W=$(mktemp -d /tmp/connrec-skbbench.XXXXXX)
+fi
+HOLDER_PID=""
 LOAD0=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 say() { printf 'skb_bench: %s\n' "$*" >&2; }
@@ -30,182 +56,194 @@ die() {
 	say "error: $*"
 	exit 1
 }
+holder_stop() {
+	[ -n "$HOLDER_PID" ] || return 0
+	kill -INT "$HOLDER_PID" 2>/dev/null || say "warning: $1 had exited: $(cat "$W/holder.err")"
+	wait "$HOLDER_PID" || say "warning: $1 exit status $?"
+	HOLDER_PID=""
+}
 cleanup() {
 	rc=$?
+	[ "$rc" -eq 0 ] || say "exit status $rc"
 	set +e
-	[ -n "$REC_PID" ] && kill -INT "$REC_PID" 2>/dev/null && wait "$REC_PID"
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID"
-	sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
-	[ "$rc" -eq 0 ] && rm -rf "$W" || say "work dir kept: $W"
+	holder_stop "program holder"
+	if [ -z "$ONE_ROUND" ]; then
+		if [ "$rc" -eq 0 ]; then rm -rf "$W"; else say "work dir kept: $W"; fi
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'say "got SIGINT"; exit 130' INT
+trap 'say "got SIGTERM"; exit 143' TERM
 
-case $SECS in
-'' | *[!0-9]*) die "SKB_SECS must be whole seconds" ;;
-esac
-# iperf3 with -t below a second can spin forever: never hand it one.
-[ "$SECS" -ge 1 ] || die "SKB_SECS must be at least 1"
+case $ROUNDS in '' | *[!0-9]* | 0) die "SKB_ROUNDS must be a whole number, at least 1" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF)"
-[ -x "$CONNREC" ] || die "no $CONNREC (run make)"
-command -v iperf3 >/dev/null 2>&1 || die "needs iperf3 (run make deps)"
-command -v bpftool >/dev/null 2>&1 || die "needs bpftool (run make deps)"
-
-PORT=$("${PY:-python3}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# --forceflush: to a file, iperf3 holds "Server listening" in its buffer until it exits.
-iperf3 -s -B 127.0.0.1 -p "$PORT" --forceflush >"$W/server.log" 2>&1 &
-SRV_PID=$!
-# Ready when it listens (a probe client would count as a test and could run forever).
-n=0
-until grep -q 'Server listening' "$W/server.log" 2>/dev/null; do
-	n=$((n + 1))
-	[ "$n" -lt 100 ] || die "iperf3 server did not start: $(cat "$W/server.log")"
-	sleep 0.1
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (sender and receiver each pinned to one)"
+for f in "$CONNREC" "$COST" "$NULL"; do
+	[ -x "$f" ] || die "no $f (run make connrec tools)"
 done
+case " $MODES " in *" recb "*) [ -x "$CONNREC_B" ] || die "mode recb needs CONNREC_B" ;; esac
+command -v bpftool >/dev/null 2>&1 || die "needs bpftool (run make deps)"
+ROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$ROOT" ] || die "no cgroup v2 mount"
+# Programs that run for our sockets: those attached at our cgroup and its ancestors.
+MYCG=$ROOT$(sed -n 's/^0:://p' /proc/self/cgroup)
 
-# run NAME SECS IPERF-ARGS...: one transfer; prints the bits/s received and the CPU the two
-# iperf3 processes used (percent of one core, iperf3's own host_total + remote_total).
-run() {
-	name=$1 t=$2
-	shift 2
-	# A bound on every run: a stuck transfer must not hold the shared lock.
-	timeout $((t + 30)) iperf3 -c 127.0.0.1 -p "$PORT" -t "$t" -J "$@" >"$W/$name.json" 2>&1 ||
-		die "iperf3 $*: $(tail -n 3 "$W/$name.json")"
-	"${PY:-python3}" -c 'import json, sys
-e = json.load(open(sys.argv[1]))["end"]
-s = e.get("sum_received") or e["sum"]
-bps = s["bits_per_second"] * (1 - s.get("lost_percent", 0) / 100)  # UDP: what arrived
-c = e["cpu_utilization_percent"]
-print(int(bps), round(c["host_total"] + c["remote_total"], 2))' "$W/$name.json"
+# skb_programs: how many cgroup_skb programs run for this script's sockets now (ours and
+# anyone else's: a sample taken while another recorder ran is left out).
+skb_programs() {
+	bpftool cgroup show "$MYCG" effective 2>/dev/null |
+		grep -c 'cgroup_inet_\(ingress\|egress\)' || true
 }
 
-rec_start() {
-	"$CONNREC" record -d "$W/store" </dev/null >"$W/rec.out" 2>"$W/rec.err" &
-	REC_PID=$!
+# holder_start MODE: attach what the mode measures, wait until it is in place.
+holder_start() {
+	case $1 in
+	off) return 0 ;;
+	null) "$NULL" >"$W/holder.out" 2>"$W/holder.err" & ;;
+	null-legacy) "$NULL" --legacy >"$W/holder.out" 2>"$W/holder.err" & ;;
+	null-in) "$NULL" --ingress-only >"$W/holder.out" 2>"$W/holder.err" & ;;
+	null-out) "$NULL" --egress-only >"$W/holder.out" 2>"$W/holder.err" & ;;
+	null-tp) "$NULL" --syscall-tp >"$W/holder.out" 2>"$W/holder.err" & ;;
+	rec) "$CONNREC" record -d "$W/store" </dev/null >"$W/holder.out" 2>"$W/holder.err" & ;;
+	recb) "$CONNREC_B" record -d "$W/store" </dev/null >"$W/holder.out" 2>"$W/holder.err" & ;;
+	*) die "unknown mode $1 (off, null, null-legacy, null-in, null-out, null-tp, rec, recb)" ;;
+	esac
+	HOLDER_PID=$!
 	n=0
-	until grep -qw ready "$W/rec.err" 2>/dev/null; do
-		kill -0 "$REC_PID" 2>/dev/null || die "recorder exited: $(cat "$W/rec.err")"
+	until grep -qw 'attached\|ready' "$W/holder.out" "$W/holder.err" 2>/dev/null; do
+		kill -0 "$HOLDER_PID" 2>/dev/null || die "$1 exited: $(cat "$W/holder.err")"
 		n=$((n + 1))
-		[ "$n" -lt 1200 ] || die "recorder not ready within 60 s"
+		[ "$n" -lt 1200 ] || die "$1 not ready within 60 s"
 		sleep 0.05
 	done
+	sleep 0.5 # a recorder's start-up dump settles
 }
 
-rec_stop() {
-	kill -INT "$REC_PID"
-	wait "$REC_PID" || say "warning: recorder exit status $?"
-	REC_PID=""
-	rm -rf "$W/store"
-}
-
-# hook_stats: "runs ns" of the recorder's on_skb_ingress and on_skb_egress together, from
-# the BPF statistics.
-hook_stats() {
-	ids=""
-	for f in /proc/"$REC_PID"/fdinfo/*; do
-		p=$(sed -n 's/^prog_id:[[:space:]]*\([0-9][0-9]*\)$/\1/p' "$f" 2>/dev/null || true)
-		[ -n "$p" ] || continue # an fd closed meanwhile (set -e would end the script here)
-		bpftool prog show id "$p" 2>/dev/null | grep -q 'name on_skb_\(ingress\|egress\)' &&
-			ids="$ids $p"
-	done
-	[ -n "$ids" ] || die "no cgroup_skb program held by the recorder"
-	for id in $ids; do
-		bpftool prog show id "$id" |
-			sed -n 's/.* run_time_ns \([0-9]*\) run_cnt \([0-9]*\).*/\2 \1/p'
-	done | awk '{ r += $1; t += $2 } END { print r + 0, t + 0 }'
-}
-
-MODES="tcp tcp-mss udp"
-args_of() {
+expected_programs() {
 	case $1 in
-	tcp) echo "" ;;
-	tcp-mss) echo "-M 1400" ;;          # small segments: more packets for the same bytes
-	udp) echo "-u -b 0 -l 1400" ;;      # one skb per datagram: the most packets per byte
+	off) echo 0 ;;
+	null-in | null-out) echo 1 ;;
+	*) echo 2 ;;
 	esac
 }
 
-: >"$W/ratios"
-# One recorder start per round (a start dumps every socket and process: seconds): each mode
-# off, then each mode on, then each mode off again. The BPF statistics cost a clock read or
-# two per program run, so they are on only for a separate short run per mode (STAT_SECS).
-for r in $(seq 1 "$ROUNDS"); do
-	for m in $MODES; do
-		# shellcheck disable=SC2046
-		run "off-$m-$r" "$SECS" $(args_of "$m") >"$W/off-$m"
+# One round: every mode, in an order that rotates from round to round, every load under
+# each. samples: round mode load ns_per_send(median batch) ns_per_send(mean) received clean
+round() {
+	r=$1
+	# shellcheck disable=SC2086
+	set -- $MODES
+	k=$(((r - 1) % $#))
+	while [ "$k" -gt 0 ]; do
+		m=$1
+		shift
+		set -- "$@" "$m"
+		k=$((k - 1))
 	done
-	rec_start
-	for m in $MODES; do
-		# shellcheck disable=SC2046
-		run "on-$m-$r" "$SECS" $(args_of "$m") >"$W/on-$m"
-		sysctl -q -w kernel.bpf_stats_enabled=1
-		s0=$(hook_stats)
-		# shellcheck disable=SC2046
-		run "stat-$m-$r" "$STAT_SECS" $(args_of "$m") >/dev/null
-		s1=$(hook_stats)
-		sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
-		echo "$s0 $s1" >"$W/stat-$m"
+	for m in "$@"; do
+		holder_start "$m"
+		for l in $LOADS; do
+			# shellcheck disable=SC2046
+			set -- $(echo "$l" | tr ':' ' ')
+			before=$(skb_programs)
+			line=$(timeout 90 "$COST" "$1" "$2" "$3" 0 1) || die "skb_cost $l failed"
+			after=$(skb_programs)
+			want=$(expected_programs "$m")
+			clean=1
+			[ "$before" = "$want" ] && [ "$after" = "$want" ] || clean=0
+			# skb_cost: mode size count sender_mean sender_p50 sender_p10 receiver_mean
+			# receiver_p50 received; TCP's hooks run on both CPUs (the receiver's ACKs)
+			echo "$line" | awk -v r="$r" -v m="$m" -v l="$l" -v c="$clean" '{
+				med = $5; mean = $4; if ($1 == "tcp") { med += $8; mean += $7 }
+				print r, m, l, med, mean, $9, c }' >>"$W/samples"
+			[ "$clean" = 1 ] ||
+				say "round $r $m $l: $before/$after cgroup_skb programs, want $want: left out"
+		done
+		holder_stop "$m"
+		rm -rf "$W/store"
 	done
-	rec_stop
-	for m in $MODES; do
-		# shellcheck disable=SC2046
-		offb=$(run "offb-$m-$r" "$SECS" $(args_of "$m"))
-		echo "$m $r $(cat "$W/off-$m") $(cat "$W/on-$m") $offb $(cat "$W/stat-$m")" >>"$W/ratios"
-		say "$m round $r: off $(cat "$W/off-$m") on $(cat "$W/on-$m") off $offb (bit/s, cpu%)"
-	done
-done
+}
 
-# Per mode: the ratios' median, min and max (throughput, and bits per CPU-second of iperf3);
-# the hooks' runs per second and ns per run from the statistics runs.
-# ratios: mode round off offcpu on oncpu offb offbcpu runs0 ns0 runs1 ns1
-summary=$(awk -v st="$STAT_SECS" '
-function sort_med(a, k,   i, j, x) {
+if [ -n "$ONE_ROUND" ]; then
+	round "$ONE_ROUND"
+	exit 0
+fi
+: >"$W/samples"
+for r in $(seq 1 "$ROUNDS"); do
+	if [ -n "$LOCK" ]; then
+		flock "$LOCK" sh "$0" --round "$r" "$W" || die "round $r failed"
+	else
+		round "$r"
+	fi
+	say "round $r/$ROUNDS done (load $(cut -d ' ' -f 1-3 /proc/loadavg))"
+done
+LOAD1=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+# Per load and mode: the median ns per send call, and per round the ratio
+# off / mode (what the mode leaves of a CPU-bound transfer's throughput): median (min-max).
+summary=$(awk -v modes="$MODES" -v loads="$LOADS" '
+function med(a, k,   i, j, x) {
 	for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j] < a[j - 1]; j--) {
 		x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
 	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 }
-{
-	m = $1; k = ++n[m]
-	tr[m, k] = $5 / (($3 + $7) / 2)
-	ce[m, k] = ($5 / $6) / (($3 / $4 + $7 / $8) / 2)
-	off[m] += ($3 + $7) / 2; on[m] += $5
-	pk[m] += $11 - $9; t[m] += $12 - $10
-}
+$7 == 1 { ns[$1, $2, $3] = $4; mean[$1, $2, $3] = $5; got[$1, $2, $3] = $6; if ($1 > R) R = $1 }
 END {
-	split("tcp tcp-mss udp", order, " ")
-	for (i = 1; i <= 3; i++) {
-		m = order[i]
-		if (!n[m]) continue
-		for (k = 1; k <= n[m]; k++) { a[k] = tr[m, k]; b[k] = ce[m, k] }
-		mt = sort_med(a, n[m]); mc = sort_med(b, n[m])
-		printf "| %s | %.2f Gbit/s | %.2f Gbit/s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.0f | %.1f |\n",
-			m, off[m] / n[m] / 1e9, on[m] / n[m] / 1e9, mt, a[1], a[n[m]], mc, b[1], b[n[m]],
-			pk[m] / n[m] / st, pk[m] ? t[m] / pk[m] : 0
+	nm = split(modes, M, " "); nl = split(loads, L, " ")
+	for (i = 1; i <= nl; i++) {
+		l = L[i]; split(l, part, ":")
+		what = part[1] == "tcp" ? "ns per write, both CPUs" : "ns per send"
+		for (j = 1; j <= nm; j++) {
+			m = M[j]; k = 0; q = 0; g = 0
+			for (r = 1; r <= R; r++) if ((r, m, l) in ns) { a[++q] = ns[r, m, l]; g += got[r, m, l] }
+			if (!q) continue
+			mns = med(a, q)
+			for (r = 1; r <= R; r++)
+				if ((r, m, l) in ns && (r, "off", l) in ns) {
+					b[++k] = ns[r, "off", l] / ns[r, m, l]
+					c[k] = mean[r, "off", l] / mean[r, m, l]
+				}
+			if (m == "off" || !k) rt = rm = "-"
+			else {
+				x = med(b, k); rt = sprintf("**%.3f** (%.3f-%.3f)", x, b[1], b[k])
+				x = med(c, k); rm = sprintf("%.3f (%.3f-%.3f)", x, c[1], c[k])
+			}
+			printf "| %s | %s | %.0f %s | %s | %s | %d | %.2f |\n", l, m, mns, what, rt, rm, q, g / q
+		}
 	}
-}' "$W/ratios")
+}' "$W/samples")
 
 section=$(cat <<EOF
 <!-- skb_bench.sh begin -->
 ## Cost of the DNS hook on other packets (\`sh bench/skb_bench.sh\`)
 
-iperf3 over loopback, ${SECS} s per run, ${ROUNDS} rounds (each: every mode off, every mode
-on, every mode off again; one recorder start per round), $(nproc) cores, $DATE, commit
-$COMMIT, load average before the run: $LOAD0. Ratio = on / mean(off before, off after),
-median (min-max). CPU-normalised ratio: the same with bits per CPU-second of the two iperf3
-processes (their own user + system time, which on loopback includes most of the softirq
-work), less sensitive to what else the machine runs. Hook runs/s and ns/run: run_cnt and
-run_time_ns of \`on_skb_ingress\` and \`on_skb_egress\` together (kernel BPF statistics,
-which add their own clock reads) during a separate ${STAT_SECS} s run per mode with the recorder
-on; every skb a socket sends or receives (data and ACKs) runs one of them once.
+\`SKB_ROUNDS=$ROUNDS SKB_MODES="$MODES" sh bench/skb_bench.sh\`, $(nproc) cores, $DATE,
+commit $COMMIT, load average before $LOAD0, after $LOAD1.
 
-| iperf3 | off | on | ratio | CPU-normalised ratio | hook runs/s | hook ns/run |
+bench/skb_cost sends a fixed amount over loopback from a thread pinned to CPU 0 to one pinned
+to CPU 1 and reads the sender's task-clock (its CPU time, including the softirq receive path
+that loopback runs on the sender's core; for TCP the receiver's time is added, as its ACKs run
+the hooks on its CPU). Load = skb_cost MODE:SIZE:COUNT. Cost: the median over the run's
+batches (250 sends; TCP 25) of the time per send call, median over the rounds. Ratio = off /
+mode in the same round (what the mode leaves of a CPU-bound transfer's throughput), median
+(min-max) over the rounds; the whole-run ratio uses each run's mean instead of its median
+batch. Modes alternate in a rotating order. off: no program; null: two cgroup_skb programs
+that return 1 at once (bench/skb_null, at the cgroup root: the kernel's dispatch alone);
+null-tp: the same plus a syscalls/sys_exit_connect tracepoint program that returns at once
+(connrec has three such: every syscall then takes the tracing path); rec: connrec record.
+n: rounds kept (a sample is left out when a cgroup_skb program of someone else ran for the
+bench's sockets); got: share of the bytes the receiver took (UDP drops after the hooks ran).
+
+| load | mode | cost | ratio off/mode | whole-run ratio | n | got |
 |---|---|---|---|---|---|---|
 $summary
 <!-- skb_bench.sh end -->
 EOF
 )
 printf '%s\n' "$section"
+[ -z "${SKB_SAMPLES:-}" ] || cp "$W/samples" "$SKB_SAMPLES"
+[ "$RESULTS" = - ] && exit 0
 if [ -f "$RESULTS" ] && grep -q '<!-- skb_bench.sh begin -->' "$RESULTS"; then
 	awk -v s="$section" '/<!-- skb_bench.sh begin -->/ { print s; skip = 1 }
 		/<!-- skb_bench.sh end -->/ { skip = 0; next } !skip' "$RESULTS" >"$W/results.md"
