@@ -138,8 +138,15 @@ $(OUTPUT)/tests/test_proc_ingest: tests/unit/test_proc_ingest.c recorder/proc_in
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_proc_ingest.c \
 		recorder/proc_ingest.c $(OUTPUT)/libconnrec.a $(LDLIBS) -o $@
 
-# The DNS test drives the recorder's parser, TCP reassembly and owner table directly.
-DNS_TEST_SRCS := recorder/dns_parse.c recorder/dns_tcp.c recorder/dns_owners.c
+# So does the test of the UDP flow index.
+$(OUTPUT)/tests/test_udp_peers: tests/unit/test_udp_peers.c recorder/udp_peers.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_udp_peers.c \
+		recorder/udp_peers.c -o $@
+
+# The DNS test drives the recorder's parser, TCP reassembly, owner table and flow events directly.
+DNS_TEST_SRCS := recorder/dns_parse.c recorder/dns_tcp.c recorder/dns_owners.c \
+	recorder/dns_ingest.c recorder/ingest.c
 $(OUTPUT)/tests/test_dns: tests/unit/test_dns.c $(DNS_TEST_SRCS) $(OUTPUT)/libconnrec.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Irecorder $(LDFLAGS) tests/unit/test_dns.c $(DNS_TEST_SRCS) \

@@ -961,6 +961,7 @@ static __always_inline void udp_other_flow(struct udp_sock_state *us, const stru
 		e->conn_id = nf.id;
 		e->direction = direction;
 		e->flags &= ~CR_FLAG_NO_PID;
+		e->flags |= CR_FLAG_UDP_PEER; /* the recorder learns the socket's keys from these */
 		current_identity(&e->pid, &e->uid, &e->cgroup_id, e->comm, &e->pstart_ns);
 		event_submit(e);
 	} else {
@@ -1050,6 +1051,39 @@ SEC("raw_tp")
 int report_opens(void *ctx)
 {
 	bpf_loop(report_n < CR_REPORT_BATCH ? report_n : CR_REPORT_BATCH, report_one, NULL, 0);
+	return 0;
+}
+
+/* Filled by the recorder before each run of take_udp_flows (connrec_maps.h). */
+struct udp_key take_keys[CR_TAKE_BATCH];
+struct udp_flow take_flows[CR_TAKE_BATCH];
+__u8 take_found[CR_TAKE_BATCH];
+__u32 take_n;
+
+static long take_one(__u32 i, void *ctx)
+{
+	struct udp_flow *f;
+
+	if (i >= CR_TAKE_BATCH)
+		return 1;
+	take_found[i] = 0;
+	f = bpf_map_lookup_elem(&udp_flows, &take_keys[i]);
+	if (!f)
+		return 0;
+	take_flows[i] = *f;
+	take_found[i] = !bpf_map_delete_elem(&udp_flows, &take_keys[i]);
+	return 0;
+}
+
+/*
+ * Not attached: the recorder runs this (BPF_PROG_TEST_RUN) for a released socket's flows, up
+ * to CR_TAKE_BATCH at a time. No datagram changes them any more (the socket is out of the
+ * kernel's tables once its release is read), so each is read and removed as it is.
+ */
+SEC("raw_tp")
+int take_udp_flows(void *ctx)
+{
+	bpf_loop(take_n < CR_TAKE_BATCH ? take_n : CR_TAKE_BATCH, take_one, NULL, 0);
 	return 0;
 }
 

@@ -28,9 +28,10 @@ enum cr_event_kind {
 
 /*
  * The direction, end reason and flag values are the stored ones (conn.dir, conn.reason,
- * conn.flags): schema_values.h. This bit is never stored:
+ * conn.flags): schema_values.h. These bits are never stored:
  */
 #define CR_FLAG_OPEN_SENT 0x80	/* events only: the OPEN event of this flow was sent earlier */
+#define CR_FLAG_UDP_PEER 0x40	/* events only: an OPEN of a flow kept in udp_flows (not first) */
 
 struct cr_event {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() at the event */

@@ -134,6 +134,13 @@ struct udp_key {
 };
 
 /*
+ * take_udp_flows (not attached): the recorder writes up to CR_TAKE_BATCH udp_flows keys of a
+ * released socket into take_keys (global data), runs the program once, and reads each flow
+ * that was still there, now removed from the map, from take_flows (take_found[i] = 1).
+ */
+#define CR_TAKE_BATCH 256
+
+/*
  * A UDP flow's counters. The traffic counters are added to by the cgroup_skb programs
  * (bpf/udp_traffic.bpf.h): they find the socket's state in udp_socks by its cookie; when the
  * packet's peer is the socket's first peer, they count in udp_sock_state.first, else in the

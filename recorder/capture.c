@@ -50,6 +50,13 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	/* A flow that spoke needs no OPEN from the young journal any more. */
 	if (e->conn_id)
 		young_closed(c, e->conn_id);
+	/* A released socket's flows are taken out of udp_flows by these keys. */
+	if (e->kind == CR_EV_OPEN && (e->flags & CR_FLAG_UDP_PEER)) {
+		struct udp_key key = { .cookie = e->cookie, .rport = e->rport };
+
+		memcpy(key.raddr, e->raddr, sizeof(key.raddr));
+		udp_peers_add(c->peers, &key);
+	}
 	c->fn(c->ctx, data);
 	return 0;
 }
@@ -249,6 +256,11 @@ int capture_open(struct capture **out, const struct capture_opts *opts, capture_
 		cr_err("cannot map the list of new connections: %s", strerror(-err));
 		goto cleanup;
 	}
+	err = udp_peers_new(&c->peers);
+	if (err) {
+		cr_err("cannot set up the index of UDP flows: %s", strerror(-err));
+		goto cleanup;
+	}
 	cr_debug("tracking up to %u TCP endpoints (%u UDP flows)", flows,
 		 bpf_map__max_entries(c->skel->maps.udp_flows));
 
@@ -394,6 +406,7 @@ void capture_close(struct capture *c)
 	for (int i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
 	young_close(c);
+	udp_peers_free(c->peers);
 	ring_buffer__free(c->rb);
 	connrec_bpf__destroy(c->skel);
 	if (c->cgroup_fd >= 0)

@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "connrec_maps.h"
 #include "connrec.skel.h"
+#include "udp_peers.h"
 
 #define MAX_LINKS 32
 
@@ -34,6 +35,8 @@ struct capture {
 	bool report_failed; /* report_opens cannot run here: said once, not retried */
 	uint64_t kept_unsent; /* kept ends the stop could not send: lost (CR_DROP_RING_END) */
 	struct young *young; /* capture_young.c */
+	struct udp_peers *peers; /* udp_flows keys per socket (capture_maps.c) */
+	bool take_failed; /* take_udp_flows cannot run here: released sockets' flows by walk */
 	/* Process events (proc_capture.c): their ring's consumer. */
 	void (*proc_fn)(void *ctx, const void *data, size_t size);
 	void *proc_ctx;

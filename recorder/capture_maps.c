@@ -84,6 +84,7 @@ struct udp_pick {
 	bool by_cookie; /* else: idle before cutoff */
 	uint64_t arg;	/* the cookie, or the cutoff */
 	int socks_fd;	/* idle: udp_socks, to tell whether a connected flow's socket is gone */
+	struct udp_peers *rebuild; /* idle: the index of keys, learning every entry again */
 	struct udp_key *keys;
 	struct udp_flow *flows; /* by cookie only */
 	size_t n, cap;
@@ -110,6 +111,9 @@ static void pick_udp(void *ctx, const void *k, const void *v)
 {
 	struct udp_pick *p = ctx;
 
+	/* Those about to end too: a key whose flow is gone only costs a taker a miss. */
+	if (p->rebuild && ((const struct udp_flow *)v)->id)
+		udp_peers_add(p->rebuild, k);
 	if (!udp_picked(p, k, v) || p->err)
 		return;
 	if (p->n == p->cap) {
@@ -238,12 +242,64 @@ static int end_released_flows(struct capture *c, struct udp_pick *p, capture_udp
 	return n;
 }
 
+/*
+ * Takes keys[0..n) out of udp_flows with take_udp_flows, CR_TAKE_BATCH per system call, and
+ * ends each flow that was there. -EOPNOTSUPP if the program cannot run here (nothing taken).
+ */
+static int take_released_flows(struct capture *c, const struct udp_key *keys, size_t n,
+			       capture_udp_end_fn fn, void *ctx)
+{
+	int ended = 0;
+
+	for (size_t i = 0; i < n; i += CR_TAKE_BATCH) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+		uint32_t m = n - i > CR_TAKE_BATCH ? CR_TAKE_BATCH : (uint32_t)(n - i);
+		int err;
+
+		memcpy(c->skel->bss->take_keys, keys + i, m * sizeof(*keys));
+		c->skel->bss->take_n = m;
+		err = bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.take_udp_flows), &opts);
+		if (err) {
+			if (i == 0)
+				return -EOPNOTSUPP;
+			/* It ran before: the rest stay in the map, and the idle sweep ends them. */
+			return ended;
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			const struct udp_flow *f = &c->skel->bss->take_flows[j];
+
+			if (!c->skel->bss->take_found[j] || !f->id)
+				continue; /* gone (ended idle), or its OPEN was lost (counted) */
+			udp_ended(f, fn, ctx);
+			ended++;
+		}
+	}
+	return ended;
+}
+
+/*
+ * Ends the flows of a released socket with several peers: by the keys their OPENs named
+ * (udp_peers.h), or, where the index is incomplete or the kernel cannot run the program, by
+ * a walk of the whole map (one walk per release: costly with many flows of other sockets).
+ */
 int capture_end_udp_socket(struct capture *c, uint64_t cookie, capture_udp_end_fn fn, void *ctx)
 {
 	struct udp_pick p = { .by_cookie = true, .arg = cookie };
-	int err = map_walk(c->skel->maps.udp_flows, pick_udp, &p);
-	int n = end_released_flows(c, &p, fn, ctx);
+	bool complete = udp_peers_complete(c->peers);
+	const struct udp_key *keys;
+	size_t nkeys = udp_peers_take(c->peers, cookie, &keys);
+	int err, n;
 
+	if (complete && udp_peers_complete(c->peers) && !c->take_failed) {
+		n = take_released_flows(c, keys, nkeys, fn, ctx);
+		if (n != -EOPNOTSUPP)
+			return n;
+		cr_warn("cannot take UDP flows by key here; a released socket's flows are found "
+			"by walking the map");
+		c->take_failed = true;
+	}
+	err = map_walk(c->skel->maps.udp_flows, pick_udp, &p);
+	n = end_released_flows(c, &p, fn, ctx);
 	free(p.keys);
 	free(p.flows);
 	return err ? err : p.err ? p.err : n;
@@ -315,8 +371,16 @@ int capture_end_udp_idle(struct capture *c, uint64_t cutoff_boot_ns, capture_udp
 			 void *ctx)
 {
 	struct udp_pick p = { .arg = cutoff_boot_ns,
-			      .socks_fd = bpf_map__fd(c->skel->maps.udp_socks) };
-	int a = end_udp_flows(c, &p, fn, ctx), b = end_idle_first_flows(c, cutoff_boot_ns, fn, ctx);
+			      .socks_fd = bpf_map__fd(c->skel->maps.udp_socks),
+			      .rebuild = c->peers };
+	int a, b;
+
+	/* The walk sees every entry: the index starts again from what it sees. */
+	udp_peers_reset(c->peers);
+	a = end_udp_flows(c, &p, fn, ctx);
+	if (a < 0)
+		udp_peers_lost(c->peers);
+	b = end_idle_first_flows(c, cutoff_boot_ns, fn, ctx);
 
 	return a < 0 ? a : b < 0 ? b : a + b;
 }

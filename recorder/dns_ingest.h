@@ -59,6 +59,7 @@ struct dns_ingest_stats {
 	uint64_t ring_lost;   /* records the DNS ring had no room for */
 	uint64_t tcp_lost;    /* TCP answers lost to a hole in their stream */
 	uint64_t dropped;     /* too many waiting for an owner, or out of memory */
+	uint64_t owners;      /* sockets whose owner is remembered, after the last commit */
 };
 const struct dns_ingest_stats *dns_ingest_get_stats(const struct dns_ingest *d);
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The recorder's DNS pieces without BPF: the parser (messages built with ldns itself, plus
- * hostile bytes), the TCP stream reassembly (split, retransmitted, lost and cut segments), and
- * the socket owner table (against a plain reference under random puts, kills and sweeps).
+ * hostile bytes), the TCP stream reassembly (split, retransmitted, lost and cut segments), the
+ * socket owner table (against a plain reference under random puts, kills and sweeps), and which
+ * flow events make dns_ingest remember and forget a UDP socket's owner.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <ldns/ldns.h>
 
 #include "check.h"
+#include "dns_ingest.h"
 #include "dns_internal.h"
 #include "dns_parse.h"
 
@@ -280,6 +282,62 @@ static void test_owners(void)
 	dns_owners_free(&o);
 }
 
+/* A UDP flow event of socket COOKIE whose peer port is RPORT. */
+static struct cr_event udp_ev(uint8_t kind, uint64_t cookie, uint16_t rport, uint32_t flags)
+{
+	struct cr_event e = { .kind = kind, .proto = 17, .family = 4, .cookie = cookie,
+			      .rport = rport, .lport = 40000, .pid = 7, .flags = flags };
+
+	memcpy(e.comm, "dig", 4);
+	return e;
+}
+
+/* Owners remembered after two commits (a killed owner is swept at the second). */
+static uint64_t owners_after_commits(struct dns_ingest *d)
+{
+	CHECK_THAT(dns_ingest_commit(d, NULL, false) == 0);
+	CHECK_THAT(dns_ingest_commit(d, NULL, false) == 0);
+	return dns_ingest_get_stats(d)->owners;
+}
+
+/*
+ * Every socket with a flow to port 53 is forgotten once its end is read, whichever flow went
+ * to port 53; and a socket with none is never remembered.
+ */
+static void test_udp_owner_lifetime(void)
+{
+	struct dns_ingest *d;
+	struct cr_event e;
+
+	CHECK_THAT(dns_ingest_new(&d, NULL, NULL, NULL, NULL) == 0);
+	/* A lookup: its CLOSE carries the whole flow to port 53. */
+	e = udp_ev(CR_EV_CLOSE, 11, 53, 0);
+	dns_ingest_flow(d, &e);
+	CHECK(owners_after_commits(d) == 0, "a lookup's socket stays remembered");
+	/* A first flow to port 53 stored as open, then its end. */
+	e = udp_ev(CR_EV_OPEN, 12, 53, 0);
+	dns_ingest_flow(d, &e);
+	CHECK(owners_after_commits(d) == 1, "an open socket to port 53 is not remembered");
+	e = udp_ev(CR_EV_CLOSE, 12, 53, CR_FLAG_OPEN_SENT);
+	dns_ingest_flow(d, &e);
+	CHECK(owners_after_commits(d) == 0, "a closed socket to port 53 stays remembered");
+	/* A first flow elsewhere, then a second peer on port 53: the release forgets it. */
+	e = udp_ev(CR_EV_OPEN, 13, 53, 0);
+	dns_ingest_flow(d, &e);
+	e = udp_ev(CR_EV_CLOSE, 13, 4000, 0);
+	dns_ingest_flow(d, &e);
+	e = udp_ev(CR_EV_UDP_RELEASE, 13, 0, 0);
+	dns_ingest_flow(d, &e);
+	CHECK(owners_after_commits(d) == 0, "a released multi-peer socket stays remembered");
+	/* No flow to port 53 at all. */
+	e = udp_ev(CR_EV_OPEN, 14, 4000, 0);
+	dns_ingest_flow(d, &e);
+	e = udp_ev(CR_EV_CLOSE, 14, 4000, CR_FLAG_OPEN_SENT);
+	dns_ingest_flow(d, &e);
+	CHECK(owners_after_commits(d) == 0, "a socket never on port 53 was remembered");
+	dns_ingest_free(d);
+}
+
 int main(void)
 {
 	test_parse_chain();
@@ -288,5 +346,6 @@ int main(void)
 	test_parse_many_records();
 	test_tcp_streams();
 	test_owners();
+	test_udp_owner_lifetime();
 	return check_done();
 }
