@@ -51,6 +51,8 @@ static __always_inline void dns_count_drop(__u32 reason)
  * ring only takes constant sizes, so the caller picks the smallest of a few caps that holds
  * the payload: a short answer does not occupy a 4 KiB slot.
  */
+_Static_assert((CR_DNS_SNAPLEN & (CR_DNS_SNAPLEN - 1)) == 0, "dns_put masks with SNAPLEN - 1");
+
 static __always_inline int dns_put(struct __sk_buff *skb, const struct cr_dns_event *h,
 				   __u32 off, __u32 len, const __u32 cap)
 {
@@ -62,6 +64,17 @@ static __always_inline int dns_put(struct __sk_buff *skb, const struct cr_dns_ev
 	e = bpf_ringbuf_reserve(&dns_events, sizeof(*h) + cap, 0);
 	if (!e) {
 		dns_count_drop(CR_DNS_DROP_RING);
+		return 0;
+	}
+	/*
+	 * len is already 1..cap, but the 6.1 verifier does not learn "at least 1" from the
+	 * len == 0 test, and refuses a copy size that may be 0. This form states both bounds in
+	 * a way it follows; the barrier keeps the compiler from folding it back to len.
+	 */
+	barrier_var(len);
+	len = ((len - 1) & (CR_DNS_SNAPLEN - 1)) + 1;
+	if (len > cap) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 	__builtin_memcpy(e, h, sizeof(*h));
