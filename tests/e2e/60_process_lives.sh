@@ -111,24 +111,27 @@ cr_log "seeded $seeded_pid, odd $odd_pid, renamed $ren_pid, shell $sh_pid, same 
 	"docker $docker_pid, unit $unit_pid"
 
 # --- the store ---------------------------------------------------------------------------------
+# A fork image is written as a row of its own when a flush comes between the fork and the exec
+# (a slow or busy host; store/store_lives.c): where a check is about what a process became,
+# it takes each life's last image.
+LAST="image_ns = (SELECT max(image_ns) FROM lives x WHERE x.pid = lives.pid
+	AND x.pstart_ns = lives.pstart_ns)"
 cr_expect_rows "the last process's life" 1 \
 	"SELECT count(*) FROM lives WHERE pid = $unit_pid AND exit_ns IS NOT NULL" || true
 
 cr_eq "seeded (exe|args|seeded flag)" "$(readlink -f "$(command -v sleep)")|sleep 1000|1" \
-	"$(cr_sql "SELECT exe, args, flags & 1 FROM lives WHERE pid = $seeded_pid")"
+	"$(cr_sql "SELECT exe, args, flags & 1 FROM lives WHERE pid = $seeded_pid AND $LAST")"
 
 cr_eq "odd path (exe|args|exec flag|exit)" "$odd|'$odd' -s -o /dev/null $url|4|0" \
-	"$(cr_sql "SELECT exe, args, flags & 4, exit_code FROM lives WHERE pid = $odd_pid")"
+	"$(cr_sql "SELECT exe, args, flags & 4, exit_code FROM lives WHERE pid = $odd_pid AND $LAST")"
 
 cr_eq "renamed python (exe|comm at exec)" "$PY|$(basename "$PY")" \
-	"$(cr_sql "SELECT exe, comm FROM lives WHERE pid = $ren_pid")"
+	"$(cr_sql "SELECT exe, comm FROM lives WHERE pid = $ren_pid AND $LAST")"
 
 cr_eq "shell's child (exe|pcomm|rows)" "$CURL|sh|1" \
-	"$(cr_sql "SELECT exe, pcomm, count(*) FROM lives WHERE ppid = $sh_pid")"
-# A fork image is written on its own when a flush comes between the fork and the exec (a slow
-# or busy host): the life's last image is the one that must be the shell.
+	"$(cr_sql "SELECT exe, pcomm, count(*) FROM lives WHERE ppid = $sh_pid AND $LAST")"
 cr_eq "shell (exe|exit status 3)" "$SH|768" \
-	"$(cr_sql "SELECT exe, exit_code FROM lives WHERE pid = $sh_pid ORDER BY image_ns DESC LIMIT 1")"
+	"$(cr_sql "SELECT exe, exit_code FROM lives WHERE pid = $sh_pid AND $LAST")"
 cr_eq "shell (exec images)" 1 \
 	"$(cr_sql "SELECT count(*) FROM lives WHERE pid = $sh_pid AND flags & 4")"
 
@@ -136,8 +139,7 @@ cr_eq "one pid, two lives" 2 \
 	"$(cr_sql "SELECT count(DISTINCT pstart_ns) FROM lives WHERE pid = $same")"
 cr_eq "one pid, two lives (exe, oldest first)" "$samepid|0,$CURL|4" \
 	"$(cr_sql "SELECT group_concat(exe || '|' || (flags & 4), ',') FROM
-		(SELECT * FROM lives l WHERE pid = $same AND image_ns = (SELECT max(image_ns)
-			FROM lives WHERE pid = l.pid AND pstart_ns = l.pstart_ns) ORDER BY pstart_ns)")"
+		(SELECT * FROM lives WHERE pid = $same AND $LAST ORDER BY pstart_ns)")"
 cr_eq "one pid, two lives (each ended once)" "2|2" \
 	"$(cr_sql "SELECT count(DISTINCT pstart_ns), count(DISTINCT pstart_ns || '/' || exit_ns)
 		FROM lives WHERE pid = $same AND exit_ns IS NOT NULL")"
