@@ -219,10 +219,12 @@ record:
 	$(MAKE) connrec
 	./connrec record
 
-# Installs what is missing, builds normally and with sanitizers, runs every test against the
+# Installs what is missing (and unpacks Debian 12's own kernel into a cache for
+# tests/e2e/90_debian_kernel.sh), builds normally and with sanitizers, runs every test against the
 # sanitizer build (ASan/UBSan abort on the first error, so a clean run means a clean build).
 test:
 	sh tools/install-deps.sh
+	sh tests/vm/kernel.sh >/dev/null
 	$(MAKE) connrec man unit-bins tools
 	$(MAKE) SAN=1 connrec man unit-bins tools
 	OUTPUT=.output-san CONNREC_BIN=$(CURDIR)/.output-san/connrec sh tests/run.sh
