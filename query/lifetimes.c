@@ -361,15 +361,17 @@ static int read_rows(struct query *q, struct slot *s, const struct ahead *a)
 
 /*
  * --limit N, oldest first: once N lifetimes are kept, a sealed segment whose rows all begin
- * after the last of them (meta first_ns, which planning already trusts to skip segments and
- * verify checks) cannot give one that comes before it: neither its own flows nor the carried
- * copies it holds (those begin at or after first_ns too). Its stops, process lives and the
- * ends of lifetimes still waiting are read all the same.
+ * after the last of them (meta first_ns, which verify checks) cannot give one that comes
+ * before it: neither its own flows nor the carried copies it holds (those begin at or after
+ * first_ns too). Its stops, process lives and the ends of lifetimes still waiting are read
+ * all the same. Only for a segment the hash chain vouches for: with no window, first_ns
+ * decides nothing else, and a copy whose first_ns lies would hide the rows that --limit
+ * alone asked for, with no word.
  */
 static bool rows_beyond_limit(const struct query *q, const struct slot *s)
 {
 	return q->limit && !q->newest_first && q->mode != MODE_COUNT && q->mode != MODE_PROCS &&
-	       !s->remote && q->n_out == q->limit && s->meta.sealed &&
+	       !s->remote && s->trusted && q->n_out == q->limit && s->meta.sealed &&
 	       s->meta.first_ns != SR_NO_TIME && s->meta.first_ns > q->out[0].start_ns;
 }
 
