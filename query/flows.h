@@ -49,6 +49,7 @@ struct flow {
 	uint32_t host;	   /* index into the query's host names */
 	uint32_t boot;	   /* (host, boot id) index for process lives (who.h); set by the reader */
 	uint32_t last_seg; /* merge bookkeeping: last segment (ordinal) that had a row of it */
+	uint64_t seq;	   /* the query's count when it was kept: the order's last tie-break */
 	uint16_t lport, rport;
 	uint8_t proto, family, dir, flags, reason;
 	uint8_t laddr_len, raddr_len;

@@ -26,7 +26,10 @@ static int flow_cmp(const void *a, const void *b)
 		return x->start_ns < y->start_ns ? -1 : 1;
 	if (x->host != y->host)
 		return x->host < y->host ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	/* Two rows of one id (a copy that repeats one): in the order they were read. */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* > 0 when a comes after b in the output (--order): the worse of two to keep under --limit. */
@@ -48,8 +51,8 @@ static void swap_flows(struct flow *a, struct flow *b)
 /*
  * --limit N: q->out holds only the N flows that come first in the output, as a heap with the
  * last of them at its root, so that memory stays N rows however many match; query_order()
- * sorts them at the end. The order is total (start, host, conn id), so the N kept are exactly
- * the first N of the whole sorted list.
+ * sorts them at the end. The order is total (start, host, conn id, then the order in which
+ * they were kept), so the N kept are exactly the first N of the whole sorted list.
  */
 static void keep_limited(struct query *q, const struct flow *f)
 {
@@ -105,6 +108,7 @@ static int emit(struct query *q, const struct flow *row)
 	q->count++;
 	if (q->mode == MODE_COUNT)
 		return 0;
+	f->seq = q->count;
 	if (q->n_out == q->cap_out && (!q->limit || q->n_out < q->limit)) {
 		size_t cap = q->cap_out ? q->cap_out * 2 : 1024;
 		struct flow *v;
@@ -361,15 +365,17 @@ static int read_rows(struct query *q, struct slot *s, const struct ahead *a)
 
 /*
  * --limit N, oldest first: once N lifetimes are kept, a sealed segment whose rows all begin
- * after the last of them (meta first_ns, which planning already trusts to skip segments and
- * verify checks) cannot give one that comes before it: neither its own flows nor the carried
- * copies it holds (those begin at or after first_ns too). Its stops, process lives and the
- * ends of lifetimes still waiting are read all the same.
+ * after the last of them (meta first_ns, which verify checks) cannot give one that comes
+ * before it: neither its own flows nor the carried copies it holds (those begin at or after
+ * first_ns too). Its stops, process lives and the ends of lifetimes still waiting are read
+ * all the same. Only for a segment the hash chain vouches for: with no window, first_ns
+ * decides nothing else, and a copy whose first_ns lies would hide the rows that --limit
+ * alone asked for, with no word.
  */
 static bool rows_beyond_limit(const struct query *q, const struct slot *s)
 {
 	return q->limit && !q->newest_first && q->mode != MODE_COUNT && q->mode != MODE_PROCS &&
-	       !s->remote && q->n_out == q->limit && s->meta.sealed &&
+	       !s->remote && s->trusted && q->n_out == q->limit && s->meta.sealed &&
 	       s->meta.first_ns != SR_NO_TIME && s->meta.first_ns > q->out[0].start_ns;
 }
 
