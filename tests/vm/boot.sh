@@ -65,6 +65,6 @@ timeout "${CONNREC_VM_TIMEOUT:-2400}" qemu-system-x86_64 -accel "${CONNREC_VM_AC
 	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 panic=-1 quiet guestcmd=$cmd guestdir=$gdir guestkdir=$gkdir $share_arg" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap $share_opt \
-	</dev/null 2>&1 | tr -d '\r' | tee "$work/console" | grep --line-buffered -v -e '^\[ *[0-9]*\.[0-9]*\]' -e '^GUEST-RC: '
+	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$work/console" | grep --line-buffered -v -e '^\[ *[0-9]*\.[0-9]*\]' -e '^GUEST-RC: '
 rc=$(sed -n 's/^GUEST-RC: \([0-9]*\)$/\1/p' "$work/console" | tail -n 1)
 exit "${rc:-125}"
