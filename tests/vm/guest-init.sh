@@ -21,6 +21,8 @@ mkdir -p /lib/modules
 ln -sfn "$kdir/lib/modules/$(uname -r)" "/lib/modules/$(uname -r)"
 share=$(sed -n 's/.*guestshare=\([^ ]*\).*/\1/p' /proc/cmdline | base64 -d)
 [ -z "$share" ] || mount -t 9p -o trans=virtio,version=9p2000.L share "$share"
+# the kernel's default for PID 1 is 4096 open files; the hosts these tests run on allow 20,000
+ulimit -n 20000
 echo "GUEST-KERNEL: $(uname -r)"
 cmd=$(sed -n 's/.*guestcmd=\([^ ]*\).*/\1/p' /proc/cmdline | base64 -d)
 cd "$(sed -n 's/.*guestdir=\([^ ]*\).*/\1/p' /proc/cmdline | base64 -d)" && sh -c "$cmd"
