@@ -18,6 +18,7 @@ $bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hos
 $bb mount --move /dev /root/dev
 $bb mount --move /proc /root/proc
 $bb mount --move /sys /root/sys
-$bb mount -t tmpfs tmpfs /root/tmp
+# /run starts empty (no stale netns names); /tmp is left as the overlay shows it, since the
+# tree under test may live there (a CI clone in /tmp), and writes to it stay in memory anyway
 $bb mount -t tmpfs tmpfs /root/run
 exec $bb switch_root /root /bin/sh "$($bb cat /guest-init)"
