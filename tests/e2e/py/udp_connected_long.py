@@ -17,12 +17,11 @@ import socket
 import sys
 import time
 
+from udp_truth import Tally, bound, done
+
 
 def udp(family, addr):
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind((addr, 0))
-    s.settimeout(10)
-    return s
+    return bound(family, addr)
 
 
 def main():
@@ -37,10 +36,9 @@ def main():
     socks = {"srv": srv, "cli": cli, "srv6": srv6, "cli6": cli6, "mapped": mapped}
     for name, s in socks.items():
         print(name, s.getsockname()[1], flush=True)
-    count = {}
+    tally = Tally()
 
-    def add(key, n):
-        count[key] = count.get(key, 0) + n
+    add = tally.add
 
     def exchange(c, name, server, sname, out, back):
         add("sent " + name, c.send(b"c" * out))
@@ -56,13 +54,10 @@ def main():
         if i < 16:
             exchange(mapped, "mapped", srv, "srv", 300 + i, 30 + i)
         time.sleep(gap)
-    for key in sorted(count):
-        print(key, count[key], flush=True)
+    tally.print()
     print("silent", flush=True)
     time.sleep(silent)
-    for s in socks.values():
-        s.close()
-    print("done", flush=True)
+    done(socks.values())
     return 0
 
 

@@ -18,12 +18,11 @@ import os
 import socket
 import sys
 
+from udp_truth import Tally, bound, done
+
 
 def udp(family, addr):
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind((addr, 0))
-    s.settimeout(10)
-    return s
+    return bound(family, addr)
 
 
 def main():
@@ -43,10 +42,9 @@ def main():
     for name, s in socks.items():
         print(name, s.getsockname()[1], flush=True)
     print("closed", closed_port, flush=True)
-    count = {}
+    tally = Tally()
 
-    def add(key, n):
-        count[key] = count.get(key, 0) + n
+    add = tally.add
 
     # answered: all three queued at the server before it reads the first
     for size in (100, 200, 300):
@@ -82,11 +80,8 @@ def main():
     add("recv srv6", len(data))
     add("sent srv6", srv6.sendto(b"b" * 5, peer))
     add("recv cli6", len(cli6.recvfrom(2048)[0]))
-    for key in sorted(count):
-        print(key, count[key], flush=True)
-    for s in socks.values():
-        s.close()
-    print("done", flush=True)
+    tally.print()
+    done(socks.values())
     return 0
 
 

@@ -18,12 +18,11 @@ import socket
 import sys
 import time
 
+from udp_truth import Tally, bound, done
+
 
 def udp(family, addr):
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind((addr, 0))
-    s.settimeout(10)
-    return s
+    return bound(family, addr)
 
 
 def main():
@@ -40,10 +39,9 @@ def main():
     }
     for name, s in socks.items():
         print(name, s.getsockname()[1], flush=True)
-    count = {}
+    tally = Tally()
 
-    def add(key, n):
-        count[key] = count.get(key, 0) + n
+    add = tally.add
 
     def exchange(cname, sname, out, back):
         c, server = socks[cname], socks[sname]
@@ -68,13 +66,10 @@ def main():
         time.sleep(gap)
     for i in range(16):
         exchange("late", "srva", 800 + i, 80 + i)
-    for key in sorted(count):
-        print(key, count[key], flush=True)
+    tally.print()
     print("silent", flush=True)
     time.sleep(silent)
-    for s in socks.values():
-        s.close()
-    print("done", flush=True)
+    done(socks.values())
     return 0
 
 

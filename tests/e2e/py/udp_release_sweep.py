@@ -15,12 +15,11 @@ import socket
 import sys
 import time
 
+from udp_truth import Tally, bound, done
+
 
 def udp():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(10)
-    return s
+    return bound(socket.AF_INET, "127.0.0.1")
 
 
 def main():
@@ -34,11 +33,10 @@ def main():
         socks[c].connect(socks["srvs"].getsockname())
     for c in ("q1", "q2", "q3"):
         socks[c].connect(socks["srvt"].getsockname())
-    count = {}
+    tally = Tally()
     rounds = {}
 
-    def add(key, n):
-        count[key] = count.get(key, 0) + n
+    add = tally.add
 
     def exchange(cname, sname):
         i = rounds.get(cname, 0)
@@ -60,11 +58,8 @@ def main():
         time.sleep(0.2)
     exchange("p3", "srvs")
     exchange("q3", "srvt")
-    for key in sorted(count):
-        print(key, count[key], flush=True)
-    for s in socks.values():
-        s.close()
-    print("done", flush=True)
+    tally.print()
+    done(socks.values())
     return 0
 
 

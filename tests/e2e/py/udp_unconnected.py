@@ -19,15 +19,14 @@ import socket
 import sys
 import time
 
+from udp_truth import bound, done
+
 IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 
 
 def udp(family, addr):
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind((addr, 0))
-    s.settimeout(5)
-    return s
+    return bound(family, addr, 5)
 
 
 def closed_port(family, addr):
@@ -84,9 +83,7 @@ def main():
     for key in sorted(sent):
         print("sent", key, sent[key], flush=True)
     time.sleep(0.1)
-    for s in socks.values():
-        s.close()
-    print("done", flush=True)
+    done(socks.values())
     return 0
 
 
